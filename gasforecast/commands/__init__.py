@@ -1,0 +1,1 @@
+"""Subcommands of the `gasforecast` CLI, one module each (see gasforecast.cli)."""

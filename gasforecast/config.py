@@ -1,0 +1,113 @@
+"""One place that reads the environment (12-factor), so every part agrees on names and defaults.
+
+Each variable is documented in docs/configuration.md; keep that page in step with `Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+
+def _int_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration, read from the environment by `load_settings`."""
+
+    project: str = "gasforecast-local"
+    data_bucket: str = "gasforecast-data"
+    artifact_bucket: str = "gasforecast-artifacts"
+    retrain_topic: str = "retrain-requests"
+    mlflow_tracking_uri: str = "http://127.0.0.1:5000"
+    mlflow_experiment: str = "uk-gas-price"
+    model_name: str = "uk-gas-price-forecaster"
+    champion_alias: str = "champion"
+    target_column: str = "uk_gas_price"
+    target_unit: str = "pence/therm"
+    forecast_horizon_max: int = 90
+    # Data contract limits.
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_columns: int = 50
+    # Backtest and selection.
+    backtest_horizons: tuple[int, ...] = (1, 7, 14, 30)
+    backtest_origins: int = 104
+    backtest_step_days: int = 7
+    training_window_years: float = 0.0  # 0 means all history
+    max_drivers: int = 3
+    # Training coordination: how long a delivery waits for another training to finish.
+    train_lock_wait_seconds: float = 300.0
+    train_lock_ttl_seconds: float = 900.0
+    # Service: how often the champion pointer is re-checked (seconds).
+    champion_refresh_seconds: float = 15.0
+    history_days_default: int = 365
+
+    @property
+    def curated_object(self) -> str:
+        return "curated/history.csv"
+
+    @property
+    def curated_uri(self) -> str:
+        return f"gs://{self.data_bucket}/{self.curated_object}"
+
+
+_ENV_NAMES = {
+    "project": "GOOGLE_CLOUD_PROJECT",
+    "data_bucket": "DATA_BUCKET",
+    "artifact_bucket": "ARTIFACT_BUCKET",
+    "retrain_topic": "RETRAIN_TOPIC",
+    "mlflow_tracking_uri": "MLFLOW_TRACKING_URI",
+    "mlflow_experiment": "MLFLOW_EXPERIMENT",
+    "model_name": "MODEL_NAME",
+    "champion_alias": "CHAMPION_ALIAS",
+    "target_column": "TARGET_COLUMN",
+    "target_unit": "TARGET_UNIT",
+    "forecast_horizon_max": "FORECAST_HORIZON_MAX",
+    "max_upload_bytes": "MAX_UPLOAD_BYTES",
+    "max_columns": "MAX_COLUMNS",
+    "backtest_horizons": "BACKTEST_HORIZONS",
+    "backtest_origins": "BACKTEST_ORIGINS",
+    "backtest_step_days": "BACKTEST_STEP_DAYS",
+    "training_window_years": "TRAINING_WINDOW_YEARS",
+    "max_drivers": "MAX_DRIVERS",
+    "train_lock_wait_seconds": "TRAIN_LOCK_WAIT_SECONDS",
+    "train_lock_ttl_seconds": "TRAIN_LOCK_TTL_SECONDS",
+    "champion_refresh_seconds": "CHAMPION_REFRESH_SECONDS",
+    "history_days_default": "HISTORY_DAYS_DEFAULT",
+}
+
+
+def env_names() -> dict[str, str]:
+    """Field name → environment variable, for docs and for the local stack."""
+    return dict(_ENV_NAMES)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build `Settings` from the environment; unset or empty variables keep their defaults."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for field in fields(Settings):
+        raw = environ.get(_ENV_NAMES[field.name], "").strip()
+        if not raw:
+            continue
+        default = getattr(Settings, field.name)
+        try:
+            if isinstance(default, tuple):
+                values[field.name] = _int_tuple(raw)
+            elif isinstance(default, bool):
+                values[field.name] = raw.lower() in {"1", "true", "yes"}
+            elif isinstance(default, int):
+                values[field.name] = int(raw)
+            elif isinstance(default, float):
+                values[field.name] = float(raw)
+            else:
+                values[field.name] = raw
+        except ValueError as exc:
+            raise ValueError(f"{_ENV_NAMES[field.name]}={raw!r} is not valid: {exc}") from exc
+    settings = Settings(**values)
+    if settings.forecast_horizon_max < max(settings.backtest_horizons):
+        raise ValueError("FORECAST_HORIZON_MAX must be at least the largest backtest horizon")
+    return settings

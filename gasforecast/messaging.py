@@ -1,0 +1,120 @@
+"""The retrain message contract (docs/messages.md) and its publisher.
+
+Every producer (ingest, the Composer DAG, the CLI) and the consumer (train) agree through
+`RetrainRequest`; parsing is strict because a malformed message must be acknowledged, not retried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from gasforecast.errors import PermanentError, TransientError
+
+REASONS = ("upload", "schedule", "manual")
+_FIELDS = {"reason", "requested_at", "dataset", "generation", "source", "force"}
+
+
+class MalformedMessage(PermanentError):
+    """The message does not follow the retrain contract; redelivery cannot fix it."""
+
+
+@dataclass(frozen=True)
+class RetrainRequest:
+    reason: str
+    requested_at: str
+    dataset: str | None = None
+    generation: str | None = None
+    source: str | None = None
+    force: bool = False
+
+    def to_bytes(self) -> bytes:
+        body = {k: v for k, v in asdict(self).items() if v is not None}
+        return json.dumps(body, sort_keys=True).encode("utf-8")
+
+    def attributes(self) -> dict[str, str]:
+        attrs = {"reason": self.reason}
+        if self.generation:
+            attrs["generation"] = self.generation
+        return attrs
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse_timestamp(text: str) -> None:
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise MalformedMessage(f"requested_at is not an ISO 8601 timestamp: {text!r}") from exc
+    if stamp.tzinfo is None:
+        raise MalformedMessage(f"requested_at must carry a time zone (UTC): {text!r}")
+
+
+def parse_retrain_request(data: bytes | str) -> RetrainRequest:
+    """Parse and check a message body against the contract; raise `MalformedMessage` if it breaks it."""
+    try:
+        body: Any = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"message data is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise MalformedMessage("message data must be a JSON object")
+    unknown = set(body) - _FIELDS
+    if unknown:
+        raise MalformedMessage(f"unknown fields: {sorted(unknown)}")
+    reason = body.get("reason")
+    if reason not in REASONS:
+        raise MalformedMessage(f"reason must be one of {list(REASONS)}, got {reason!r}")
+    requested_at = body.get("requested_at")
+    if not isinstance(requested_at, str):
+        raise MalformedMessage("requested_at must be an ISO 8601 string")
+    _parse_timestamp(requested_at)
+    for name in ("dataset", "generation", "source"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise MalformedMessage(f"{name} must be a string")
+    dataset = body.get("dataset")
+    if dataset is not None and not dataset.startswith("gs://"):
+        raise MalformedMessage(f"dataset must be a gs:// URI, got {dataset!r}")
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise MalformedMessage("force must be true or false")
+    return RetrainRequest(
+        reason=reason,
+        requested_at=requested_at,
+        dataset=dataset,
+        generation=body.get("generation"),
+        source=body.get("source"),
+        force=force,
+    )
+
+
+def make_publisher():
+    """A Pub/Sub publisher; the emulator is used when `PUBSUB_EMULATOR_HOST` is set."""
+    from google.cloud import pubsub_v1
+
+    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return pubsub_v1.PublisherClient(credentials=AnonymousCredentials())
+    return pubsub_v1.PublisherClient()
+
+
+def publish(publisher, project: str, topic: str, data: bytes, attributes: dict[str, str], timeout: float = 30.0) -> str:
+    """Publish one message and wait for its id; failures are transient (the caller is retried)."""
+    from google.api_core import exceptions as gexc
+
+    path = publisher.topic_path(project, topic)
+    try:
+        return publisher.publish(path, data, **attributes).result(timeout=timeout)
+    except gexc.NotFound as exc:
+        raise TransientError(f"topic {path} does not exist") from exc
+    except Exception as exc:  # the publish future surfaces any transport error here
+        raise TransientError(f"publishing to {path}: {exc}") from exc
+
+
+def publish_retrain(publisher, project: str, topic: str, request: RetrainRequest) -> str:
+    return publish(publisher, project, topic, request.to_bytes(), request.attributes())
