@@ -82,9 +82,51 @@ def load_bundle(settings: Settings, pointer: ChampionPointer) -> ForecastBundle:
                 texts.append(Path(path).read_text(encoding="utf-8"))
         except Exception as exc:
             raise TransientError(f"downloading the bundle of run {pointer.run_id}: {exc}") from exc
-    bundle = ForecastBundle.from_files(texts[0], texts[1], version=pointer.version)
-    return bundle
+    return ForecastBundle.from_files(texts[0], texts[1], version=pointer.version)
 
 
-def dumps(obj: object) -> str:
-    return json.dumps(obj, indent=None, sort_keys=True, default=str)
+def find_trained_run(mlflow_client, settings: Settings, key_tag: str, key: str):
+    """The finished, registered run for a training key, or None."""
+    experiment = mlflow_client.get_experiment_by_name(settings.mlflow_experiment)
+    if experiment is None:
+        return None
+    runs = mlflow_client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{key_tag}` = '{key}' and attributes.status = 'FINISHED'",
+        max_results=5,
+    )
+    registered = [run for run in runs if "gasforecast.registered_version" in run.data.tags]
+    return registered[0] if registered else None
+
+
+def champion_config(settings: Settings, config_tag: str) -> dict | None:
+    """The model configuration of the current champion (from its run), or None without a champion."""
+    pointer = champion_pointer(settings)
+    if pointer is None:
+        return None
+    run = client(settings).get_run(pointer.run_id)
+    text = run.data.tags.get(config_tag)
+    return json.loads(text) if text else None
+
+
+def register_forecaster(settings: Settings, fitted, forecast_document: dict, run_id: str) -> str:
+    """Log the fitted model in the active run and register it as a new version; return the version."""
+    import mlflow
+
+    from gasforecast.model_artifact import PIP_REQUIREMENTS, PrecomputedForecaster
+
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=PrecomputedForecaster(forecast_document["points"], fitted.model),
+        code_paths=[str(Path(__file__).resolve().parent)],
+        pip_requirements=PIP_REQUIREMENTS,
+        registered_model_name=settings.model_name,
+    )
+    return str(info.registered_model_version)
+
+
+def promote(settings: Settings, version: str, training_key: str) -> None:
+    """Point the champion alias at `version` (training holds the lease, so versions only increase)."""
+    mlflow_client = client(settings)
+    mlflow_client.set_model_version_tag(settings.model_name, version, "training_key", training_key)
+    mlflow_client.set_registered_model_alias(settings.model_name, settings.champion_alias, version)

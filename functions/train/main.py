@@ -1,0 +1,41 @@
+"""Cloud Function (gen2): a retrain message → fit, backtest, log to MLflow, promote the champion.
+
+A malformed message is acknowledged (retrying cannot fix it); a transient failure propagates, so the
+platform answers 500 and Pub/Sub redelivers with backoff, then dead-letters after five attempts.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import functions_framework
+
+from gasforecast.config import load_settings
+from gasforecast.events import retrain_request_from_event
+from gasforecast.logs import get_logger
+from gasforecast.messaging import MalformedMessage
+from gasforecast.storage import make_client
+from gasforecast.training import handle_retrain
+
+log = get_logger("functions.train")
+
+
+@functools.cache
+def _clients():
+    settings = load_settings()
+    return settings, make_client(settings.project)
+
+
+@functions_framework.cloud_event
+def train(cloud_event) -> None:
+    settings, storage_client = _clients()
+    try:
+        request, message_id = retrain_request_from_event(cloud_event)
+    except MalformedMessage as exc:
+        log.error("train.malformed_message", event_id=cloud_event["id"], error=str(exc))
+        return
+    try:
+        handle_retrain(settings, request, storage_client, message_id=message_id)
+    except Exception as exc:
+        log.error("train.failed", message_id=message_id, error=str(exc), error_type=type(exc).__name__, exc_info=True)
+        raise

@@ -1,0 +1,299 @@
+"""Retraining: from a retrain request to a registered, promoted model version.
+
+Keyed for at-least-once delivery: the key is (dataset generation, training configuration). A key
+already trained is acknowledged without a new run unless the request forces it. Training always
+uses the *latest* curated dataset, so an older request is coalesced into the newest data. A GCS
+lease serialises trainings, so concurrent deliveries yield one run per key and one writer of the
+`champion` alias.
+
+Promotion compares configurations, not stale fits: the challenger selected on the new data and the
+current champion's configuration are backtested on the same windows of that data; the winner,
+refitted on all of it, is registered and becomes `champion`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import gasforecast
+from gasforecast import dataset, registry
+from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT, SCHEMA_VERSION
+from gasforecast.config import Settings
+from gasforecast.errors import TransientError
+from gasforecast.lease import Lease, LeaseTimeout
+from gasforecast.logs import get_logger
+from gasforecast.messaging import RetrainRequest
+from gasforecast.storage import Bucket, parse_gs_uri
+
+log = get_logger(__name__)
+
+KEY_TAG = "gasforecast.training_key"
+CONFIG_TAG = "gasforecast.model_config"
+VERSION_TAG = "gasforecast.registered_version"
+LEASE_OBJECT = "locks/training.lease"
+HISTORY_YEARS_SERVED = 5
+
+
+@dataclass
+class TrainOutcome:
+    status: str  # "trained" | "duplicate"
+    key: str
+    run_id: str | None = None
+    version: str | None = None
+    decision: str | None = None
+
+
+def training_config(settings: Settings) -> dict:
+    """Everything that changes what a training produces for the same data."""
+    return {
+        "code_version": gasforecast.__version__,
+        "target": settings.target_column,
+        "horizons": list(settings.backtest_horizons),
+        "origins": settings.backtest_origins,
+        "step_days": settings.backtest_step_days,
+        "window_years": settings.training_window_years,
+        "max_drivers": settings.max_drivers,
+        "horizon_max": settings.forecast_horizon_max,
+    }
+
+
+def training_key(generation: int, settings: Settings) -> str:
+    digest = hashlib.sha256(json.dumps(training_config(settings), sort_keys=True).encode()).hexdigest()[:12]
+    return f"{generation}-{digest}"
+
+
+def _backtest_settings(settings: Settings):
+    from gasforecast.forecasting import BacktestSettings
+
+    return BacktestSettings(
+        horizons=tuple(settings.backtest_horizons),
+        origins=settings.backtest_origins,
+        step_days=settings.backtest_step_days,
+        max_drivers=settings.max_drivers,
+        window_years=settings.training_window_years or None,
+    )
+
+
+def handle_retrain(settings: Settings, request: RetrainRequest, storage_client, *, message_id: str | None) -> TrainOutcome:
+    """Train for `request` unless its key is done; raise `TransientError` when a dependency is down."""
+    bucket_name, object_name = parse_gs_uri(request.dataset or settings.curated_uri)
+    data_bucket = Bucket(storage_client, bucket_name)
+    lease = Lease(Bucket(storage_client, settings.data_bucket), LEASE_OBJECT, settings.train_lock_ttl_seconds)
+    try:
+        lease.acquire(settings.train_lock_wait_seconds)
+    except LeaseTimeout as exc:
+        raise TransientError(str(exc)) from exc
+    try:
+        return _train_latest(settings, request, data_bucket, object_name, message_id)
+    finally:
+        lease.release()
+
+
+def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: Bucket, object_name: str,
+                  message_id: str | None) -> TrainOutcome:
+    curated = data_bucket.read(object_name)
+    if curated is None:
+        raise TransientError(f"{data_bucket.uri(object_name)} does not exist yet")
+    key = training_key(curated.generation, settings)
+    ids = {"message_id": message_id, "generation": curated.generation, "training_key": key}
+    if request.generation and str(curated.generation) != request.generation:
+        log.info("train.coalesced", requested_generation=request.generation, **ids)
+    mlflow_client = registry.client(settings)
+    done = registry.find_trained_run(mlflow_client, settings, KEY_TAG, key)
+    if done is not None and not request.force:
+        log.info("train.duplicate", run_id=done.info.run_id, model_version=done.data.tags.get(VERSION_TAG), **ids)
+        return TrainOutcome("duplicate", key, done.info.run_id, done.data.tags.get(VERSION_TAG))
+    started = time.monotonic()
+    log.info("train.started", reason=request.reason, force=request.force, **ids)
+    outcome = _fit_and_register(settings, request, data_bucket.uri(object_name), curated, key, message_id)
+    log.info(
+        "train.finished", run_id=outcome.run_id, model_version=outcome.version, decision=outcome.decision,
+        duration_s=round(time.monotonic() - started, 2), **ids,
+    )
+    return outcome
+
+
+def _fit_and_register(settings: Settings, request: RetrainRequest, dataset_uri: str, curated, key: str,
+                      message_id: str | None) -> TrainOutcome:
+    import mlflow
+
+    from gasforecast.forecasting import ModelConfig, compare_configs, fit_forecast, plot_backtest, select_model
+
+    target = settings.target_column
+    frame, prep = dataset.training_frame(dataset.read_curated(curated.data), target)
+    backtest_settings = _backtest_settings(settings)
+    selection = select_model(frame, target, backtest_settings)
+    challenger = selection.best
+    champion_config = registry.champion_config(settings, CONFIG_TAG)
+    report = selection.report
+    decision = {"challenger": challenger.label, "champion": None, "challenger_score": report.score(challenger.label),
+                "champion_score": None, "decision": "first_champion", "reason": "no champion yet"}
+    winner = challenger
+    if champion_config is not None:
+        champion = ModelConfig.from_dict(champion_config)
+        decision["champion"] = champion.label
+        if champion == challenger:
+            decision.update(decision="promoted", champion_score=decision["challenger_score"],
+                            reason="the challenger has the champion's configuration; refitted on the new data")
+        else:
+            report = compare_configs(frame, target, [challenger, champion], backtest_settings)
+            challenger_score, champion_score = report.score(challenger.label), report.score(champion.label)
+            decision.update(challenger_score=challenger_score, champion_score=champion_score)
+            if challenger_score < champion_score:
+                decision.update(decision="promoted", reason="the challenger's backtest score is lower (better)")
+            else:
+                winner = champion
+                decision.update(decision="kept_champion_config",
+                                reason="the champion's configuration is at least as good on the same windows")
+    fitted = fit_forecast(frame, target, winner, settings.forecast_horizon_max, calibration=report)
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    try:
+        experiment = mlflow.set_experiment(settings.mlflow_experiment)
+        with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
+            run_id = run.info.run_id
+            _log_run(settings, request, dataset_uri, curated, key, message_id, frame, prep, selection, report,
+                     winner, fitted, decision)
+            with tempfile.TemporaryDirectory() as tmp:
+                forecast_doc = _forecast_document(settings, run_id, dataset_uri, curated, frame, fitted, winner,
+                                                  report, decision)
+                history_doc = _history_document(settings, frame)
+                for name, doc in ((FORECAST_ARTIFACT, forecast_doc), (HISTORY_ARTIFACT, history_doc)):
+                    path = Path(tmp) / name
+                    path.write_text(json.dumps(doc, default=str), encoding="utf-8")
+                    mlflow.log_artifact(str(path))
+                (Path(tmp) / "backtest.json").write_text(json.dumps(report.to_dict(), default=str))
+                mlflow.log_artifact(str(Path(tmp) / "backtest.json"))
+                plot_backtest(report, frame, target, str(Path(tmp) / "backtest.png"))
+                mlflow.log_artifact(str(Path(tmp) / "backtest.png"))
+                version = registry.register_forecaster(settings, fitted, forecast_doc, run_id)
+            mlflow.set_tag(VERSION_TAG, version)
+    except TransientError:
+        raise
+    except Exception as exc:
+        if registry.is_unreachable(exc):
+            raise TransientError(f"MLflow unreachable during training: {exc}") from exc
+        raise
+    registry.promote(settings, version, key)
+    log.info("train.promoted", run_id=run_id, model_version=version, model=winner.label,
+             decision=decision["decision"], challenger_score=decision["challenger_score"],
+             champion_score=decision["champion_score"], training_key=key)
+    return TrainOutcome("trained", key, run_id, version, decision["decision"])
+
+
+def _safe_metric_name(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-/" else "_" for c in label).strip("_")
+
+
+def _log_run(settings, request, dataset_uri, curated, key, message_id, frame, prep, selection, report, winner,
+             fitted, decision) -> None:
+    import mlflow
+
+    mlflow.set_tags({
+        KEY_TAG: key,
+        CONFIG_TAG: json.dumps(winner.to_dict(), sort_keys=True),
+        "trigger.reason": request.reason,
+        "trigger.message_id": message_id or "",
+        "trigger.source": request.source or "",
+        "promotion.decision": decision["decision"],
+        "model.label": winner.label,
+    })
+    params = {
+        "model_class": winner.model_class,
+        "model_label": winner.label,
+        "drivers": ",".join(winner.drivers) or "(none)",
+        "transforms": fitted.transforms,
+        "train_start": fitted.train_start.date().isoformat(),
+        "train_end": fitted.train_end.date().isoformat(),
+        "dataset_uri": dataset_uri,
+        "dataset_generation": str(curated.generation),
+        "dataset_sha256": hashlib.sha256(curated.data).hexdigest(),
+        "candidates": len(selection.candidates),
+        **{f"order.{k}": v for k, v in fitted.orders.items()},
+        **{f"config.{k}": v for k, v in training_config(settings).items()},
+        **{f"prep.{k}": v for k, v in prep.to_dict().items() if isinstance(v, (int, float, str))},
+    }
+    mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
+    metrics: dict[str, float] = {}
+    for label, per_horizon in report.metrics().items():
+        prefix = "model" if label == winner.label else ("naive" if label == "naive" else f"candidate.{_safe_metric_name(label)}")
+        for horizon, values in per_horizon.items():
+            for name, value in values.items():
+                if value is not None and value == value:  # skip NaN
+                    metrics[f"{prefix}.h{horizon}.{name}"] = float(value)
+    for label, score in ((decision["challenger"], decision["challenger_score"]),
+                         (decision["champion"], decision["champion_score"])):
+        if label is not None and score is not None and score != float("inf"):
+            metrics[f"score.{_safe_metric_name(label)}"] = float(score)
+    metrics["selected.score"] = float(report.score(winner.label))
+    mlflow.log_metrics(metrics)
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no infinity: an unusable configuration's score is reported as null."""
+    return None if value != value or value in (float("inf"), float("-inf")) else float(value)
+
+
+def _iso_date(value) -> str:
+    return value.date().isoformat() if hasattr(value, "date") else str(value)
+
+
+def _forecast_document(settings, run_id, dataset_uri, curated, frame, fitted, winner, report, decision) -> dict:
+    points = [
+        {"date": _iso_date(row["date"]), **{k: round(float(row[k]), 4) for k in
+                                             ("mean", "lower_80", "upper_80", "lower_95", "upper_95")}}
+        for _, row in fitted.points.iterrows()
+    ]
+    backtest = report.to_dict()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "target": settings.target_column,
+        "unit": settings.target_unit,
+        "model": {
+            "class": winner.model_class,
+            "label": winner.label,
+            "config": winner.to_dict(),
+            "orders": fitted.orders,
+            "drivers": list(winner.drivers),
+            "transforms": fitted.transforms,
+        },
+        "data": {
+            "uri": dataset_uri,
+            "generation": str(curated.generation),
+            "sha256": hashlib.sha256(curated.data).hexdigest(),
+            "first_date": _iso_date(frame.index[0]),
+            "last_date": _iso_date(frame.index[-1]),
+            "rows": int(len(frame)),
+        },
+        "training_window": {"start": _iso_date(fitted.train_start), "end": _iso_date(fitted.train_end)},
+        "horizon_max": settings.forecast_horizon_max,
+        "points": points,
+        "backtest": {
+            "horizons": list(report.horizons),
+            "origins": backtest.get("origins", {}).get("count") if isinstance(backtest.get("origins"), dict) else len(report.origins),
+            "first_origin": _iso_date(report.origins[0]) if len(report.origins) else None,
+            "last_origin": _iso_date(report.origins[-1]) if len(report.origins) else None,
+            "selected": winner.label,
+            "baseline": "naive",
+            "metrics": {label: {str(h): v for h, v in per_h.items()} for label, per_h in report.metrics().items()},
+            "scores": {label: _finite(report.score(label)) for label in report.metrics()},
+        },
+        "promotion": {k: _finite(v) if isinstance(v, float) else v for k, v in decision.items()},
+    }
+
+
+def _history_document(settings: Settings, frame) -> dict:
+    recent = frame[settings.target_column].iloc[-HISTORY_YEARS_SERVED * 366:]
+    return {
+        "target": settings.target_column,
+        "unit": settings.target_unit,
+        "points": [{"date": _iso_date(d), "value": round(float(v), 4)} for d, v in recent.items()],
+    }
