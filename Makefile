@@ -1,0 +1,47 @@
+# gasforecast — the two commands a newcomer needs are `make demo` and `make test`.
+# Each target creates .venv and installs what it needs on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-unit bench browser airflow clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+## setup: create .venv with the project, its CLI `gasforecast` and the dev tools
+setup: $(STAMP)
+
+## demo: the whole system on 127.0.0.1, end to end (Ctrl-C stops it)
+demo: $(STAMP)
+	$(BIN)/python -m devstack
+
+## browser: headless Chromium for the page test (Debian packages)
+browser:
+	bash scripts/install-browser.sh
+
+## airflow: .venv-airflow for the DAG tests (Airflow stays out of the main install)
+airflow:
+	bash scripts/setup-airflow-venv.sh
+
+## test: every test, unit and integration (real emulators, PostgreSQL, MLflow server)
+test: $(STAMP) browser airflow
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## test-unit: the fast tests that need no service (what Cloud Build runs)
+test-unit: $(STAMP)
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+## bench: forecast accuracy and serving load figures
+bench: $(STAMP)
+	$(BIN)/python bench/forecast_accuracy.py
+	$(BIN)/python bench/serve_load.py
+
+clean:
+	rm -rf .run test-output build .pytest_cache

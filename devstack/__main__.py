@@ -1,0 +1,154 @@
+"""`python -m devstack` (what `make demo` runs): the whole system on this machine, end to end.
+
+Starts every part, uploads the synthetic sample to gs://<data bucket>/incoming/, prints one line per
+stage as the upload moves through ingest, Pub/Sub, training and MLflow to the service, then keeps
+running (and keeps reporting stages for any further upload) until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from devstack.processes import wait_for
+from devstack.stack import REPO_ROOT, LocalStack, StackPorts
+
+STAGES = {
+    "ingest.accepted": "ingest      accepted {object} (generation {generation}): {summary}",
+    "ingest.rejected": "ingest      REJECTED {object}: see {report_uri}",
+    "ingest.published": "pubsub      retrain message {message_id} published",
+    "train.started": "train       started for message {message_id} (dataset generation {generation})",
+    "train.duplicate": "train       message {message_id} already trained (run {run_id}): acknowledged",
+    "train.promoted": "mlflow      run {run_id} registered as version {model_version} ({model}, {decision})",
+    "train.failed": "train       FAILED for message {message_id}: {error} (Pub/Sub will retry)",
+}
+
+
+class StageReporter:
+    """Follows the functions' JSON-line logs and prints the events a user wants to see."""
+
+    def __init__(self, log_paths: list[Path]) -> None:
+        self._offsets = {path: 0 for path in log_paths}
+
+    def poll(self) -> list[dict]:
+        events = []
+        for path in self._offsets:
+            if not path.exists():
+                continue
+            with open(path, "rb") as handle:
+                handle.seek(self._offsets[path])
+                chunk = handle.read()
+            complete = chunk.rfind(b"\n") + 1
+            self._offsets[path] += complete
+            for line in chunk[:complete].splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("event") in STAGES:
+                    events.append(entry)
+        for entry in events:
+            template = STAGES[entry["event"]]
+            fields = {k: entry.get(k, "?") for k in ("object", "generation", "report_uri", "message_id", "run_id",
+                                                       "model_version", "model", "decision", "error")}
+            fields["summary"] = entry.get("summary") or entry.get("report", "")
+            print(f"  {time.strftime('%H:%M:%S')}  {template.format(**fields)}", flush=True)
+        return events
+
+
+def served_version(stack: LocalStack) -> str | None:
+    try:
+        response = requests.get(f"{stack.service_url}/api/v1/model", timeout=2)
+    except requests.RequestException:
+        return None
+    return str(response.json().get("version")) if response.status_code == 200 else None
+
+
+def upload(stack: LocalStack, path_or_bytes, name: str) -> int:
+    from gasforecast.storage import Bucket
+
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
+    return Bucket(stack.storage_client(), stack.data_bucket).write(f"incoming/{name}", data, content_type="text/csv")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
+    parser.add_argument("--runtime-dir", default=str(REPO_ROOT / ".run"), help="logs and emulator data (git-ignored)")
+    parser.add_argument("--csv", help="CSV to upload instead of the synthetic sample")
+    parser.add_argument("--exit-after-ready", action="store_true", help="stop everything once a champion is served")
+    args = parser.parse_args(argv)
+
+    runtime_dir = Path(args.runtime_dir)
+    if runtime_dir.exists():  # each demo starts from empty buckets and an empty registry
+        import shutil
+
+        shutil.rmtree(runtime_dir)
+    backend = os.environ.get("MLFLOW_BACKEND_STORE_URI")
+    stack = LocalStack(runtime_dir=runtime_dir, ports=StackPorts(), backend_store_uri=backend)
+    busy = stack.ports.busy()
+    if busy:
+        print(f"ports already in use: {', '.join(busy)} — is another demo running?", file=sys.stderr)
+        return 1
+
+    def shutdown(signum, frame):  # SIGTERM behaves like Ctrl-C: unwind and stop every process
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, shutdown)
+    started = time.monotonic()
+    try:
+        print("gasforecast demo: starting the local stack (logs in .run/logs/) ...", flush=True)
+        stack.start_all()
+        for name, proc in stack.processes.items():
+            print(f"  up  {name:<16} pid {proc.pid}", flush=True)
+        print(f"  MLflow backend: {backend or 'SQLite (set MLFLOW_BACKEND_STORE_URI for PostgreSQL)'}", flush=True)
+        reporter = StageReporter([stack.runtime_dir / "logs" / f"{n}-function.log" for n in ("ingest", "train")])
+
+        if args.csv:
+            data, name = Path(args.csv).read_bytes(), Path(args.csv).name
+        else:
+            from gasforecast.sample import synthetic_history, to_csv_bytes
+
+            data, name = to_csv_bytes(synthetic_history()), "synthetic-sample.csv"
+        generation = upload(stack, data, name)
+        print(f"  {time.strftime('%H:%M:%S')}  upload      gs://{stack.data_bucket}/incoming/{name} "
+              f"(generation {generation}, synthetic data)", flush=True)
+
+        def champion_served():
+            reporter.poll()
+            return served_version(stack)
+
+        version = wait_for(champion_served, timeout=300, what="a champion to be served", interval=0.5)
+        print(f"  {time.strftime('%H:%M:%S')}  service     serving model version {version}", flush=True)
+        print(f"\nReady in {time.monotonic() - started:.0f}s:\n"
+              f"  page        {stack.service_url}/\n"
+              f"  JSON API    {stack.service_url}/api/v1/forecast?horizon=14\n"
+              f"  MLflow UI   {stack.mlflow_url}/\n"
+              f"  upload more: .venv/bin/python -m devstack.upload FILE.csv\n", flush=True)
+        if args.exit_after_ready:
+            return 0
+        print("Watching for more uploads; Ctrl-C stops everything.", flush=True)
+        last = version
+        while True:
+            reporter.poll()
+            current = served_version(stack)
+            if current and current != last:
+                print(f"  {time.strftime('%H:%M:%S')}  service     serving model version {current}", flush=True)
+                last = current
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+        return 0
+    finally:
+        stack.stop()
+        print("all demo processes stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
