@@ -11,7 +11,7 @@ import importlib
 import sys
 from typing import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("sample",)
+COMMAND_MODULES: tuple[str, ...] = ("sample", "retrain", "replay")
 
 
 def build_parser() -> argparse.ArgumentParser:

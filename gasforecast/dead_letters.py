@@ -1,0 +1,149 @@
+"""Replaying retrain messages that Pub/Sub gave up on (the `$RETRAIN_TOPIC-dead-letter` topic).
+
+After the train function has failed a message five times Pub/Sub moves it to the dead-letter topic.
+Once the cause is fixed, an operator sends those messages back to the retrain topic unchanged
+(data and attributes) so the normal at-least-once path handles them. A message is acknowledged on
+the dead-letter subscription only after its copy is published, so a failed replay loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Mapping
+
+from gasforecast.errors import PermanentError, TransientError
+from gasforecast.logs import get_logger
+from gasforecast.messaging import publish
+
+# Pub/Sub adds these when it dead-letters a message; they describe the failed delivery, not the request.
+DEAD_LETTER_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetterSource"
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """What happened to one dead-lettered message: replayed, failed, or only listed (dry run)."""
+
+    message_id: str
+    data: bytes
+    attributes: dict[str, str]
+    replayed_as: str | None = None
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "failed"
+        return "replayed" if self.replayed_as is not None else "listed"
+
+
+def make_subscriber():
+    """A Pub/Sub subscriber; the emulator is used when `PUBSUB_EMULATOR_HOST` is set."""
+    from google.cloud import pubsub_v1
+
+    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return pubsub_v1.SubscriberClient(credentials=AnonymousCredentials())
+    return pubsub_v1.SubscriberClient()
+
+
+def republishable_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
+    """The message's own attributes, without the ones Pub/Sub added when dead-lettering it."""
+    return {k: v for k, v in attributes.items() if not k.startswith(DEAD_LETTER_ATTRIBUTE_PREFIX)}
+
+
+def _pull_batch(subscriber, subscription_path: str, max_messages: int, timeout: float) -> list:
+    from google.api_core import exceptions as gexc
+
+    try:
+        response = subscriber.pull(subscription=subscription_path, max_messages=max_messages, timeout=timeout)
+    except gexc.DeadlineExceeded:
+        return []
+    except gexc.NotFound as exc:
+        raise PermanentError(f"subscription {subscription_path} does not exist") from exc
+    except gexc.GoogleAPICallError as exc:
+        raise TransientError(f"pulling from {subscription_path}: {exc}") from exc
+    return list(response.received_messages)
+
+
+def replay_dead_letters(
+    subscriber,
+    publisher,
+    project: str,
+    subscription: str,
+    topic: str,
+    max_messages: int = 100,
+    dry_run: bool = False,
+    pull_timeout: float = 10.0,
+) -> list[ReplayOutcome]:
+    """Move up to `max_messages` messages from `subscription` back to `topic`, in pull order.
+
+    Each message is acknowledged only once its copy is published. Messages that failed to publish,
+    and every message of a dry run, are handed back (ack deadline 0) at the end, so they are
+    neither lost nor pulled twice within one run.
+    """
+    subscription_path = subscriber.subscription_path(project, subscription)
+    outcomes: list[ReplayOutcome] = []
+    seen: set[str] = set()
+    handed_back: list[str] = []
+    try:
+        while len(outcomes) < max_messages:
+            batch = _pull_batch(subscriber, subscription_path, max_messages - len(outcomes), pull_timeout)
+            fresh = [m for m in batch if m.message.message_id not in seen]
+            handed_back.extend(m.ack_id for m in batch if m.message.message_id in seen)
+            if not fresh:
+                break
+            for received in fresh:
+                seen.add(received.message.message_id)
+                outcome = _replay_one(publisher, project, topic, received, dry_run)
+                if outcome.status == "replayed":
+                    _acknowledge(subscriber, subscription_path, received.ack_id)
+                else:
+                    handed_back.append(received.ack_id)
+                outcomes.append(outcome)
+    finally:
+        _hand_back(subscriber, subscription_path, handed_back)
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("replayed", "failed", "listed")}
+    log.info("dead_letters.replay_finished", subscription=subscription, topic=topic, dry_run=dry_run, **counts)
+    return outcomes
+
+
+def _replay_one(publisher, project: str, topic: str, received, dry_run: bool) -> ReplayOutcome:
+    message = received.message
+    attributes = republishable_attributes(message.attributes)
+    outcome = ReplayOutcome(message_id=message.message_id, data=bytes(message.data), attributes=attributes)
+    if dry_run:
+        return outcome
+    try:
+        new_id = publish(publisher, project, topic, outcome.data, attributes)
+    except TransientError as exc:
+        log.warning("dead_letters.replay_failed", message_id=message.message_id, topic=topic, error=str(exc))
+        return replace(outcome, error=str(exc))
+    return replace(outcome, replayed_as=new_id)
+
+
+def _acknowledge(subscriber, subscription_path: str, ack_id: str) -> None:
+    from google.api_core import exceptions as gexc
+
+    try:
+        subscriber.acknowledge(subscription=subscription_path, ack_ids=[ack_id])
+    except gexc.GoogleAPICallError as exc:
+        # The copy is already published: stopping here means at worst one duplicate on the next
+        # replay, which training tolerates (it is keyed by dataset generation).
+        raise TransientError(f"acknowledging on {subscription_path}: {exc}") from exc
+
+
+def _hand_back(subscriber, subscription_path: str, ack_ids: list[str]) -> None:
+    """Make unreplayed messages deliverable again now rather than when their ack deadline expires."""
+    from google.api_core import exceptions as gexc
+
+    if not ack_ids:
+        return
+    try:
+        subscriber.modify_ack_deadline(subscription=subscription_path, ack_ids=ack_ids, ack_deadline_seconds=0)
+    except gexc.GoogleAPICallError as exc:
+        # Harmless: the messages come back by themselves once their ack deadline passes.
+        log.warning("dead_letters.hand_back_failed", subscription=subscription_path, error=str(exc))
