@@ -1,0 +1,174 @@
+"""The Flask app: the public page, the JSON API v1 and the probes, over the champion cache.
+
+Handlers only read the current snapshot and pick precomputed bodies (see `service.view`); they never
+fit, never call MLflow and never import anything heavy. docs/api.md documents the contract.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Callable
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from gasforecast.config import Settings, load_settings
+from gasforecast.logs import get_logger
+from service import http
+from service.champion_cache import ChampionCache, ChampionSource, Snapshot
+from service.openapi import openapi_document
+from service.page import no_champion_page
+from service.registry_source import MlflowChampionSource
+from service.view import HISTORY_DAYS_MAX, Body, ChampionView
+
+log = get_logger(__name__)
+
+NO_CHAMPION_RETRY_AFTER = "30"
+
+api = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+site = Blueprint("site", __name__)
+
+
+def _cache() -> ChampionCache[ChampionView]:
+    return current_app.extensions["champion_cache"]
+
+
+def _settings() -> Settings:
+    return current_app.extensions["gasforecast_settings"]
+
+
+def _champion() -> ChampionView:
+    """The view to answer from, or a 503 JSON error when no champion has been loaded yet."""
+    snapshot = _cache().current()
+    if snapshot.view is None:
+        reason = snapshot.last_error or "no model has been promoted to champion yet"
+        raise http.ApiError(503, f"no champion model to serve: {reason}", {"Retry-After": NO_CHAMPION_RETRY_AFTER})
+    return snapshot.view
+
+
+def _int_param(name: str, default: int, upper: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= upper:
+        raise http.ApiError(400, f"{name} must be an integer from 1 to {upper}, got {raw!r}")
+    return int(raw)
+
+
+def _model_headers(view: ChampionView) -> dict[str, str]:
+    return {"X-Model-Version": str(view.version)}
+
+
+@api.get("/forecast")
+def forecast() -> Response:
+    settings = _settings()
+    snapshot = _cache().current()
+    # Validate before the 503 so a client learns about its own mistake first.
+    upper = snapshot.view.horizon_max if snapshot.view else settings.forecast_horizon_max
+    horizon = _int_param("horizon", upper, upper)
+    view = _champion()
+    return http.send_body(view.forecast(horizon), headers=_model_headers(view))
+
+
+@api.get("/history")
+def history() -> Response:
+    days = _int_param("days", _settings().history_days_default, HISTORY_DAYS_MAX)
+    view = _champion()
+    return http.send_body(view.history(days), headers=_model_headers(view))
+
+
+@api.get("/model")
+def model() -> Response:
+    view = _champion()
+    return http.send_body(view.model, headers=_model_headers(view))
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return http.send_body(current_app.extensions["openapi_body"], cache_control="public, max-age=300")
+
+
+@site.get("/healthz")
+def healthz() -> Response:
+    """Liveness: the process answers. Deliberately independent of MLflow and of the champion."""
+    return http.send_json({"status": "ok"})
+
+
+def readiness(snapshot: Snapshot[ChampionView], overdue: bool) -> tuple[dict[str, object], int]:
+    """The /readyz answer and its status code (see docs/api.md#readiness for why degraded is 200)."""
+    last_success = snapshot.last_success_at.isoformat().replace("+00:00", "Z") if snapshot.last_success_at else None
+    body: dict[str, object] = {
+        "status": "ready",
+        "reason": None,
+        "model_version": snapshot.pointer.version if snapshot.pointer else None,
+        "run_id": snapshot.pointer.run_id if snapshot.pointer else None,
+        "last_success_at": last_success,
+    }
+    if snapshot.view is None:
+        body.update(status="unavailable", reason=snapshot.last_error or "no model has been promoted to champion yet")
+        return body, 503
+    if snapshot.last_error or overdue:
+        body.update(status="degraded", reason=snapshot.last_error or "the champion has not been re-checked for too long")
+    return body, 200
+
+
+@site.get("/readyz")
+def readyz() -> Response:
+    cache = _cache()
+    snapshot = cache.current()
+    body, status = readiness(snapshot, cache.overdue(snapshot))
+    return http.send_json(body, status)
+
+
+def _today_utc() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+@site.get("/")
+def index() -> Response:
+    snapshot = _cache().current()
+    headers = {"Content-Security-Policy": http.PAGE_CSP}
+    if snapshot.view is None:
+        html = no_champion_page(_settings(), snapshot.last_error)
+        response = Response(html, status=503, mimetype="text/html")
+        response.headers.update({**headers, "Cache-Control": http.NO_STORE, "Retry-After": NO_CHAMPION_RETRY_AFTER})
+        return response
+    page = Body.of_bytes(snapshot.view.page.render(_today_utc()).encode("utf-8"))
+    return http.send_body(page, mimetype="text/html", cache_control=http.PAGE_CACHE, headers=headers)
+
+
+def create_app(
+    settings: Settings | None = None,
+    champion_source: ChampionSource | None = None,
+    *,
+    startup_timeout: float = 10.0,
+    clock: Callable[[], float] | None = None,
+) -> Flask:
+    """Build the app and load the champion before returning (bounded by `startup_timeout` seconds).
+
+    `champion_source` defaults to the MLflow registry; tests inject any object with `pointer()` and
+    `load(pointer)`. `clock` (monotonic seconds) lets tests move time for the refresh logic.
+    """
+    settings = settings or load_settings()
+    champion_source = champion_source or MlflowChampionSource(settings)
+    cache_options = {"clock": clock} if clock else {}
+    cache: ChampionCache[ChampionView] = ChampionCache(
+        champion_source,
+        build=lambda bundle: ChampionView(bundle, settings),
+        refresh_seconds=settings.champion_refresh_seconds,
+        **cache_options,
+    )
+    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600
+    app.json.sort_keys = False
+    app.extensions["champion_cache"] = cache
+    app.extensions["gasforecast_settings"] = settings
+    app.extensions["openapi_body"] = Body.of_json(
+        openapi_document(settings.forecast_horizon_max, settings.history_days_default, HISTORY_DAYS_MAX)
+    )
+    app.register_blueprint(api)
+    app.register_blueprint(site)
+    http.install(app)
+    cache.start(startup_timeout)
+    pointer = cache.peek().pointer
+    log.info("service.started", model_version=pointer.version if pointer else None, startup_timeout=startup_timeout)
+    return app

@@ -1,0 +1,160 @@
+"""The served champion, kept in memory and refreshed without ever blocking a request.
+
+Why this shape: on Cloud Run a container only gets CPU while it handles a request, so a background
+loop that polls MLflow would be throttled and unreliable. Instead:
+
+1. `start()` loads the champion once at start-up, blocking but bounded by a timeout, so the first
+   request already has it (cold start = process start + one alias lookup + one download).
+2. Every request calls `current()`, which returns the snapshot immediately. When the snapshot's last
+   check is older than `refresh_seconds`, `current()` also starts a single refresh thread (never more
+   than one at a time) and does not wait for it.
+3. The refresh is a cheap alias lookup; only when the alias moved does it download the new bundle and
+   `build` the view (all JSON bodies and the SVG page are precomputed there, once per version).
+4. When MLflow or GCS is unreachable the refresh records the error and the previous champion keeps
+   being served; `/readyz` reports "degraded" until a refresh succeeds again.
+
+A newly promoted champion is therefore served after at most `refresh_seconds` plus one download,
+counted from the first request after the alias moved.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Callable, Generic, Protocol, TypeVar
+
+from gasforecast.bundle import ForecastBundle
+from gasforecast.logs import get_logger
+from gasforecast.registry import ChampionPointer
+
+log = get_logger(__name__)
+
+View = TypeVar("View")
+
+
+class ChampionSource(Protocol):
+    """Where champions come from: production uses MLflow (`service.registry_source`), tests a fake."""
+
+    def pointer(self) -> ChampionPointer | None: ...
+
+    def load(self, pointer: ChampionPointer) -> ForecastBundle: ...
+
+
+@dataclass(frozen=True)
+class Snapshot(Generic[View]):
+    """What the service knows at one moment; replaced whole, so readers never see a half update."""
+
+    view: View | None
+    pointer: ChampionPointer | None
+    checked_at: float  # monotonic time of the last refresh attempt (successful or not)
+    last_success_at: datetime | None  # wall time of the last refresh that reached the registry
+    last_error: str | None  # why the last refresh failed, fit to show publicly; None when it succeeded
+
+    @property
+    def degraded(self) -> bool:
+        return self.view is not None and self.last_error is not None
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ChampionCache(Generic[View]):
+    """Serves the current champion's view and refreshes it on demand (see the module docstring)."""
+
+    def __init__(
+        self,
+        source: ChampionSource,
+        build: Callable[[ForecastBundle], View],
+        refresh_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._build = build
+        self._refresh_seconds = refresh_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._refresher: threading.Thread | None = None
+        self._snapshot: Snapshot[View] = Snapshot(None, None, float("-inf"), None, "not loaded yet")
+
+    def start(self, timeout: float) -> bool:
+        """Load the champion before serving, waiting at most `timeout` seconds; True when one is there.
+
+        If the load takes longer it goes on in the background and its result is served when ready.
+        """
+        self._spawn_refresh()
+        self.wait_idle(timeout)
+        return self._snapshot.view is not None
+
+    def current(self) -> Snapshot[View]:
+        """The snapshot to serve now; starts a background refresh when it is due. Never blocks."""
+        snapshot = self._snapshot
+        if self._clock() - snapshot.checked_at >= self._refresh_seconds:
+            self._spawn_refresh()
+        return snapshot
+
+    def peek(self) -> Snapshot[View]:
+        """The snapshot, without triggering a refresh (for liveness and logging)."""
+        return self._snapshot
+
+    def overdue(self, snapshot: Snapshot[View], grace_seconds: float = 60.0) -> bool:
+        """True when no refresh has completed for much longer than planned (e.g. a hung MLflow call)."""
+        return self._clock() - snapshot.checked_at > self._refresh_seconds + grace_seconds
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no refresh is running; True if none is. For start-up and tests."""
+        with self._lock:
+            refresher = self._refresher
+        if refresher is not None:
+            refresher.join(timeout)
+            return not refresher.is_alive()
+        return True
+
+    def _spawn_refresh(self) -> None:
+        with self._lock:
+            if self._refresher is not None and self._refresher.is_alive():
+                return
+            if self._clock() - self._snapshot.checked_at < self._refresh_seconds:
+                return  # another thread refreshed while we waited for the lock
+            self._refresher = threading.Thread(target=self.refresh, name="champion-refresh", daemon=True)
+            self._refresher.start()
+
+    def refresh(self) -> Snapshot[View]:
+        """Check the alias and load the champion when it moved; synchronous. Keeps the old one on failure."""
+        old = self._snapshot
+        started = self._clock()
+        try:
+            pointer = self._source.pointer()
+            if pointer is None:
+                new = self._no_alias(old, started)
+            elif old.pointer == pointer and old.view is not None:
+                new = replace(old, checked_at=started, last_success_at=_utc_now(), last_error=None)
+            else:
+                view = self._build(self._source.load(pointer))
+                new = Snapshot(view, pointer, started, _utc_now(), None)
+                log.info(
+                    "service.champion_loaded",
+                    model_version=pointer.version,
+                    run_id=pointer.run_id,
+                    previous_version=old.pointer.version if old.pointer else None,
+                    seconds=round(self._clock() - started, 3),
+                )
+        except Exception as exc:  # any failure keeps the champion we have: serving beats failing
+            # The public reason names only the kind of failure; the details (hosts, paths) go to the log.
+            new = replace(old, checked_at=started, last_error=f"the last champion refresh failed ({type(exc).__name__})")
+            log.warning(
+                "service.champion_refresh_failed",
+                error=f"{type(exc).__name__}: {exc}",
+                serving_version=old.pointer.version if old.pointer else None,
+            )
+        self._snapshot = new
+        return new
+
+    def _no_alias(self, old: Snapshot[View], started: float) -> Snapshot[View]:
+        if old.view is None:
+            return Snapshot(None, None, started, _utc_now(), None)
+        # The alias was removed: keep serving the last champion rather than going dark, but say so.
+        log.warning("service.champion_alias_missing", serving_version=old.pointer.version if old.pointer else None)
+        return replace(old, checked_at=started, last_error="the champion alias no longer exists in the registry")

@@ -1,0 +1,88 @@
+"""HTTP plumbing shared by every route: cached bodies with ETags, JSON errors, security headers.
+
+Every error, including unknown paths, wrong methods and unexpected exceptions, leaves as
+`{"error": {"status": N, "message": "..."}}` so that API clients never have to parse HTML.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from gasforecast.logs import get_logger
+from service.view import Body
+
+log = get_logger(__name__)
+
+JSON = "application/json"
+NO_STORE = "no-store"
+# Data changes only when a new champion is promoted (at most hourly) and is picked up within a minute;
+# clients and caches may reuse it briefly and then revalidate cheaply with If-None-Match.
+DATA_CACHE = "public, max-age=15"
+PAGE_CACHE = "no-cache"  # always revalidate: the freshness line changes daily
+PAGE_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+
+class ApiError(HTTPException):
+    """An error with a client-facing message and optional extra headers (e.g. Retry-After)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(description=message)
+        self.code = status
+        self.extra_headers = headers or {}
+
+
+def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    payload = {"error": {"status": status, "message": message}}
+    response = Response(json.dumps(payload), status=status, mimetype=JSON)
+    response.headers["Cache-Control"] = NO_STORE
+    response.headers.update(headers or {})
+    return response
+
+
+def send_body(body: Body, *, mimetype: str = JSON, cache_control: str = DATA_CACHE, headers: dict[str, str] | None = None) -> Response:
+    """Answer with a precomputed body, or 304 when the client already has it (If-None-Match)."""
+    not_modified = request.if_none_match.contains_weak(body.etag.strip('"'))
+    response = Response(b"" if not_modified else body.data, status=304 if not_modified else 200, mimetype=mimetype)
+    response.headers["ETag"] = body.etag
+    response.headers["Cache-Control"] = cache_control
+    response.headers.update(headers or {})
+    return response
+
+
+def send_json(payload: object, status: int = 200, cache_control: str = NO_STORE) -> Response:
+    """A small dynamic JSON answer (probes), never cached."""
+    response = Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype=JSON)
+    response.headers["Cache-Control"] = cache_control
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    headers = dict(getattr(error, "extra_headers", {}))
+    if error.code == 405:
+        headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
+    message = error.description or error.name
+    if error.code == 404 and not isinstance(error, ApiError):
+        message = f"no such resource: {request.path} (see /api/v1/openapi.json)"
+    elif error.code == 405:
+        message = f"method {request.method} is not allowed on {request.path}; allowed: {headers['Allow']}"
+    return json_error(error.code or 500, message, headers)
+
+
+def _unexpected_error(error: Exception) -> Response:
+    log.error("service.unhandled_error", exc_info=True, path=request.path, error=type(error).__name__)
+    return json_error(500, "internal error; it has been logged")
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def install(app: Flask) -> None:
+    """Register the JSON error handlers and the headers every response carries."""
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.after_request(_security_headers)

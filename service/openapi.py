@@ -1,0 +1,209 @@
+"""The OpenAPI 3.1 description of the public API (served at /api/v1/openapi.json).
+
+Schemas are JSON Schema 2020-12 (what OpenAPI 3.1 uses), so the tests validate real responses
+against them with `jsonschema` directly. Change a response, change its schema here and docs/api.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+API_VERSION = "1.0.0"
+
+_NUMBER = {"type": "number"}
+_DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_TEXT = {"type": "string"}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None, extra: bool = False) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": extra,
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_MODEL_REFERENCE = {
+    "name": _TEXT,
+    "version": {"type": ["string", "null"], "description": "registry version of the champion"},
+    "run_id": _TEXT,
+    "trained_at": {"type": "string", "format": "date-time"},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "ModelReference": _object(_MODEL_REFERENCE),
+    "ForecastPoint": _object(
+        {"date": _DATE, "mean": _NUMBER, "lower_80": _NUMBER, "upper_80": _NUMBER, "lower_95": _NUMBER, "upper_95": _NUMBER}
+    ),
+    "Forecast": _object(
+        {
+            "model": _ref("ModelReference"),
+            "target": _TEXT,
+            "unit": _TEXT,
+            "data_last_date": _DATE,
+            "horizon": {"type": "integer", "minimum": 1},
+            "points": {"type": "array", "items": _ref("ForecastPoint"), "minItems": 1},
+        }
+    ),
+    "HistoryPoint": _object({"date": _DATE, "value": _NUMBER}),
+    "History": _object(
+        {
+            "model": _ref("ModelReference"),
+            "target": _TEXT,
+            "unit": _TEXT,
+            "days": {"type": "integer", "minimum": 1},
+            "points": {"type": "array", "items": _ref("HistoryPoint")},
+        }
+    ),
+    "ModelCard": _object(
+        {
+            "model": _object(
+                {
+                    **_MODEL_REFERENCE,
+                    "class": {"type": "string", "description": "statsmodels model class, e.g. VAR, VECM, ARIMA"},
+                    "label": _TEXT,
+                    "orders": {"type": "object", "description": "chosen orders, e.g. {\"lags\": 3}"},
+                    "drivers": {"type": "array", "items": _TEXT},
+                    "transforms": {"type": ["string", "null"]},
+                    "config": {"type": "object"},
+                }
+            ),
+            "target": _TEXT,
+            "unit": _TEXT,
+            "data": {
+                "type": "object",
+                "required": ["uri", "first_date", "last_date", "rows"],
+                "properties": {
+                    "uri": _TEXT,
+                    "generation": {"type": ["string", "null"]},
+                    "sha256": {"type": ["string", "null"]},
+                    "first_date": _DATE,
+                    "last_date": _DATE,
+                    "rows": {"type": "integer", "minimum": 1},
+                },
+            },
+            "training_window": _object({"start": _DATE, "end": _DATE}),
+            "horizon_max": {"type": "integer", "minimum": 1},
+            "backtest": {
+                "type": "object",
+                "required": ["horizons", "origins", "selected", "baseline", "metrics"],
+                "properties": {
+                    "horizons": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+                    "origins": {"type": "integer", "minimum": 0},
+                    "first_origin": _DATE,
+                    "last_origin": _DATE,
+                    "selected": _TEXT,
+                    "baseline": _TEXT,
+                    "metrics": {
+                        "type": "object",
+                        "description": "model label → horizon (as a string) → metric name → value",
+                        "additionalProperties": {
+                            "type": "object",
+                            "additionalProperties": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
+                        },
+                    },
+                    "scores": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
+                },
+            },
+            "promotion": {"type": ["object", "null"]},
+        }
+    ),
+    "Health": _object({"status": {"const": "ok"}}),
+    "Readiness": _object(
+        {
+            "status": {"enum": ["ready", "degraded", "unavailable"]},
+            "reason": {"type": ["string", "null"]},
+            "model_version": {"type": ["string", "null"]},
+            "run_id": {"type": ["string", "null"]},
+            "last_success_at": {"type": ["string", "null"], "format": "date-time"},
+        }
+    ),
+    "Error": _object(
+        {
+            "error": _object(
+                {"status": {"type": "integer", "minimum": 400, "maximum": 599}, "message": {"type": "string", "minLength": 1}}
+            )
+        }
+    ),
+}
+
+
+def _json(schema: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_ETAG_HEADERS = {
+    "ETag": {"schema": {"type": "string"}, "description": "changes when the body changes"},
+    "Cache-Control": {"schema": {"type": "string"}},
+}
+_NOT_MODIFIED = {"description": "the client's copy (If-None-Match) is current"}
+_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}
+_NO_CHAMPION = _json("Error", "no champion model has been promoted yet (Retry-After says when to try again)")
+_BAD_REQUEST = _json("Error", "a query parameter is not valid")
+
+
+def _data_operation(summary: str, schema: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": parameters + [_IF_NONE_MATCH],
+            "responses": {
+                "200": _json(schema, summary, _ETAG_HEADERS),
+                "304": _NOT_MODIFIED,
+                **({"400": _BAD_REQUEST} if parameters else {}),
+                "503": _NO_CHAMPION,
+            },
+        }
+    }
+
+
+def openapi_document(horizon_max: int, history_days_default: int, history_days_max: int) -> dict[str, Any]:
+    """The document, with the limits of this deployment filled in."""
+    horizon = {
+        "name": "horizon",
+        "in": "query",
+        "required": False,
+        "description": f"days ahead, 1 to {horizon_max}; default {horizon_max}",
+        "schema": {"type": "integer", "minimum": 1, "maximum": horizon_max, "default": horizon_max},
+    }
+    days = {
+        "name": "days",
+        "in": "query",
+        "required": False,
+        "description": f"calendar days of history up to the last observation, 1 to {history_days_max}",
+        "schema": {"type": "integer", "minimum": 1, "maximum": history_days_max, "default": history_days_default},
+    }
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "UK gas price forecast API",
+            "version": API_VERSION,
+            "description": "Forecasts of the UK natural gas price by the current champion model. See docs/api.md.",
+        },
+        "paths": {
+            "/api/v1/forecast": _data_operation("The champion's forecast with 80 % and 95 % intervals", "Forecast", [horizon]),
+            "/api/v1/history": _data_operation("Observed prices the champion was trained on", "History", [days]),
+            "/api/v1/model": _data_operation("The champion's card, backtest against the naive forecast and promotion", "ModelCard", []),
+            "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": _json("Health", "alive")}}},
+            "/readyz": {
+                "get": {
+                    "summary": "Whether a champion is served and current",
+                    "responses": {
+                        "200": _json("Readiness", "ready, or degraded: serving the cached champion while refreshes fail"),
+                        "503": _json("Readiness", "no champion to serve yet"),
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        },
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,168 @@
+"""Test doubles for the service: schema-true synthetic bundles, a controllable source, a manual clock."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from gasforecast.bundle import ForecastBundle
+from gasforecast.registry import ChampionPointer
+
+LABEL = "var[ttf_price,hdd]"
+
+
+def _metrics(rng: np.random.Generator, horizons: tuple[int, ...], scale: float) -> dict[str, dict[str, float]]:
+    table = {}
+    for h in horizons:
+        error = scale * math.sqrt(h)
+        table[str(h)] = {
+            "mae": round(error, 4),
+            "rmse": round(error * 1.3, 4),
+            "mase": round(error / math.sqrt(h) * (0.9 + 0.05 * rng.random()), 4),
+            "smape": round(error * 0.8, 4),
+            "coverage_80": round(0.78 + 0.04 * rng.random(), 3),
+            "coverage_95": round(0.93 + 0.04 * rng.random(), 3),
+            "winkler_95": round(error * 5, 4),
+        }
+    return table
+
+
+def make_bundle(
+    version: str = "1",
+    run_id: str = "run-aaaa",
+    *,
+    last_date: date = date(2024, 12, 30),
+    history_days: int = 400,
+    horizon_max: int = 90,
+    level: float = 100.0,
+    seed: int = 1,
+) -> ForecastBundle:
+    """A bundle that follows the forecast.json/history.json contract, parsed like the real one."""
+    rng = np.random.default_rng(seed)
+    first = last_date - timedelta(days=history_days - 1)
+    walk = level * np.exp(np.cumsum(rng.normal(0, 0.02, history_days)))
+    history = [
+        {"date": (first + timedelta(days=i)).isoformat(), "value": round(float(v), 3)} for i, v in enumerate(walk)
+    ]
+    last_value = history[-1]["value"]
+    points = []
+    for h in range(1, horizon_max + 1):
+        mean = last_value * (1 + 0.0005 * h)
+        spread = last_value * 0.02 * math.sqrt(h)
+        points.append(
+            {
+                "date": (last_date + timedelta(days=h)).isoformat(),
+                "mean": round(mean, 3),
+                "lower_80": round(mean - 1.28 * spread, 3),
+                "upper_80": round(mean + 1.28 * spread, 3),
+                "lower_95": round(mean - 1.96 * spread, 3),
+                "upper_95": round(mean + 1.96 * spread, 3),
+            }
+        )
+    horizons = (1, 7, 14, 30)
+    forecast: dict[str, Any] = {
+        "schema_version": 1,
+        "run_id": run_id,
+        "trained_at": f"{last_date.isoformat()}T17:00:00Z",
+        "target": "uk_gas_price",
+        "unit": "pence/therm",
+        "model": {
+            "class": "VAR",
+            "label": LABEL,
+            "config": {"drivers": ["ttf_price", "hdd"], "maxlags": 14, "ic": "aic"},
+            "orders": {"lags": 3},
+            "drivers": ["ttf_price", "hdd"],
+            "transforms": "log-difference",
+        },
+        "data": {
+            "uri": "gs://b/curated/history.csv",
+            "generation": "1732000000000000",
+            "sha256": "0" * 64,
+            "first_date": history[0]["date"],
+            "last_date": last_date.isoformat(),
+            "rows": history_days,
+        },
+        "training_window": {"start": history[0]["date"], "end": last_date.isoformat()},
+        "horizon_max": horizon_max,
+        "points": points,
+        "backtest": {
+            "horizons": list(horizons),
+            "origins": 104,
+            "first_origin": "2023-01-02",
+            "last_origin": "2024-12-23",
+            "selected": LABEL,
+            "baseline": "naive",
+            "metrics": {LABEL: _metrics(rng, horizons, 1.0), "naive": _metrics(rng, horizons, 1.2)},
+            "scores": {LABEL: 0.97, "naive": 1.0},
+        },
+        "promotion": {
+            "decision": "first_champion",
+            "challenger": LABEL,
+            "champion": None,
+            "challenger_score": 0.97,
+            "champion_score": None,
+            "reason": "no champion yet",
+        },
+    }
+    history_doc = {"target": "uk_gas_price", "unit": "pence/therm", "points": history}
+    return ForecastBundle.from_files(json.dumps(forecast), json.dumps(history_doc), version=version)
+
+
+class FakeSource:
+    """A registry stand-in: tests set the alias, make it fail, or hold a load until released."""
+
+    def __init__(self, *bundles: ForecastBundle) -> None:
+        self.bundles = {b.version: b for b in bundles}
+        self.alias: str | None = bundles[-1].version if bundles else None
+        self.failure: Exception | None = None
+        self.gate = threading.Event()
+        self.gate.set()
+        self.pointer_calls = 0
+        self.load_calls = 0
+        self.active = 0
+        self.max_active = 0
+        self._lock = threading.Lock()
+
+    def promote(self, bundle: ForecastBundle) -> None:
+        self.bundles[bundle.version] = bundle
+        self.alias = bundle.version
+
+    def pointer(self) -> ChampionPointer | None:
+        with self._lock:
+            self.pointer_calls += 1
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            self.gate.wait(30)
+            if self.failure:
+                raise self.failure
+            if self.alias is None:
+                return None
+            return ChampionPointer(version=self.alias, run_id=self.bundles[self.alias].run_id)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def load(self, pointer: ChampionPointer) -> ForecastBundle:
+        self.load_calls += 1
+        if self.failure:
+            raise self.failure
+        return self.bundles[pointer.version]
+
+
+class ManualClock:
+    """Monotonic time that only moves when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

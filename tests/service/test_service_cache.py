@@ -1,0 +1,143 @@
+"""The champion cache: served at once, refreshed in the background, kept when the registry fails."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from service_fakes import FakeSource, ManualClock, make_bundle
+
+from gasforecast.errors import TransientError
+from service.champion_cache import ChampionCache
+
+
+def _cache(source: FakeSource, clock: ManualClock, refresh_seconds: float = 15.0) -> ChampionCache:
+    return ChampionCache(source, build=lambda bundle: bundle.version, refresh_seconds=refresh_seconds, clock=clock)
+
+
+def test_start_loads_the_champion_before_serving(fake_source, manual_clock):
+    cache = _cache(fake_source, manual_clock)
+    assert cache.start(timeout=5)
+    snapshot = cache.current()
+    assert snapshot.view == "1" and snapshot.pointer.run_id == "run-aaaa" and snapshot.last_error is None
+
+
+def test_start_is_bounded_by_its_timeout_and_the_load_finishes_later(manual_clock):
+    source = FakeSource(make_bundle())
+    source.gate.clear()  # the registry hangs
+    cache = _cache(source, manual_clock)
+    began = time.monotonic()
+    assert not cache.start(timeout=0.2)
+    assert time.monotonic() - began < 2
+    assert cache.current().view is None
+    source.gate.set()
+    assert cache.wait_idle(5)
+    assert cache.current().view == "1"
+
+
+def test_no_refresh_before_it_is_due(fake_source, manual_clock):
+    cache = _cache(fake_source, manual_clock)
+    cache.start(timeout=5)
+    manual_clock.advance(14.9)
+    cache.current()
+    assert cache.wait_idle(5)
+    assert fake_source.pointer_calls == 1
+
+
+def test_a_promoted_champion_is_served_after_the_refresh_without_blocking_the_request(fake_source, manual_clock):
+    cache = _cache(fake_source, manual_clock)
+    cache.start(timeout=5)
+    fake_source.promote(make_bundle("2", "run-bbbb"))
+    fake_source.gate.clear()  # the alias lookup is slow: requests must not wait for it
+    manual_clock.advance(15)
+    began = time.monotonic()
+    assert cache.current().view == "1"  # the old champion, immediately
+    assert time.monotonic() - began < 0.1
+    fake_source.gate.set()
+    assert cache.wait_idle(5)
+    assert cache.current().view == "2"
+    assert fake_source.load_calls == 2
+
+
+def test_unchanged_alias_does_not_download_again(fake_source, manual_clock):
+    cache = _cache(fake_source, manual_clock)
+    cache.start(timeout=5)
+    for _ in range(3):
+        manual_clock.advance(20)
+        cache.current()
+        assert cache.wait_idle(5)
+    assert fake_source.pointer_calls == 4
+    assert fake_source.load_calls == 1
+
+
+def test_at_most_one_refresh_runs_at_a_time(fake_source, manual_clock):
+    cache = _cache(fake_source, manual_clock)
+    cache.start(timeout=5)
+    fake_source.gate.clear()
+    manual_clock.advance(20)
+    threads = [threading.Thread(target=cache.current) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fake_source.gate.set()
+    assert cache.wait_idle(5)
+    assert fake_source.pointer_calls == 2
+    assert fake_source.max_active == 1
+
+
+def test_registry_failure_keeps_the_champion_and_reports_it_until_a_refresh_succeeds(fake_source, manual_clock):
+    cache = _cache(fake_source, manual_clock)
+    cache.start(timeout=5)
+    fake_source.failure = TransientError("MLflow alias lookup failed: connection refused to 127.0.0.1:5000")
+    manual_clock.advance(20)
+    cache.current()
+    cache.wait_idle(5)
+    snapshot = cache.current()
+    assert snapshot.view == "1" and snapshot.degraded
+    assert "TransientError" in snapshot.last_error and "127.0.0.1" not in snapshot.last_error
+    fake_source.failure = None
+    manual_clock.advance(20)
+    cache.current()
+    cache.wait_idle(5)
+    assert not cache.current().degraded
+
+
+def test_a_failed_first_load_is_retried_when_due(manual_clock):
+    source = FakeSource(make_bundle())
+    source.failure = TransientError("down")
+    cache = _cache(source, manual_clock)
+    assert not cache.start(timeout=5)
+    assert cache.current().view is None and not cache.current().degraded
+    source.failure = None
+    manual_clock.advance(15)
+    cache.current()
+    cache.wait_idle(5)
+    assert cache.current().view == "1"
+
+
+def test_no_alias_means_no_champion_but_a_removed_alias_keeps_the_last_one(manual_clock):
+    source = FakeSource(make_bundle())
+    source.alias = None
+    cache = _cache(source, manual_clock)
+    assert not cache.start(timeout=5)
+    assert cache.current().view is None and cache.current().last_error is None
+    source.alias = "1"
+    manual_clock.advance(15)
+    cache.current()
+    cache.wait_idle(5)
+    assert cache.current().view == "1"
+    source.alias = None
+    manual_clock.advance(15)
+    cache.current()
+    cache.wait_idle(5)
+    assert cache.current().view == "1" and "alias" in cache.current().last_error
+
+
+def test_overdue_when_no_refresh_completed_for_too_long(fake_source, manual_clock):
+    cache = _cache(fake_source, manual_clock)
+    cache.start(timeout=5)
+    snapshot = cache.peek()
+    assert not cache.overdue(snapshot)
+    manual_clock.advance(15 + 61)
+    assert cache.overdue(snapshot)
