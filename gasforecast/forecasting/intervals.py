@@ -1,0 +1,58 @@
+"""Prediction intervals from the model's own past errors, scaled by the current volatility.
+
+Gas returns are heavy-tailed and their volatility moved by an order of magnitude in 2021–22, so
+Gaussian analytic intervals are wrong twice. Instead: each past forecast error (log space) is divided
+by `sigma_t * sqrt(h)`, with `sigma_t` an EWMA of daily log-returns known at its origin; an interval
+at a new origin is the empirical quantiles of those standardised errors — only errors whose outcome
+was already observed — times the volatility now. Half-widths are made non-decreasing in the horizon.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+EWMA_DECAY = 0.94
+SIGMA_FLOOR = 1e-4
+LEVELS = {80: (0.10, 0.90), 95: (0.025, 0.975)}
+MIN_ERRORS = 20
+
+
+def ewma_volatility(log_target: np.ndarray, decay: float = EWMA_DECAY) -> np.ndarray:
+    """RiskMetrics-style daily volatility known at each position (uses returns up to that day)."""
+    returns = np.diff(log_target, prepend=log_target[0])
+    variance = pd.Series(returns**2).ewm(alpha=1 - decay, adjust=False).mean().to_numpy()
+    return np.maximum(np.sqrt(variance), SIGMA_FLOOR)
+
+
+def standardise(errors: np.ndarray, sigma: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """errors (n_origins, n_steps) in log space → units of sigma_origin * sqrt(step)."""
+    return errors / (sigma[:, None] * np.sqrt(steps)[None, :])
+
+
+def quantile_offsets(pool: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per column of standardised errors (NaN = not usable): lower and upper quantile for each level.
+
+    Columns with fewer than MIN_ERRORS usable errors give NaN.
+    """
+    too_few = np.sum(~np.isnan(pool), axis=0) < MIN_ERRORS
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        for level, (low, high) in LEVELS.items():
+            q = np.nanquantile(pool, [low, high], axis=0)
+            q[:, too_few] = np.nan
+            out[level] = (q[0], q[1])
+    return out
+
+
+def interval_bounds(
+    centre: np.ndarray, sigma: np.ndarray, steps: np.ndarray, low_q: np.ndarray, high_q: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log-space bounds for centre (n, len(steps)); half-widths forced non-decreasing along steps."""
+    scale = sigma[:, None] * np.sqrt(steps)[None, :]
+    below = np.maximum.accumulate(np.maximum(-low_q[None, :] * scale, 0.0), axis=1)
+    above = np.maximum.accumulate(np.maximum(high_q[None, :] * scale, 0.0), axis=1)
+    return centre - below, centre + above
