@@ -8,7 +8,6 @@ running (and keeps reporting stages for any further upload) until Ctrl-C or SIGT
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import requests
 
+from devstack.logwatch import JsonLogFollower
 from devstack.processes import wait_for
 from devstack.stack import REPO_ROOT, LocalStack, StackPorts
 
@@ -32,35 +32,20 @@ STAGES = {
 
 
 class StageReporter:
-    """Follows the functions' JSON-line logs and prints the events a user wants to see."""
+    """Prints the events a user wants to see from the functions' JSON-line logs."""
 
     def __init__(self, log_paths: list[Path]) -> None:
-        self._offsets = {path: 0 for path in log_paths}
+        self._follower = JsonLogFollower(log_paths, from_start=True)
 
-    def poll(self) -> list[dict]:
-        events = []
-        for path in self._offsets:
-            if not path.exists():
+    def poll(self) -> None:
+        for entry in self._follower.poll():
+            template = STAGES.get(entry["event"])
+            if template is None:
                 continue
-            with open(path, "rb") as handle:
-                handle.seek(self._offsets[path])
-                chunk = handle.read()
-            complete = chunk.rfind(b"\n") + 1
-            self._offsets[path] += complete
-            for line in chunk[:complete].splitlines():
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(entry, dict) and entry.get("event") in STAGES:
-                    events.append(entry)
-        for entry in events:
-            template = STAGES[entry["event"]]
             fields = {k: entry.get(k, "?") for k in ("object", "generation", "report_uri", "message_id", "run_id",
                                                        "model_version", "model", "decision", "error")}
             fields["summary"] = entry.get("summary") or entry.get("report", "")
             print(f"  {time.strftime('%H:%M:%S')}  {template.format(**fields)}", flush=True)
-        return events
 
 
 def served_version(stack: LocalStack) -> str | None:
@@ -68,7 +53,7 @@ def served_version(stack: LocalStack) -> str | None:
         response = requests.get(f"{stack.service_url}/api/v1/model", timeout=2)
     except requests.RequestException:
         return None
-    return str(response.json().get("version")) if response.status_code == 200 else None
+    return str(response.json()["model"]["version"]) if response.status_code == 200 else None
 
 
 def upload(stack: LocalStack, path_or_bytes, name: str) -> int:

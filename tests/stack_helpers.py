@@ -1,0 +1,61 @@
+"""Helpers the integration tests share: drive the real stack and await what it does."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import requests
+
+from devstack.logwatch import read_events
+from devstack.processes import wait_for
+from devstack.stack import LocalStack
+from gasforecast.storage import Bucket
+
+
+def data_bucket(stack: LocalStack) -> Bucket:
+    return Bucket(stack.storage_client(), stack.data_bucket)
+
+
+def upload(stack: LocalStack, name: str, data: bytes) -> int:
+    """Drop a file in incoming/, as a user would; returns the object generation."""
+    return data_bucket(stack).write(f"incoming/{name}", data, content_type="text/csv")
+
+
+def served_model(stack: LocalStack) -> dict | None:
+    response = requests.get(f"{stack.service_url}/api/v1/model", timeout=5)
+    return response.json() if response.status_code == 200 else None
+
+
+def wait_served(stack: LocalStack, predicate, timeout: float = 120, what: str = "the served model") -> dict:
+    """Await a served `/api/v1/model` document satisfying `predicate`."""
+    return wait_for(lambda: (lambda m: m if m and predicate(m) else None)(served_model(stack)), timeout, what, 0.3)
+
+
+def function_events(stack: LocalStack, function: str, **match) -> list[dict]:
+    """JSON log events of a function whose fields equal `match`."""
+    path = Path(stack.runtime_dir) / "logs" / f"{function}-function.log"
+    return [e for e in read_events(path) if all(str(e.get(k)) == str(v) for k, v in match.items())]
+
+
+def wait_event(stack: LocalStack, function: str, timeout: float = 120, **match) -> dict:
+    return wait_for(lambda: (function_events(stack, function, **match) or [None])[-1], timeout,
+                    f"{function} event {match}", 0.2)
+
+
+def model_versions(settings) -> list[int]:
+    from gasforecast import registry
+
+    client = registry.client(settings)
+    return sorted(int(v.version) for v in client.search_model_versions(f"name = '{settings.model_name}'"))
+
+
+def champion_version(settings) -> int | None:
+    from gasforecast import registry
+
+    pointer = registry.champion_pointer(settings)
+    return int(pointer.version) if pointer else None
+
+
+def elapsed_since(start: float) -> float:
+    return time.monotonic() - start

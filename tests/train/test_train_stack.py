@@ -1,0 +1,123 @@
+"""Issue 7 through the real stack: training under at-least-once delivery, outages and bad messages."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from devstack.processes import wait_for
+from gasforecast import dataset
+from gasforecast.messaging import RetrainRequest, make_publisher, publish, publish_retrain, utc_now_iso
+from tests.stack_helpers import champion_version, data_bucket, function_events, model_versions, wait_event
+
+TERMINAL = {"train.finished", "train.duplicate"}
+
+
+@pytest.fixture()
+def new_data(running_stack, settings, champion):
+    """Append a few days of new prices to the curated dataset; returns its new generation."""
+
+    def append(days: int = 3) -> int:
+        bucket = data_bucket(running_stack)
+        curated = bucket.read(settings.curated_object)
+        frame = dataset.read_curated(curated.data)
+        rng = np.random.default_rng(int(time.time() * 1000) % 2**32)
+        index = pd.date_range(frame.index[-1] + pd.Timedelta(days=1), periods=days, freq="D", name="date")
+        last = frame.ffill().iloc[-1]
+        moves = np.exp(np.cumsum(rng.normal(0, 0.01, (days, frame.shape[1])), axis=0))
+        extra = pd.DataFrame(moves * last.to_numpy(), index=index, columns=frame.columns)
+        merged, _ = dataset.upsert(frame, extra, settings.target_column)
+        return bucket.write(settings.curated_object, dataset.curated_to_bytes(merged), content_type="text/csv",
+                            if_generation_match=curated.generation)
+
+    return append
+
+
+def _terminal_events(stack, message_id: str) -> list[dict]:
+    return [e for e in function_events(stack, "train", message_id=message_id) if e["event"] in TERMINAL]
+
+
+def _push_envelope(data: bytes, message_id: str, settings) -> dict:
+    return {
+        "message": {"data": base64.b64encode(data).decode(), "attributes": {"reason": "manual"},
+                    "messageId": message_id, "publishTime": utc_now_iso()},
+        "subscription": f"projects/{settings.project}/subscriptions/retrain-requests-to-train",
+    }
+
+
+def test_the_same_message_delivered_three_times_trains_once(running_stack, settings, new_data):
+    new_data()
+    versions_before = model_versions(settings)
+    message_id = f"redelivered-{uuid.uuid4().hex[:8]}"
+    body = RetrainRequest(reason="manual", requested_at=utc_now_iso()).to_bytes()
+    url = f"http://127.0.0.1:{running_stack.ports.train}/projects/{settings.project}/topics/{settings.retrain_topic}"
+    with ThreadPoolExecutor(3) as pool:  # three concurrent deliveries of one message, as a push retry would
+        statuses = list(pool.map(lambda _: requests.post(url, json=_push_envelope(body, message_id, settings),
+                                                         timeout=300).status_code, range(3)))
+    assert statuses == [200, 200, 200]
+    events = _terminal_events(running_stack, message_id)
+    assert sorted(e["event"] for e in events) == ["train.duplicate", "train.duplicate", "train.finished"]
+    assert len(model_versions(settings)) == len(versions_before) + 1
+
+
+def test_five_messages_at_once_leave_a_consistent_registry(running_stack, settings, new_data):
+    new_data()
+    versions_before = model_versions(settings)
+    publisher = make_publisher()
+    ids = [publish_retrain(publisher, settings.project, settings.retrain_topic,
+                           RetrainRequest(reason=reason, requested_at=utc_now_iso()))
+           for reason in ("schedule", "manual", "upload", "schedule", "manual")]
+    wait_for(lambda: all(_terminal_events(running_stack, i) for i in ids), 300, "five retrain messages")
+    finished = [e for i in ids for e in _terminal_events(running_stack, i) if e["event"] == "train.finished"]
+    versions = model_versions(settings)
+    assert len(finished) == 1, "one dataset generation → one training"
+    assert len(versions) == len(versions_before) + 1
+    assert champion_version(settings) == max(versions)
+    assert versions == sorted(set(versions))
+
+
+def test_mlflow_outage_is_retried_and_registers_once(running_stack, settings, new_data, mlflow_server):
+    new_data()
+    versions_before = model_versions(settings)
+    mlflow_server.stop()
+    try:
+        message_id = publish_retrain(make_publisher(), settings.project, settings.retrain_topic,
+                                     RetrainRequest(reason="manual", requested_at=utc_now_iso()))
+        wait_event(running_stack, "train", event="train.failed", message_id=message_id, timeout=60)
+    finally:
+        mlflow_server.start()
+    wait_event(running_stack, "train", event="train.finished", message_id=message_id, timeout=180)
+    assert len(model_versions(settings)) == len(versions_before) + 1
+    assert champion_version(settings) == max(model_versions(settings))
+
+
+def test_a_malformed_message_is_acknowledged_and_never_retried(running_stack, settings):
+    message_id = publish(make_publisher(), settings.project, settings.retrain_topic, b"{not json", {})
+    wait_event(running_stack, "train", event="train.malformed_message", event_id=message_id, timeout=30)
+    # Absence of a retry cannot be awaited: wait out several retry backoffs (1 s minimum here).
+    time.sleep(5)
+    assert len(function_events(running_stack, "train", event="train.malformed_message", event_id=message_id)) == 1
+
+
+def test_a_message_failing_five_times_lands_in_the_dead_letter_subscription(
+        running_stack, settings, new_data, mlflow_server, pubsub_emulator):
+    new_data()
+    mlflow_server.stop()
+    try:
+        message_id = publish_retrain(make_publisher(), settings.project, settings.retrain_topic,
+                                     RetrainRequest(reason="manual", requested_at=utc_now_iso()))
+        dead = pubsub_emulator.pull_all(running_stack.dead_letter_subscription, timeout=180, count=1)
+    finally:
+        mlflow_server.start()
+    assert len(dead) == 1
+    assert dead[0].attributes.get("reason") == "manual"
+    assert b'"reason": "manual"' in dead[0].data
+    failures = function_events(running_stack, "train", event="train.failed", message_id=message_id)
+    assert len(failures) == 5
