@@ -1,0 +1,422 @@
+"""The data contract for CSV files dropped in `incoming/` (docs/data-contract.md).
+
+Whoever uploads a file needs to know exactly what is wrong and where, so validation collects every
+problem with its line (as an editor shows it: header = line 1) and column, and a hint on how to fix
+it, instead of stopping at the first. Parsing is vectorised so a decade of daily rows is checked in
+milliseconds; only the first few problems of each kind are listed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DATE_COLUMN = "date"
+MAX_PROBLEMS_PER_CODE = 20
+
+# Every error code, with the hint telling the uploader how to fix it (docs list each one).
+ERROR_HINTS: dict[str, str] = {
+    "too_large": "Split the file or upload only the new rows: ingest merges increments into the history.",
+    "empty": "Upload a CSV with a header line and at least one data row.",
+    "binary": "Export the data as CSV (comma-separated, UTF-8) rather than uploading a binary file.",
+    "not_utf8": "Save the file as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)').",
+    "html_content": "This is a web page or XML document, not a CSV: download the data itself again.",
+    "json_content": "This is JSON, not CSV: convert it to a comma-separated table with a header line.",
+    "malformed_csv": "Check the quotes on this line: a quoted field must be closed before the next comma.",
+    "wrong_delimiter": "Separate fields with commas and use '.' as the decimal point.",
+    "too_many_columns": "Keep the date, the target and the drivers you need; drop the other columns.",
+    "empty_column_name": "Give every column a name in the header line (or remove trailing commas).",
+    "duplicate_column": "Rename or remove one of the columns so that every header name is unique.",
+    "missing_date_column": "Add a column named exactly 'date' holding YYYY-MM-DD dates.",
+    "missing_target_column": "Add the target column (or validate with --target NAME if it is named differently).",
+    "no_data_rows": "Add at least one data row below the header.",
+    "ragged_row": "Every line must have as many fields as the header: add empty fields or remove extra ones.",
+    "decimal_comma": "Use '.' as the decimal point and no thousands separators (45.3, not 45,3).",
+    "missing_date": "Every row needs a date; remove the row or fill in its date.",
+    "date_format": "Write dates as ISO 8601 calendar dates: YYYY-MM-DD (e.g. 2023-12-25).",
+    "invalid_date": "Write dates as YYYY-MM-DD with a real month (01-12) and day.",
+    "duplicate_date": "Keep one row per date: remove or merge the repeated rows.",
+    "non_numeric": "Write plain numbers; leave the cell empty for a missing value.",
+    "non_finite": "Replace infinite values by a number, or leave the cell empty for a missing value.",
+    "non_positive_target": "Target prices must be strictly positive; leave the cell empty if the price is unknown.",
+    "target_all_missing": "Fill in the target column: a file must carry at least one target value.",
+}
+
+WARNING_HINTS: dict[str, str] = {
+    "blank_lines": "Blank lines are ignored; remove them to silence this warning.",
+    "column_all_missing": "The column has no values and is ignored; fill it in or remove it.",
+    "row_without_values": "Rows with a date but no values are ignored.",
+}
+
+_MISSING_MARKERS = {"na", "n/a", "nan", "null", "none", "-", "--", "#n/a", "#value!", "#div/0!", "missing"}
+_BINARY_MAGIC = {
+    b"PK\x03\x04": "a ZIP archive or Excel workbook (.xlsx)",
+    b"\xd0\xcf\x11\xe0": "an old-style Excel workbook (.xls)",
+    b"%PDF": "a PDF document",
+    b"\x1f\x8b": "a gzip archive",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"PAR1": "a Parquet file",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or worth knowing) about a file; `row` is the 1-based line, header = 1."""
+
+    code: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    hint: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = [f"line {self.row}" if self.row is not None else "", f"column {self.column!r}" if self.column else ""]
+        location = ", ".join(part for part in where if part)
+        return f"{location}: {self.message}" if location else self.message
+
+
+@dataclass
+class ValidationResult:
+    ok: bool
+    problems: list[Problem]
+    warnings: list[Problem]
+    frame: pd.DataFrame | None = None
+    rows: int = 0
+    columns: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report stored beside a rejected or archived file and printed by `validate --json`."""
+        has_dates = self.frame is not None and len(self.frame) > 0
+        return {
+            "ok": self.ok,
+            "errors": [p.to_dict() for p in self.problems],
+            "warnings": [p.to_dict() for p in self.warnings],
+            "rows": self.rows,
+            "columns": list(self.columns),
+            "first_date": self.frame.index[0].strftime("%Y-%m-%d") if has_dates else None,
+            "last_date": self.frame.index[-1].strftime("%Y-%m-%d") if has_dates else None,
+        }
+
+
+class _Collector:
+    """Keeps the first `MAX_PROBLEMS_PER_CODE` problems of each code and counts the rest."""
+
+    def __init__(self, hints: dict[str, str]) -> None:
+        self._hints = hints
+        self._kept: list[Problem] = []
+        self._counts: dict[str, int] = {}
+
+    def add(self, code: str, message: str, row: int | None = None, column: str | None = None) -> None:
+        self._counts[code] = self._counts.get(code, 0) + 1
+        if self._counts[code] <= MAX_PROBLEMS_PER_CODE:
+            self._kept.append(Problem(code, message, row, column, self._hints[code]))
+
+    def count(self, code: str, extra: int) -> None:
+        """Record `extra` further occurrences of a code that were not turned into problems."""
+        if extra > 0:
+            self._counts[code] = self._counts.get(code, 0) + extra
+
+    def has(self, code: str) -> bool:
+        return code in self._counts
+
+    def __bool__(self) -> bool:
+        return bool(self._counts)
+
+    def problems(self) -> list[Problem]:
+        result = list(self._kept)
+        for code, total in self._counts.items():
+            if total > MAX_PROBLEMS_PER_CODE:
+                more = total - MAX_PROBLEMS_PER_CODE
+                result.append(Problem(code, f"... and {more} more of the same kind ({code}) not listed",
+                                      hint=self._hints[code]))
+        return result
+
+
+@dataclass
+class _Table:
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]  # line number of each row in `rows`
+
+
+def _describe(value: str, limit: int = 40) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def _check_bytes(data: bytes, max_bytes: int, errors: _Collector) -> str | None:
+    """Size, encoding and content sniffing; returns the decoded text when it is worth parsing."""
+    if len(data) > max_bytes:
+        errors.add("too_large", f"the file has {len(data):,} bytes; the limit is {max_bytes:,} bytes")
+        return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        errors.add("not_utf8", "the file is encoded as UTF-16, not UTF-8")
+        return None
+    for magic, kind in _BINARY_MAGIC.items():
+        if data.startswith(magic):
+            errors.add("binary", f"the file is {kind}, not a CSV text file")
+            return None
+    head = data[:8192]
+    controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 13))
+    if b"\x00" in head or controls > len(head) // 20:
+        errors.add("binary", "the file contains binary data (control bytes), not CSV text")
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        errors.add("not_utf8", f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not valid UTF-8", row=line)
+        return None
+    stripped = text.lstrip()
+    if not stripped:
+        errors.add("empty", "the file is empty")
+        return None
+    lowered = stripped[:200].lower()
+    if stripped.startswith("<"):
+        kind = "an HTML page" if ("html" in lowered or "<body" in lowered) else "an XML/HTML document"
+        errors.add("html_content", f"the file is {kind} (starts with {_describe(stripped[:20])})", row=1)
+        return None
+    if stripped[0] in "{[":
+        errors.add("json_content", f"the file is JSON (starts with {_describe(stripped[:20])})", row=1)
+        return None
+    return text
+
+
+def _read_table(text: str, errors: _Collector, warnings: _Collector) -> _Table | None:
+    """Split the text into records, remembering the line each record starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[list[str]] = []
+    lines: list[int] = []
+    blank_lines: list[int] = []
+    previous_end = 0
+    try:
+        for record in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                blank_lines.append(start)
+                continue
+            records.append(record)
+            lines.append(start)
+    except csv.Error as exc:
+        errors.add("malformed_csv", f"the CSV structure is broken: {exc}", row=previous_end + 1)
+        return None
+    if not records:
+        errors.add("empty", "the file holds only blank lines")
+        return None
+    header_line = lines[0]
+    data_blanks = [line for line in blank_lines if line > header_line]
+    if data_blanks:
+        warnings.add("blank_lines", f"{len(data_blanks)} blank line(s) ignored, first on line {data_blanks[0]}",
+                     row=data_blanks[0])
+    return _Table(header=[name.strip() for name in records[0]], rows=records[1:], lines=lines[1:])
+
+
+def _check_header(table: _Table, target: str, max_columns: int, errors: _Collector) -> bool:
+    """Header checks; False when the rows cannot be read as the contract's table at all."""
+    header = table.header
+    if len(header) == 1:
+        for delimiter, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+            if delimiter in header[0]:
+                errors.add("wrong_delimiter", f"the header is separated by {name}, not commas: "
+                                              f"{_describe(header[0], 60)}", row=1)
+                return False
+    if len(header) > max_columns:
+        errors.add("too_many_columns", f"the header has {len(header)} columns; the limit is {max_columns}", row=1)
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name:
+            errors.add("empty_column_name", f"column {position} has no name", row=1)
+        elif name in seen:
+            errors.add("duplicate_column", f"column {name!r} appears twice (columns {seen[name]} and {position})",
+                       row=1, column=name)
+        else:
+            seen[name] = position
+    lowered = {name.lower(): name for name in header}
+    for required, code in ((DATE_COLUMN, "missing_date_column"), (target, "missing_target_column")):
+        if required not in seen:
+            near = lowered.get(required.lower())
+            suffix = f" (found {near!r}: names are case-sensitive)" if near else ""
+            errors.add(code, f"there is no column named {required!r}{suffix}", row=1)
+    return True
+
+
+def _check_shape(table: _Table, errors: _Collector) -> np.ndarray:
+    """Flag rows whose field count differs from the header's; returns a mask of the well-formed rows."""
+    width = len(table.header)
+    good = np.ones(len(table.rows), dtype=bool)
+    integer_like = re.compile(r"-?\d*")
+    for index, (record, line) in enumerate(zip(table.rows, table.lines)):
+        if len(record) == width:
+            continue
+        good[index] = False
+        message = f"line has {len(record)} fields but the header has {width}"
+        if len(record) > width and all(integer_like.fullmatch(cell.strip()) for cell in record[1:]):
+            message += "; the extra fields look like numbers written with a decimal comma (45,3)"
+        errors.add("ragged_row", message, row=line)
+    return good
+
+
+def _day_month_order(values: pd.Series) -> str:
+    """Guess the order of `a/b/yyyy` dates from the whole column (a field above 12 cannot be a month)."""
+    parts = values.str.extract(r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}$").dropna().astype(int)
+    if (parts[0] > 12).any():
+        return "day/month/year (day-first)"
+    if (parts[1] > 12).any():
+        return "month/day/year (month-first)"
+    return "day/month/year or month/day/year (cannot tell which)"
+
+
+def _explain_date(value: str, order: str) -> str:
+    if re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}", value):
+        return f"date {_describe(value)} is not YYYY-MM-DD: it looks like {order}"
+    if re.fullmatch(r"\d{4}[/.]\d{1,2}[/.]\d{1,2}", value):
+        return f"date {_describe(value)} is not YYYY-MM-DD: use dashes, zero-padded"
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", value):
+        return f"date {_describe(value)} is not YYYY-MM-DD: month and day need two digits"
+    if re.match(r"\d{4}-\d{2}-\d{2}[ T]", value):
+        return f"date {_describe(value)} has a time part; the contract wants calendar dates only"
+    if re.fullmatch(r"\d{5}(\.0+)?", value):
+        return f"date {_describe(value)} looks like an Excel serial day number; format the column as yyyy-mm-dd"
+    return f"date {_describe(value)} is not a YYYY-MM-DD date"
+
+
+def _explain_invalid_iso(value: str) -> str:
+    month, day = int(value[5:7]), int(value[8:10])
+    if month > 12 and day <= 12:
+        return f"date {_describe(value)} has month {month}: it looks like year-day-month (YYYY-DD-MM)"
+    return f"date {_describe(value)} is not a calendar date"
+
+
+def _report_cells(code: str, indices: np.ndarray, explain, values: pd.Series, lines: np.ndarray, name: str,
+                  errors: _Collector) -> None:
+    """Report the first bad cells of a kind one by one and only count the rest (keeps big files fast)."""
+    for index in indices[:MAX_PROBLEMS_PER_CODE]:
+        errors.add(code, explain(values.iloc[index]), row=int(lines[index]), column=name)
+    errors.count(code, max(0, len(indices) - MAX_PROBLEMS_PER_CODE))
+
+
+def _parse_dates(values: pd.Series, lines: np.ndarray, errors: _Collector) -> pd.Series:
+    """ISO calendar dates → Timestamps (NaT where invalid, each invalid one reported)."""
+    values = values.str.strip()
+    empty = values == ""
+    iso_shape = values.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+    parsed = pd.to_datetime(values.where(iso_shape), format="%Y-%m-%d", errors="coerce")
+    _report_cells("missing_date", np.flatnonzero(empty.to_numpy()), lambda v: "the date is empty",
+                  values, lines, DATE_COLUMN, errors)
+    bad_shape = np.flatnonzero((~empty & ~iso_shape).to_numpy())
+    if len(bad_shape):
+        order = _day_month_order(values.iloc[bad_shape])
+        _report_cells("date_format", bad_shape, lambda v: _explain_date(v, order), values, lines, DATE_COLUMN, errors)
+    _report_cells("invalid_date", np.flatnonzero((iso_shape & parsed.isna()).to_numpy()), _explain_invalid_iso,
+                  values, lines, DATE_COLUMN, errors)
+    duplicated = np.flatnonzero((parsed.duplicated(keep="first") & parsed.notna()).to_numpy())
+    if len(duplicated):
+        first_line = dict(zip(parsed.iloc[::-1], lines[::-1]))
+        _report_cells("duplicate_date", duplicated,
+                      lambda v: f"date {v} already appears on line {first_line[pd.Timestamp(v)]}",
+                      values, lines, DATE_COLUMN, errors)
+    return parsed
+
+
+def _explain_value(value: str) -> str:
+    """Why a cell that is neither empty nor a decimal-comma number is not a number."""
+    if value.lower() in _MISSING_MARKERS:
+        return f"value {_describe(value)} is a missing-value marker; leave the cell empty instead"
+    if re.search(r"[£$€%]", value):
+        return f"value {_describe(value)} carries a unit or currency sign; write the bare number"
+    return f"value {_describe(value)} is not a number"
+
+
+def _parse_numbers(name: str, values: pd.Series, lines: np.ndarray, errors: _Collector) -> pd.Series:
+    """Cells → floats (NaN for empty cells), each non-number or infinity reported."""
+    values = values.str.strip()
+    empty = values == ""
+    numbers = pd.to_numeric(values.where(~empty), errors="coerce").astype("float64")
+    not_number = ~empty & numbers.isna()
+    comma = not_number & values.str.fullmatch(r"-?\d+,\d+")
+    _report_cells("decimal_comma", np.flatnonzero(comma.to_numpy()),
+                  lambda v: f"value {_describe(v)} uses a comma as decimal point or thousands separator",
+                  values, lines, name, errors)
+    _report_cells("non_numeric", np.flatnonzero((not_number & ~comma).to_numpy()), _explain_value,
+                  values, lines, name, errors)
+    _report_cells("non_finite", np.flatnonzero(np.isinf(numbers.to_numpy())),
+                  lambda v: f"value {_describe(v)} is not a finite number", values, lines, name, errors)
+    return numbers
+
+
+def _check_target(cells: pd.Series, numbers: pd.Series, target: str, lines: np.ndarray, complete: bool,
+                  errors: _Collector) -> None:
+    _report_cells("non_positive_target", np.flatnonzero((numbers <= 0).to_numpy()),
+                  lambda v: f"target value {_describe(v)} is not strictly positive", cells, lines, target, errors)
+    if complete and cells.str.strip().eq("").all():
+        errors.add("target_all_missing", f"the target column {target!r} has no values", column=target)
+
+
+def _build_frame(table: _Table, good: np.ndarray, target: str, errors: _Collector,
+                 warnings: _Collector) -> pd.DataFrame:
+    """Convert the well-formed rows column by column; problems go to `errors`.
+
+    Whole-column checks (an empty target or driver) only run when no row was dropped as malformed,
+    so that a broken file is not also reported as an empty one.
+    """
+    complete = bool(good.all())
+    rows = [record for record, keep in zip(table.rows, good) if keep]
+    lines = np.asarray(table.lines)[good]
+    columns = list(zip(*rows)) if rows else [() for _ in table.header]
+    cells = {name: pd.Series(list(column), dtype="str") for name, column in zip(table.header, columns)}
+    dates = _parse_dates(cells[DATE_COLUMN], lines, errors)
+    values: dict[str, pd.Series] = {}
+    for name, column in cells.items():
+        if name == DATE_COLUMN:
+            continue
+        values[name] = _parse_numbers(name, column, lines, errors)
+        if name == target:
+            _check_target(column, values[name], target, lines, complete, errors)
+        elif complete and column.str.strip().eq("").all():
+            warnings.add("column_all_missing", f"column {name!r} has no values", row=1, column=name)
+    frame = pd.DataFrame(values)
+    frame.index = pd.DatetimeIndex(dates, name=DATE_COLUMN)
+    without_values = np.flatnonzero(frame.isna().all(axis=1).to_numpy())
+    if len(without_values) and not errors:
+        warnings.add("row_without_values", f"{len(without_values)} row(s) have a date but no values, "
+                                           f"first on line {lines[without_values[0]]}", row=int(lines[without_values[0]]))
+    return frame.sort_index()
+
+
+def validate_csv(data: bytes, *, target: str, max_bytes: int, max_columns: int) -> ValidationResult:
+    """Check an uploaded file against the contract; when valid, also return it as a float frame."""
+    errors = _Collector(ERROR_HINTS)
+    warnings = _Collector(WARNING_HINTS)
+    text = _check_bytes(data, max_bytes, errors)
+    table = _read_table(text, errors, warnings) if text is not None else None
+    if table is None:
+        return ValidationResult(False, errors.problems(), warnings.problems())
+    readable = _check_header(table, target, max_columns, errors)
+    if readable and not table.rows:
+        errors.add("no_data_rows", "the file has a header but no data rows", row=1)
+    header_complete = not any(errors.has(code) for code in
+                              ("empty_column_name", "duplicate_column", "missing_date_column", "missing_target_column"))
+    frame = None
+    if readable and table.rows:
+        good = _check_shape(table, errors)
+        if header_complete:
+            frame = _build_frame(table, good, target, errors, warnings)
+    ok = not errors
+    return ValidationResult(
+        ok=ok,
+        problems=errors.problems(),
+        warnings=warnings.problems(),
+        frame=frame if ok else None,
+        rows=len(table.rows),
+        columns=list(table.header),
+    )

@@ -1,0 +1,190 @@
+"""The curated dataset: merging accepted uploads into one history, and preparing it for training.
+
+The curated CSV is the single source the models train on. Uploads are increments or full histories,
+so merging is an upsert by date in which a value never disappears: new values win, empty cells are
+"unknown" (never "delete"), new columns are added. Training needs a regular daily calendar, so
+`training_frame` fills weekend-sized gaps and cuts away history separated by longer holes.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gasforecast.contract import DATE_COLUMN
+
+_ISO = "%Y-%m-%d"
+
+
+def _iso(stamp: pd.Timestamp | None) -> str | None:
+    return None if stamp is None or pd.isna(stamp) else stamp.strftime(_ISO)
+
+
+@dataclass
+class MergeReport:
+    """What an upload changed in the curated dataset (logged, and stored beside the archived file)."""
+
+    rows_added: int
+    rows_updated: int
+    cells_revised: int
+    cells_filled: int
+    columns_added: list[str]
+    first_date: str | None
+    last_date: str | None
+    total_rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_curated(data: bytes) -> pd.DataFrame:
+    """Parse the curated CSV (as written by `curated_to_bytes`) into a date-indexed float frame."""
+    if not data.strip():
+        return pd.DataFrame(index=pd.DatetimeIndex([], name=DATE_COLUMN), dtype="float64")
+    frame = pd.read_csv(io.BytesIO(data), dtype={DATE_COLUMN: str})
+    dates = pd.to_datetime(frame.pop(DATE_COLUMN), format=_ISO)
+    frame.index = pd.DatetimeIndex(dates, name=DATE_COLUMN)
+    return frame.astype("float64").sort_index()
+
+
+def curated_to_bytes(frame: pd.DataFrame) -> bytes:
+    """Canonical CSV: ISO dates in order, the frame's column order, floats that round-trip exactly."""
+    ordered = frame.sort_index()
+    out = ordered.copy()
+    out.index = pd.Index(ordered.index.strftime(_ISO), name=DATE_COLUMN)
+    return out.to_csv(lineterminator="\n").encode("utf-8")
+
+
+def _column_order(curated: pd.DataFrame, incoming: pd.DataFrame, target: str) -> list[str]:
+    """Target first, then the curated columns as they were, then new columns in upload order."""
+    order = [target] if target in curated.columns or target in incoming.columns else []
+    for name in [*curated.columns, *incoming.columns]:
+        if name not in order:
+            order.append(name)
+    return order
+
+
+def upsert(curated: pd.DataFrame | None, incoming: pd.DataFrame, target: str) -> tuple[pd.DataFrame, MergeReport]:
+    """Merge an accepted upload into the curated dataset by date; new values win, nothing is dropped."""
+    if not incoming.index.is_unique:
+        raise ValueError("incoming dates must be unique (validate the file first)")
+    base = curated if curated is not None else pd.DataFrame(index=pd.DatetimeIndex([], name=DATE_COLUMN))
+    news = incoming.dropna(how="all").dropna(axis=1, how="all").astype("float64")
+    columns = _column_order(base, news, target)
+    dates = base.index.union(news.index).rename(DATE_COLUMN)
+    old = base.reindex(index=dates, columns=columns).astype("float64")
+    new = news.reindex(index=dates, columns=columns)
+    merged = new.where(new.notna(), old)
+
+    existing_row = dates.isin(base.index)[:, np.newaxis]
+    old_has, new_has = old.notna().to_numpy(), new.notna().to_numpy()
+    revised = old_has & new_has & (old.to_numpy() != new.to_numpy())
+    filled = ~old_has & new_has & existing_row
+    report = MergeReport(
+        rows_added=int((~dates.isin(base.index) & dates.isin(news.index)).sum()),
+        rows_updated=int((revised | filled).any(axis=1).sum()),
+        cells_revised=int(revised.sum()),
+        cells_filled=int(filled.sum()),
+        columns_added=[name for name in columns if name not in base.columns],
+        first_date=_iso(dates.min()) if len(dates) else None,
+        last_date=_iso(dates.max()) if len(dates) else None,
+        total_rows=len(dates),
+    )
+    return merged, report
+
+
+@dataclass
+class PrepReport:
+    """How the curated history was turned into a regular daily training frame."""
+
+    gaps_filled: int  # target days carried forward
+    filled_dates: list[str]  # the first few of them
+    long_gaps: list[dict[str, Any]]  # target gaps longer than the fill limit
+    start: str | None
+    end: str | None
+    rows: int
+    driver_cells_filled: int = 0
+    stretch: str = "recent"  # "recent" or "longest": which regular stretch was kept (see docs)
+    dropped_rows: int = 0  # calendar days outside the kept stretch
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _fillable(column: pd.Series, max_fill_days: int) -> pd.Series:
+    """Missing days that follow an observation within a run of at most `max_fill_days`."""
+    missing = column.isna()
+    run_id = (~missing).cumsum()
+    run_length = missing.groupby(run_id).transform("sum")
+    return missing & (run_id > 0) & (run_length <= max_fill_days)
+
+
+def _long_gaps(target: pd.Series, max_fill_days: int) -> list[dict[str, Any]]:
+    missing = target.isna()
+    run_id = (~missing).cumsum()
+    gaps = []
+    for _, run in target[missing].groupby(run_id[missing]):
+        if len(run) > max_fill_days:
+            gaps.append({"start": _iso(run.index[0]), "end": _iso(run.index[-1]), "days": len(run)})
+    return gaps
+
+
+def _choose_stretch(target: pd.Series, min_recent_days: int) -> tuple[pd.Timestamp, pd.Timestamp, str]:
+    """The stretch without long gaps that ends at the last observation, or the longest if that is too short."""
+    observed = target.notna()
+    stretch_id = (~observed).cumsum()[observed]
+    bounds = target[observed].index.to_series().groupby(stretch_id.to_numpy()).agg(["first", "last"])
+    bounds["days"] = (bounds["last"] - bounds["first"]).dt.days + 1
+    recent = bounds.iloc[-1]
+    if recent["days"] >= min_recent_days or len(bounds) == 1:
+        return recent["first"], recent["last"], "recent"
+    longest = bounds[bounds["days"] == bounds["days"].max()].iloc[-1]
+    if longest["days"] <= recent["days"]:
+        return recent["first"], recent["last"], "recent"
+    return longest["first"], longest["last"], "longest"
+
+
+def training_frame(
+    curated: pd.DataFrame, target: str, max_fill_days: int = 4, min_recent_days: int = 365
+) -> tuple[pd.DataFrame, PrepReport]:
+    """A daily frame for fitting: short gaps carried forward, long target gaps cut away.
+
+    The kept stretch is the one ending at the last target observation when it spans at least
+    `min_recent_days`; otherwise the longest stretch (the most recent among equals). Drivers are filled
+    the same way but never cut the frame: cells beyond the fill limit stay NaN.
+    """
+    observed = curated[target].dropna()
+    if observed.empty:
+        raise ValueError(f"the curated dataset has no values for {target!r}")
+    span = curated.sort_index().loc[observed.index[0]: observed.index[-1]]
+    daily = span.asfreq("D")
+    filled_mask = pd.DataFrame({name: _fillable(daily[name], max_fill_days) for name in daily.columns})
+    filled = daily.where(~filled_mask, daily.ffill())
+
+    long_gaps = _long_gaps(daily[target], max_fill_days)
+    start, end, stretch = _choose_stretch(filled[target], min_recent_days)
+    kept = filled.loc[start:end]
+    kept_mask = filled_mask.loc[start:end]
+    target_filled = kept_mask[target]
+    notes = []
+    if stretch == "longest":
+        notes.append(f"the stretch after the last long gap is shorter than {min_recent_days} days; "
+                     f"training on the longest regular stretch, which ends {_iso(end)}")
+    report = PrepReport(
+        gaps_filled=int(target_filled.sum()),
+        filled_dates=[_iso(day) for day in target_filled[target_filled].index[:10]],
+        long_gaps=long_gaps,
+        start=_iso(start),
+        end=_iso(end),
+        rows=len(kept),
+        driver_cells_filled=int(kept_mask.drop(columns=[target]).to_numpy().sum()),
+        stretch=stretch,
+        dropped_rows=len(filled) - len(kept),
+        notes=notes,
+    )
+    return kept, report

@@ -1,0 +1,105 @@
+"""Every class of bad file is rejected with a message naming the problem and where; edge cases pass."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from contract_cases import BAD_FILES, GOOD_FILES, MAX_BYTES, MAX_COLUMNS, TARGET, BadFile, GoodFile
+
+from gasforecast.contract import ERROR_HINTS, MAX_PROBLEMS_PER_CODE, validate_csv
+from gasforecast.sample import synthetic_history, to_csv_bytes
+
+
+def validate(data: bytes, max_bytes: int = MAX_BYTES, target: str = TARGET):
+    return validate_csv(data, target=target, max_bytes=max_bytes, max_columns=MAX_COLUMNS)
+
+
+@pytest.mark.parametrize("case", BAD_FILES, ids=lambda case: case.name)
+def test_bad_file_is_rejected_with_located_message(case: BadFile) -> None:
+    result = validate(case.data, max_bytes=case.max_bytes)
+    assert not result.ok
+    assert result.frame is None
+    matching = [p for p in result.problems if p.code == case.code]
+    assert matching, f"expected {case.code}, got {[str(p) for p in result.problems]}"
+    problem = matching[0]
+    assert case.words in problem.message
+    assert (problem.row, problem.column) == (case.row, case.column)
+    assert problem.hint == ERROR_HINTS[case.code]
+
+
+@pytest.mark.parametrize("case", GOOD_FILES, ids=lambda case: case.name)
+def test_valid_edge_case_is_accepted(case: GoodFile) -> None:
+    result = validate(case.data)
+    assert result.ok, [str(p) for p in result.problems]
+    assert result.problems == []
+    frame = result.frame
+    assert frame.index.name == "date"
+    assert isinstance(frame.index, pd.DatetimeIndex)
+    assert frame.index.is_monotonic_increasing and frame.index.is_unique
+    assert tuple(frame.columns) == case.columns
+    assert all(dtype == np.float64 for dtype in frame.dtypes)
+    assert len(frame) == case.rows
+    assert [w.code for w in result.warnings] == ([case.warning] if case.warning else [])
+
+
+def test_values_are_parsed_exactly() -> None:
+    result = validate(b'date,uk_gas_price,hdd\n2024-01-03,"81.25",\n2024-01-02,80.5,3e0\n')
+    assert result.frame[TARGET].tolist() == [80.5, 81.25]
+    assert result.frame["hdd"].iloc[0] == 3.0 and np.isnan(result.frame["hdd"].iloc[1])
+    assert list(result.frame.index.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03"]
+
+
+def test_every_problem_is_reported_not_only_the_first() -> None:
+    data = b"date,uk_gas_price,hdd\n2024-01-02,80.5,x\n25/12/2023,-1,3\n2024-01-02,81,4\n"
+    codes = sorted(p.code for p in validate(data).problems)
+    assert codes == ["date_format", "duplicate_date", "non_numeric", "non_positive_target"]
+
+
+def test_repeated_problems_are_capped_with_a_count_of_the_rest() -> None:
+    rows = "".join(f"2024-01-{day:02d},80,bad\n" for day in range(1, 31))
+    result = validate(f"date,uk_gas_price,hdd\n{rows}".encode())
+    non_numeric = [p for p in result.problems if p.code == "non_numeric"]
+    assert len(non_numeric) == MAX_PROBLEMS_PER_CODE + 1
+    assert "10 more" in non_numeric[-1].message
+    assert non_numeric[0].row == 2 and non_numeric[MAX_PROBLEMS_PER_CODE - 1].row == MAX_PROBLEMS_PER_CODE + 1
+
+
+def test_line_numbers_count_blank_lines_and_quoted_line_breaks() -> None:
+    data = b'date,uk_gas_price,note\n\n2024-01-02,80.5,"two\nlines"\n2024-01-03,oops,1\n'
+    problem = validate(data).problems[0]
+    assert (problem.code, problem.row, problem.column) == ("non_numeric", 5, TARGET)
+
+
+def test_target_name_is_configurable() -> None:
+    data = b"date,nbp\n2024-01-02,80.5\n"
+    assert validate(data, target="nbp").ok
+    assert [p.code for p in validate(data).problems] == ["missing_target_column"]
+
+
+def test_report_is_json_with_span_and_columns() -> None:
+    result = validate(b"date,uk_gas_price\n2024-01-05,82\n2024-01-02,80.5\n")
+    report = json.loads(json.dumps(result.to_dict()))
+    assert report == {"ok": True, "errors": [], "warnings": [], "rows": 2, "columns": ["date", TARGET],
+                      "first_date": "2024-01-02", "last_date": "2024-01-05"}
+    bad = validate(b"date,uk_gas_price\n2024-01-02,x\n").to_dict()
+    assert bad["ok"] is False and bad["first_date"] is None
+    assert bad["errors"][0] == {"code": "non_numeric", "message": "value 'x' is not a number", "row": 2,
+                                "column": TARGET, "hint": ERROR_HINTS["non_numeric"]}
+
+
+def test_problem_text_names_line_and_column() -> None:
+    problem = validate(b"date,uk_gas_price\n2024-01-02,x\n").problems[0]
+    assert str(problem) == "line 2, column 'uk_gas_price': value 'x' is not a number"
+
+
+def test_ten_years_of_daily_rows_validate_well_under_a_second() -> None:
+    data = to_csv_bytes(synthetic_history(3653))
+    started = time.perf_counter()
+    result = validate(data)
+    elapsed = time.perf_counter() - started
+    assert result.ok and len(result.frame) == 3653
+    assert elapsed < 0.5, f"validation took {elapsed:.2f} s"
