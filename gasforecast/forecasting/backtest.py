@@ -23,7 +23,7 @@ from gasforecast.forecasting.blas import single_threaded_blas
 from gasforecast.forecasting.config import BacktestSettings, ModelConfig
 from gasforecast.forecasting.fitting import fit_candidate
 from gasforecast.forecasting.frame import validate_frame
-from gasforecast.forecasting.intervals import LEVELS, ewma_volatility, interval_bounds, quantile_offsets, standardise
+from gasforecast.forecasting.intervals import LEVELS, ewma_volatility, interval_bounds, quantile_offsets, same_weekday, standardise
 from gasforecast.forecasting.linear import forecast_paths, transform
 from gasforecast.forecasting.metrics import METRIC_NAMES, horizon_metrics, naive_scales
 from gasforecast.logs import get_logger
@@ -132,6 +132,7 @@ class ConfigBacktest:
     forecasts: pd.DataFrame | None = None  # origin, horizon, date, actual, mean, lower_80, upper_80, lower_95, upper_95
     metrics: dict[int, dict[str, float]] = field(default_factory=dict)
     calibration_errors: np.ndarray | None = None  # standardised log errors, (daily origins, steps 1..H)
+    calibration_origins: pd.DatetimeIndex | None = None  # the daily origins of those rows
     orders: dict = field(default_factory=dict)
     unusable: str | None = None
 
@@ -254,7 +255,8 @@ def score_run(config: ModelConfig, paths: np.ndarray, frame_target: np.ndarray, 
     bounds = {level: (np.empty_like(centre), np.empty_like(centre)) for level in LEVELS}
     known_until = schedule.daily[:, None] + columns[None, :] + 1  # day each error becomes observable
     for i, origin in enumerate(schedule.scored):
-        pool = np.where(known_until <= origin, errors[:, columns], np.nan)
+        usable = (known_until <= origin) & same_weekday(schedule.daily, origin)[:, None]
+        pool = np.where(usable, errors[:, columns], np.nan)
         offsets = quantile_offsets(pool)
         for level, (low_q, high_q) in offsets.items():
             lower, upper = interval_bounds(centre[i : i + 1], sigma[origin : origin + 1], h_steps, low_q, high_q)
@@ -283,7 +285,7 @@ def score_run(config: ModelConfig, paths: np.ndarray, frame_target: np.ndarray, 
         "lower_95": np.exp(bounds[95][0]).ravel(),
         "upper_95": np.exp(bounds[95][1]).ravel(),
     })
-    return ConfigBacktest(config, forecasts, metrics, errors, orders)
+    return ConfigBacktest(config, forecasts, metrics, errors, index[schedule.daily], orders)
 
 
 def backtest_config(frame: pd.DataFrame, target: str, config: ModelConfig, schedule: Schedule,

@@ -82,7 +82,7 @@ class BacktestSettings:
     max_drivers: int = 3
     window_years: float | None = None
     refit_days: int = 91
-    calibration_days: int = 364
+    calibration_days: int = 728
     min_train_days: int = 180
 
     def __post_init__(self) -> None:

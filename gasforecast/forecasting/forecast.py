@@ -18,7 +18,7 @@ from gasforecast.forecasting.blas import single_threaded_blas
 from gasforecast.forecasting.config import BacktestSettings, ModelConfig
 from gasforecast.forecasting.fitting import describe_transforms, fit_candidate
 from gasforecast.forecasting.frame import validate_frame
-from gasforecast.forecasting.intervals import LEVELS, ewma_volatility, interval_bounds, quantile_offsets
+from gasforecast.forecasting.intervals import LEVELS, ewma_volatility, interval_bounds, quantile_offsets, same_weekday
 from gasforecast.forecasting.linear import forecast_paths, transform
 from gasforecast.logs import get_logger
 
@@ -45,16 +45,18 @@ class FittedForecast:
 
 def calibration_errors(frame: pd.DataFrame, target: str, config: ModelConfig,
                        calibration: BacktestReport | None) -> np.ndarray:
-    """Standardised backtest errors of `config`: from `calibration` if it has them, else a fresh backtest."""
-    if calibration is not None and config.label in calibration.runs:
-        run = calibration.runs[config.label]
-        if run.calibration_errors is not None:
-            return run.calibration_errors
-    log.info("forecast.calibration_backtest", config=config.label)
-    run = run_backtest(frame, target, [config], BacktestSettings(origins=1)).runs[config.label]
-    if run.calibration_errors is None:
-        raise ValueError(f"cannot calibrate intervals for {config.label}: {run.unusable}")
-    return run.calibration_errors
+    """Standardised backtest errors of `config` from origins on the last date's weekday.
+
+    Taken from `calibration` when it holds this configuration, else from a fresh one-origin backtest.
+    """
+    run = calibration.runs.get(config.label) if calibration is not None else None
+    if run is None or run.calibration_errors is None:
+        log.info("forecast.calibration_backtest", config=config.label)
+        run = run_backtest(frame, target, [config], BacktestSettings(origins=1)).runs[config.label]
+        if run.calibration_errors is None:
+            raise ValueError(f"cannot calibrate intervals for {config.label}: {run.unusable}")
+    days_before_end = (frame.index[-1] - run.calibration_origins).days.to_numpy()
+    return run.calibration_errors[same_weekday(days_before_end, 0)]
 
 
 def step_quantiles(errors: np.ndarray, horizon: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:

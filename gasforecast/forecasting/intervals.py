@@ -4,7 +4,8 @@ Gas returns are heavy-tailed and their volatility moved by an order of magnitude
 Gaussian analytic intervals are wrong twice. Instead: each past forecast error (log space) is divided
 by `sigma_t * sqrt(h)`, with `sigma_t` an EWMA of daily log-returns known at its origin; an interval
 at a new origin is the empirical quantiles of those standardised errors — only errors whose outcome
-was already observed — times the volatility now. Half-widths are made non-decreasing in the horizon.
+was already observed, from origins on the same weekday — times the volatility now. (Same weekday:
+business-day prices carried over weekends make a Friday's next day flat and a Wednesday's not.) Half-widths are made non-decreasing in the horizon.
 """
 
 from __future__ import annotations
@@ -14,17 +15,23 @@ import warnings
 import numpy as np
 import pandas as pd
 
-EWMA_DECAY = 0.94
+EWMA_DECAY = 0.97
 SIGMA_FLOOR = 1e-4
 LEVELS = {80: (0.10, 0.90), 95: (0.025, 0.975)}
 MIN_ERRORS = 20
+WEEK_DAYS = 7
 
 
 def ewma_volatility(log_target: np.ndarray, decay: float = EWMA_DECAY) -> np.ndarray:
-    """RiskMetrics-style daily volatility known at each position (uses returns up to that day)."""
+    """EWMA daily volatility known at each position (uses returns up to that day)."""
     returns = np.diff(log_target, prepend=log_target[0])
     variance = pd.Series(returns**2).ewm(alpha=1 - decay, adjust=False).mean().to_numpy()
     return np.maximum(np.sqrt(variance), SIGMA_FLOOR)
+
+
+def same_weekday(origin_positions: np.ndarray, position: int) -> np.ndarray:
+    """Mask of past origins (row positions in a daily frame) on the same weekday as `position`."""
+    return (position - np.asarray(origin_positions)) % WEEK_DAYS == 0
 
 
 def standardise(errors: np.ndarray, sigma: np.ndarray, steps: np.ndarray) -> np.ndarray:
