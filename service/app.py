@@ -6,6 +6,7 @@ fit, never call MLflow and never import anything heavy. docs/api.md documents th
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from typing import Callable
 
@@ -23,6 +24,7 @@ from service.view import HISTORY_DAYS_MAX, Body, ChampionView
 log = get_logger(__name__)
 
 NO_CHAMPION_RETRY_AFTER = "30"
+_DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII only: str.isdigit() also accepts "²", which int() rejects
 
 api = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 site = Blueprint("site", __name__)
@@ -49,7 +51,7 @@ def _int_param(name: str, default: int, upper: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= upper:
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= upper:
         raise http.ApiError(400, f"{name} must be an integer from 1 to {upper}, got {raw!r}")
     return int(raw)
 
