@@ -29,8 +29,8 @@ REASON = "schedule"
 def retrain_message(requested_at: datetime) -> dict:
     """The Pub/Sub message for a scheduled retrain requested at `requested_at` (aware datetime).
 
-    Same bytes as `gasforecast.messaging.RetrainRequest(reason="schedule", requested_at=...).to_bytes()`:
-    JSON with sorted keys, the time in UTC with seconds and a `Z`.
+    Only the contract's required fields: the latest dataset, no force. The time is in UTC, to the
+    second, with a `Z`, like `gasforecast.messaging.utc_now_iso()`.
     """
     stamp = requested_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = {"reason": REASON, "requested_at": stamp}
