@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from gasforecast.commands.backtest import EXIT_BAD_INPUT, add_selection_arguments, quiet_logs, select_from_args
+from gasforecast.commands.backtest import EXIT_BAD_INPUT, add_selection_arguments, logs_on_stderr, select_from_args
 from gasforecast.config import load_settings
 
 
@@ -18,12 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    quiet_logs()
     try:
-        frame, selection = select_from_args(args)
-        from gasforecast.forecasting import fit_forecast
+        with logs_on_stderr():
+            frame, selection = select_from_args(args)
+            from gasforecast.forecasting import fit_forecast
 
-        fitted = fit_forecast(frame, args.target, selection.best, args.horizon, calibration=selection.report)
+            fitted = fit_forecast(frame, args.target, selection.best, args.horizon, calibration=selection.report)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,0 +1,42 @@
+"""Small synthetic daily frames for the forecasting tests (never real data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gasforecast.sample import synthetic_history
+
+
+def daily_frame(days: int = 1200, seed: int = 3) -> pd.DataFrame:
+    """The project's synthetic market (NBP follows TTF), indexed by date."""
+    frame = synthetic_history(days, start="2019-01-01", seed=seed)
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame.set_index("date")
+
+
+def leading_driver_frame(days: int = 1100, seed: int = 11) -> pd.DataFrame:
+    """Target log-returns copy yesterday's `leader` returns; `noise` is an unrelated random walk."""
+    rng = np.random.default_rng(seed)
+    leader_moves = rng.standard_t(5, days) * 0.02
+    target_moves = np.concatenate([[0.0], 0.9 * leader_moves[:-1]]) + rng.normal(0, 0.003, days)
+    index = pd.date_range("2020-01-01", periods=days, freq="D", name="date")
+    return pd.DataFrame(
+        {
+            "price": 50 * np.exp(np.cumsum(target_moves)),
+            "leader": 30 * np.exp(np.cumsum(leader_moves)),
+            "noise": 80 * np.exp(np.cumsum(rng.normal(0, 0.01, days))),
+        },
+        index=index,
+    )
+
+
+@pytest.fixture(scope="session")
+def market() -> pd.DataFrame:
+    return daily_frame()
+
+
+@pytest.fixture(scope="session")
+def leading() -> pd.DataFrame:
+    return leading_driver_frame()
