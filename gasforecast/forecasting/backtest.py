@@ -253,12 +253,11 @@ def score_run(config: ModelConfig, paths: np.ndarray, frame_target: np.ndarray, 
     scored_rows = np.searchsorted(schedule.daily, schedule.scored)
     centre = paths[scored_rows][:, columns]
     bounds = {level: (np.empty_like(centre), np.empty_like(centre)) for level in LEVELS}
-    known_until = schedule.daily[:, None] + columns[None, :] + 1  # day each error becomes observable
     for i, origin in enumerate(schedule.scored):
-        usable = (known_until <= origin) & same_weekday(schedule.daily, origin)[:, None]
-        pool = np.where(usable, errors[:, columns], np.nan)
-        offsets = quantile_offsets(pool)
-        for level, (low_q, high_q) in offsets.items():
+        weekday = same_weekday(schedule.daily, origin)
+        # an error is usable once observed: origin day + step <= the scored origin
+        pools = [errors[weekday & (schedule.daily + h <= origin), h - 1] for h in horizons]
+        for level, (low_q, high_q) in quantile_offsets(pools).items():
             lower, upper = interval_bounds(centre[i : i + 1], sigma[origin : origin + 1], h_steps, low_q, high_q)
             bounds[level][0][i], bounds[level][1][i] = lower[0], upper[0]
 

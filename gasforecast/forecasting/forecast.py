@@ -61,7 +61,7 @@ def calibration_errors(frame: pd.DataFrame, target: str, config: ModelConfig,
 
 def step_quantiles(errors: np.ndarray, horizon: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Quantiles per step 1..horizon; past the backtested steps the last one's are reused (sqrt(h) widening)."""
-    offsets = quantile_offsets(errors)
+    offsets = quantile_offsets(list(errors.T))
     take = np.minimum(np.arange(horizon), errors.shape[1] - 1)
     return {level: (low[take], high[take]) for level, (low, high) in offsets.items()}
 

@@ -10,7 +10,7 @@ business-day prices carried over weekends make a Friday's next day flat and a We
 
 from __future__ import annotations
 
-import warnings
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,20 +39,17 @@ def standardise(errors: np.ndarray, sigma: np.ndarray, steps: np.ndarray) -> np.
     return errors / (sigma[:, None] * np.sqrt(steps)[None, :])
 
 
-def quantile_offsets(pool: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per column of standardised errors (NaN = not usable): lower and upper quantile for each level.
+def quantile_offsets(pools: Sequence[np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """One pool of standardised errors per step → lower and upper quantile per step for each level.
 
-    Columns with fewer than MIN_ERRORS usable errors give NaN.
+    A pool with fewer than MIN_ERRORS errors gives NaN (no interval rather than a made-up one).
     """
-    too_few = np.sum(~np.isnan(pool), axis=0) < MIN_ERRORS
-    out = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        for level, (low, high) in LEVELS.items():
-            q = np.nanquantile(pool, [low, high], axis=0)
-            q[:, too_few] = np.nan
-            out[level] = (q[0], q[1])
-    return out
+    probabilities = [p for level in LEVELS for p in LEVELS[level]]
+    table = np.full((len(pools), len(probabilities)), np.nan)
+    for i, pool in enumerate(pools):
+        if pool.size >= MIN_ERRORS:
+            table[i] = np.quantile(pool, probabilities)
+    return {level: (table[:, 2 * j], table[:, 2 * j + 1]) for j, level in enumerate(LEVELS)}
 
 
 def interval_bounds(
