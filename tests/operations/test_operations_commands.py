@@ -1,0 +1,65 @@
+"""`gasforecast retrain` and `gasforecast replay-dead-letters` end to end on the Pub/Sub emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from gasforecast.cli import main
+from gasforecast.messaging import RetrainRequest, parse_retrain_request, publish
+
+
+@pytest.fixture
+def retrain_env(monkeypatch, channels):
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", channels.project)
+    monkeypatch.setenv("RETRAIN_TOPIC", channels.retrain_topic)
+    return channels
+
+
+def _printed_lines(capsys) -> list[str]:
+    """What the command printed for people (JSON event log lines share stdout and are left out)."""
+    return [line for line in capsys.readouterr().out.splitlines() if line and not line.startswith("{")]
+
+
+def test_retrain_publishes_a_contract_message_and_prints_its_id(pubsub_emulator, retrain_env, capsys):
+    code = main(["retrain", "--force", "--dataset", "gs://data/curated/history.csv", "--generation", "17"])
+
+    assert code == 0
+    (message_id,) = _printed_lines(capsys)
+    (message,) = pubsub_emulator.pull_all(retrain_env.retrain_check_subscription, timeout=10, count=1)
+    assert message.message_id == message_id
+    request = parse_retrain_request(message.data)
+    assert (request.reason, request.force, request.dataset, request.generation) == (
+        "manual", True, "gs://data/curated/history.csv", "17"
+    )
+    assert request.requested_at.endswith("Z")
+    assert message.attributes == {"reason": "manual", "generation": "17"}
+
+
+def test_retrain_refuses_a_dataset_that_is_not_a_gcs_uri(retrain_env, capsys):
+    code = main(["retrain", "--dataset", "/tmp/history.csv"])
+
+    assert code == 2
+    assert "gs://" in capsys.readouterr().err
+
+
+def test_replay_command_prints_one_line_per_message(pubsub_emulator, retrain_env, publisher, capsys):
+    request = RetrainRequest(reason="schedule", requested_at="2026-11-26T13:00:00Z")
+    dead_id = publish(publisher, retrain_env.project, retrain_env.dead_letter_topic, request.to_bytes(),
+                      {**request.attributes(), "CloudPubSubDeadLetterSourceDeliveryCount": "5"})
+    options = ["--subscription", retrain_env.dead_letter_subscription, "--wait", "1"]
+
+    assert main(["replay-dead-letters", *options, "--dry-run"]) == 0
+    assert _printed_lines(capsys) == [f"would replay {dead_id} reason=schedule {request.to_bytes().decode()}"]
+
+    assert main(["replay-dead-letters", *options]) == 0
+    (line,) = _printed_lines(capsys)
+    (message,) = pubsub_emulator.pull_all(retrain_env.retrain_check_subscription, timeout=10, count=1)
+    assert line.startswith(f"replayed {dead_id} -> {message.message_id} reason=schedule ")
+    assert message.attributes == {"reason": "schedule"}
+
+
+def test_replay_command_fails_on_a_missing_subscription(retrain_env, capsys):
+    code = main(["replay-dead-letters", "--subscription", f"{retrain_env.retrain_topic}-nowhere", "--wait", "1"])
+
+    assert code == 1
+    assert "does not exist" in capsys.readouterr().err
