@@ -96,7 +96,8 @@ quote() {
 
 # print_command PREFIX ARGS...: one gcloud command line on the plan channel.
 print_command() {
-  local line="gcloud --project=$(quote "$PROJECT_ID") --quiet" arg
+  local line arg
+  line="gcloud --project=$(quote "$PROJECT_ID") --quiet"
   for arg in "${@:2}"; do
     line+=" $(quote "$arg")"
   done

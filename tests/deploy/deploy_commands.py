@@ -1,0 +1,118 @@
+"""Pull the gcloud command lines out of cloudbuild.yaml, the bootstrap plan and the docs.
+
+Cloud Build substitutes `$NAME`/`${NAME}` in step arguments and turns `$$` into `$`; with the default
+MUST_MATCH option an unknown name fails the build. `substitute` follows those rules so the tests see
+exactly the argv each step would run.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+BOOTSTRAP_PHASES = ("apis", "network", "storage", "pubsub", "identities", "sql", "mlflow", "composer", "dead-letter")
+
+# Cloud Build's built-in substitutions, with sample values of the right shape.
+BUILTIN_SUBSTITUTIONS = {
+    "PROJECT_ID": "offline-check",
+    "PROJECT_NUMBER": "123456789012",
+    "BUILD_ID": "8d5f0a52-3c1e-4b7a-9e43-1d2c3b4a5f60",
+    "LOCATION": "europe-west2",
+    "COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567",
+    "SHORT_SHA": "0123456",
+    "REVISION_ID": "0123456789abcdef0123456789abcdef01234567",
+    "REPO_NAME": "gasforecast",
+    "REPO_FULL_NAME": "example/gasforecast",
+    "BRANCH_NAME": "main",
+    "TAG_NAME": "",
+    "REF_NAME": "main",
+    "TRIGGER_NAME": "",
+    "TRIGGER_BUILD_CONFIG_PATH": "cloudbuild.yaml",
+    "SERVICE_ACCOUNT_EMAIL": "gasforecast-build@offline-check.iam.gserviceaccount.com",
+    "SERVICE_ACCOUNT": "projects/offline-check/serviceAccounts/gasforecast-build@offline-check.iam.gserviceaccount.com",
+}
+
+_SUBSTITUTION = re.compile(r"\$(\$|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+class UnknownSubstitution(KeyError):
+    """A `$NAME` that Cloud Build would not know (the build would fail, or bash would see it)."""
+
+
+def substitution_names(text: str) -> set[str]:
+    """Every `$NAME`/`${NAME}` Cloud Build would substitute in `text` (`$$` escapes excluded)."""
+    return {m.group("braced") or m.group("bare") for m in _SUBSTITUTION.finditer(text) if m.group(1) != "$"}
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    def replace(match: re.Match) -> str:
+        if match.group(1) == "$":
+            return "$"
+        name = match.group("braced") or match.group("bare")
+        if name not in values:
+            raise UnknownSubstitution(name)
+        return values[name]
+
+    return _SUBSTITUTION.sub(replace, text)
+
+
+def build_values(config: dict, **overrides: str) -> dict[str, str]:
+    return {**BUILTIN_SUBSTITUTIONS, **{k: str(v) for k, v in config["substitutions"].items()}, **overrides}
+
+
+@dataclass(frozen=True)
+class BuildCommand:
+    step_id: str
+    argv: list[str]  # without the leading "gcloud"
+
+
+def cloudbuild_gcloud_commands(config: dict, values: dict[str, str]) -> list[BuildCommand]:
+    """The gcloud invocations of the build (steps whose entrypoint is gcloud), substituted."""
+    commands = []
+    for step in config["steps"]:
+        if step.get("entrypoint") == "gcloud":
+            argv = [substitute(str(arg), values) for arg in step["args"]]
+            commands.append(BuildCommand(step["id"], argv))
+    return commands
+
+
+_PLAN_PREFIXES = ("# check: ", "# lookup: ", "+ ")
+
+
+def plan_commands(plan: str) -> list[list[str]]:
+    """The gcloud commands in a bootstrap plan: actions, and the checks and look-ups it would make."""
+    commands = []
+    for line in plan.splitlines():
+        for prefix in _PLAN_PREFIXES:
+            if line.startswith(prefix):
+                line = line[len(prefix):]
+                break
+        if line.startswith("gcloud "):
+            argv = shlex.split(line)
+            commands.append(argv[1:])
+    return commands
+
+
+_FENCE = re.compile(r"```(?:bash|sh|shell)\n(.*?)```", re.DOTALL)
+_COMMAND_SUBSTITUTION = re.compile(r"\$\([^()]*\)")
+_SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def doc_gcloud_commands(markdown: str, variables: dict[str, str]) -> list[list[str]]:
+    """gcloud command lines in fenced bash blocks, continuation lines joined, `$VARS` expanded.
+
+    A `$(...)` command substitution stands for a value gcloud reads elsewhere, so it becomes a token.
+    """
+    commands = []
+    for block in _FENCE.findall(markdown):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for line in joined.splitlines():
+            line = line.strip()
+            if not line.startswith("gcloud "):
+                continue
+            line = line.split(" | ")[0].split(" > ")[0]
+            line = _COMMAND_SUBSTITUTION.sub("VALUE_FROM_COMMAND", line)
+            line = _SHELL_VARIABLE.sub(lambda m: variables[m.group(1)], line)
+            commands.append(shlex.split(line, comments=True)[1:])
+    return commands

@@ -1,0 +1,160 @@
+"""cloudbuild.yaml: parses, refers only to files that exist, and substitutes the way Cloud Build will."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from deploy_commands import (
+    BUILTIN_SUBSTITUTIONS,
+    UnknownSubstitution,
+    build_values,
+    cloudbuild_gcloud_commands,
+    substitute,
+    substitution_names,
+)
+
+
+def step(config: dict, step_id: str) -> dict:
+    [found] = [s for s in config["steps"] if s["id"] == step_id]
+    return found
+
+
+def flags(argv: list[str]) -> dict[str, list[str]]:
+    """`--name=value` and bare `--name` flags of an argv, each name with all its values."""
+    found: dict[str, list[str]] = {}
+    for arg in argv:
+        if arg.startswith("--"):
+            name, _, value = arg.partition("=")
+            found.setdefault(name, []).append(value)
+    return found
+
+
+def gcloud_step(config: dict, step_id: str, **overrides: str) -> list[str]:
+    values = build_values(config, **overrides)
+    [command] = [c for c in cloudbuild_gcloud_commands(config, values) if c.step_id == step_id]
+    return command.argv
+
+
+def test_steps_have_unique_ids_and_wait_for_known_steps(cloudbuild):
+    ids = [s["id"] for s in cloudbuild["steps"]]
+    assert len(ids) == len(set(ids))
+    for s in cloudbuild["steps"]:
+        for dependency in s.get("waitFor", []):
+            assert dependency in ids[: ids.index(s["id"])], f"{s['id']} waits for unknown/later step {dependency}"
+
+
+def test_every_substitution_is_defined_and_every_definition_used(cloudbuild, repo):
+    """Cloud Build's default MUST_MATCH fails a build on either mismatch."""
+    text = (repo / "cloudbuild.yaml").read_text(encoding="utf-8")
+    body = text.split("\nsubstitutions:", 1)[1].split("\nsteps:", 1)[1]
+    used = substitution_names(body)
+    defined = set(cloudbuild["substitutions"])
+    assert used - defined - set(BUILTIN_SUBSTITUTIONS) == set(), "used but not defined"
+    assert defined - used == set(), "defined but never used"
+    assert all(name.startswith("_") for name in defined), "user substitutions must start with _"
+
+
+def test_bash_steps_escape_their_own_variables(cloudbuild):
+    """In an inline script, a shell variable must be written $$name; $name would be substituted."""
+    for s in cloudbuild["steps"]:
+        if s.get("entrypoint") != "bash":
+            continue
+        script = s["args"][-1]
+        substitute(script, build_values(cloudbuild))  # raises UnknownSubstitution
+        with pytest.raises(UnknownSubstitution):
+            substitute(script + " $tags", build_values(cloudbuild))
+
+
+def test_referenced_files_exist(cloudbuild, repo):
+    values = build_values(cloudbuild)
+    referenced = ["Dockerfile", "Makefile"]
+    for s in cloudbuild["steps"]:
+        for arg in s.get("args", []):
+            text = substitute(str(arg), values)
+            referenced += re.findall(r"(?<![\w/])(?:scripts|functions|dag_airflow)/[\w./-]+", text)
+    missing = [path for path in referenced if not (repo / path).exists()]
+    assert not missing, missing
+    assert "test-unit:" in (repo / "Makefile").read_text(encoding="utf-8")
+
+
+def test_function_sources_are_assembled_before_deploy(cloudbuild):
+    assemble = step(cloudbuild, "assemble-functions")["args"][-1]
+    for name in ("ingest", "train"):
+        source = flags(gcloud_step(cloudbuild, f"deploy-{name}"))["--source"]
+        assert source == [f"build/functions/{name}"]
+        assert f"scripts/assemble_function.sh functions/{name} build/functions/{name}" in assemble
+        assert "assemble-functions" in step(cloudbuild, f"deploy-{name}")["waitFor"]
+
+
+def _docker_tags(cloudbuild, short_sha: str) -> list[str]:
+    """Run the build-image script with a stub docker and return the tags it would build."""
+    script = substitute(step(cloudbuild, "build-image")["args"][-1], build_values(cloudbuild, SHORT_SHA=short_sha))
+    stub = 'docker() { printf "%s\\n" "$@"; }\n'
+    done = subprocess.run(["bash", "-c", stub + script], capture_output=True, text=True, check=True)
+    args = done.stdout.splitlines()
+    return [args[i + 1] for i, arg in enumerate(args) if arg == "--tag"]
+
+
+def test_image_is_tagged_with_build_id_and_short_sha_only_when_set(cloudbuild):
+    values = build_values(cloudbuild)
+    image = f"{values['_REGION']}-docker.pkg.dev/{values['PROJECT_ID']}/{values['_REPOSITORY']}/{values['_IMAGE']}"
+    assert _docker_tags(cloudbuild, "") == [f"{image}:{values['BUILD_ID']}"]
+    assert _docker_tags(cloudbuild, "abc1234") == [f"{image}:{values['BUILD_ID']}", f"{image}:abc1234"]
+    push = [substitute(a, values) for a in step(cloudbuild, "push-image")["args"]]
+    assert push == ["push", "--all-tags", image]
+    deployed = flags(gcloud_step(cloudbuild, "deploy-service"))["--image"]
+    assert deployed == [f"{image}:{values['BUILD_ID']}"]
+
+
+def test_unit_tests_gate_every_deploy(cloudbuild):
+    assert step(cloudbuild, "unit-tests")["args"] == ["test-unit"]
+    by_id = {s["id"]: s for s in cloudbuild["steps"]}
+
+    def ancestors(step_id: str) -> set[str]:
+        found = set()
+        for parent in by_id[step_id].get("waitFor", []):
+            found |= {parent} | ancestors(parent)
+        return found
+
+    for s in cloudbuild["steps"]:
+        if s["id"] != "unit-tests":
+            assert "unit-tests" in ancestors(s["id"]), f"{s['id']} can run before the unit tests"
+
+
+def test_service_deploy_flags(cloudbuild):
+    found = flags(gcloud_step(cloudbuild, "deploy-service"))
+    for required in ("--service-account", "--set-env-vars", "--concurrency", "--memory", "--min-instances",
+                     "--max-instances", "--allow-unauthenticated", "--vpc-connector", "--region"):
+        assert required in found, required
+    assert "MLFLOW_TRACKING_URI=" in found["--set-env-vars"][0]
+
+
+def test_ingest_function_deploy_flags(cloudbuild):
+    found = flags(gcloud_step(cloudbuild, "deploy-ingest"))
+    values = build_values(cloudbuild)
+    assert "--gen2" in found and "--retry" in found
+    assert re.fullmatch(r"python3(1[1-9])", found["--runtime"][0])
+    assert sorted(found["--trigger-event-filters"]) == sorted(
+        ["type=google.cloud.storage.object.v1.finalized", f"bucket={values['_DATA_BUCKET']}"]
+    )
+    assert found["--entry-point"] == ["ingest"]
+
+
+def test_train_function_deploy_flags(cloudbuild):
+    found = flags(gcloud_step(cloudbuild, "deploy-train"))
+    values = build_values(cloudbuild)
+    assert "--gen2" in found and "--retry" in found
+    assert found["--trigger-topic"] == [values["_RETRAIN_TOPIC"]]
+    assert found["--timeout"] == ["540s"]
+    assert found["--memory"] == ["2Gi"]
+    assert found["--entry-point"] == ["train"]
+    assert found["--vpc-connector"] == [values["_VPC_CONNECTOR"]]
+
+
+def test_dag_is_imported_into_the_composer_environment(cloudbuild):
+    argv = gcloud_step(cloudbuild, "upload-dag")
+    assert argv[:5] == ["composer", "environments", "storage", "dags", "import"]
+    assert flags(argv)["--source"] == ["dag_airflow/gasforecast_retrain_schedule.py"]

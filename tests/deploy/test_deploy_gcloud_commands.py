@@ -1,0 +1,111 @@
+"""Every gcloud command we ship (build, bootstrap, docs) is accepted by the installed Google Cloud CLI.
+
+Nothing here reaches a server: the parser check never runs a command, and the cross-check runs the
+real CLI without an account, with every network path ending on loopback (see gcloud_offline.py);
+both fail if gcloud so much as tries to leave loopback.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from deploy_commands import build_values, cloudbuild_gcloud_commands, doc_gcloud_commands, plan_commands
+from gcloud_offline import parse_all, run_all
+
+DOCS = ("gcp-setup.md", "operations.md", "security.md", "costs.md", "architecture.md", "configuration.md")
+_EXPORT = re.compile(r"^export ([A-Z_][A-Z0-9_]*)=(.*)$", re.MULTILINE)
+
+
+def doc_variables(repo: Path) -> dict[str, str]:
+    """The variables docs/gcp-setup.md tells the reader to export, expanded in order."""
+    text = (repo / "docs" / "gcp-setup.md").read_text(encoding="utf-8")
+    values: dict[str, str] = {}
+    for name, raw in _EXPORT.findall(text):
+        raw = raw.split(" #")[0].strip().strip('"')
+        values[name] = re.sub(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", lambda m: values[m.group(1)], raw)
+    return values
+
+
+@pytest.fixture(scope="module")
+def shipped_commands(repo, cloudbuild, bootstrap_plan) -> dict[str, list[list[str]]]:
+    """Every gcloud argv we ship, by where it comes from."""
+    variables = doc_variables(repo)
+    commands = {
+        "cloudbuild.yaml": [c.argv for c in cloudbuild_gcloud_commands(cloudbuild, build_values(cloudbuild))],
+        "scripts/bootstrap.sh --dry-run": plan_commands(bootstrap_plan),
+    }
+    for name in DOCS:
+        path = repo / "docs" / name
+        commands[f"docs/{name}"] = doc_gcloud_commands(path.read_text(encoding="utf-8"), variables)
+    return commands
+
+
+def test_there_are_commands_to_check(shipped_commands):
+    assert len(shipped_commands["cloudbuild.yaml"]) >= 6
+    assert len(shipped_commands["scripts/bootstrap.sh --dry-run"]) >= 60
+    assert len(shipped_commands["docs/gcp-setup.md"]) >= 3
+    assert len(shipped_commands["docs/operations.md"]) >= 3
+
+
+def test_every_command_parses_with_the_installed_cli(sdk, shipped_commands):
+    everything = [(source, argv) for source, argvs in shipped_commands.items() for argv in argvs]
+    began = time.monotonic()
+    report = parse_all(sdk, [argv for _, argv in everything])
+    elapsed = time.monotonic() - began
+    rejected = [
+        f"{source}: gcloud {' '.join(result.argv)}\n    {result.error}"
+        for (source, _), result in zip(everything, report.results)
+        if not result.ok
+    ]
+    assert not rejected, "\n".join(rejected)
+    assert report.blocked == []
+    print(f"parsed {len(everything)} gcloud commands in {elapsed:.1f} s (CLI load {report.load_seconds:.1f} s)")
+
+
+def test_a_wrong_flag_or_value_is_caught(sdk):
+    """The check can fail: unknown flags, bad values and bare command groups are all rejected."""
+    report = parse_all(
+        sdk,
+        [
+            ["functions", "deploy", "x", "--gen2", "--region=europe-west2", "--retries"],
+            ["run", "deploy", "x", "--region=europe-west2", "--concurrency=lots"],
+            ["functions", "deploy", "x", "--region=europe-west2", "--trigger-topic=x"],
+            ["pubsub", "topics"],
+        ],
+    )
+    assert [r.ok for r in report.results] == [False, False, False, False]
+    assert "unrecognized arguments: --retries" in report.results[0].error
+    assert "--concurrency" in report.results[1].error
+
+
+def test_the_real_cli_agrees_and_stops_for_lack_of_credentials(sdk, shipped_commands):
+    """Cross-check with real gcloud processes (two at a time): none fails argument parsing (exit 2),
+    each stops at the credential check, and none tries to reach past loopback."""
+    commands = [argv for argvs in shipped_commands.values() for argv in argvs]
+    # One command per distinct gcloud command path keeps this under a minute; the parser check above
+    # already covers every line.
+    by_path: dict[tuple[str, ...], list[str]] = {}
+    for argv in commands:
+        by_path.setdefault(tuple(a for a in argv[:4] if not a.startswith("-")), argv)
+    sample = list(by_path.values())
+    began = time.monotonic()
+    results = run_all(sdk, sample, workers=2)
+    elapsed = time.monotonic() - began
+    problems = [
+        f"gcloud {' '.join(r.argv)} -> exit {r.returncode}\n{r.stderr[-600:]}"
+        for r in results
+        if r.parse_failed or not r.stopped_for_credentials or r.blocked
+    ]
+    assert not problems, "\n".join(problems)
+    print(f"ran {len(sample)} real gcloud commands in {elapsed:.1f} s, slowest {max(r.seconds for r in results):.1f} s")
+
+
+def test_the_real_cli_rejects_a_wrong_flag_with_exit_code_2(sdk):
+    [result] = run_all(sdk, [["pubsub", "topics", "create", "retrain-requests", "--retention=7d"]])
+    assert result.parse_failed
+    assert "unrecognized arguments" in result.stderr
+    assert result.blocked == []
