@@ -23,7 +23,16 @@ from gasforecast.forecasting.blas import single_threaded_blas
 from gasforecast.forecasting.config import BacktestSettings, ModelConfig
 from gasforecast.forecasting.fitting import fit_candidate
 from gasforecast.forecasting.frame import validate_frame
-from gasforecast.forecasting.intervals import LEVELS, ewma_volatility, interval_bounds, quantile_offsets, same_weekday, standardise
+from gasforecast.forecasting.intervals import (
+    LEVELS,
+    MIN_ERRORS,
+    WEEK_DAYS,
+    ewma_volatility,
+    interval_bounds,
+    quantile_offsets,
+    same_weekday,
+    standardise,
+)
 from gasforecast.forecasting.linear import forecast_paths, transform
 from gasforecast.forecasting.metrics import METRIC_NAMES, horizon_metrics, naive_scales
 from gasforecast.logs import get_logger
@@ -58,7 +67,7 @@ def make_schedule(n_rows: int, settings: BacktestSettings) -> Schedule:
     last = n_rows - 1 - steps
     span = (settings.origins - 1) * settings.step_days
     room = last - settings.min_train_days
-    min_calibration = steps + 30
+    min_calibration = steps + WEEK_DAYS * MIN_ERRORS  # enough same-weekday errors for every horizon
     calibration = min(settings.calibration_days, room - span)
     origins = settings.origins
     if calibration < min_calibration:
