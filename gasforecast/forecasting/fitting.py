@@ -85,11 +85,12 @@ def select_lag_order(diffs: np.ndarray, max_lags: int, ic: str) -> int:
     best, best_value = 0, np.inf
     for p in range(max_lags + 1):
         width = 1 + k * p
+        if width >= nobs:
+            break
         coef = np.linalg.lstsq(xtx[:width, :width], xty[:width], rcond=None)[0]
-        sigma = (yty - coef.T @ xty[:width]) / nobs
-        sign, logdet = np.linalg.slogdet(sigma)
-        value = (logdet if sign > 0 else -np.inf) + penalty * (p * k * k + k)
-        if value < best_value:
+        sign, logdet = np.linalg.slogdet((yty - coef.T @ xty[:width]) / nobs)
+        value = logdet + penalty * (p * k * k + k)
+        if sign > 0 and value < best_value:  # a degenerate fit (sign <= 0) is never chosen
             best, best_value = p, value
     return best
 
