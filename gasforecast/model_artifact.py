@@ -1,27 +1,29 @@
-"""The registered model: a pyfunc that serves the forecast computed at training time.
+"""The registered model, logged as MLflow "model from code": this file plus its artifacts.
 
 Whatever configuration wins (VAR, VECM, AR or a naive baseline), the registry holds one kind of
-model: `predict` returns the precomputed points up to the requested horizon, and `fitted_model`
-keeps the statsmodels results (when there are any) for analysts who load the version.
+model: `predict` returns the forecast computed at training time up to the requested horizon, and
+`fitted_model` holds the statsmodels results (when there are any) for analysts who load a version.
+The file is self-contained (it imports nothing from gasforecast), so loading a version needs only
+mlflow, pandas and statsmodels — not this project.
 """
 
-from __future__ import annotations
+import json
+import pickle
 
 import mlflow.pyfunc
 import pandas as pd
-
-PIP_REQUIREMENTS = [
-    "numpy==2.4.6",
-    "pandas==3.1.1",
-    "statsmodels==0.15.0",
-    "scipy==1.17.1",
-]
+from mlflow.models import set_model
 
 
 class PrecomputedForecaster(mlflow.pyfunc.PythonModel):
-    def __init__(self, points: list[dict], fitted_model: object | None) -> None:
-        self.points = points
-        self.fitted_model = fitted_model
+    def load_context(self, context) -> None:
+        with open(context.artifacts["forecast"], encoding="utf-8") as handle:
+            self.points = json.load(handle)["points"]
+        fitted_path = context.artifacts.get("fitted_model")
+        self.fitted_model = None
+        if fitted_path:
+            with open(fitted_path, "rb") as handle:
+                self.fitted_model = pickle.load(handle)
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """`model_input` has a column `horizon`; the first row's value picks how many days to return."""
@@ -29,3 +31,6 @@ class PrecomputedForecaster(mlflow.pyfunc.PythonModel):
         if not 1 <= horizon <= len(self.points):
             raise ValueError(f"horizon must be between 1 and {len(self.points)}")
         return pd.DataFrame(self.points[:horizon])
+
+
+set_model(PrecomputedForecaster())

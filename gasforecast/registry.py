@@ -109,17 +109,27 @@ def champion_config(settings: Settings, config_tag: str) -> dict | None:
     return json.loads(text) if text else None
 
 
-def register_forecaster(settings: Settings, fitted, forecast_document: dict, run_id: str) -> str:
-    """Log the fitted model in the active run and register it as a new version; return the version."""
+MODEL_CODE = Path(__file__).resolve().parent / "model_artifact.py"
+MODEL_PIP_REQUIREMENTS = ["mlflow-skinny==3.17.2", "numpy==2.4.6", "pandas==3.1.1", "statsmodels==0.15.0", "scipy==1.17.1"]
+
+
+def register_forecaster(settings: Settings, fitted_model: object | None, forecast_path: Path) -> str:
+    """Log the model (code file + forecast + pickled statsmodels results) in the active run and
+    register it as a new version of `settings.model_name`; return the version."""
+    import pickle
+
     import mlflow
 
-    from gasforecast.model_artifact import PIP_REQUIREMENTS, PrecomputedForecaster
-
+    artifacts = {"forecast": str(forecast_path)}
+    if fitted_model is not None:
+        fitted_path = forecast_path.with_name("fitted_model.pkl")
+        fitted_path.write_bytes(pickle.dumps(fitted_model))
+        artifacts["fitted_model"] = str(fitted_path)
     info = mlflow.pyfunc.log_model(
         name="model",
-        python_model=PrecomputedForecaster(forecast_document["points"], fitted.model),
-        code_paths=[str(Path(__file__).resolve().parent)],
-        pip_requirements=PIP_REQUIREMENTS,
+        python_model=str(MODEL_CODE),
+        artifacts=artifacts,
+        pip_requirements=MODEL_PIP_REQUIREMENTS,
         registered_model_name=settings.model_name,
     )
     return str(info.registered_model_version)

@@ -158,21 +158,25 @@ def _fit_and_register(settings: Settings, request: RetrainRequest, dataset_uri: 
         experiment = mlflow.set_experiment(settings.mlflow_experiment)
         with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
             run_id = run.info.run_id
+            forecast_doc = _forecast_document(settings, run_id, dataset_uri, curated, frame, fitted, winner, report,
+                                              decision)
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp)
+                documents = {
+                    FORECAST_ARTIFACT: forecast_doc,
+                    HISTORY_ARTIFACT: _history_document(settings, frame),
+                    "backtest.json": report.to_dict(),
+                }
+                for name, doc in documents.items():
+                    (folder / name).write_text(json.dumps(doc, default=str), encoding="utf-8")
+                # The model goes first: MLflow 3 links every metric already on the run to a newly
+                # logged model, one request per metric, which would dominate the training time.
+                version = registry.register_forecaster(settings, fitted.model, folder / FORECAST_ARTIFACT)
+                plot_backtest(report, frame, target, str(folder / "backtest.png"))
+                for name in (*documents, "backtest.png"):
+                    mlflow.log_artifact(str(folder / name))
             _log_run(settings, request, dataset_uri, curated, key, message_id, frame, prep, selection, report,
                      winner, fitted, decision)
-            with tempfile.TemporaryDirectory() as tmp:
-                forecast_doc = _forecast_document(settings, run_id, dataset_uri, curated, frame, fitted, winner,
-                                                  report, decision)
-                history_doc = _history_document(settings, frame)
-                for name, doc in ((FORECAST_ARTIFACT, forecast_doc), (HISTORY_ARTIFACT, history_doc)):
-                    path = Path(tmp) / name
-                    path.write_text(json.dumps(doc, default=str), encoding="utf-8")
-                    mlflow.log_artifact(str(path))
-                (Path(tmp) / "backtest.json").write_text(json.dumps(report.to_dict(), default=str))
-                mlflow.log_artifact(str(Path(tmp) / "backtest.json"))
-                plot_backtest(report, frame, target, str(Path(tmp) / "backtest.png"))
-                mlflow.log_artifact(str(Path(tmp) / "backtest.png"))
-                version = registry.register_forecaster(settings, fitted, forecast_doc, run_id)
             mlflow.set_tag(VERSION_TAG, version)
     except TransientError:
         raise
