@@ -125,6 +125,8 @@ GOOD_FILES: list[GoodFile] = [
     GoodFile("no final newline, spaces and exponents", b"date , uk_gas_price\n 2024-01-02 , 8.05e1 ", 1, (TARGET,)),
     GoodFile("blank lines", b"date,uk_gas_price\n2024-01-02,80.5\n\n2024-01-03,81\n\n", 2, (TARGET,),
              warning="blank_lines"),
+    GoodFile("a date without values", b"date,uk_gas_price,hdd\n2024-01-02,80.5,3\n2024-01-03,,\n", 2, (TARGET, "hdd"),
+             warning="row_without_values"),
     GoodFile("empty driver column", b"date,uk_gas_price,hdd\n2024-01-02,80.5,\n", 1, (TARGET, "hdd"),
              warning="column_all_missing"),
 ]
