@@ -23,7 +23,7 @@ def synthetic_history(
     """Daily prices: `date`, target (pence/therm), `ttf_price` (EUR/MWh), `brent_price` (USD/bbl), `hdd`."""
     rng = np.random.default_rng(seed)
     dates = pd.date_range(start, periods=days, freq="D")
-    day_of_year = dates.dayofyear.to_numpy()
+    day_of_year = dates.day_of_year.to_numpy()
     temperature = 10.5 - 6.5 * np.cos(2 * np.pi * (day_of_year - 15) / 365.25) + rng.normal(0, 2.2, days)
     hdd = np.clip(15.5 - temperature, 0, None)
 
@@ -56,7 +56,7 @@ def synthetic_history(
         }
     )
     if business_days_only:
-        frame = frame[frame["date"].dt.dayofweek < 5].reset_index(drop=True)
+        frame = frame[frame["date"].dt.day_of_week < 5].reset_index(drop=True)
     frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
     return frame
 
