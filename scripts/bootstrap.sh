@@ -197,14 +197,15 @@ phase_network() {
       --network="$NETWORK" --range="$CONNECTOR_RANGE" --min-instances=2 --max-instances=3 --machine-type=e2-micro
   present compute addresses describe "$MLFLOW_VM-ip" --region="$REGION" --format='value(name)' ||
     run compute addresses create "$MLFLOW_VM-ip" --region="$REGION" --subnet="$SUBNET" --addresses="$MLFLOW_IP"
-  # Only the connector's range may call MLflow; SSH only through Identity-Aware Proxy.
+  # Only the connector's range may call MLflow. Operators reach SSH and the MLflow UI only through
+  # Identity-Aware Proxy tunnels (its fixed source range; IAM decides who may open one).
   present compute firewall-rules describe "$NETWORK-allow-mlflow-from-connector" --format='value(name)' ||
     run compute firewall-rules create "$NETWORK-allow-mlflow-from-connector" --network="$NETWORK" \
       --direction=INGRESS --action=ALLOW --rules="tcp:$MLFLOW_PORT" --source-ranges="$CONNECTOR_RANGE" \
       --target-tags="$MLFLOW_TAG"
-  present compute firewall-rules describe "$NETWORK-allow-iap-ssh" --format='value(name)' ||
-    run compute firewall-rules create "$NETWORK-allow-iap-ssh" --network="$NETWORK" \
-      --direction=INGRESS --action=ALLOW --rules=tcp:22 --source-ranges=35.235.240.0/20 \
+  present compute firewall-rules describe "$NETWORK-allow-iap" --format='value(name)' ||
+    run compute firewall-rules create "$NETWORK-allow-iap" --network="$NETWORK" \
+      --direction=INGRESS --action=ALLOW --rules="tcp:22,tcp:$MLFLOW_PORT" --source-ranges=35.235.240.0/20 \
       --target-tags="$MLFLOW_TAG"
 }
 

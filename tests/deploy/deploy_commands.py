@@ -99,20 +99,36 @@ _COMMAND_SUBSTITUTION = re.compile(r"\$\([^()]*\)")
 _SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
+_ASSIGNMENT = re.compile(r"^(?:export )?([A-Z_][A-Z0-9_]*)=(.*)$", re.MULTILINE)
+
+
+def doc_variables(markdown: str, known: dict[str, str] | None = None) -> dict[str, str]:
+    """Variables the page's bash blocks set (`export NAME=value` or `NAME=value`), expanded in order.
+
+    A variable a doc uses but never sets (here or in `known`) makes the check fail with KeyError:
+    the reader would not know what to put there either.
+    """
+    values = dict(known or {})
+    for block in _FENCE.findall(markdown):
+        for name, raw in _ASSIGNMENT.findall(block):
+            raw = _COMMAND_SUBSTITUTION.sub("VALUE_FROM_COMMAND", raw.split(" #")[0].strip()).strip('"')
+            values[name] = _SHELL_VARIABLE.sub(lambda m: values[m.group(1)], raw)
+    return values
+
+
 def doc_gcloud_commands(markdown: str, variables: dict[str, str]) -> list[list[str]]:
     """gcloud command lines in fenced bash blocks, continuation lines joined, `$VARS` expanded.
 
     A `$(...)` command substitution stands for a value gcloud reads elsewhere, so it becomes a token.
     """
+    variables = doc_variables(markdown, variables)
     commands = []
     for block in _FENCE.findall(markdown):
         joined = re.sub(r"\\\n\s*", " ", block)
         for line in joined.splitlines():
-            line = line.strip()
-            if not line.startswith("gcloud "):
-                continue
-            line = line.split(" | ")[0].split(" > ")[0]
-            line = _COMMAND_SUBSTITUTION.sub("VALUE_FROM_COMMAND", line)
-            line = _SHELL_VARIABLE.sub(lambda m: variables[m.group(1)], line)
-            commands.append(shlex.split(line, comments=True)[1:])
+            line = _COMMAND_SUBSTITUTION.sub("VALUE_FROM_COMMAND", line.strip())
+            for segment in line.split(" | "):  # `printf ... | gcloud ...` counts too
+                if segment.startswith("gcloud "):
+                    segment = _SHELL_VARIABLE.sub(lambda m: variables[m.group(1)], segment.split(" > ")[0])
+                    commands.append(shlex.split(segment, comments=True)[1:])
     return commands

@@ -1,0 +1,85 @@
+"""The shell scripts we ship: syntax, shellcheck, and the MLflow server flags the VM will run."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = ("scripts/bootstrap.sh", "scripts/assemble_function.sh", "scripts/mlflow-vm-startup.sh")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_syntax(repo, script):
+    done = subprocess.run(["bash", "-n", str(repo / script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_shellcheck_is_clean(repo, script):
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install -y shellcheck)")
+    done = subprocess.run(["shellcheck", "--severity=style", str(repo / script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
+def unit_exec_start(script: str, binary: str) -> str:
+    [line] = [line for line in script.splitlines() if line.startswith(f"ExecStart={binary}")]
+    return line.removeprefix("ExecStart=")
+
+
+def test_mlflow_server_flags_are_accepted_by_the_pinned_mlflow(repo):
+    """The unit's command line, with sample values, passes the installed MLflow's option parser
+    (an unknown option fails even with --help, which stops before the server starts)."""
+    script = (repo / "scripts" / "mlflow-vm-startup.sh").read_text(encoding="utf-8")
+    pinned = re.search(r"^MLFLOW_VERSION=(\S+)$", script, re.MULTILINE).group(1)
+    import mlflow
+
+    assert mlflow.__version__ == pinned, "the VM must run the MLflow version the project tests with"
+    samples = {"VENV": str(Path(sys.executable).parent.parent), "artifact_bucket": "gasforecast-artifacts",
+               "port": "5000", "private_ip": "10.10.0.10"}
+    line = re.sub(r"\$\{?(\w+)\}?", lambda m: samples[m.group(1)], unit_exec_start(script, "$VENV/bin/mlflow"))
+    argv = shlex.split(line)
+    assert argv[1] == "server"
+    assert "--artifacts-destination" in argv and "gs://gasforecast-artifacts/mlruns" in argv
+    assert "--allowed-hosts" in argv
+    done = subprocess.run([str(Path(sys.executable).parent / "mlflow"), *argv[1:], "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    bad = subprocess.run([str(Path(sys.executable).parent / "mlflow"), *argv[1:], "--no-such-flag", "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+
+
+def test_database_uri_reaches_mlflow_only_through_its_environment_file(repo):
+    """The password never appears on a command line (visible in `ps`): MLflow reads
+    MLFLOW_BACKEND_STORE_URI from a root-only EnvironmentFile."""
+    script = (repo / "scripts" / "mlflow-vm-startup.sh").read_text(encoding="utf-8")
+    assert "--backend-store-uri" not in unit_exec_start(script, "$VENV/bin/mlflow")
+    assert "EnvironmentFile=/etc/mlflow/env" in script
+    assert "MLFLOW_BACKEND_STORE_URI=postgresql+psycopg2://" in script
+    assert "--address 127.0.0.1" in unit_exec_start(script, "$PROXY")
+
+
+def test_mlflow_pins_match_pyproject(repo):
+    script = (repo / "scripts" / "mlflow-vm-startup.sh").read_text(encoding="utf-8")
+    pyproject = (repo / "pyproject.toml").read_text(encoding="utf-8")
+    for variable, package in (("MLFLOW_VERSION", "mlflow"), ("PSYCOPG2_VERSION", "psycopg2-binary"),
+                              ("GOOGLE_CLOUD_STORAGE_VERSION", "google-cloud-storage")):
+        version = re.search(rf"^{variable}=(\S+)$", script, re.MULTILINE).group(1)
+        assert f'"{package}=={version}"' in pyproject, package
+
+
+def test_assemble_refuses_to_overwrite_its_sources(repo, tmp_path):
+    done = subprocess.run(["bash", str(repo / "scripts" / "assemble_function.sh"), "functions/ingest", "functions/ingest"],
+                          capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 2 and "refusing" in done.stderr
+    assert (repo / "functions" / "ingest" / "main.py").is_file()
+    missing = subprocess.run(["bash", str(repo / "scripts" / "assemble_function.sh"), str(tmp_path), str(tmp_path / "out")],
+                             capture_output=True, text=True, cwd=repo)
+    assert missing.returncode == 1 and "missing" in missing.stderr
