@@ -111,16 +111,6 @@ def _create_once(bucket: Bucket, name: str, data: bytes, content_type: str) -> b
     return True
 
 
-def _remove_incoming(bucket: Bucket, object_name: str, generation: int, context: dict[str, Any]) -> None:
-    """Delete the processed upload, never a newer upload of the same name.
-
-    The live generation is checked first as well, because fake-gcs-server ignores
-    `if_generation_match` on delete (GCS honours it).
-    """
-    if bucket.generation(object_name) == generation and bucket.delete(object_name, if_generation_match=generation):
-        log.info("ingest.incoming_removed", **context)
-
-
 class _Upload:
     """One delivery of one upload version, with the names and log fields all steps share."""
 
@@ -143,6 +133,17 @@ class _Upload:
                 "source": self.bucket.uri(self.name), "upload_id": self.id}
 
 
+def _remove_incoming(upload: _Upload) -> None:
+    """Delete the processed upload, never a newer upload of the same name.
+
+    The live generation is checked first as well, because fake-gcs-server ignores
+    `if_generation_match` on delete (GCS honours it).
+    """
+    bucket, name, generation = upload.bucket, upload.name, upload.generation
+    if bucket.generation(name) == generation and bucket.delete(name, if_generation_match=generation):
+        log.info("ingest.incoming_removed", **upload.context)
+
+
 def _finished_receipt(upload: _Upload) -> dict[str, Any] | None:
     """The receipt of an earlier delivery that finished (published, or rejected), if any."""
     accepted = _read_json(upload.bucket, report_name(upload.archive))
@@ -162,7 +163,7 @@ def _reject(upload: _Upload, data: bytes, result: ValidationResult) -> IngestOut
     if not _create_once(bucket, report_name(upload.rejected), _json_bytes(report), "application/json"):
         log.info("ingest.duplicate", report_uri=report_uri, **upload.context)
         return upload.outcome("duplicate", report)
-    _remove_incoming(bucket, upload.name, upload.generation, upload.context)
+    _remove_incoming(upload)
     first = result.problems[0] if result.problems else None
     log.warning("ingest.rejected", report_uri=report_uri, errors=len(result.problems),
                 first_error=str(first) if first else None, **upload.context)
@@ -249,7 +250,7 @@ def _accept(upload: _Upload, data: bytes, result: ValidationResult, publisher,
     claim_generation = _claim(upload, receipt, claim_lease_seconds)
     if claim_generation is None:
         log.info("ingest.duplicate", **upload.context)
-        _remove_incoming(bucket, upload.name, upload.generation, upload.context)
+        _remove_incoming(upload)
         return upload.outcome("duplicate", receipt)
     request = RetrainRequest(reason="upload", requested_at=utc_now_iso(), dataset=settings.curated_uri,
                              generation=str(curated_generation), source=bucket.uri(upload.name))
@@ -267,7 +268,7 @@ def _accept(upload: _Upload, data: bytes, result: ValidationResult, publisher,
     except (PreconditionFailed, TransientError) as exc:
         # Published already: acknowledging is right; a later redelivery may publish once more (at least once).
         log.error("ingest.receipt_not_updated", message_id=message_id, error=str(exc), **upload.context)
-    _remove_incoming(bucket, upload.name, upload.generation, upload.context)
+    _remove_incoming(upload)
     log.info("ingest.accepted", message_id=message_id, summary=_summary(merge, receipt["preparation"]),
              report_uri=bucket.uri(report_name(upload.archive)), **upload.context)
     return upload.outcome("accepted", receipt, message_id)
@@ -291,7 +292,7 @@ def handle_object(settings: Settings, data_bucket: Bucket, publisher, *, object_
     finished = _finished_receipt(upload)
     if finished is not None:
         log.info("ingest.duplicate", previous_status=finished.get("status"), **upload.context)
-        _remove_incoming(data_bucket, object_name, generation, upload.context)
+        _remove_incoming(upload)
         return upload.outcome("duplicate", finished, finished.get("message_id"))
     stored = data_bucket.read(object_name, generation=generation)
     if stored is None:
