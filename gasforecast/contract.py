@@ -145,6 +145,7 @@ class _Collector:
 @dataclass
 class _Table:
     header: list[str]
+    header_line: int  # 1 unless blank lines precede the header
     rows: list[list[str]]
     lines: list[int]  # line number of each row in `rows`
 
@@ -218,7 +219,8 @@ def _read_table(text: str, errors: _Collector, warnings: _Collector) -> _Table |
     if data_blanks:
         warnings.add("blank_lines", f"{len(data_blanks)} blank line(s) ignored, first on line {data_blanks[0]}",
                      row=data_blanks[0])
-    return _Table(header=[name.strip() for name in records[0]], rows=records[1:], lines=lines[1:])
+    return _Table(header=[name.strip() for name in records[0]], header_line=header_line, rows=records[1:],
+                  lines=lines[1:])
 
 
 def _check_header(table: _Table, target: str, max_columns: int, errors: _Collector) -> bool:
@@ -228,17 +230,17 @@ def _check_header(table: _Table, target: str, max_columns: int, errors: _Collect
         for delimiter, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
             if delimiter in header[0]:
                 errors.add("wrong_delimiter", f"the header is separated by {name}, not commas: "
-                                              f"{_describe(header[0], 60)}", row=1)
+                                              f"{_describe(header[0], 60)}", row=table.header_line)
                 return False
     if len(header) > max_columns:
-        errors.add("too_many_columns", f"the header has {len(header)} columns; the limit is {max_columns}", row=1)
+        errors.add("too_many_columns", f"the header has {len(header)} columns; the limit is {max_columns}", row=table.header_line)
     seen: dict[str, int] = {}
     for position, name in enumerate(header, start=1):
         if not name:
-            errors.add("empty_column_name", f"column {position} has no name", row=1)
+            errors.add("empty_column_name", f"column {position} has no name", row=table.header_line)
         elif name in seen:
             errors.add("duplicate_column", f"column {name!r} appears twice (columns {seen[name]} and {position})",
-                       row=1, column=name)
+                       row=table.header_line, column=name)
         else:
             seen[name] = position
     lowered = {name.lower(): name for name in header}
@@ -246,7 +248,7 @@ def _check_header(table: _Table, target: str, max_columns: int, errors: _Collect
         if required not in seen:
             near = lowered.get(required.lower())
             suffix = f" (found {near!r}: names are case-sensitive)" if near else ""
-            errors.add(code, f"there is no column named {required!r}{suffix}", row=1)
+            errors.add(code, f"there is no column named {required!r}{suffix}", row=table.header_line)
     return True
 
 
@@ -383,7 +385,7 @@ def _build_frame(table: _Table, good: np.ndarray, target: str, errors: _Collecto
         if name == target:
             _check_target(column, values[name], target, lines, complete, errors)
         elif complete and column.str.strip().eq("").all():
-            warnings.add("column_all_missing", f"column {name!r} has no values", row=1, column=name)
+            warnings.add("column_all_missing", f"column {name!r} has no values", row=table.header_line, column=name)
     frame = pd.DataFrame(values)
     frame.index = pd.DatetimeIndex(dates, name=DATE_COLUMN)
     without_values = np.flatnonzero(frame.isna().all(axis=1).to_numpy())
@@ -403,7 +405,7 @@ def validate_csv(data: bytes, *, target: str, max_bytes: int, max_columns: int) 
         return ValidationResult(False, errors.problems(), warnings.problems())
     readable = _check_header(table, target, max_columns, errors)
     if readable and not table.rows:
-        errors.add("no_data_rows", "the file has a header but no data rows", row=1)
+        errors.add("no_data_rows", "the file has a header but no data rows", row=table.header_line)
     header_complete = not any(errors.has(code) for code in
                               ("empty_column_name", "duplicate_column", "missing_date_column", "missing_target_column"))
     frame = None

@@ -103,3 +103,8 @@ def test_ten_years_of_daily_rows_validate_well_under_a_second() -> None:
     elapsed = time.perf_counter() - started
     assert result.ok and len(result.frame) == 3653
     assert elapsed < 0.5, f"validation took {elapsed:.2f} s"
+
+
+def test_header_problems_point_at_the_header_line_after_leading_blank_lines() -> None:
+    problems = validate(b"\n\ndate,uk_gas_price,hdd,hdd\n2024-01-02,80.5,1,2\n").problems
+    assert [(p.code, p.row, p.column) for p in problems] == [("duplicate_column", 3, "hdd")]
