@@ -95,7 +95,7 @@ def plan_commands(plan: str) -> list[list[str]]:
 
 
 _FENCE = re.compile(r"```(?:bash|sh|shell)\n(.*?)```", re.DOTALL)
-_COMMAND_SUBSTITUTION = re.compile(r"\$\([^()]*\)")
+_COMMAND_SUBSTITUTION = re.compile(r"\$\(((?:[^()]|\([^()]*\))*)\)")  # one level of nested parentheses
 _SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
@@ -126,8 +126,10 @@ def doc_gcloud_commands(markdown: str, variables: dict[str, str]) -> list[list[s
     for block in _FENCE.findall(markdown):
         joined = re.sub(r"\\\n\s*", " ", block)
         for line in joined.splitlines():
-            line = _COMMAND_SUBSTITUTION.sub("VALUE_FROM_COMMAND", line.strip())
-            for segment in line.split(" | "):  # `printf ... | gcloud ...` counts too
+            line = line.strip()
+            inner = [m.group(1) for m in _COMMAND_SUBSTITUTION.finditer(line)]  # `$(gcloud ...)` counts too
+            line = _COMMAND_SUBSTITUTION.sub("VALUE_FROM_COMMAND", line)
+            for segment in [*inner, *line.split(" | ")]:  # and so does `printf ... | gcloud ...`
                 if segment.startswith("gcloud "):
                     segment = _SHELL_VARIABLE.sub(lambda m: variables[m.group(1)], segment.split(" > ")[0])
                     commands.append(shlex.split(segment, comments=True)[1:])

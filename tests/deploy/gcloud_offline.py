@@ -128,16 +128,20 @@ class RunResult:
         return _blocked(self.stderr)
 
 
-def run_one(sdk: Sdk, argv: list[str], timeout: float = 60.0) -> RunResult:
-    """Run the real gcloud with these arguments, without an account, behind the network guard."""
+def run_one(sdk: Sdk, argv: list[str], timeout: float = 60.0, unset: tuple[str, ...] = ()) -> RunResult:
+    """Run the real gcloud with these arguments, without an account, behind the network guard.
+
+    `unset` drops variables from `offline_env` (to show what the guard catches without them).
+    """
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="gcloud-offline-") as config_dir:
+        env = {k: v for k, v in offline_env(config_dir).items() if k not in unset}
         done = subprocess.run(
             [sdk.python, str(DRIVER), "run", sdk.lib, *argv],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            env=offline_env(config_dir),
+            env=env,
             timeout=timeout,
         )
     return RunResult(argv, done.returncode, done.stderr, round(time.monotonic() - began, 3))

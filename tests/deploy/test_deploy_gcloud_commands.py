@@ -12,7 +12,7 @@ import time
 import pytest
 
 from deploy_commands import build_values, cloudbuild_gcloud_commands, doc_gcloud_commands, doc_variables, plan_commands
-from gcloud_offline import parse_all, run_all
+from gcloud_offline import parse_all, run_all, run_one
 
 DOCS = ("gcp-setup.md", "operations.md", "security.md", "costs.md", "architecture.md", "configuration.md")
 
@@ -100,3 +100,11 @@ def test_the_real_cli_rejects_a_wrong_flag_with_exit_code_2(sdk):
     assert result.parse_failed
     assert "unrecognized arguments" in result.stderr
     assert result.blocked == []
+
+
+def test_the_guard_catches_gclouds_metadata_probe(sdk):
+    """Without the two metadata settings, gcloud (no account) looks up metadata.google.internal;
+    the guard refuses it and reports it, so `blocked == []` above is a real observation."""
+    result = run_one(sdk, ["pubsub", "topics", "list"], unset=("CLOUDSDK_CORE_CHECK_GCE_METADATA", "GCE_METADATA_ROOT"))
+    assert any("metadata.google.internal" in line for line in result.blocked), result.stderr[-1000:]
+    assert result.stopped_for_credentials
