@@ -1,0 +1,174 @@
+"""Serving benchmark: the forecast endpoint against a trivial one, cold start and worker memory.
+
+Starts the local backing services (Pub/Sub and GCS emulators, MLflow with SQLite) on free loopback
+ports, trains one champion with the real training code on synthetic data, then starts the service
+under gunicorn exactly as deployed and measures:
+
+- cold start: process start → first 200 from /api/v1/forecast (champion loaded);
+- throughput and p50/p99 latency of /healthz and /api/v1/forecast?horizon=30 at 32 concurrent
+  keep-alive connections, each phase bounded in time and in request count;
+- resident memory (VmRSS) of one gunicorn worker after the load.
+
+Targets (issue 5): forecast throughput ≥ 80 % of /healthz's, p99 ≤ 25 ms, cold start ≤ 3 s,
+worker RSS ≤ 300 MB. Loopback only. Usage: .venv/bin/python bench/serve_load.py [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from devstack.processes import ManagedProcess, free_port, wait_for  # noqa: E402
+from devstack.stack import LocalStack, StackPorts, offline_env  # noqa: E402
+
+CONNECTIONS = 32
+MAX_REQUESTS_PER_PHASE = 200_000
+ENDPOINTS = ("/healthz", "/api/v1/forecast?horizon=30")
+
+
+@dataclass
+class Phase:
+    path: str
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+def _train_champion(stack: LocalStack) -> None:
+    """One champion in the registry, trained by the real training code on synthetic data."""
+    import os
+
+    os.environ.update(stack.env)
+    from gasforecast import dataset
+    from gasforecast.config import load_settings
+    from gasforecast.messaging import RetrainRequest, utc_now_iso
+    from gasforecast.sample import synthetic_history, to_csv_bytes
+    from gasforecast.storage import Bucket
+    from gasforecast.training import handle_retrain
+
+    settings = load_settings(stack.env)
+    client = stack.storage_client()
+    frame = dataset.read_curated(to_csv_bytes(synthetic_history(3 * 365, seed=11)))
+    Bucket(client, settings.data_bucket).write(
+        settings.curated_object, dataset.curated_to_bytes(frame), content_type="text/csv"
+    )
+    handle_retrain(settings, RetrainRequest("manual", utc_now_iso()), client, message_id="bench")
+
+
+def _worker(port: int, path: str, deadline: float, budget: list[int], lock: threading.Lock, out: list[float]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    while time.perf_counter() < deadline:
+        with lock:
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
+        began = time.perf_counter()
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path} answered {response.status}")
+        out.append(time.perf_counter() - began)
+    connection.close()
+
+
+def run_phase(port: int, path: str, seconds: float) -> Phase:
+    """CONNECTIONS keep-alive clients hammering one path for `seconds` (or the request budget)."""
+    results: list[list[float]] = [[] for _ in range(CONNECTIONS)]
+    budget, lock = [MAX_REQUESTS_PER_PHASE], threading.Lock()
+    began = time.perf_counter()
+    deadline = began + seconds
+    threads = [
+        threading.Thread(target=_worker, args=(port, path, deadline, budget, lock, results[i])) for i in range(CONNECTIONS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return Phase(path, elapsed, [value for chunk in results for value in chunk])
+
+
+def _worker_rss_mb(master_pid: int) -> float:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    status = Path(f"/proc/{children[0]}/status").read_text()
+    rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return rss_kb / 1024
+
+
+def _get_status(port: int, path: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load phase")
+    args = parser.parse_args()
+    runtime = Path(tempfile.mkdtemp(prefix="gasforecast-bench-"))
+    stack = LocalStack(runtime_dir=runtime, ports=StackPorts.free(), project="gasforecast-bench")
+    stack.start_backing_services()
+    service = None
+    try:
+        _train_champion(stack)
+        port = free_port()
+        env = {**stack.env, **offline_env(runtime)}
+        started = time.perf_counter()
+        service = ManagedProcess(
+            "service",
+            [str(Path(sys.executable).parent / "gunicorn"), "--config", str(REPO_ROOT / "service" / "gunicorn.conf.py"),
+             "--bind", f"127.0.0.1:{port}", "service.app:create_app()"],
+            env=env, log_path=runtime / "service.log", cwd=REPO_ROOT,
+        ).start()
+        wait_for(lambda: _get_status(port, ENDPOINTS[1]) == 200, timeout=60, what="the first forecast", interval=0.02)
+        cold_start = time.perf_counter() - started
+        for path in ENDPOINTS:  # warm up connections and caches
+            run_phase(port, path, 0.5)
+        phases = [run_phase(port, path, args.seconds) for path in ENDPOINTS]
+        rss = _worker_rss_mb(service.pid)
+    finally:
+        if service:
+            service.stop()
+        stack.stop()
+
+    trivial, forecast = phases
+    print(f"connections: {CONNECTIONS}, phase: {args.seconds:.0f} s each, loopback only")
+    for phase in phases:
+        print(f"{phase.path:32s} {phase.throughput:8.0f} req/s   p50 {phase.percentile(0.5):6.2f} ms"
+              f"   p99 {phase.percentile(0.99):6.2f} ms   ({len(phase.latencies)} requests)")
+    ratio = forecast.throughput / trivial.throughput
+    checks = {
+        f"forecast/trivial throughput {ratio:.0%} (target >= 80%)": ratio >= 0.8,
+        f"forecast p99 {forecast.percentile(0.99):.1f} ms (target <= 25 ms)": forecast.percentile(0.99) <= 25,
+        f"cold start {cold_start:.2f} s (target <= 3 s)": cold_start <= 3,
+        f"worker RSS {rss:.0f} MB (target <= 300 MB)": rss <= 300,
+    }
+    for text, ok in checks.items():
+        print(f"{'PASS' if ok else 'MISS'}  {text}")
+    print(f"mean latency forecast {statistics.fmean(forecast.latencies) * 1000:.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
