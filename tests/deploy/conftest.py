@@ -3,8 +3,6 @@ and the installed Google Cloud SDK (tests that need it skip when it is not insta
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,10 +11,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from deploy_commands import BOOTSTRAP_PHASES  # noqa: E402
+from deploy_commands import BOOTSTRAP_PHASES, REPO, run_bootstrap  # noqa: E402
 from gcloud_offline import Sdk, find_sdk  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -27,17 +23,6 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def cloudbuild() -> dict:
     return yaml.safe_load((REPO / "cloudbuild.yaml").read_text(encoding="utf-8"))
-
-
-def run_bootstrap(*args: str, env: dict[str, str] | None = None, path: str = "/usr/bin:/bin") -> subprocess.CompletedProcess:
-    """Run scripts/bootstrap.sh with a clean environment (only PATH and what the test passes)."""
-    return subprocess.run(
-        ["bash", str(REPO / "scripts" / "bootstrap.sh"), *args],
-        capture_output=True,
-        text=True,
-        env={"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), **(env or {})},
-        timeout=60,
-    )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Pull the gcloud command lines out of cloudbuild.yaml, the bootstrap plan and the docs.
+"""Pull the gcloud command lines out of cloudbuild.yaml, the bootstrap plan and the docs (and run
+the bootstrap to get its plan).
 
 Cloud Build substitutes `$NAME`/`${NAME}` in step arguments and turns `$$` into `$`; with the default
 MUST_MATCH option an unknown name fails the build. `substitute` follows those rules so the tests see
@@ -7,11 +8,28 @@ exactly the argv each step would run.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 BOOTSTRAP_PHASES = ("apis", "network", "storage", "pubsub", "identities", "sql", "mlflow", "composer", "dead-letter")
+
+
+def run_bootstrap(*args: str, env: dict[str, str] | None = None, path: str = "/usr/bin:/bin") -> subprocess.CompletedProcess:
+    """Run scripts/bootstrap.sh with a clean environment (only PATH and what the test passes)."""
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / "bootstrap.sh"), *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), **(env or {})},
+        timeout=60,
+    )
+
 
 # Cloud Build's built-in substitutions, with sample values of the right shape.
 BUILTIN_SUBSTITUTIONS = {

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_bootstrap
-from deploy_commands import BOOTSTRAP_PHASES, plan_commands
+from deploy_commands import BOOTSTRAP_PHASES, plan_commands, run_bootstrap
 
 ALL_BUT_DEAD_LETTER = [p for p in BOOTSTRAP_PHASES if p != "dead-letter"]
 
