@@ -47,6 +47,8 @@ def offline_env(runtime_dir: Path) -> dict[str, str]:
     gcloud_config.mkdir(parents=True, exist_ok=True)
     return {
         "NO_GCE_CHECK": "true",
+        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
+        "GCE_METADATA_ROOT": "127.0.0.1:9",
         "GCE_METADATA_HOST": "127.0.0.1:9",
         "GCE_METADATA_IP": "127.0.0.1:9",
         "CLOUDSDK_CONFIG": str(gcloud_config),
@@ -56,6 +58,8 @@ def offline_env(runtime_dir: Path) -> dict[str, str]:
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "1",
         "GOOGLE_CLOUD_DISABLE_DIRECT_PATH": "true",
+        # One BLAS thread: the models' matrices are small, and threads only contend (see docs/model.md).
+        "OPENBLAS_NUM_THREADS": "1",
     }
 
 
@@ -88,7 +92,9 @@ class LocalStack:
     retrain_topic: str = "retrain-requests"
     backend_store_uri: str | None = None  # None: SQLite file under runtime_dir
     settings_env: Mapping[str, str] = field(default_factory=dict)
-    retry_backoff: tuple[int, int] = (1, 10)  # Pub/Sub push retry policy, seconds (min, max)
+    # Pub/Sub push retry policy, seconds (min, max): five attempts span about a minute, long enough
+    # to ride out an MLflow restart before a message is dead-lettered (GCP defaults: 10 s, 600 s).
+    retry_backoff: tuple[int, int] = (2, 30)
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
 
     # ---- addresses -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = ("sample", "retrain", "replay", "backtest", "
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gasforecast", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="gasforecast", description="UK gas price forecasting: analyst and operations commands.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"gasforecast.commands.{name}").register(subparsers)
@@ -23,7 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from gasforecast.logs import configure_for_cli
+
     args = build_parser().parse_args(argv)
+    configure_for_cli()
     return int(args.func(args) or 0)
 
 

@@ -48,6 +48,28 @@ def configure(level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record is emitted (tests swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def configure_for_cli() -> None:
+    """A command's output owns stdout: event logs go to stderr, warnings and worse only."""
+    configure()
+    handler = _CurrentStderrHandler()
+    handler.setFormatter(JsonLineFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+
+
 class EventLogger:
     """Logs named events with structured fields: `log.info("ingest.accepted", rows_added=3)`."""
 

@@ -68,9 +68,15 @@ class Bucket:
         return f"gs://{self.name}/{object_name}"
 
     def read(self, object_name: str, generation: int | None = None) -> StoredObject | None:
-        """The object's bytes and generation, or None when it does not exist."""
-        blob = self._bucket.blob(object_name, generation=generation)
+        """The object's bytes, generation and metadata, or None when it does not exist.
+
+        The metadata lookup comes first and the download is pinned to the generation it found, so
+        bytes and metadata always describe the same version.
+        """
         try:
+            blob = self._bucket.get_blob(object_name, generation=generation, retry=_RETRY, timeout=_TIMEOUT)
+            if blob is None:
+                return None
             data = blob.download_as_bytes(retry=_RETRY, timeout=_TIMEOUT)
         except gexc.NotFound:
             return None

@@ -7,11 +7,8 @@ settings) are also used by `gasforecast forecast`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import sys
-from typing import Iterator
 
 from gasforecast.config import load_settings
 
@@ -41,37 +38,6 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train on the last N years only (default: all history)")
     parser.add_argument("--max-drivers", type=int, default=settings.max_drivers)
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-
-
-class _CurrentStderrHandler(logging.StreamHandler):
-    """Writes to whatever `sys.stderr` is at the time of each record."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def logs_on_stderr() -> Iterator[None]:
-    """Analyst output owns stdout: while a command runs, event logs (warnings and worse) go to stderr."""
-    from gasforecast.logs import JsonLineFormatter, configure
-
-    configure()
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    handler = _CurrentStderrHandler()
-    handler.setFormatter(JsonLineFormatter())
-    root.handlers[:] = [h for h in saved_handlers if not isinstance(h.formatter, JsonLineFormatter)] + [handler]
-    root.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
 
 
 def select_from_args(args: argparse.Namespace):
@@ -110,8 +76,7 @@ def selection_summary(selection) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with logs_on_stderr():
-            frame, selection = select_from_args(args)
+        frame, selection = select_from_args(args)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -6,12 +6,12 @@ import argparse
 import json
 import sys
 
-from gasforecast.commands.backtest import EXIT_BAD_INPUT, add_selection_arguments, logs_on_stderr, select_from_args
+from gasforecast.commands.backtest import EXIT_BAD_INPUT, add_selection_arguments, select_from_args
 from gasforecast.config import load_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("forecast", help="forecast a CSV's target with 80 % and 95 % intervals")
+    parser = subparsers.add_parser("forecast", help="forecast a CSV's target with 80 %% and 95 %% intervals")
     add_selection_arguments(parser)
     parser.add_argument("--horizon", type=int, required=True, help="days ahead to forecast")
     parser.set_defaults(func=run)
@@ -19,11 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with logs_on_stderr():
-            frame, selection = select_from_args(args)
-            from gasforecast.forecasting import fit_forecast
+        frame, selection = select_from_args(args)
+        from gasforecast.forecasting import fit_forecast
 
-            fitted = fit_forecast(frame, args.target, selection.best, args.horizon, calibration=selection.report)
+        fitted = fit_forecast(frame, args.target, selection.best, args.horizon, calibration=selection.report)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
