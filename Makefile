@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-unit bench browser airflow clean
+.PHONY: setup demo test test-unit bench system-packages airflow clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,16 +22,16 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m devstack
 
-## browser: headless Chromium for the page test (Debian packages)
-browser:
-	bash scripts/install-browser.sh
+## system-packages: headless Chromium (page test) and shellcheck (deploy scripts), from Debian
+system-packages:
+	bash scripts/install-system-packages.sh
 
 ## airflow: .venv-airflow for the DAG tests (Airflow stays out of the main install)
 airflow:
 	bash scripts/setup-airflow-venv.sh
 
 ## test: every test, unit and integration (real emulators, PostgreSQL, MLflow server)
-test: $(STAMP) browser airflow
+test: $(STAMP) system-packages airflow
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## test-unit: the fast tests that need no service (what Cloud Build runs)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT, ForecastBundle
 from gasforecast.config import Settings
@@ -48,40 +48,59 @@ def is_unreachable(exc: BaseException) -> bool:
     return False
 
 
-def _is_missing(exc: BaseException) -> bool:
-    from mlflow.exceptions import MlflowException
+_REST_TIMEOUT = (3, 10)  # connect, read (seconds): the service's refresh must stay short
 
-    return isinstance(exc, MlflowException) and exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+
+def _rest_get(settings: Settings, path: str, params: dict[str, str], what: str):
+    """GET on the MLflow server's REST API; None on 404, `TransientError` when unreachable."""
+    import requests
+
+    url = f"{settings.mlflow_tracking_uri.rstrip('/')}/{path}"
+    try:
+        response = requests.get(url, params=params, timeout=_REST_TIMEOUT)
+    except requests.RequestException as exc:
+        raise TransientError(f"MLflow unreachable ({what}): {exc}") from exc
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise TransientError(f"MLflow answered {response.status_code} ({what}): {response.text[:200]}")
+    return response
 
 
 def champion_pointer(settings: Settings) -> ChampionPointer | None:
-    """The version the champion alias points to, or None when there is no champion yet."""
-    try:
-        version = client(settings).get_model_version_by_alias(settings.model_name, settings.champion_alias)
-    except Exception as exc:
-        if _is_missing(exc):
-            return None
-        raise TransientError(f"MLflow alias lookup failed: {exc}") from exc
-    return ChampionPointer(version=str(version.version), run_id=version.run_id)
+    """The version the champion alias points to, or None when there is no champion yet.
+
+    Plain REST, no MLflow client: the service calls this on its refresh path and must not pay the
+    1.5 s import of mlflow at start-up.
+    """
+    response = _rest_get(
+        settings,
+        "api/2.0/mlflow/registered-models/alias",
+        {"name": settings.model_name, "alias": settings.champion_alias},
+        "alias lookup",
+    )
+    if response is None:
+        return None
+    version = response.json()["model_version"]
+    return ChampionPointer(version=str(version["version"]), run_id=version["run_id"])
 
 
 def load_bundle(settings: Settings, pointer: ChampionPointer) -> ForecastBundle:
-    """Download the run's forecast and history artifacts (through the tracking server)."""
-    from mlflow.artifacts import download_artifacts
-
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            texts = []
-            for name in (FORECAST_ARTIFACT, HISTORY_ARTIFACT):
-                path = download_artifacts(
-                    run_id=pointer.run_id,
-                    artifact_path=name,
-                    dst_path=tmp,
-                    tracking_uri=settings.mlflow_tracking_uri,
-                )
-                texts.append(Path(path).read_text(encoding="utf-8"))
-        except Exception as exc:
-            raise TransientError(f"downloading the bundle of run {pointer.run_id}: {exc}") from exc
+    """Download the run's forecast and history artifacts through the server's artifact proxy."""
+    run = _rest_get(settings, "api/2.0/mlflow/runs/get", {"run_id": pointer.run_id}, "run lookup")
+    if run is None:
+        raise TransientError(f"run {pointer.run_id} of version {pointer.version} not found")
+    artifact_uri = run.json()["run"]["info"]["artifact_uri"]
+    parsed = urlparse(artifact_uri)
+    if parsed.scheme != "mlflow-artifacts":
+        raise TransientError(f"artifacts at {artifact_uri} are not served by the tracking server (--serve-artifacts)")
+    root = parsed.path.strip("/")
+    texts = []
+    for name in (FORECAST_ARTIFACT, HISTORY_ARTIFACT):
+        response = _rest_get(settings, f"api/2.0/mlflow-artifacts/artifacts/{root}/{name}", {}, f"download {name}")
+        if response is None:
+            raise TransientError(f"run {pointer.run_id} has no {name}")
+        texts.append(response.content.decode("utf-8"))
     return ForecastBundle.from_files(texts[0], texts[1], version=pointer.version)
 
 

@@ -30,7 +30,7 @@ FLAGS = (
 @pytest.fixture
 def browser():
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        message = "chromium and chromium-driver are needed: run scripts/install-browser.sh"
+        message = "chromium and chromium-driver are needed: run scripts/install-system-packages.sh"
         pytest.fail(message) if os.environ.get("CI", "").lower() == "true" else pytest.skip(message)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
