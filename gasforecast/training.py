@@ -119,6 +119,30 @@ def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: Buck
     return outcome
 
 
+def decide_promotion(challenger, champion, report) -> tuple[object, dict]:
+    """Pick the configuration to refit and serve: the challenger only when it scores strictly better
+    than the champion's configuration on the same backtest windows (`report` must hold both).
+
+    Returns the winning configuration and the decision with its numbers, as logged on the run.
+    """
+    challenger_score = report.score(challenger.label)
+    decision = {"challenger": challenger.label, "champion": None, "challenger_score": challenger_score,
+                "champion_score": None, "decision": "first_champion", "reason": "no champion yet"}
+    if champion is None:
+        return challenger, decision
+    champion_score = report.score(champion.label)
+    decision.update(champion=champion.label, champion_score=champion_score)
+    if champion == challenger:
+        decision.update(decision="promoted", reason="the challenger has the champion's configuration; refitted on the new data")
+        return challenger, decision
+    if challenger_score < champion_score:
+        decision.update(decision="promoted", reason="the challenger's backtest score is lower (better) on the same windows")
+        return challenger, decision
+    decision.update(decision="kept_champion_config",
+                    reason="the champion's configuration is at least as good on the same windows; refitted on the new data")
+    return champion, decision
+
+
 def _fit_and_register(settings: Settings, request: RetrainRequest, dataset_uri: str, curated, key: str,
                       message_id: str | None) -> TrainOutcome:
     import mlflow
@@ -129,28 +153,12 @@ def _fit_and_register(settings: Settings, request: RetrainRequest, dataset_uri: 
     frame, prep = dataset.training_frame(dataset.read_curated(curated.data), target)
     backtest_settings = _backtest_settings(settings)
     selection = select_model(frame, target, backtest_settings)
-    challenger = selection.best
-    champion_config = registry.champion_config(settings, CONFIG_TAG)
+    champion_dict = registry.champion_config(settings, CONFIG_TAG)
+    champion = ModelConfig.from_dict(champion_dict) if champion_dict else None
     report = selection.report
-    decision = {"challenger": challenger.label, "champion": None, "challenger_score": report.score(challenger.label),
-                "champion_score": None, "decision": "first_champion", "reason": "no champion yet"}
-    winner = challenger
-    if champion_config is not None:
-        champion = ModelConfig.from_dict(champion_config)
-        decision["champion"] = champion.label
-        if champion == challenger:
-            decision.update(decision="promoted", champion_score=decision["challenger_score"],
-                            reason="the challenger has the champion's configuration; refitted on the new data")
-        else:
-            report = compare_configs(frame, target, [challenger, champion], backtest_settings)
-            challenger_score, champion_score = report.score(challenger.label), report.score(champion.label)
-            decision.update(challenger_score=challenger_score, champion_score=champion_score)
-            if challenger_score < champion_score:
-                decision.update(decision="promoted", reason="the challenger's backtest score is lower (better)")
-            else:
-                winner = champion
-                decision.update(decision="kept_champion_config",
-                                reason="the champion's configuration is at least as good on the same windows")
+    if champion is not None and champion != selection.best:
+        report = compare_configs(frame, target, [selection.best, champion], backtest_settings)
+    winner, decision = decide_promotion(selection.best, champion, report)
     fitted = fit_forecast(frame, target, winner, settings.forecast_horizon_max, calibration=report)
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
@@ -225,12 +233,19 @@ def _log_run(settings, request, dataset_uri, curated, key, message_id, frame, pr
     }
     mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
     metrics: dict[str, float] = {}
-    for label, per_horizon in report.metrics().items():
-        prefix = "model" if label == winner.label else ("naive" if label == "naive" else f"candidate.{_safe_metric_name(label)}")
+
+    def add(prefix: str, per_horizon: dict) -> None:
         for horizon, values in per_horizon.items():
             for name, value in values.items():
-                if value is not None and value == value:  # skip NaN
+                if value is not None and value == value:  # MLflow refuses NaN
                     metrics[f"{prefix}.h{horizon}.{name}"] = float(value)
+
+    for label, per_horizon in selection.report.metrics().items():
+        add("naive" if label == "naive" else f"candidate.{_safe_metric_name(label)}", per_horizon)
+    gate = report.metrics()  # the selection's report, or the challenger-vs-champion one
+    add("model", gate[winner.label])
+    if decision["champion"] is not None and decision["champion"] != decision["challenger"]:
+        add("champion_config", gate[decision["champion"]])
     for label, score in ((decision["challenger"], decision["challenger_score"]),
                          (decision["champion"], decision["champion_score"])):
         if label is not None and score is not None and score != float("inf"):

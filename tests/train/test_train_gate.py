@@ -1,0 +1,106 @@
+"""The promotion gate: a worse challenger never replaces a better configuration.
+
+Unit level on a real backtest report, then through the real MLflow server (PostgreSQL backend),
+in an isolated model name, experiment and data bucket so the shared champion is not touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+
+import pytest
+
+from gasforecast import dataset, registry
+from gasforecast.forecasting import BacktestSettings, ModelConfig, compare_configs, fit_forecast
+from gasforecast.messaging import RetrainRequest, utc_now_iso
+from gasforecast.sample import synthetic_history, to_csv_bytes
+from gasforecast.storage import Bucket
+from gasforecast.training import CONFIG_TAG, decide_promotion, handle_retrain
+
+TARGET = "uk_gas_price"
+LEADING_DRIVER = ModelConfig(kind="var", drivers=("ttf_price",))  # the sample's NBP follows TTF by a day
+UNIVARIATE = ModelConfig(kind="ar")
+NAIVE = ModelConfig(kind="naive")
+
+
+@pytest.fixture(scope="module")
+def frame():
+    history = dataset.read_curated(to_csv_bytes(synthetic_history(3 * 365, seed=11)))
+    return dataset.training_frame(history, TARGET)[0]
+
+
+@pytest.fixture(scope="module")
+def report(frame):
+    return compare_configs(frame, TARGET, [LEADING_DRIVER, UNIVARIATE], BacktestSettings(origins=12, step_days=14))
+
+
+def test_a_worse_challenger_keeps_the_champions_configuration(report):
+    assert report.score(UNIVARIATE.label) > report.score(LEADING_DRIVER.label)
+    winner, decision = decide_promotion(UNIVARIATE, LEADING_DRIVER, report)
+    assert winner == LEADING_DRIVER and decision["decision"] == "kept_champion_config"
+    assert decision["champion_score"] < decision["challenger_score"]
+
+
+def test_a_better_challenger_is_promoted(report):
+    winner, decision = decide_promotion(LEADING_DRIVER, UNIVARIATE, report)
+    assert winner == LEADING_DRIVER and decision["decision"] == "promoted"
+
+
+def test_the_first_model_becomes_champion(report):
+    winner, decision = decide_promotion(UNIVARIATE, None, report)
+    assert winner == UNIVARIATE and decision["decision"] == "first_champion"
+
+
+def _isolated(settings, gcs_emulator, **changes):
+    """Own bucket, experiment and model name: the gate tests never move the shared champion."""
+    suffix = uuid.uuid4().hex[:8]
+    return dataclasses.replace(
+        settings, data_bucket=gcs_emulator.make_bucket(f"gate-{suffix}"), model_name=f"gate-model-{suffix}",
+        mlflow_experiment=f"gate-{suffix}", **changes,
+    )
+
+
+def _seed_champion(settings, frame, config: ModelConfig, tmp_path) -> str:
+    """Register `config` as the champion through the real registry, as an earlier training would."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    experiment = mlflow.set_experiment(settings.mlflow_experiment)
+    fitted = fit_forecast(frame, TARGET, config, settings.forecast_horizon_max)
+    forecast_path = tmp_path / "forecast.json"
+    forecast_path.write_text(json.dumps({"points": fitted.points.astype({"date": str}).to_dict("records")}))
+    with mlflow.start_run(experiment_id=experiment.experiment_id):
+        mlflow.set_tag(CONFIG_TAG, json.dumps(config.to_dict(), sort_keys=True))
+        version = registry.register_forecaster(settings, fitted.model, forecast_path)
+    registry.promote(settings, version, "seeded-by-test")
+    return version
+
+
+def _train(settings, gcs_emulator, frame) -> tuple:
+    client = gcs_emulator.client
+    Bucket(client, settings.data_bucket).write(settings.curated_object, dataset.curated_to_bytes(frame),
+                                               content_type="text/csv")
+    outcome = handle_retrain(settings, RetrainRequest("manual", utc_now_iso()), client, message_id="gate-test")
+    run = registry.client(settings).get_run(outcome.run_id)
+    return outcome, ModelConfig.from_dict(json.loads(run.data.tags[CONFIG_TAG]))
+
+
+def test_gate_through_mlflow_refuses_a_worse_challenger(settings, gcs_emulator, frame, tmp_path):
+    gated = _isolated(settings, gcs_emulator, max_drivers=0)  # the challenger search sees no driver
+    seeded = _seed_champion(gated, frame, LEADING_DRIVER, tmp_path)
+    outcome, served_config = _train(gated, gcs_emulator, frame)
+    assert outcome.decision == "kept_champion_config"
+    assert served_config == LEADING_DRIVER
+    assert int(registry.champion_pointer(gated).version) == int(seeded) + 1  # refitted on the new data
+
+
+def test_gate_through_mlflow_promotes_a_better_challenger(settings, gcs_emulator, frame, tmp_path):
+    gated = _isolated(settings, gcs_emulator)
+    _seed_champion(gated, frame, NAIVE, tmp_path)
+    outcome, served_config = _train(gated, gcs_emulator, frame)
+    assert outcome.decision == "promoted"
+    assert served_config != NAIVE and "ttf_price" in served_config.drivers
+    run = registry.client(gated).get_run(outcome.run_id)
+    assert run.data.metrics["champion_config.h1.mae"] > 0 and "score.naive" in run.data.metrics
