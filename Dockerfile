@@ -5,14 +5,13 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY gasforecast ./gasforecast
-# Only the core and the [serve] extra: flask, gunicorn, mlflow-skinny.
+# Only the core and the [serve] extra: flask and gunicorn (the champion is read over MLflow's REST API).
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install ".[serve]"
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    MLFLOW_DISABLE_TELEMETRY=true \
     PORT=8080
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin service
 COPY --from=build /opt/venv /opt/venv

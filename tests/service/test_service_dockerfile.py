@@ -77,8 +77,8 @@ def test_installs_only_the_serve_extra_without_fitting_or_orchestration_librarie
     assert 'pip install ".[serve]"' in runs
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     serve = " ".join(project["optional-dependencies"]["serve"] + project["dependencies"]).lower()
-    assert "gunicorn" in serve and "flask" in serve and "mlflow-skinny" in serve
-    assert "statsmodels" not in serve and "airflow" not in serve and "mlflow==" not in serve
+    assert "gunicorn" in serve and "flask" in serve
+    assert not any(heavy in serve for heavy in ("statsmodels", "airflow", "mlflow"))
 
 
 def test_cmd_starts_gunicorn_with_its_config_and_an_app_factory_that_exists():
