@@ -113,7 +113,8 @@ def plan_commands(plan: str) -> list[list[str]]:
 
 
 _FENCE = re.compile(r"```(?:bash|sh|shell)\n(.*?)```", re.DOTALL)
-_COMMAND_SUBSTITUTION = re.compile(r"\$\(((?:[^()]|\([^()]*\))*)\)")  # one level of nested parentheses
+# Up to two levels of nested parentheses, e.g. $(gcloud ... --format="value(a.segment(2))").
+_COMMAND_SUBSTITUTION = re.compile(r"\$\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)")
 _SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
