@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
     parser.add_argument("--runtime-dir", default=str(REPO_ROOT / ".run"), help="logs and emulator data (git-ignored)")
     parser.add_argument("--csv", help="CSV to upload instead of the synthetic sample")
-    parser.add_argument("--exit-after-ready", action="store_true", help="stop everything once a champion is served")
+    parser.add_argument("--free-ports", action="store_true",
+                        help="pick free ports instead of the documented ones (to run beside another stack)")
     args = parser.parse_args(argv)
 
     runtime_dir = Path(args.runtime_dir)
@@ -76,16 +77,19 @@ def main(argv: list[str] | None = None) -> int:
 
         shutil.rmtree(runtime_dir)
     backend = os.environ.get("MLFLOW_BACKEND_STORE_URI")
-    stack = LocalStack(runtime_dir=runtime_dir, ports=StackPorts(), backend_store_uri=backend)
+    ports = StackPorts.free() if args.free_ports else StackPorts()
+    stack = LocalStack(runtime_dir=runtime_dir, ports=ports, backend_store_uri=backend)
     busy = stack.ports.busy()
     if busy:
         print(f"ports already in use: {', '.join(busy)} — is another demo running?", file=sys.stderr)
         return 1
 
-    def shutdown(signum, frame):  # SIGTERM behaves like Ctrl-C: unwind and stop every process
+    def shutdown(signum, frame):  # unwind through `finally`, which stops every process
         raise KeyboardInterrupt
 
+    # Explicit for both: a shell that starts the demo in the background makes it ignore SIGINT.
     signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
     started = time.monotonic()
     try:
         print("gasforecast demo: starting the local stack (logs in .run/logs/) ...", flush=True)
@@ -116,8 +120,6 @@ def main(argv: list[str] | None = None) -> int:
               f"  JSON API    {stack.service_url}/api/v1/forecast?horizon=14\n"
               f"  MLflow UI   {stack.mlflow_url}/\n"
               f"  upload more: .venv/bin/python -m devstack.upload FILE.csv\n", flush=True)
-        if args.exit_after_ready:
-            return 0
         print("Watching for more uploads; Ctrl-C stops everything.", flush=True)
         last = version
         while True:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from devstack.stack import PUBSUB_EMULATOR, LocalStack, StackPorts, fake_gcs_binary, offline_env
+from tests.stack_helpers import require
 
 _OFFLINE_ROOT = Path(tempfile.mkdtemp(prefix="gasforecast-tests-"))
 # Before any Google client is imported by a test: keep every credential lookup on this machine.
@@ -33,15 +34,6 @@ TEST_SETTINGS_ENV = {
     "CHAMPION_REFRESH_SECONDS": "1",
     "FORECAST_HORIZON_MAX": "60",
 }
-
-
-def require(condition: bool, what: str) -> None:
-    """Skip locally, fail under CI=true: a required service must never be silently missing in CI."""
-    if condition:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"required service missing under CI=true: {what}")
-    pytest.skip(f"{what} (set CI=true to make this a failure)")
 
 
 def _postgres_database() -> tuple[str, callable]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
+
+import pytest
 
 import requests
 
@@ -11,6 +14,15 @@ from devstack.logwatch import read_events
 from devstack.processes import wait_for
 from devstack.stack import LocalStack
 from gasforecast.storage import Bucket
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip locally, fail under CI=true: a required service must never be silently missing in CI."""
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"required service missing under CI=true: {what}")
+    pytest.skip(f"{what} (set CI=true to make this a failure)")
 
 
 def data_bucket(stack: LocalStack) -> Bucket:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gasforecast.messaging import RetrainRequest, parse_retrain_request
+from tests.stack_helpers import require
 
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_PYTHON = REPO / ".venv-airflow" / "bin" / "python"
@@ -27,12 +28,7 @@ PUBLISH_TASK = "publish_retrain_request"
 
 
 def _require_airflow_venv() -> None:
-    if AIRFLOW_PYTHON.exists():
-        return
-    message = f"{AIRFLOW_PYTHON} missing: run scripts/setup-airflow-venv.sh (make airflow)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    require(AIRFLOW_PYTHON.exists(), f"{AIRFLOW_PYTHON} missing: run scripts/setup-airflow-venv.sh (make airflow)")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from tests.stack_helpers import require
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -29,9 +30,8 @@ FLAGS = (
 
 @pytest.fixture
 def browser():
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        message = "chromium and chromium-driver are needed: run scripts/install-system-packages.sh"
-        pytest.fail(message) if os.environ.get("CI", "").lower() == "true" else pytest.skip(message)
+    require(os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER),
+            "chromium and chromium-driver are needed: run scripts/install-system-packages.sh")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
