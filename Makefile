@@ -22,7 +22,7 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m devstack
 
-## system-packages: headless Chromium (page test) and shellcheck (deploy scripts), from Debian
+## system-packages: headless Chromium (page test), shellcheck (deploy scripts), wrk (benchmark), from Debian
 system-packages:
 	bash scripts/install-system-packages.sh
 
@@ -39,7 +39,7 @@ test-unit: $(STAMP)
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 ## bench: forecast accuracy and serving load figures
-bench: $(STAMP)
+bench: $(STAMP) system-packages
 	$(BIN)/python bench/forecast_accuracy.py
 	$(BIN)/python bench/serve_load.py
 

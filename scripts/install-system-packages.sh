@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs beyond the machine image: headless Chromium and its WebDriver
-# (the service's browser test) and shellcheck (the deploy scripts' lint).
+# (the service's browser test), shellcheck (the deploy scripts' lint) and wrk (the serving benchmark).
 # Idempotent: installs only what is missing. Needs root (CI and dev machines are).
 set -euo pipefail
 
-declare -A wanted=([chromium]=chromium [chromedriver]=chromium-driver [shellcheck]=shellcheck)
+declare -A wanted=([chromium]=chromium [chromedriver]=chromium-driver [shellcheck]=shellcheck [wrk]=wrk)
 missing=()
 for command in "${!wanted[@]}"; do
     command -v "$command" >/dev/null 2>&1 || missing+=("${wanted[$command]}")
