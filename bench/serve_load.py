@@ -45,6 +45,17 @@ class Phase:
     requests: int
 
 
+def _combine(parts: list[Phase]) -> Phase:
+    """One endpoint's rounds as one figure: mean throughput, worst p50/p99 (conservative)."""
+    return Phase(
+        path=parts[0].path,
+        throughput=sum(p.throughput for p in parts) / len(parts),
+        p50_ms=max(p.p50_ms for p in parts),
+        p99_ms=max(p.p99_ms for p in parts),
+        requests=sum(p.requests for p in parts),
+    )
+
+
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -81,7 +92,7 @@ def run_phase(port: int, path: str, seconds: float) -> Phase:
     server, and their own queueing would show up as server latency.
     """
     result = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "--latency", f"http://127.0.0.1:{port}{path}"],
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "--latency", f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True, timeout=seconds + 30,
     )
     out = result.stdout
@@ -114,7 +125,7 @@ def _get_status(port: int, path: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load phase")
+    parser.add_argument("--seconds", type=float, default=10.0, help="load time per endpoint (two rounds each)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is needed (Debian package): bash scripts/install-system-packages.sh", file=sys.stderr)
@@ -138,7 +149,9 @@ def main() -> int:
         cold_start = time.perf_counter() - started
         for path in ENDPOINTS:  # warm up connections and caches
             run_phase(port, path, 1)
-        phases = [run_phase(port, path, args.seconds) for path in ENDPOINTS]
+        # Alternate the endpoints (A B B A) so drift on a shared 2-core machine hits both alike.
+        rounds = [run_phase(port, path, args.seconds / 2) for path in (*ENDPOINTS, *reversed(ENDPOINTS))]
+        phases = [_combine([r for r in rounds if r.path == path]) for path in ENDPOINTS]
         rss = _worker_rss_mb(service.pid)
     finally:
         if service:
@@ -146,7 +159,7 @@ def main() -> int:
         stack.stop()
 
     trivial, forecast = phases
-    print(f"connections: {CONNECTIONS}, phase: {args.seconds:.0f} s each, loopback only")
+    print(f"connections: {CONNECTIONS}, {args.seconds:.0f} s per endpoint in two alternating rounds, wrk, loopback only")
     for phase in phases:
         print(f"{phase.path:32s} {phase.throughput:8.0f} req/s   p50 {phase.p50_ms:6.2f} ms"
               f"   p99 {phase.p99_ms:6.2f} ms   ({phase.requests} requests)")
