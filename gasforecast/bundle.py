@@ -7,7 +7,7 @@ Training writes `forecast.json` and `history.json` on every run; the service onl
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 FORECAST_ARTIFACT = "forecast.json"
@@ -27,7 +27,6 @@ class ForecastBundle:
     forecast: dict[str, Any]
     history: dict[str, Any]
     version: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
