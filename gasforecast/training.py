@@ -23,7 +23,7 @@ from pathlib import Path
 
 import gasforecast
 from gasforecast import dataset, registry
-from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT, POINT_FIELDS, SCHEMA_VERSION
+from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT, SCHEMA_VERSION
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
 from gasforecast.lease import Lease, LeaseTimeout
@@ -264,10 +264,7 @@ def _iso_date(value) -> str:
 
 
 def _forecast_document(settings, run_id, dataset_uri, curated, frame, fitted, winner, report, decision) -> dict:
-    points = [
-        {"date": _iso_date(row["date"]), **{k: round(float(row[k]), 4) for k in POINT_FIELDS[1:]}}
-        for _, row in fitted.points.iterrows()
-    ]
+    points = fitted.points_records()
     backtest = report.to_dict()
     return {
         "schema_version": SCHEMA_VERSION,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gasforecast.bundle import POINT_FIELDS
 from gasforecast.forecasting.backtest import (
     BacktestReport,
     config_values,
@@ -24,7 +25,7 @@ from gasforecast.logs import get_logger
 
 log = get_logger(__name__)
 
-POINT_COLUMNS = ("date", "mean", "lower_80", "upper_80", "lower_95", "upper_95")
+POINT_COLUMNS = POINT_FIELDS  # the API point format
 
 
 @dataclass
@@ -38,8 +39,8 @@ class FittedForecast:
     train_end: pd.Timestamp
 
     def points_records(self) -> list[dict]:
-        """Points in the API format, dates as ISO strings."""
-        records = self.points.assign(date=self.points["date"].dt.strftime("%Y-%m-%d"))
+        """Points in the API format: ISO dates, prices rounded to 1e-4 of the unit."""
+        records = self.points.assign(date=self.points["date"].dt.strftime("%Y-%m-%d")).round(4)
         return records[list(POINT_COLUMNS)].to_dict(orient="records")
 
 
