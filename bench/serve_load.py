@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import re
 import shutil
 import subprocess
@@ -30,7 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from devstack.processes import ManagedProcess, free_port, wait_for  # noqa: E402
+from devstack.seed import ensure_champion  # noqa: E402
 from devstack.stack import LocalStack, StackPorts, offline_env  # noqa: E402
+from gasforecast.config import load_settings  # noqa: E402
 
 CONNECTIONS = 32
 ENDPOINTS = ("/healthz", "/api/v1/forecast?horizon=30")
@@ -62,27 +65,6 @@ _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 def _ms(text: str) -> float:
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
     return float(value) * _UNITS_MS[unit]
-
-
-def _train_champion(stack: LocalStack) -> None:
-    """One champion in the registry, trained by the real training code on synthetic data."""
-    import os
-
-    os.environ.update(stack.env)
-    from gasforecast import dataset
-    from gasforecast.config import load_settings
-    from gasforecast.messaging import RetrainRequest, utc_now_iso
-    from gasforecast.sample import synthetic_history, to_csv_bytes
-    from gasforecast.storage import Bucket
-    from gasforecast.training import handle_retrain
-
-    settings = load_settings(stack.env)
-    client = stack.storage_client()
-    frame = dataset.read_curated(to_csv_bytes(synthetic_history(3 * 365, seed=11)))
-    Bucket(client, settings.data_bucket).write(
-        settings.curated_object, dataset.curated_to_bytes(frame), content_type="text/csv"
-    )
-    handle_retrain(settings, RetrainRequest("manual", utc_now_iso()), client, message_id="bench")
 
 
 def run_phase(port: int, path: str, seconds: float) -> Phase:
@@ -135,7 +117,8 @@ def main() -> int:
     stack.start_backing_services()
     service = None
     try:
-        _train_champion(stack)
+        os.environ.update(stack.env)
+        ensure_champion(stack, load_settings(stack.env))
         port = free_port()
         env = {**stack.env, **offline_env(runtime)}
         started = time.perf_counter()

@@ -170,20 +170,9 @@ def champion(local_stack, settings):
 
     Returns the settings the service needs to find it. Trains only if no champion exists yet.
     """
-    from gasforecast import dataset, registry
-    from gasforecast.messaging import RetrainRequest, utc_now_iso
-    from gasforecast.sample import synthetic_history, to_csv_bytes
-    from gasforecast.storage import Bucket
-    from gasforecast.training import handle_retrain
+    from devstack.seed import ensure_champion
 
-    if registry.champion_pointer(settings) is None:
-        client = local_stack.storage_client()
-        bucket = Bucket(client, settings.data_bucket)
-        if bucket.read(settings.curated_object) is None:
-            frame = dataset.read_curated(to_csv_bytes(synthetic_history(3 * 365, seed=11)))
-            bucket.write(settings.curated_object, dataset.curated_to_bytes(frame), content_type="text/csv",
-                         if_generation_match=0)
-        handle_retrain(settings, RetrainRequest("manual", utc_now_iso()), client, message_id="fixture-champion")
+    ensure_champion(local_stack, settings)
     return settings
 
 

@@ -1,0 +1,28 @@
+"""A champion for a fresh stack, trained by the real training code on the synthetic sample.
+
+Used where a part needs a served model without going through an upload: the service tests and the
+serving benchmark.
+"""
+
+from __future__ import annotations
+
+from devstack.stack import LocalStack
+
+
+def ensure_champion(stack: LocalStack, settings) -> None:
+    """Train once on synthetic data unless the registry already has a champion."""
+    from gasforecast import dataset, registry
+    from gasforecast.messaging import RetrainRequest, utc_now_iso
+    from gasforecast.sample import synthetic_history, to_csv_bytes
+    from gasforecast.storage import Bucket
+    from gasforecast.training import handle_retrain
+
+    if registry.champion_pointer(settings) is not None:
+        return
+    client = stack.storage_client()
+    bucket = Bucket(client, settings.data_bucket)
+    if bucket.read(settings.curated_object) is None:
+        frame = dataset.read_curated(to_csv_bytes(synthetic_history(3 * 365, seed=11)))
+        bucket.write(settings.curated_object, dataset.curated_to_bytes(frame), content_type="text/csv",
+                     if_generation_match=0)
+    handle_retrain(settings, RetrainRequest("manual", utc_now_iso()), client, message_id="seed-champion")
