@@ -29,6 +29,27 @@ def data_bucket(stack: LocalStack) -> Bucket:
     return Bucket(stack.storage_client(), stack.data_bucket)
 
 
+def append_days(stack: LocalStack, settings, days: int = 3) -> int:
+    """Extend the curated dataset by `days` of new prices (a random walk from the last values), as a
+    backfill job would write it; returns the new generation."""
+    import numpy as np
+    import pandas as pd
+
+    from gasforecast import dataset
+
+    bucket = data_bucket(stack)
+    curated = bucket.read(settings.curated_object)
+    frame = dataset.read_curated(curated.data)
+    rng = np.random.default_rng(time.time_ns() % 2**32)
+    index = pd.date_range(frame.index[-1] + pd.Timedelta(days=1), periods=days, freq="D", name="date")
+    last = frame.ffill().iloc[-1].to_numpy()
+    moves = np.exp(np.cumsum(rng.normal(0, 0.01, (days, frame.shape[1])), axis=0))
+    merged, _ = dataset.upsert(frame, pd.DataFrame(moves * last, index=index, columns=frame.columns),
+                               settings.target_column)
+    return bucket.write(settings.curated_object, dataset.curated_to_bytes(merged), content_type="text/csv",
+                        if_generation_match=curated.generation)
+
+
 def upload(stack: LocalStack, name: str, data: bytes) -> int:
     """Drop a file in incoming/, as a user would; returns the object generation."""
     return data_bucket(stack).write(f"incoming/{name}", data, content_type="text/csv")

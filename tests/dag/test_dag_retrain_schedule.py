@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gasforecast.messaging import RetrainRequest, parse_retrain_request
-from tests.stack_helpers import require
+from tests.stack_helpers import append_days, require, wait_event
 
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_PYTHON = REPO / ".venv-airflow" / "bin" / "python"
@@ -32,12 +32,13 @@ def _require_airflow_venv() -> None:
 
 
 @pytest.fixture(scope="module")
-def dag_run(pubsub_emulator, tmp_path_factory):
-    """Run dag_checks.py once; return its report and the messages that reached a fresh topic."""
+def dag_run(running_stack, settings, champion, pubsub_emulator, tmp_path_factory):
+    """Run dag_checks.py once against the stack's retrain topic, after new data arrived; return its
+    report and the message it published (read from an audit subscription beside the train push)."""
     _require_airflow_venv()
-    topic = f"retrain-dag-{uuid.uuid4().hex[:8]}"
-    pubsub_emulator.make_topic(topic)
-    subscription = pubsub_emulator.make_pull_subscription(topic, f"{topic}-check")
+    topic = settings.retrain_topic
+    subscription = pubsub_emulator.make_pull_subscription(topic, f"dag-audit-{uuid.uuid4().hex[:8]}")
+    append_days(running_stack, settings)
     workdir = tmp_path_factory.mktemp("airflow")
     report_path = workdir / "report.json"
     env = {
@@ -101,6 +102,12 @@ def test_requested_at_is_converted_to_utc(dag_run):
     # 03:30 at UTC+2 is 01:30 UTC: a non-UTC logical date must not leak its offset into the message.
     request = parse_retrain_request(dag_run["message_for_offset_time"]["data"])
     assert request.requested_at == "2026-03-29T01:30:00Z"
+
+
+def test_the_local_stack_trains_from_the_dag_message(dag_run, running_stack):
+    (message,) = dag_run["messages"]
+    finished = wait_event(running_stack, "train", event="train.finished", message_id=message.message_id, timeout=180)
+    assert finished["model_version"]
 
 
 def test_airflow_reached_no_address_past_loopback(dag_run):

@@ -7,15 +7,12 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-import pandas as pd
 import pytest
 import requests
 
 from devstack.processes import wait_for
-from gasforecast import dataset
 from gasforecast.messaging import RetrainRequest, make_publisher, publish, publish_retrain, utc_now_iso
-from tests.stack_helpers import champion_version, data_bucket, function_events, model_versions, wait_event
+from tests.stack_helpers import append_days, champion_version, function_events, model_versions, wait_event
 
 TERMINAL = {"train.finished", "train.duplicate"}
 
@@ -23,21 +20,7 @@ TERMINAL = {"train.finished", "train.duplicate"}
 @pytest.fixture()
 def new_data(running_stack, settings, champion):
     """Append a few days of new prices to the curated dataset; returns its new generation."""
-
-    def append(days: int = 3) -> int:
-        bucket = data_bucket(running_stack)
-        curated = bucket.read(settings.curated_object)
-        frame = dataset.read_curated(curated.data)
-        rng = np.random.default_rng(int(time.time() * 1000) % 2**32)
-        index = pd.date_range(frame.index[-1] + pd.Timedelta(days=1), periods=days, freq="D", name="date")
-        last = frame.ffill().iloc[-1]
-        moves = np.exp(np.cumsum(rng.normal(0, 0.01, (days, frame.shape[1])), axis=0))
-        extra = pd.DataFrame(moves * last.to_numpy(), index=index, columns=frame.columns)
-        merged, _ = dataset.upsert(frame, extra, settings.target_column)
-        return bucket.write(settings.curated_object, dataset.curated_to_bytes(merged), content_type="text/csv",
-                            if_generation_match=curated.generation)
-
-    return append
+    return lambda days=3: append_days(running_stack, settings, days)
 
 
 def _terminal_events(stack, message_id: str) -> list[dict]:
