@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-unit bench system-packages airflow clean
+.PHONY: setup demo test test-unit lint bench system-packages airflow clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,12 @@ system-packages:
 airflow:
 	bash scripts/setup-airflow-venv.sh
 
-## test: every test, unit and integration (real emulators, PostgreSQL, MLflow server)
-test: $(STAMP) system-packages airflow
+## lint: pyflakes-level checks (unused or undefined names, syntax) over the whole tree
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## test: lint, then every test, unit and integration (real emulators, PostgreSQL, MLflow server)
+test: $(STAMP) system-packages airflow lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## test-unit: the fast tests that need no service (what Cloud Build runs)

@@ -1,7 +1,6 @@
 """Both event shapes reach ingest; retrain events decode to the contract or are refused."""
 
 import base64
-import json
 
 import pytest
 from cloudevents.http import CloudEvent

@@ -7,7 +7,7 @@ import json
 import pytest
 from jsonschema import ValidationError
 from openapi_check import validate_response
-from service_fakes import FakeSource, ManualClock, make_bundle
+from service_fakes import FakeSource, make_bundle
 
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
