@@ -39,7 +39,7 @@ test: $(STAMP) system-packages airflow lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## test-unit: the fast tests that need no service (what Cloud Build runs)
-test-unit: $(STAMP)
+test-unit: $(STAMP) lint
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 ## bench: forecast accuracy and serving load figures
