@@ -8,7 +8,6 @@ the dead-letter subscription only after its copy is published, so a failed repla
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import Mapping
 
@@ -37,17 +36,6 @@ class ReplayOutcome:
         if self.error is not None:
             return "failed"
         return "replayed" if self.replayed_as is not None else "listed"
-
-
-def make_subscriber():
-    """A Pub/Sub subscriber; the emulator is used when `PUBSUB_EMULATOR_HOST` is set."""
-    from google.cloud import pubsub_v1
-
-    if os.environ.get("PUBSUB_EMULATOR_HOST"):
-        from google.auth.credentials import AnonymousCredentials
-
-        return pubsub_v1.SubscriberClient(credentials=AnonymousCredentials())
-    return pubsub_v1.SubscriberClient()
 
 
 def republishable_attributes(attributes: Mapping[str, str]) -> dict[str, str]:

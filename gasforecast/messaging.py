@@ -92,15 +92,25 @@ def parse_retrain_request(data: bytes | str) -> RetrainRequest:
     )
 
 
-def make_publisher():
-    """A Pub/Sub publisher; the emulator is used when `PUBSUB_EMULATOR_HOST` is set."""
+def _pubsub_client(kind: str):
+    """A Pub/Sub client; anonymous against the emulator (`PUBSUB_EMULATOR_HOST`), so no credential
+    lookup leaves the machine."""
     from google.cloud import pubsub_v1
 
+    client_class = getattr(pubsub_v1, kind)
     if os.environ.get("PUBSUB_EMULATOR_HOST"):
         from google.auth.credentials import AnonymousCredentials
 
-        return pubsub_v1.PublisherClient(credentials=AnonymousCredentials())
-    return pubsub_v1.PublisherClient()
+        return client_class(credentials=AnonymousCredentials())
+    return client_class()
+
+
+def make_publisher():
+    return _pubsub_client("PublisherClient")
+
+
+def make_subscriber():
+    return _pubsub_client("SubscriberClient")
 
 
 def publish(publisher, project: str, topic: str, data: bytes, attributes: dict[str, str], timeout: float = 30.0) -> str:

@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from gasforecast.config import load_settings
-from gasforecast.dead_letters import ReplayOutcome, make_subscriber, replay_dead_letters
+from gasforecast.dead_letters import ReplayOutcome, replay_dead_letters
 from gasforecast.errors import PermanentError, TransientError
-from gasforecast.messaging import make_publisher
+from gasforecast.messaging import make_publisher, make_subscriber
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

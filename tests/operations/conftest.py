@@ -45,6 +45,6 @@ def publisher(pubsub_emulator):
 
 @pytest.fixture
 def subscriber(pubsub_emulator):
-    from gasforecast.dead_letters import make_subscriber
+    from gasforecast.messaging import make_subscriber
 
     return make_subscriber()
