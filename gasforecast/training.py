@@ -42,7 +42,7 @@ HISTORY_YEARS_SERVED = 5
 
 @dataclass
 class TrainOutcome:
-    status: str  # "trained" | "duplicate"
+    status: str  # "trained" | "duplicate" | "insufficient_history"
     key: str
     run_id: str | None = None
     version: str | None = None
@@ -111,7 +111,14 @@ def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: Buck
         return TrainOutcome("duplicate", key, done.info.run_id, done.data.tags.get(VERSION_TAG))
     started = time.monotonic()
     log.info("train.started", reason=request.reason, force=request.force, **ids)
-    outcome = _fit_and_register(settings, request, data_bucket.uri(object_name), curated, key, message_id)
+    from gasforecast.forecasting import InsufficientHistory
+
+    try:
+        outcome = _fit_and_register(settings, request, data_bucket.uri(object_name), curated, key, message_id)
+    except InsufficientHistory as exc:
+        # Retrying cannot help; the next upload (or the hourly schedule) tries again with more data.
+        log.warning("train.insufficient_history", error=str(exc), **ids)
+        return TrainOutcome("insufficient_history", key)
     log.info(
         "train.finished", run_id=outcome.run_id, model_version=outcome.version, decision=outcome.decision,
         duration_s=round(time.monotonic() - started, 2), **ids,

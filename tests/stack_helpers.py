@@ -50,6 +50,19 @@ def append_days(stack: LocalStack, settings, days: int = 3) -> int:
                         if_generation_match=curated.generation)
 
 
+def isolated_settings(settings, gcs_emulator, **changes):
+    """Own bucket, experiment and model name: a test that trains in-process never moves the shared
+    champion."""
+    import dataclasses
+    import uuid
+
+    suffix = uuid.uuid4().hex[:8]
+    return dataclasses.replace(
+        settings, data_bucket=gcs_emulator.make_bucket(f"isolated-{suffix}"), model_name=f"isolated-model-{suffix}",
+        mlflow_experiment=f"isolated-{suffix}", **changes,
+    )
+
+
 def upload(stack: LocalStack, name: str, data: bytes) -> int:
     """Drop a file in incoming/, as a user would; returns the object generation."""
     return data_bucket(stack).write(f"incoming/{name}", data, content_type="text/csv")

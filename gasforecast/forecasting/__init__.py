@@ -1,6 +1,6 @@
 """Forecasting core: candidates, rolling-origin backtest, calibrated intervals, selection (docs/model.md)."""
 
-from gasforecast.forecasting.backtest import BacktestReport
+from gasforecast.forecasting.backtest import BacktestReport, InsufficientHistory
 from gasforecast.forecasting.config import BacktestSettings, ModelConfig
 from gasforecast.forecasting.forecast import FittedForecast, fit_forecast
 from gasforecast.forecasting.plotting import plot_backtest
@@ -10,6 +10,7 @@ __all__ = [
     "BacktestReport",
     "BacktestSettings",
     "FittedForecast",
+    "InsufficientHistory",
     "ModelConfig",
     "Selection",
     "compare_configs",

@@ -43,6 +43,10 @@ NAIVE = ModelConfig("naive")
 DAYS_PER_YEAR = 365.25
 
 
+class InsufficientHistory(ValueError):
+    """The frame is too short for the backtest protocol; only more data can fix it."""
+
+
 class UnusableConfig(ValueError):
     """This configuration cannot be backtested on this frame (missing driver, too little data...)."""
 
@@ -75,7 +79,7 @@ def make_schedule(n_rows: int, settings: BacktestSettings) -> Schedule:
         origins = (room - calibration) // settings.step_days + 1
         if origins < 1:
             needed = settings.min_train_days + min_calibration + steps + 1
-            raise ValueError(f"not enough history for a backtest: {n_rows} days, need at least {needed}")
+            raise InsufficientHistory(f"not enough history for a backtest: {n_rows} days, need at least {needed}")
         log.warning("backtest.origins_reduced", requested=settings.origins, used=int(origins), rows=n_rows)
     scored = last - settings.step_days * np.arange(origins - 1, -1, -1)
     daily = np.arange(scored[0] - calibration, last + 1)

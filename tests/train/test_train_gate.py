@@ -6,9 +6,7 @@ in an isolated model name, experiment and data bucket so the shared champion is 
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import uuid
 
 import pytest
 
@@ -18,6 +16,7 @@ from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.sample import synthetic_history, to_csv_bytes
 from gasforecast.storage import Bucket
 from gasforecast.training import CONFIG_TAG, decide_promotion, handle_retrain
+from tests.stack_helpers import isolated_settings
 
 TARGET = "uk_gas_price"
 LEADING_DRIVER = ModelConfig(kind="var", drivers=("ttf_price",))  # the sample's NBP follows TTF by a day
@@ -53,15 +52,6 @@ def test_the_first_model_becomes_champion(report):
     assert winner == UNIVARIATE and decision["decision"] == "first_champion"
 
 
-def _isolated(settings, gcs_emulator, **changes):
-    """Own bucket, experiment and model name: the gate tests never move the shared champion."""
-    suffix = uuid.uuid4().hex[:8]
-    return dataclasses.replace(
-        settings, data_bucket=gcs_emulator.make_bucket(f"gate-{suffix}"), model_name=f"gate-model-{suffix}",
-        mlflow_experiment=f"gate-{suffix}", **changes,
-    )
-
-
 def _seed_champion(settings, frame, config: ModelConfig, tmp_path) -> str:
     """Register `config` as the champion through the real registry, as an earlier training would."""
     import mlflow
@@ -88,7 +78,7 @@ def _train(settings, gcs_emulator, frame) -> tuple:
 
 
 def test_gate_through_mlflow_refuses_a_worse_challenger(settings, gcs_emulator, frame, tmp_path):
-    gated = _isolated(settings, gcs_emulator, max_drivers=0)  # the challenger search sees no driver
+    gated = isolated_settings(settings, gcs_emulator, max_drivers=0)  # the challenger search sees no driver
     seeded = _seed_champion(gated, frame, LEADING_DRIVER, tmp_path)
     outcome, served_config = _train(gated, gcs_emulator, frame)
     assert outcome.decision == "kept_champion_config"
@@ -97,7 +87,7 @@ def test_gate_through_mlflow_refuses_a_worse_challenger(settings, gcs_emulator, 
 
 
 def test_gate_through_mlflow_promotes_a_better_challenger(settings, gcs_emulator, frame, tmp_path):
-    gated = _isolated(settings, gcs_emulator)
+    gated = isolated_settings(settings, gcs_emulator)
     _seed_champion(gated, frame, NAIVE, tmp_path)
     outcome, served_config = _train(gated, gcs_emulator, frame)
     assert outcome.decision == "promoted"
