@@ -11,11 +11,16 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT, ForecastBundle
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
+
+if TYPE_CHECKING:  # the service imports this module and must not pay for mlflow
+    from mlflow.entities import Run
+    from mlflow.tracking import MlflowClient
 
 # Fail fast: MLflow's default is 7 retries with exponential backoff (minutes).
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -29,7 +34,7 @@ class ChampionPointer:
     run_id: str
 
 
-def client(settings: Settings):
+def client(settings: Settings) -> MlflowClient:
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
@@ -104,7 +109,7 @@ def load_bundle(settings: Settings, pointer: ChampionPointer) -> ForecastBundle:
     return ForecastBundle.from_files(texts[0], texts[1], version=pointer.version)
 
 
-def find_trained_run(mlflow_client, settings: Settings, key_tag: str, key: str):
+def find_trained_run(mlflow_client: MlflowClient, settings: Settings, key_tag: str, key: str) -> Run | None:
     """The finished, registered run for a training key, or None."""
     experiment = mlflow_client.get_experiment_by_name(settings.mlflow_experiment)
     if experiment is None:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gasforecast
 from gasforecast import dataset, registry
@@ -30,6 +31,11 @@ from gasforecast.lease import Lease, LeaseTimeout
 from gasforecast.logs import get_logger
 from gasforecast.messaging import RetrainRequest
 from gasforecast.storage import Bucket, parse_gs_uri
+
+if TYPE_CHECKING:  # statsmodels and friends load only when a training really runs
+    from google.cloud import storage
+
+    from gasforecast.forecasting import BacktestReport, ModelConfig
 
 log = get_logger(__name__)
 
@@ -80,7 +86,8 @@ def _backtest_settings(settings: Settings):
     )
 
 
-def handle_retrain(settings: Settings, request: RetrainRequest, storage_client, *, message_id: str | None) -> TrainOutcome:
+def handle_retrain(settings: Settings, request: RetrainRequest, storage_client: storage.Client, *,
+                   message_id: str | None) -> TrainOutcome:
     """Train for `request` unless its key is done; raise `TransientError` when a dependency is down."""
     bucket_name, object_name = parse_gs_uri(request.dataset or settings.curated_uri)
     data_bucket = Bucket(storage_client, bucket_name)
@@ -110,7 +117,7 @@ def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: Buck
         log.info("train.duplicate", run_id=done.info.run_id, model_version=done.data.tags.get(VERSION_TAG), **ids)
         return TrainOutcome("duplicate", key, done.info.run_id, done.data.tags.get(VERSION_TAG))
     started = time.monotonic()
-    log.info("train.started", reason=request.reason, force=request.force, **ids)
+    log.info("train.started", reason=request.reason, force=request.force, source=request.source, **ids)
     from gasforecast.forecasting import InsufficientHistory
 
     try:
@@ -126,7 +133,8 @@ def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: Buck
     return outcome
 
 
-def decide_promotion(challenger, champion, report) -> tuple[object, dict]:
+def decide_promotion(challenger: ModelConfig, champion: ModelConfig | None,
+                     report: BacktestReport) -> tuple[ModelConfig, dict]:
     """Pick the configuration to refit and serve: the challenger only when it scores strictly better
     than the champion's configuration on the same backtest windows (`report` must hold both).
 
