@@ -209,7 +209,7 @@ class LocalStack:
             "service",
             [
                 str(BIN / "gunicorn"), "--config", str(REPO_ROOT / "service" / "gunicorn.conf.py"),
-                "--bind", f"127.0.0.1:{self.ports.service}", "--no-control-socket", "service.app:create_app()",
+                "--bind", f"127.0.0.1:{self.ports.service}", "service.app:create_app()",
             ],
             lambda: http_ok(f"{self.service_url}/healthz"),
             timeout=60,

@@ -28,3 +28,6 @@ errorlog = "-"
 loglevel = "info"
 # The heartbeat file on tmpfs: a container's disk may be slow or read-only.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No control socket: nothing manages the server at run time, and a shared default path
+# (~/.gunicorn/gunicorn.ctl) would make two servers on one machine (demo and tests) collide.
+control_socket_disable = True
