@@ -35,10 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark data not found: {args.csv} — nothing to measure (pass a CSV path to run it)")
         return 0
 
+    from gasforecast.dataset import frame_from_csv
     from gasforecast.forecasting import BacktestSettings, select_model
-    from gasforecast.forecasting.frame import read_history_csv
 
-    frame = read_history_csv(args.csv, args.target)
+    with open(args.csv, "rb") as handle:
+        frame, _ = frame_from_csv(handle.read(), args.target, max_bytes=10**9, max_columns=1000)
     drivers = [c for c in frame.columns if c != args.target]
     print(f"data: {args.csv}: {len(frame)} days {frame.index[0].date()}..{frame.index[-1].date()}, "
           f"target {args.target}, {len(drivers)} candidate drivers")

@@ -188,3 +188,19 @@ def training_frame(
         notes=notes,
     )
     return kept, report
+
+
+def frame_from_csv(data: bytes, target: str, *, max_bytes: int, max_columns: int) -> tuple[pd.DataFrame, PrepReport]:
+    """An analyst's CSV on the same path as an upload: the data contract, then the training frame.
+
+    Raises ValueError listing the contract's problems when the file breaks it.
+    """
+    from gasforecast.contract import validate_csv
+
+    result = validate_csv(data, target=target, max_bytes=max_bytes, max_columns=max_columns)
+    if not result.ok:
+        listed = "\n".join(f"  {problem}" for problem in result.problems[:10])
+        more = len(result.problems) - 10
+        raise ValueError("the file breaks the data contract (run `gasforecast validate` for the full report):\n"
+                         + listed + (f"\n  … and {more} more" if more > 0 else ""))
+    return training_frame(result.frame, target)

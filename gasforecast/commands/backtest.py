@@ -42,13 +42,15 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
 
 def select_from_args(args: argparse.Namespace):
     """Read the CSV and run `select_model` as the options say; returns (frame, selection)."""
+    from gasforecast.dataset import frame_from_csv
     from gasforecast.forecasting import BacktestSettings, select_model
-    from gasforecast.forecasting.frame import read_history_csv
 
     settings = load_settings()
     backtest = BacktestSettings(horizons=args.horizons, origins=args.origins, step_days=settings.backtest_step_days,
                                 max_drivers=args.max_drivers, window_years=args.window_years)
-    frame = read_history_csv(args.csv, args.target)
+    with open(args.csv, "rb") as handle:
+        frame, _ = frame_from_csv(handle.read(), args.target, max_bytes=settings.max_upload_bytes,
+                                  max_columns=settings.max_columns)
     return frame, select_model(frame, args.target, backtest, drivers=args.drivers)
 
 
