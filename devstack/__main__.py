@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import requests
@@ -19,6 +20,9 @@ import requests
 from devstack.logwatch import JsonLogFollower
 from devstack.processes import wait_for
 from devstack.stack import REPO_ROOT, LocalStack, StackPorts
+
+SAMPLE_DAYS = 4 * 365
+MORE_DAYS = 30
 
 STAGES = {
     "ingest.accepted": "ingest      accepted {object} (generation {generation}): {summary}",
@@ -71,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="pick free ports instead of the documented ones (to run beside another stack)")
     args = parser.parse_args(argv)
 
+    # The sample ends a month ago; the command printed at the end continues it up to yesterday.
+    sample_start = (date.today() - timedelta(days=SAMPLE_DAYS + MORE_DAYS)).isoformat()
+    more_data_command = (f".venv/bin/gasforecast sample --start {sample_start} --days {SAMPLE_DAYS + MORE_DAYS} "
+                         "--out more.csv && .venv/bin/python -m devstack.upload more.csv")
     runtime_dir = Path(args.runtime_dir)
     if runtime_dir.exists():  # each demo starts from empty buckets and an empty registry
         import shutil
@@ -104,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from gasforecast.sample import synthetic_history, to_csv_bytes
 
-            data, name = to_csv_bytes(synthetic_history()), "synthetic-sample.csv"
+            data, name = to_csv_bytes(synthetic_history(SAMPLE_DAYS, start=sample_start)), "synthetic-sample.csv"
         generation = upload(stack, data, name)
         print(f"  {time.strftime('%H:%M:%S')}  upload      gs://{stack.data_bucket}/incoming/{name} "
               f"(generation {generation}, synthetic data)", flush=True)
@@ -119,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
               f"  page        {stack.service_url}/\n"
               f"  JSON API    {stack.service_url}/api/v1/forecast?horizon=14\n"
               f"  MLflow UI   {stack.mlflow_url}/\n"
-              f"  upload more: .venv/bin/python -m devstack.upload FILE.csv\n", flush=True)
+              f"  upload more: {more_data_command}\n", flush=True)
         print("Watching for more uploads; Ctrl-C stops everything.", flush=True)
         last = version
         while True:
