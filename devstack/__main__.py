@@ -77,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # The sample ends a month ago; the command printed at the end continues it up to yesterday.
     sample_start = (date.today() - timedelta(days=SAMPLE_DAYS + MORE_DAYS)).isoformat()
-    more_data_command = (f".venv/bin/gasforecast sample --start {sample_start} --days {SAMPLE_DAYS + MORE_DAYS} "
-                         "--out more.csv && .venv/bin/python -m devstack.upload more.csv")
     runtime_dir = Path(args.runtime_dir)
+    where = "" if runtime_dir.resolve() == (REPO_ROOT / ".run").resolve() else f" --runtime-dir {runtime_dir}"
+    more_data_command = (f".venv/bin/gasforecast sample --start {sample_start} --days {SAMPLE_DAYS + MORE_DAYS} "
+                         f"--out more.csv && .venv/bin/python -m devstack.upload more.csv{where}")
     if runtime_dir.exists():  # each demo starts from empty buckets and an empty registry
         import shutil
 

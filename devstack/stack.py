@@ -12,9 +12,10 @@ exercise exactly the same wiring.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Mapping
 
@@ -30,6 +31,7 @@ GCS_EVENTS_TOPIC = "gcs-events"
 INGEST_SUBSCRIPTION = "gcs-events-to-ingest"
 TRAIN_SUBSCRIPTION = "retrain-requests-to-train"
 MAX_DELIVERY_ATTEMPTS = 5
+PORTS_FILE = "ports.json"
 
 
 def fake_gcs_binary() -> Path:
@@ -75,6 +77,14 @@ class StackPorts:
     @classmethod
     def free(cls) -> "StackPorts":
         return cls(**{f.name: free_port() for f in fields(cls)})
+
+    def save(self, path: Path) -> None:
+        """Record the ports beside a running stack, for tools that talk to it (devstack.upload)."""
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> "StackPorts":
+        return cls(**json.loads(path.read_text()))
 
     def busy(self) -> list[str]:
         return [f"{f.name}:{getattr(self, f.name)}" for f in fields(self) if port_is_open(getattr(self, f.name))]
@@ -286,6 +296,7 @@ class LocalStack:
             self.start_backing_services()
             self.start_functions()
             self.start_service()
+            self.ports.save(self.runtime_dir / PORTS_FILE)
         except BaseException:
             self.stop()
             raise
