@@ -280,7 +280,6 @@ def _iso_date(value) -> str:
 
 def _forecast_document(settings, run_id, dataset_uri, curated, frame, fitted, winner, report, decision) -> dict:
     points = fitted.points_records()
-    backtest = report.to_dict()
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -308,7 +307,7 @@ def _forecast_document(settings, run_id, dataset_uri, curated, frame, fitted, wi
         "points": points,
         "backtest": {
             "horizons": list(report.horizons),
-            "origins": backtest.get("origins", {}).get("count") if isinstance(backtest.get("origins"), dict) else len(report.origins),
+            "origins": len(report.origins),
             "first_origin": _iso_date(report.origins[0]) if len(report.origins) else None,
             "last_origin": _iso_date(report.origins[-1]) if len(report.origins) else None,
             "selected": winner.label,
