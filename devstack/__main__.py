@@ -15,8 +15,6 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import requests
-
 from devstack.logwatch import JsonLogFollower
 from devstack.processes import wait_for
 from devstack.stack import REPO_ROOT, LocalStack, StackPorts
@@ -53,18 +51,8 @@ class StageReporter:
 
 
 def served_version(stack: LocalStack) -> str | None:
-    try:
-        response = requests.get(f"{stack.service_url}/api/v1/model", timeout=2)
-    except requests.RequestException:
-        return None
-    return str(response.json()["model"]["version"]) if response.status_code == 200 else None
-
-
-def upload(stack: LocalStack, path_or_bytes, name: str) -> int:
-    from gasforecast.storage import Bucket
-
-    data = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
-    return Bucket(stack.storage_client(), stack.data_bucket).write(f"incoming/{name}", data, content_type="text/csv")
+    model = stack.served_model()
+    return str(model["model"]["version"]) if model else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             from gasforecast.sample import synthetic_history, to_csv_bytes
 
             data, name = to_csv_bytes(synthetic_history(SAMPLE_DAYS, start=sample_start)), "synthetic-sample.csv"
-        generation = upload(stack, data, name)
+        generation = stack.upload(name, data)
         print(f"  {time.strftime('%H:%M:%S')}  upload      gs://{stack.data_bucket}/incoming/{name} "
               f"(generation {generation}, synthetic data)", flush=True)
 

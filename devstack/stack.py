@@ -232,6 +232,20 @@ class LocalStack:
         os.environ.update({"STORAGE_EMULATOR_HOST": self.gcs_url})
         return make_client(self.project)
 
+    def upload(self, name: str, data: bytes) -> int:
+        """Drop a file in the data bucket's incoming/, as a user would; returns its generation."""
+        from gasforecast.storage import Bucket
+
+        return Bucket(self.storage_client(), self.data_bucket).write(f"incoming/{name}", data, content_type="text/csv")
+
+    def served_model(self) -> dict | None:
+        """The service's `/api/v1/model` document, or None while it has no champion or is not up."""
+        try:
+            response = requests.get(f"{self.service_url}/api/v1/model", timeout=5)
+        except requests.RequestException:
+            return None
+        return response.json() if response.status_code == 200 else None
+
     def create_buckets(self) -> None:
         """Create the data and artifact buckets (idempotent; the emulator keeps them on disk)."""
         for bucket in (self.data_bucket, self.artifact_bucket):

@@ -22,9 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     stack = LocalStack(runtime_dir=args.runtime_dir, ports=StackPorts.load(ports_file))
     os.environ.update(offline_env(stack.runtime_dir))
-    from devstack.__main__ import upload
-
-    generation = upload(stack, args.csv.read_bytes(), args.csv.name)
+    generation = stack.upload(args.csv.name, args.csv.read_bytes())
     print(f"uploaded gs://{stack.data_bucket}/incoming/{args.csv.name} (generation {generation})")
     return 0
 

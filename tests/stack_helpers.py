@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import requests
-
 from devstack.logwatch import read_events
 from devstack.processes import wait_for
 from devstack.stack import LocalStack
@@ -63,19 +61,9 @@ def isolated_settings(settings, gcs_emulator, **changes):
     )
 
 
-def upload(stack: LocalStack, name: str, data: bytes) -> int:
-    """Drop a file in incoming/, as a user would; returns the object generation."""
-    return data_bucket(stack).write(f"incoming/{name}", data, content_type="text/csv")
-
-
-def served_model(stack: LocalStack) -> dict | None:
-    response = requests.get(f"{stack.service_url}/api/v1/model", timeout=5)
-    return response.json() if response.status_code == 200 else None
-
-
 def wait_served(stack: LocalStack, predicate, timeout: float = 120, what: str = "the served model") -> dict:
     """Await a served `/api/v1/model` document satisfying `predicate`."""
-    return wait_for(lambda: (lambda m: m if m and predicate(m) else None)(served_model(stack)), timeout, what, 0.3)
+    return wait_for(lambda: (lambda m: m if m and predicate(m) else None)(stack.served_model()), timeout, what, 0.3)
 
 
 def function_events(stack: LocalStack, function: str, **match) -> list[dict]:

@@ -12,7 +12,7 @@ import requests
 from gasforecast import dataset, registry
 from gasforecast.messaging import RetrainRequest, make_publisher, publish_retrain, utc_now_iso
 from gasforecast.sample import synthetic_history, to_csv_bytes
-from tests.stack_helpers import data_bucket, upload, wait_event, wait_served
+from tests.stack_helpers import data_bucket, wait_event, wait_served
 
 HISTORY = synthetic_history(3 * 365 + 40, start="2022-02-01", seed=21)
 FIRST, INCREMENT, LATER = HISTORY.iloc[:-40], HISTORY.iloc[-40:-20], HISTORY.iloc[-20:]
@@ -25,7 +25,7 @@ def _version(model: dict) -> int:
 def test_upload_reaches_the_service_with_a_new_version(running_stack, settings):
     pointer = registry.champion_pointer(settings)
     before_version = int(pointer.version) if pointer else 0
-    upload(running_stack, "e2e-history.csv", to_csv_bytes(FIRST))
+    running_stack.upload("e2e-history.csv", to_csv_bytes(FIRST))
 
     model = wait_served(
         running_stack,
@@ -52,7 +52,7 @@ def test_second_upload_is_served_as_a_newer_version_without_restart(running_stac
     pids = {name: proc.pid for name, proc in running_stack.processes.items()}
     before = wait_served(running_stack, lambda m: True, what="a champion")
     started = time.monotonic()
-    upload(running_stack, "e2e-increment.csv", to_csv_bytes(INCREMENT))
+    running_stack.upload("e2e-increment.csv", to_csv_bytes(INCREMENT))
     model = wait_served(
         running_stack,
         lambda m: _version(m) > _version(before) and m["data"]["last_date"] == INCREMENT["date"].iloc[-1],

@@ -10,7 +10,7 @@ from devstack.processes import wait_for
 from gasforecast import dataset
 from gasforecast.messaging import parse_retrain_request
 from gasforecast.sample import synthetic_history, to_csv_bytes
-from tests.stack_helpers import data_bucket, upload
+from tests.stack_helpers import data_bucket
 
 
 def _stored_digests(bucket, prefixes=("archive/", "rejected/")) -> set[str]:
@@ -25,7 +25,7 @@ def test_ten_concurrent_increments_all_land_with_one_message_each(running_stack,
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(10) as pool:
-        list(pool.map(lambda item: upload(running_stack, *item), files.items()))
+        list(pool.map(lambda item: running_stack.upload(*item), files.items()))
 
     messages = pubsub_emulator.pull_all(audit, timeout=120, count=10)
     sources = sorted(parse_retrain_request(m.data).source.rsplit("/", 1)[-1] for m in messages)
@@ -46,7 +46,7 @@ def test_a_bad_file_is_quarantined_whole_and_nothing_is_published(running_stack,
     audit = pubsub_emulator.make_pull_subscription(settings.retrain_topic, f"audit-{uuid.uuid4().hex[:8]}")
     bad = b"<html><body>502 Bad Gateway</body></html>\n"
     name = f"odd name ..{uuid.uuid4().hex[:6]} é.csv"
-    upload(running_stack, name, bad)
+    running_stack.upload(name, bad)
     bucket = data_bucket(running_stack)
     digest = hashlib.sha256(bad).hexdigest()
     wait_for(lambda: digest in _stored_digests(bucket, ("rejected/",)), 60, "the bad file in rejected/")
