@@ -165,22 +165,22 @@ def _data_operation(summary: str, schema: str, parameters: list[dict[str, Any]])
     }
 
 
+def _int_query(name: str, description: str, maximum: int, default: int) -> dict[str, Any]:
+    """An optional integer query parameter from 1 to `maximum`."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+    }
+
+
 def openapi_document(horizon_max: int, history_days_default: int, history_days_max: int) -> dict[str, Any]:
     """The document, with the limits of this deployment filled in."""
-    horizon = {
-        "name": "horizon",
-        "in": "query",
-        "required": False,
-        "description": f"days ahead, 1 to {horizon_max}; default {horizon_max}",
-        "schema": {"type": "integer", "minimum": 1, "maximum": horizon_max, "default": horizon_max},
-    }
-    days = {
-        "name": "days",
-        "in": "query",
-        "required": False,
-        "description": f"calendar days of history up to the last observation, 1 to {history_days_max}",
-        "schema": {"type": "integer", "minimum": 1, "maximum": history_days_max, "default": history_days_default},
-    }
+    horizon = _int_query("horizon", f"days ahead, 1 to {horizon_max}; default {horizon_max}", horizon_max, horizon_max)
+    days = _int_query("days", f"calendar days of history up to the last observation, 1 to {history_days_max}",
+                      history_days_max, history_days_default)
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
