@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import requests
 from google.api_core import exceptions as gexc
@@ -46,6 +47,26 @@ class StoredObject:
     generation: int
     metadata: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
+
+
+class ObjectStore(Protocol):
+    """What the pipeline needs from a bucket: `Bucket` on GCS or its emulator, an in-memory fake in
+    the fast unit tests (tests/fakes.py), both with GCS' generation preconditions."""
+
+    name: str
+
+    def uri(self, object_name: str) -> str: ...
+
+    def read(self, object_name: str, generation: int | None = None) -> StoredObject | None: ...
+
+    def generation(self, object_name: str) -> int | None: ...
+
+    def write(self, object_name: str, data: bytes, *, content_type: str = ...,
+              if_generation_match: int | None = None, metadata: dict[str, str] | None = None) -> int: ...
+
+    def delete(self, object_name: str, *, if_generation_match: int | None = None) -> bool: ...
+
+    def list_names(self, prefix: str) -> list[str]: ...
 
 
 def make_client(project: str) -> storage.Client:
