@@ -37,7 +37,7 @@ def run_bootstrap(*args: str, env: dict[str, str] | None = None, path: str = "/u
         capture_output=True,
         text=True,
         env={"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), "MONITORING_DIR": str(RENDERED), **(env or {})},
-        timeout=60,
+        timeout=180,  # a second when idle; the machine running the suite may be busy
     )
 
 
