@@ -1,38 +1,61 @@
 #!/usr/bin/env bash
 # Create every Google Cloud resource gasforecast needs, in order, with least-privilege identities.
 #
-# Safe to re-run: each resource is created only when a describe finds nothing, and IAM bindings are
-# additive. With --dry-run nothing is run: every command is printed instead (checks and look-ups as
-# "# check:" and "# lookup:" comments), so the whole plan can be reviewed first.
+# Safe to re-run: each resource is created only when a describe finds nothing, settings that can
+# drift (lifecycle rules, metrics, alert policies, the scheduler job) are re-applied, and IAM
+# bindings are additive. Grants to a new service account or service agent are retried with backoff
+# while IAM makes the account usable. With --dry-run nothing is run: every command is printed
+# instead (checks and look-ups as "# check:" and "# lookup:" comments), so the whole plan can be
+# reviewed first; only the alert policies are rendered into MONITORING_DIR, for review.
 #
-# Usage: scripts/bootstrap.sh [--dry-run] [PHASE...]
-#   Phases, in order: apis network storage pubsub identities sql mlflow composer  (default: all of them)
-#   After the first `gcloud builds submit`: scripts/bootstrap.sh dead-letter
+# Usage: scripts/bootstrap.sh [--dry-run] [--scheduler composer|cloud-scheduler] [PHASE...]
+#   Phases, in order: apis network storage pubsub identities sql mlflow schedule  (default: all of them)
+#   After the first `gcloud builds submit`: scripts/bootstrap.sh triggers alerting  (alerting needs ALERT_EMAIL)
+#   --scheduler (or SCHEDULER): what publishes the hourly retrain message: composer (the default, a
+#     Cloud Composer 3 environment running dag_airflow/) or cloud-scheduler (a Cloud Scheduler job).
+#     Give the build the same choice: --substitutions=_SCHEDULER=...
 # Names come from the environment; defaults match gasforecast/config.py and cloudbuild.yaml.
-# docs/gcp-setup.md walks through each phase.
+# Versions come from deploy/versions.env. docs/gcp-setup.md walks through each phase.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ALL_PHASES=(apis network storage pubsub identities sql mlflow composer)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+# shellcheck source=/dev/null  # (deploy/versions.env: plain NAME=value lines)
+source "$REPO_ROOT/deploy/versions.env"
+ALL_PHASES=(apis network storage pubsub identities sql mlflow schedule)
+
+usage_error() {
+  echo "bootstrap.sh: $1 (try --help)" >&2
+  exit 2
+}
 
 DRY_RUN=0
+SCHEDULER=${SCHEDULER:-composer}
 PHASES=()
-for arg in "$@"; do
-  case $arg in
+while [[ $# -gt 0 ]]; do
+  case $1 in
     --dry-run) DRY_RUN=1 ;;
+    --scheduler=*) SCHEDULER=${1#--scheduler=} ;;
+    --scheduler)
+      [[ $# -ge 2 ]] || usage_error "--scheduler needs a value"
+      SCHEDULER=$2
+      shift
+      ;;
     -h | --help)
       sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
       exit 0
       ;;
     all) PHASES+=("${ALL_PHASES[@]}") ;;
-    apis | network | storage | pubsub | identities | sql | mlflow | composer | dead-letter) PHASES+=("$arg") ;;
-    *)
-      echo "bootstrap.sh: unknown argument '$arg' (try --help)" >&2
-      exit 2
-      ;;
+    apis | network | storage | pubsub | identities | sql | mlflow | schedule | triggers | alerting) PHASES+=("$1") ;;
+    *) usage_error "unknown argument '$1'" ;;
   esac
+  shift
 done
 [[ ${#PHASES[@]} -gt 0 ]] || PHASES=("${ALL_PHASES[@]}")
+case $SCHEDULER in
+  composer | cloud-scheduler) ;;
+  *) usage_error "--scheduler must be composer or cloud-scheduler, not '$SCHEDULER'" ;;
+esac
 
 # ---- Names (override any of them in the environment) -------------------------------------------
 if [[ $DRY_RUN -eq 1 ]]; then
@@ -46,6 +69,7 @@ if [[ -z $PROJECT_ID ]]; then
 fi
 REGION=${REGION:-europe-west2}
 ZONE=${ZONE:-${REGION}-a}
+UPLOADS_BUCKET=${UPLOADS_BUCKET:-gasforecast-uploads}
 DATA_BUCKET=${DATA_BUCKET:-gasforecast-data}
 ARTIFACT_BUCKET=${ARTIFACT_BUCKET:-gasforecast-artifacts}
 RETRAIN_TOPIC=${RETRAIN_TOPIC:-retrain-requests}
@@ -53,7 +77,9 @@ DEAD_LETTER_TOPIC=${DEAD_LETTER_TOPIC:-${RETRAIN_TOPIC}-dead-letter}
 DEAD_LETTER_SUBSCRIPTION=${DEAD_LETTER_SUBSCRIPTION:-${DEAD_LETTER_TOPIC}-sub}
 MAX_DELIVERY_ATTEMPTS=${MAX_DELIVERY_ATTEMPTS:-5}
 REPOSITORY=${REPOSITORY:-gasforecast}
+INGEST_FUNCTION=${INGEST_FUNCTION:-gasforecast-ingest}
 TRAIN_FUNCTION=${TRAIN_FUNCTION:-gasforecast-train}
+SERVICE_NAME=${SERVICE_NAME:-gasforecast-service}
 NETWORK=${NETWORK:-gasforecast-net}
 SUBNET=${SUBNET:-gasforecast-subnet}
 SUBNET_RANGE=${SUBNET_RANGE:-10.10.0.0/24}
@@ -73,13 +99,29 @@ SQL_DATABASE=${SQL_DATABASE:-mlflow}
 SQL_USER=${SQL_USER:-mlflow}
 DB_PASSWORD_SECRET=${DB_PASSWORD_SECRET:-mlflow-db-password}
 COMPOSER_ENV=${COMPOSER_ENV:-gasforecast-composer}
-COMPOSER_IMAGE_VERSION=${COMPOSER_IMAGE_VERSION:-composer-3-airflow-3.1.0}
+SCHEDULER_JOB=${SCHEDULER_JOB:-gasforecast-retrain-schedule}
 INGEST_SA=${INGEST_SA:-gasforecast-ingest}
 TRAIN_SA=${TRAIN_SA:-gasforecast-train}
 SERVICE_SA=${SERVICE_SA:-gasforecast-service}
 MLFLOW_SA=${MLFLOW_SA:-gasforecast-mlflow}
 BUILD_SA=${BUILD_SA:-gasforecast-build}
 COMPOSER_SA=${COMPOSER_SA:-gasforecast-composer}
+ALERT_EMAIL=${ALERT_EMAIL:-}
+MONITORING_DIR=${MONITORING_DIR:-$REPO_ROOT/build/monitoring}
+# A grant to an account created moments ago may fail until IAM has propagated it (a minute or more):
+# each grant gets GRANT_ATTEMPTS tries, GRANT_RETRY_SECONDS apart at first, doubling up to a minute.
+GRANT_ATTEMPTS=${GRANT_ATTEMPTS:-6}
+GRANT_RETRY_SECONDS=${GRANT_RETRY_SECONDS:-5}
+
+# Delivery timing of the trigger subscriptions (docs/operations.md#delivery-timing): Pub/Sub push
+# waits for the function as long as the ack deadline, so it is the maximum, above both timeouts.
+ACK_DEADLINE=600
+MIN_RETRY_DELAY=10s
+MAX_RETRY_DELAY=600s
+
+if [[ $DRY_RUN -eq 0 && " ${PHASES[*]} " == *" alerting "* && -z $ALERT_EMAIL ]]; then
+  usage_error "the alerting phase e-mails ALERT_EMAIL: set it (export ALERT_EMAIL=you@example.com)"
+fi
 
 # ---- How commands run ---------------------------------------------------------------------------
 # fd 3 is the plan/progress channel, so look-ups can print their command while returning a value.
@@ -114,16 +156,46 @@ run() {
   fi
 }
 
-# run_with_password PASSWORD ARGS...: like run, adding --password without ever printing it.
+# run_with_password PASSWORD ARGS...: like run, handing gcloud --password in a flags file on its
+# standard input, so the password is never printed and never on a command line (visible in `ps`).
 run_with_password() {
   local password=$1
   shift
   if [[ $DRY_RUN -eq 1 ]]; then
-    print_command "" "$@" --password=FROM_SECRET
+    print_command "" "$@" --flags-file=-
   else
-    print_command "+" "$@" --password=FROM_SECRET
-    gcloud "--project=$PROJECT_ID" --quiet "$@" --password="$password"
+    print_command "+" "$@" --flags-file=-
+    printf -- '--password: "%s"\n' "$password" | gcloud "--project=$PROJECT_ID" --quiet "$@" --flags-file=-
   fi
+}
+
+# run_grant ARGS...: an add-iam-policy-binding. A member created moments ago (a service account,
+# a service agent) may be refused until IAM has propagated it, so such refusals are retried with
+# exponential backoff, GRANT_ATTEMPTS times at most; any other failure stops the script at once.
+run_grant() {
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "" "$@"
+    return 0
+  fi
+  print_command "+" "$@"
+  local attempt=1 delay=$GRANT_RETRY_SECONDS error
+  while ! error=$(gcloud "--project=$PROJECT_ID" --quiet "$@" 2>&1 >/dev/null); do
+    if ! grep -qiE 'does not exist|not found|invalid argument|concurrent policy changes|aborted' <<<"$error"; then
+      printf '%s\n' "$error" >&2
+      return 1
+    fi
+    if ((attempt >= GRANT_ATTEMPTS)); then
+      printf '%s\nbootstrap.sh: still refused after %d attempts; IAM may need longer for a new account:\n' \
+        "$error" "$attempt" >&2
+      echo "bootstrap.sh: wait a few minutes and run the same command again (it skips what exists)" >&2
+      return 1
+    fi
+    printf '# not usable yet (attempt %d of %d), retrying in %d s: %s\n' \
+      "$attempt" "$GRANT_ATTEMPTS" "$delay" "$(tail -n 1 <<<"$error")" >&3
+    sleep "$delay"
+    attempt=$((attempt + 1))
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+  done
 }
 
 # present ARGS...: true when this describe/list command succeeds and prints something.
@@ -135,6 +207,30 @@ present() {
   fi
   local out
   out=$(gcloud "--project=$PROJECT_ID" --quiet "$@" 2>/dev/null) && [[ -n $out ]]
+}
+
+# existing ARGS...: print the first line a list command answers: the name of a resource found by
+# its display name, or nothing. In a dry run nothing is found, so the plan shows each create.
+existing() {
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "# check:" "$@"
+    return 0
+  fi
+  { gcloud "--project=$PROJECT_ID" --quiet "$@" 2>/dev/null || true; } | head -n 1
+}
+
+# create_reading PLACEHOLDER ARGS...: run a create command and print what it answers (its --format),
+# e.g. the generated name of the new resource; the placeholder in a dry run.
+create_reading() {
+  local placeholder=$1
+  shift
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "" "$@"
+    printf '%s\n' "$placeholder"
+  else
+    print_command "+" "$@"
+    gcloud "--project=$PROJECT_ID" --quiet "$@"
+  fi
 }
 
 # lookup PLACEHOLDER ARGS...: print a value read with gcloud (the placeholder in a dry run).
@@ -149,25 +245,87 @@ lookup() {
   fi
 }
 
+# render TEMPLATE NAME=VALUE...: write TEMPLATE to MONITORING_DIR with each ${NAME} replaced and
+# print the new file's path. Only upper-case placeholders are ours (Cloud Monitoring's own
+# variables, e.g. ${metric.label.event}, stay); one left without a value is an error.
+render() {
+  local template=$1 text pair out
+  shift
+  text=$(<"$template")
+  for pair in "$@"; do
+    text=${text//"\${${pair%%=*}}"/"${pair#*=}"}
+  done
+  if [[ $text =~ \$\{[A-Z_]+\} ]]; then
+    echo "bootstrap.sh: $template: no value for ${BASH_REMATCH[0]}" >&2
+    return 1
+  fi
+  mkdir -p "$MONITORING_DIR"
+  out="$MONITORING_DIR/$(basename "$template")"
+  printf '%s\n' "$text" >"$out"
+  printf '%s\n' "$out"
+}
+
 phase() { printf '\n# ==== %s ====\n' "$1" >&3; }
 sa_email() { printf '%s@%s.iam.gserviceaccount.com' "$1" "$PROJECT_ID"; }
 project_number() { lookup PROJECT_NUMBER projects describe "$PROJECT_ID" --format='value(projectNumber)'; }
 pubsub_agent() { printf 'service-%s@gcp-sa-pubsub.iam.gserviceaccount.com' "$(project_number)"; }
 
-grant_project() { run projects add-iam-policy-binding "$PROJECT_ID" --member="$1" --role="$2" --condition=None --format=none; }
-grant_bucket() { run storage buckets add-iam-policy-binding "gs://$1" --member="$2" --role="$3" --format=none; }
-grant_topic() { run pubsub topics add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
-grant_service_account() { run iam service-accounts add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
+grant_project() { run_grant projects add-iam-policy-binding "$PROJECT_ID" --member="$1" --role="$2" --condition=None --format=none; }
+grant_topic() { run_grant pubsub topics add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
+grant_subscription() { run_grant pubsub subscriptions add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
+grant_secret() { run_grant secrets add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
+grant_service_account() { run_grant iam service-accounts add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
+
+# grant_bucket BUCKET MEMBER ROLE [CONDITION]: a bucket binding, limited by an IAM condition if given.
+grant_bucket() {
+  local condition=()
+  [[ -z ${4:-} ]] || condition=(--condition="$4")
+  run_grant storage buckets add-iam-policy-binding "gs://$1" --member="$2" --role="$3" "${condition[@]}" --format=none
+}
+
+# prefix_condition BUCKET TITLE PREFIX...: an IAM condition (the --condition value, ';'-separated
+# because the expression has commas) that admits the objects whose names start with one of the
+# prefixes, and listing with a --prefix inside one of them. Conditions need uniform bucket-level
+# access, which every bucket here has.
+prefix_condition() {
+  local bucket=$1 title=$2 expression="" prefix
+  shift 2
+  for prefix in "$@"; do
+    expression+="${expression:+ || }resource.name.startsWith(\"projects/_/buckets/$bucket/objects/$prefix\")"
+    expression+=" || api.getAttribute(\"storage.googleapis.com/objectListPrefix\", \"\").startsWith(\"$prefix\")"
+  done
+  printf '^;^title=%s;description=objects under %s only;expression=%s' "$title" "$*" "$expression"
+}
+
+# revoke_unconditional BUCKET MEMBER ROLE: remove a binding without condition that an earlier
+# version of this script granted, so a re-run narrows the account to its conditional bindings.
+revoke_unconditional() {
+  local check=(storage buckets get-iam-policy "gs://$1" --flatten='bindings[].members'
+    --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)')
+  local action=(storage buckets remove-iam-policy-binding "gs://$1" --member="$2" --role="$3" --condition=None --format=none)
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "# check:" "${check[@]}"
+    print_command "# if found:" "${action[@]}"
+  else
+    local bindings
+    bindings=$(gcloud "--project=$PROJECT_ID" --quiet "${check[@]}")
+    if grep -qxF "$3,$2," <<<"$bindings"; then
+      run "${action[@]}"
+    fi
+  fi
+}
 
 # ---- Phases -------------------------------------------------------------------------------------
 phase_apis() {
   phase "APIs"
+  local scheduler_api=composer.googleapis.com
+  [[ $SCHEDULER == composer ]] || scheduler_api=cloudscheduler.googleapis.com
   run services enable \
     artifactregistry.googleapis.com cloudbuild.googleapis.com cloudfunctions.googleapis.com \
     run.googleapis.com eventarc.googleapis.com pubsub.googleapis.com storage.googleapis.com \
     compute.googleapis.com vpcaccess.googleapis.com servicenetworking.googleapis.com \
-    sqladmin.googleapis.com secretmanager.googleapis.com composer.googleapis.com \
-    iam.googleapis.com logging.googleapis.com
+    sqladmin.googleapis.com secretmanager.googleapis.com "$scheduler_api" \
+    iam.googleapis.com logging.googleapis.com monitoring.googleapis.com
 }
 
 phase_network() {
@@ -216,10 +374,16 @@ create_bucket() {
 }
 
 phase_storage() {
-  phase "Storage: data bucket (versioned), MLflow artifacts bucket, image repository"
+  phase "Storage: uploads bucket (the ingest trigger's), data bucket (versioned), MLflow artifacts bucket, image repository"
+  # Users drop CSVs here; ingest deletes each upload it has processed. The lifecycle rule removes
+  # strays after 30 days (docs/operations.md#buckets-and-lifecycle).
+  create_bucket "$UPLOADS_BUCKET"
+  run storage buckets update "gs://$UPLOADS_BUCKET" --lifecycle-file="$REPO_ROOT/deploy/storage/uploads-bucket-lifecycle.json"
+  # Versioning keeps every generation of curated/history.csv that a model was trained on; the
+  # lifecycle rules bound what that keeps and move archive/ to Coldline.
   create_bucket "$DATA_BUCKET"
-  # Versioning keeps every generation of curated/history.csv that a model was trained on.
-  run storage buckets update "gs://$DATA_BUCKET" --versioning
+  run storage buckets update "gs://$DATA_BUCKET" --versioning \
+    --lifecycle-file="$REPO_ROOT/deploy/storage/data-bucket-lifecycle.json"
   create_bucket "$ARTIFACT_BUCKET"
   present artifacts repositories describe "$REPOSITORY" --location="$REGION" --format='value(name)' ||
     run artifacts repositories create "$REPOSITORY" --repository-format=docker --location="$REGION" \
@@ -252,22 +416,29 @@ phase_identities() {
   create_service_account "$SERVICE_SA" "gasforecast Cloud Run service"
   create_service_account "$MLFLOW_SA" "gasforecast MLflow tracking server VM"
   create_service_account "$BUILD_SA" "gasforecast Cloud Build"
-  create_service_account "$COMPOSER_SA" "gasforecast Composer environment"
+  [[ $SCHEDULER != composer ]] || create_service_account "$COMPOSER_SA" "gasforecast Composer environment"
 
-  local ingest train mlflow build composer
+  local ingest train mlflow build
   ingest="serviceAccount:$(sa_email "$INGEST_SA")"
   train="serviceAccount:$(sa_email "$TRAIN_SA")"
   mlflow="serviceAccount:$(sa_email "$MLFLOW_SA")"
   build="serviceAccount:$(sa_email "$BUILD_SA")"
-  composer="serviceAccount:$(sa_email "$COMPOSER_SA")"
 
-  # ingest: read uploads, write curated/rejected/archive, publish retrain requests, receive events.
-  grant_bucket "$DATA_BUCKET" "$ingest" roles/storage.objectAdmin
+  # ingest: read and delete uploads; read and write the data bucket's curated/, archive/ (with the
+  # receipts), rejected/ and held/; publish retrain requests; receive the storage trigger's events.
+  grant_bucket "$UPLOADS_BUCKET" "$ingest" roles/storage.objectUser
+  grant_bucket "$DATA_BUCKET" "$ingest" roles/storage.objectUser \
+    "$(prefix_condition "$DATA_BUCKET" "ingest data prefixes" curated/ archive/ rejected/ held/)"
+  revoke_unconditional "$DATA_BUCKET" "$ingest" roles/storage.objectAdmin
   grant_topic "$RETRAIN_TOPIC" "$ingest" roles/pubsub.publisher
   grant_project "$ingest" roles/eventarc.eventReceiver
-  # train: read the curated history and hold the training lease object in the data bucket.
-  # Models and artifacts go through the MLflow server, so train has no artifact-bucket role.
-  grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectAdmin
+  # train: read the curated history; hold the training lease (locks/) and write the forecast
+  # ledger (forecasts/). Models and artifacts go through the MLflow server, so no artifact-bucket role.
+  grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectViewer \
+    "$(prefix_condition "$DATA_BUCKET" "train reads curated" curated/)"
+  grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectUser \
+    "$(prefix_condition "$DATA_BUCKET" "train writes locks and forecasts" locks/ forecasts/)"
+  revoke_unconditional "$DATA_BUCKET" "$train" roles/storage.objectAdmin
   # service: needs no Google Cloud role (it reads the champion from MLflow over the VPC connector).
   # MLflow server: its artifact bucket, its database (via the Cloud SQL Auth Proxy), its logs.
   grant_bucket "$ARTIFACT_BUCKET" "$mlflow" roles/storage.objectAdmin
@@ -277,18 +448,22 @@ phase_identities() {
   grant_project "$build" roles/run.admin
   grant_project "$build" roles/cloudfunctions.developer
   grant_project "$build" roles/cloudbuild.builds.builder
-  grant_project "$build" roles/composer.user
+  [[ $SCHEDULER != composer ]] || grant_project "$build" roles/composer.user
   local runtime
   for runtime in "$INGEST_SA" "$TRAIN_SA" "$SERVICE_SA" "$BUILD_SA"; do
     grant_service_account "$(sa_email "$runtime")" "$build" roles/iam.serviceAccountUser
   done
-  # Composer: run Airflow, publish the hourly retrain request.
-  grant_project "$composer" roles/composer.worker
-  grant_topic "$RETRAIN_TOPIC" "$composer" roles/pubsub.publisher
-  run beta services identity create --service=composer.googleapis.com --format=none
-  grant_service_account "$(sa_email "$COMPOSER_SA")" \
-    "serviceAccount:service-$(project_number)@cloudcomposer-accounts.iam.gserviceaccount.com" \
-    roles/composer.ServiceAgentV2Ext
+  if [[ $SCHEDULER == composer ]]; then
+    # Composer: run Airflow, publish the hourly retrain request.
+    local composer
+    composer="serviceAccount:$(sa_email "$COMPOSER_SA")"
+    grant_project "$composer" roles/composer.worker
+    grant_topic "$RETRAIN_TOPIC" "$composer" roles/pubsub.publisher
+    run beta services identity create --service=composer.googleapis.com --format=none
+    grant_service_account "$(sa_email "$COMPOSER_SA")" \
+      "serviceAccount:service-$(project_number)@cloudcomposer-accounts.iam.gserviceaccount.com" \
+      roles/composer.ServiceAgentV2Ext
+  fi
   # Storage triggers: Cloud Storage's service agent publishes the object events Eventarc routes.
   local gcs_agent
   gcs_agent=$(lookup GCS_SERVICE_AGENT storage service-agent)
@@ -317,8 +492,7 @@ phase_sql() {
     fi
     run_with_password "$password" sql users create "$SQL_USER" --instance="$SQL_INSTANCE"
   fi
-  run secrets add-iam-policy-binding "$DB_PASSWORD_SECRET" --member="serviceAccount:$(sa_email "$MLFLOW_SA")" \
-    --role=roles/secretmanager.secretAccessor --format=none
+  grant_secret "$DB_PASSWORD_SECRET" "serviceAccount:$(sa_email "$MLFLOW_SA")" roles/secretmanager.secretAccessor
 }
 
 phase_mlflow() {
@@ -340,8 +514,17 @@ phase_mlflow() {
   fi
 }
 
-phase_composer() {
+phase_schedule() {
+  if [[ $SCHEDULER == composer ]]; then
+    schedule_with_composer
+  else
+    schedule_with_cloud_scheduler
+  fi
+}
+
+schedule_with_composer() {
   phase "Cloud Composer 3 environment for the hourly retrain DAG (takes about 25 minutes)"
+  # The image's Airflow is the one the DAG tests run on (deploy/versions.env).
   present composer environments describe "$COMPOSER_ENV" --location="$REGION" --format='value(name)' ||
     run composer environments create "$COMPOSER_ENV" --location="$REGION" \
       --image-version="$COMPOSER_IMAGE_VERSION" --environment-size=small \
@@ -356,22 +539,124 @@ phase_composer() {
   grant_bucket "$dags_bucket" "serviceAccount:$(sa_email "$BUILD_SA")" roles/storage.objectAdmin
 }
 
-phase_dead_letter() {
-  phase "Dead letters for the train trigger (run after the first build has deployed $TRAIN_FUNCTION)"
-  # Eventarc creates the push subscription behind --trigger-topic; find it through the trigger.
+schedule_with_cloud_scheduler() {
+  phase "Cloud Scheduler job publishing the hourly retrain message (instead of Composer)"
+  # Cloud Scheduler publishes as its service agent: allow it the retrain topic only.
+  run beta services identity create --service=cloudscheduler.googleapis.com --format=none
+  grant_topic "$RETRAIN_TOPIC" \
+    "serviceAccount:service-$(project_number)@gcp-sa-cloudscheduler.iam.gserviceaccount.com" roles/pubsub.publisher
+  # The DAG's message (docs/messages.md): reason "schedule", attribute reason=schedule. A job's
+  # body is fixed, so requested_at is when this ran; training logs it and depends on it for nothing.
+  # Retries like the DAG's: 4, from 30 s, doubling, at most 10 minutes apart.
+  local body settings
+  body=$(printf '{"reason": "schedule", "requested_at": "%s"}' "$(date -u +%Y-%m-%dT%H:%M:%SZ)")
+  settings=(--location="$REGION" --schedule="0 * * * *" --time-zone=Etc/UTC --topic="$RETRAIN_TOPIC"
+    --message-body="$body" --max-retry-attempts=4 --min-backoff=30s --max-backoff=600s)
+  if present scheduler jobs describe "$SCHEDULER_JOB" --location="$REGION" --format='value(name)'; then
+    run scheduler jobs update pubsub "$SCHEDULER_JOB" "${settings[@]}" --update-attributes=reason=schedule
+  else
+    run scheduler jobs create pubsub "$SCHEDULER_JOB" "${settings[@]}" --attributes=reason=schedule \
+      --description="gasforecast: hourly retrain request (docs/messages.md)"
+  fi
+}
+
+# trigger_subscription FUNCTION PLACEHOLDER: the push subscription Eventarc made for the function's
+# trigger (functions describe → eventTrigger.trigger → eventarc triggers describe → subscription).
+trigger_subscription() {
   local trigger subscription
-  trigger=$(lookup projects/PROJECT/locations/REGION/triggers/TRAIN_TRIGGER functions describe "$TRAIN_FUNCTION" \
+  trigger=$(lookup projects/PROJECT/locations/REGION/triggers/TRIGGER functions describe "$1" \
     --gen2 --region="$REGION" --format='value(eventTrigger.trigger)')
-  subscription=$(lookup projects/PROJECT/subscriptions/TRAIN_SUBSCRIPTION eventarc triggers describe "${trigger##*/}" \
+  subscription=$(lookup "projects/PROJECT/subscriptions/$2" eventarc triggers describe "${trigger##*/}" \
     --location="$REGION" --format='value(transport.pubsub.subscription)')
-  run pubsub subscriptions update "${subscription##*/}" --dead-letter-topic="$DEAD_LETTER_TOPIC" \
-    --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS" --min-retry-delay=10s --max-retry-delay=600s
-  run pubsub subscriptions add-iam-policy-binding "${subscription##*/}" \
-    --member="serviceAccount:$(pubsub_agent)" --role=roles/pubsub.subscriber --format=none
+  printf '%s\n' "${subscription##*/}"
+}
+
+phase_triggers() {
+  phase "Trigger subscriptions: ack deadline, retry policy, dead letters (after the first build)"
+  # Eventarc creates the push subscriptions behind both triggers at deploy time; this tunes them.
+  # Ack deadline above each function's timeout (ingest 300 s, train 540 s), so a push waits for the
+  # function's own answer; backoff 10 s to 600 s; after 5 attempts a retrain message goes to the
+  # dead-letter topic. The arithmetic: docs/operations.md#delivery-timing.
+  local ingest train
+  ingest=$(trigger_subscription "$INGEST_FUNCTION" INGEST_SUBSCRIPTION)
+  run pubsub subscriptions update "$ingest" --ack-deadline="$ACK_DEADLINE" \
+    --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY"
+  train=$(trigger_subscription "$TRAIN_FUNCTION" TRAIN_SUBSCRIPTION)
+  run pubsub subscriptions update "$train" --ack-deadline="$ACK_DEADLINE" \
+    --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY" \
+    --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS"
+  # The Pub/Sub service agent acknowledges on the source subscription the messages it moved.
+  grant_subscription "$train" "serviceAccount:$(pubsub_agent)" roles/pubsub.subscriber
+}
+
+# uptime_check NAME HOST PATH PERIOD_MINUTES [FLAG...]: the id of the HTTPS uptime check NAME on
+# HOST, created with these settings when no check has that display name.
+uptime_check() {
+  local name=$1 host=$2 path=$3 period=$4 found
+  shift 4
+  found=$(existing monitoring uptime list-configs --filter="displayName=\"$name\"" --format='value(name)')
+  if [[ -z $found ]]; then
+    found=$(create_reading "projects/$PROJECT_ID/uptimeCheckConfigs/$name-ID" monitoring uptime create "$name" \
+      --resource-type=uptime-url --resource-labels="host=$host,project_id=$PROJECT_ID" --protocol=https \
+      --path="$path" --period="$period" --timeout=30 --regions=europe,usa-virginia,usa-oregon \
+      --status-classes=2xx "$@" --format='value(name)')
+  fi
+  printf '%s\n' "${found##*/}"
+}
+
+phase_alerting() {
+  phase "Alerting: log-based metric, uptime checks, alert policies mailing ${ALERT_EMAIL:-ALERT_EMAIL} (after the first build)"
+  # Log-based metrics from deploy/monitoring/metrics/, each named after its file.
+  local config metric
+  for config in "$REPO_ROOT"/deploy/monitoring/metrics/*.yaml; do
+    metric=$(basename "$config" .yaml)
+    if present logging metrics describe "$metric" --format='value(name)'; then
+      run logging metrics update "$metric" --config-from-file="$config"
+    else
+      run logging metrics create "$metric" --config-from-file="$config"
+    fi
+  done
+
+  # Uptime checks on the public service: the page answers; /readyz says "ready"; /readyz says the
+  # data is fresh (the service computes data_stale itself, so no log line or visitor is needed).
+  local url host up ready fresh
+  url=$(lookup https://SERVICE_HOST run services describe "$SERVICE_NAME" --region="$REGION" --format='value(status.url)')
+  host=${url#https://}
+  host=${host%%/*}
+  up=$(uptime_check "$SERVICE_NAME-up" "$host" / 5)
+  ready=$(uptime_check "$SERVICE_NAME-ready" "$host" /readyz 5 --matcher-type=matches-json-path \
+    --json-path='$.status' --json-path-matcher-type=regex-match --matcher-content='^"?ready"?$')
+  fresh=$(uptime_check "$SERVICE_NAME-data-fresh" "$host" /readyz 15 --matcher-type=matches-json-path \
+    --json-path='$.data_stale' --json-path-matcher-type=exact-match --matcher-content=false)
+
+  # One e-mail notification channel, found by its address.
+  local channel
+  channel=$(existing beta monitoring channels list \
+    --filter="type=\"email\" AND labels.email_address=\"${ALERT_EMAIL:-ALERT_EMAIL}\"" --format='value(name)')
+  [[ -n $channel ]] ||
+    channel=$(create_reading "projects/$PROJECT_ID/notificationChannels/CHANNEL_ID" beta monitoring channels create \
+      --display-name="gasforecast alerts" --type=email --channel-labels="email_address=${ALERT_EMAIL:-ALERT_EMAIL}" \
+      --format='value(name)')
+
+  # Alert policies from deploy/monitoring/policies/, rendered with this project's names; an existing
+  # policy (same display name) is replaced by the rendered one, so a re-run applies changed thresholds.
+  local template file display policy
+  for template in "$REPO_ROOT"/deploy/monitoring/policies/*.yaml; do
+    file=$(render "$template" "PROJECT_ID=$PROJECT_ID" "NOTIFICATION_CHANNEL=$channel" \
+      "DEAD_LETTER_SUBSCRIPTION=$DEAD_LETTER_SUBSCRIPTION" "SERVICE_UP_CHECK=$up" \
+      "SERVICE_READY_CHECK=$ready" "DATA_FRESH_CHECK=$fresh")
+    display=$(sed -n 's/^displayName: "\(.*\)"$/\1/p' "$template")
+    policy=$(existing alpha monitoring policies list --filter="displayName=\"$display\"" --format='value(name)')
+    if [[ -n $policy ]]; then
+      run alpha monitoring policies update "$policy" --policy-from-file="$file"
+    else
+      run alpha monitoring policies create --policy-from-file="$file"
+    fi
+  done
 }
 
 for name in "${PHASES[@]}"; do
-  "phase_${name//-/_}"
+  "phase_$name"
 done
 if [[ $DRY_RUN -eq 1 ]]; then
   printf '\n# dry run: nothing was changed\n' >&3

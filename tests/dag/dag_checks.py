@@ -2,7 +2,8 @@
 
 Airflow is not installed in the main venv, so tests/dag/test_dag_retrain_schedule.py runs this file
 with .venv-airflow/bin/python and asserts on the report. This script checks nothing itself: it only
-observes (DagBag import errors, DAG and task settings, a `dag.test()` run, socket use).
+observes (the Airflow version, DagBag import errors, DAG and task settings, a `dag.test()` run,
+socket use).
 
 The caller sets AIRFLOW_HOME (an empty temp dir: SQLite metadata DB), the Google connection and
 PUBSUB_EMULATOR_HOST. Every attempt to reach an address outside 127.0.0.0/8 (or ::1) is refused
@@ -98,6 +99,7 @@ def main() -> int:
 
     report: dict = {"seconds": {}}
     started = time.monotonic()
+    import airflow
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
@@ -107,6 +109,7 @@ def main() -> int:
     started = time.monotonic()
     bag = DagBag(dag_folder=args.dag_folder)
     report["seconds"]["dagbag"] = round(time.monotonic() - started, 2)
+    report["airflow_version"] = airflow.__version__
     report["import_errors"] = {str(path): str(error) for path, error in bag.import_errors.items()}
     report["dag_ids"] = sorted(bag.dags)
     dag = bag.dags.get(DAG_ID)

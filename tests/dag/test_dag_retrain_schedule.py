@@ -65,6 +65,15 @@ def dag_run(running_stack, settings, champion, pubsub_emulator, tmp_path_factory
     return report
 
 
+def test_the_dag_runs_on_the_airflow_composer_is_given(dag_run):
+    """deploy/versions.env sets both the Composer image bootstrap.sh creates and, through
+    requirements-airflow.txt, the Airflow these checks just ran."""
+    versions = dict(line.split("=", 1) for line in (REPO / "deploy" / "versions.env").read_text().splitlines()
+                    if line.strip() and not line.startswith("#"))
+    assert dag_run["airflow_version"] == versions["AIRFLOW_VERSION"]
+    assert versions["COMPOSER_IMAGE_VERSION"] == "composer-3-airflow-${AIRFLOW_VERSION}"
+
+
 def test_dag_folder_imports_without_errors(dag_run):
     assert dag_run["import_errors"] == {}
     assert dag_run["dag_ids"] == ["gasforecast_retrain_schedule"]

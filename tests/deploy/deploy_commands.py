@@ -1,5 +1,5 @@
 """Pull the gcloud command lines out of cloudbuild.yaml, the bootstrap plan and the docs (and run
-the bootstrap to get its plan).
+the bootstrap to get its plan); read deploy/versions.env.
 
 Cloud Build substitutes `$NAME`/`${NAME}` in step arguments and turns `$$` into `$`; with the default
 MUST_MATCH option an unknown name fails the build. `substitute` follows those rules so the tests see
@@ -8,16 +8,26 @@ exactly the argv each step would run.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shlex
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-BOOTSTRAP_PHASES = ("apis", "network", "storage", "pubsub", "identities", "sql", "mlflow", "composer", "dead-letter")
+# Every phase, the post-build ones (triggers, alerting) included.
+BOOTSTRAP_PHASES = ("apis", "network", "storage", "pubsub", "identities", "sql", "mlflow", "schedule", "triggers",
+                    "alerting")
+
+# The bootstrap renders alert policies into MONITORING_DIR; the tests' renderings go here (not into
+# build/), and stay until the process ends because the plan's --policy-from-file paths point at them.
+RENDERED = Path(tempfile.mkdtemp(prefix="gasforecast-monitoring-"))
+atexit.register(shutil.rmtree, RENDERED, ignore_errors=True)
 
 
 def run_bootstrap(*args: str, env: dict[str, str] | None = None, path: str = "/usr/bin:/bin") -> subprocess.CompletedProcess:
@@ -26,9 +36,19 @@ def run_bootstrap(*args: str, env: dict[str, str] | None = None, path: str = "/u
         ["bash", str(REPO / "scripts" / "bootstrap.sh"), *args],
         capture_output=True,
         text=True,
-        env={"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), **(env or {})},
-        timeout=60,
+        env={"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), "MONITORING_DIR": str(RENDERED), **(env or {})},
+        timeout=180,  # a second when idle; the machine running the suite may be busy
     )
+
+
+def read_versions() -> dict[str, str]:
+    """deploy/versions.env: `NAME=value` lines, `${NAME}` of an earlier line expanded (as bash would)."""
+    values: dict[str, str] = {}
+    for line in (REPO / "deploy" / "versions.env").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], value)
+    return values
 
 
 # Cloud Build's built-in substitutions, with sample values of the right shape.
@@ -86,20 +106,35 @@ class BuildCommand:
 
 
 def cloudbuild_gcloud_commands(config: dict, values: dict[str, str]) -> list[BuildCommand]:
-    """The gcloud invocations of the build (steps whose entrypoint is gcloud), substituted."""
+    """The gcloud invocations of the build, substituted: steps whose entrypoint is gcloud, and the
+    gcloud calls a bash step would make with these values."""
     commands = []
     for step in config["steps"]:
         if step.get("entrypoint") == "gcloud":
             argv = [substitute(str(arg), values) for arg in step["args"]]
             commands.append(BuildCommand(step["id"], argv))
+        elif step.get("entrypoint") == "bash" and "cloudsdktool" in step["name"]:
+            commands += [BuildCommand(step["id"], argv) for argv in bash_step_gcloud_calls(step, values)]
     return commands
 
 
-_PLAN_PREFIXES = ("# check: ", "# lookup: ", "+ ")
+def bash_step_gcloud_calls(step: dict, values: dict[str, str]) -> list[list[str]]:
+    """Run a bash step's script, substituted, with a stand-in `gcloud` that only records its argv."""
+    script = substitute(step["args"][-1], values)
+    stub = 'gcloud() { printf "%s\\0" "$@"; printf "\\n"; }\n'
+    done = subprocess.run(["bash", "-c", stub + script], capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, f"step {step['id']}: {done.stderr}"
+    calls = [line for line in done.stdout.split("\n") if "\0" in line]
+    return [line.split("\0")[:-1] for line in calls]
+
+
+_PLAN_PREFIXES = ("# check: ", "# lookup: ", "# if found: ", "+ ")
 
 
 def plan_commands(plan: str) -> list[list[str]]:
-    """The gcloud commands in a bootstrap plan: actions, and the checks and look-ups it would make."""
+    """The gcloud commands in a bootstrap plan: actions, the checks and look-ups it would make, and
+    the actions it would take only if a check found something."""
     commands = []
     for line in plan.splitlines():
         for prefix in _PLAN_PREFIXES:

@@ -109,6 +109,33 @@ def parse_all(sdk: Sdk, commands: list[list[str]], timeout: float = 120.0) -> Pa
 
 
 @dataclass(frozen=True)
+class DecodeRequest:
+    """A YAML/JSON file and the API message it must decode into (e.g. monitoring v3 AlertPolicy)."""
+    path: str
+    api: str
+    version: str
+    message: str
+    key: str | None = None  # decode this top-level key's value instead of the whole file
+
+
+def decode_all(sdk: Sdk, requests: list[DecodeRequest], timeout: float = 120.0) -> dict[str, str | None]:
+    """Decode every file with the SDK's strict message decoder: path -> None when it decodes, else why not."""
+    with tempfile.TemporaryDirectory(prefix="gcloud-offline-") as config_dir:
+        done = subprocess.run(
+            [sdk.python, str(DRIVER), "decode", sdk.lib],
+            input="".join(json.dumps(request.__dict__) + "\n" for request in requests),
+            capture_output=True,
+            text=True,
+            env=offline_env(config_dir),
+            timeout=timeout,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"gcloud decode driver failed ({done.returncode}): {done.stderr[-2000:]}")
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return {row["path"]: (None if row["ok"] else row["error"]) for row in rows}
+
+
+@dataclass(frozen=True)
 class RunResult:
     argv: list[str]
     returncode: int

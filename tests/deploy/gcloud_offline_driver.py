@@ -9,6 +9,10 @@ leave loopback, so a check can never reach Google Cloud even if the SDK tried:
   commands, where one `gcloud` process per command takes about 1 s each.
 * `run SDK_LIB ARG...`: run the real `gcloud ARG...` (parse and run), for cross-checking the parser
   verdict against the real CLI's exit code.
+* `decode SDK_LIB`: read one JSON request per line on stdin ({"path", "api", "version", "message",
+  optionally "key"}) and decode that YAML/JSON file into the API message gcloud would send (e.g.
+  monitoring v3 `AlertPolicy` for `--policy-from-file`), with the SDK's strict decoder: an unknown
+  field or enum value is an error, as the API would answer.
 """
 
 import contextlib
@@ -125,6 +129,31 @@ def parse_commands(sdk_lib, lines, out):
         out.flush()
 
 
+def decode_files(sdk_lib, lines, out):
+    """Decode each requested file into its API message type; answer ok or the decoder's complaint."""
+    _import_sdk(sdk_lib)
+    from googlecloudsdk.api_lib.util import apis
+    from googlecloudsdk.api_lib.util import messages as messages_util
+    from googlecloudsdk.core import yaml
+
+    for line in lines:
+        request = json.loads(line)
+        result = {"path": request["path"]}
+        try:
+            data = yaml.load_path(request["path"])
+            if request.get("key"):
+                data = data[request["key"]]
+            message_type = apis.GetMessagesModule(request["api"], request["version"])
+            for part in request["message"].split("."):
+                message_type = getattr(message_type, part)
+            messages_util.DictToMessageWithErrorCheck(data, message_type)
+            result["ok"] = True
+        except Exception as exc:  # the decoder raises several kinds; each is a verdict
+            result.update(ok=False, error="%s: %s" % (type(exc).__name__, exc))
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+
+
 def run_gcloud(sdk_lib, argv):
     gcloud_main = _import_sdk(sdk_lib)
     sys.argv = ["gcloud"] + argv
@@ -138,6 +167,8 @@ def main():
         parse_commands(sdk_lib, sys.stdin, sys.stdout)
     elif mode == "run":
         run_gcloud(sdk_lib, sys.argv[3:])
+    elif mode == "decode":
+        decode_files(sdk_lib, sys.stdin, sys.stdout)
     else:
         sys.exit("unknown mode %r" % mode)
 

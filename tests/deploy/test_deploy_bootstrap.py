@@ -6,31 +6,49 @@ project were empty or already fully set up; no real gcloud is involved.
 
 from __future__ import annotations
 
+import re
 import shlex
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from deploy_commands import BOOTSTRAP_PHASES, plan_commands, run_bootstrap
+from gasforecast.config import Settings
+from gasforecast.messaging import RetrainRequest, parse_retrain_request
 
-ALL_BUT_DEAD_LETTER = [p for p in BOOTSTRAP_PHASES if p != "dead-letter"]
+POST_BUILD = ("triggers", "alerting")
+BEFORE_BUILD = [p for p in BOOTSTRAP_PHASES if p not in POST_BUILD]
 
 # Answers the look-ups the script makes; a describe/list answers per FAKE_STATE (empty or full).
+# A grant fails FAKE_GRANT_FAILURES times with FAKE_GRANT_ERROR first (IAM not caught up yet).
 FAKE_GCLOUD = r"""#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$FAKE_LOG"
+if [[ " $* " == *" add-iam-policy-binding "* && ${FAKE_GRANT_FAILURES:-0} -gt 0 ]]; then
+  failed=$(cat "$FAKE_LOG.failed" 2>/dev/null || echo 0)
+  if ((failed < FAKE_GRANT_FAILURES)); then
+    echo $((failed + 1)) >"$FAKE_LOG.failed"
+    echo "$FAKE_GRANT_ERROR" >&2; exit 1
+  fi
+fi
 case "$*" in
   *"value(projectNumber)"*) echo 123456789012; exit 0 ;;
   *"storage service-agent"*) echo service-123456789012@gs-project-accounts.iam.gserviceaccount.com; exit 0 ;;
   *"secrets versions access"*) echo stored-password; exit 0 ;;
-  *"value(eventTrigger.trigger)"*) echo projects/p/locations/europe-west2/triggers/gasforecast-train-123; exit 0 ;;
-  *"value(transport.pubsub.subscription)"*) echo projects/p/subscriptions/eventarc-europe-west2-train-sub-1; exit 0 ;;
+  *"value(eventTrigger.trigger)"*) echo "projects/p/locations/europe-west2/triggers/${5}-trigger"; exit 0 ;;
+  *"value(transport.pubsub.subscription)"*) echo "projects/p/subscriptions/eventarc-${6%-trigger}-sub"; exit 0 ;;
   *"value(config.dagGcsPrefix)"*) echo gs://europe-west2-gasforecast-composer-bucket/dags; exit 0 ;;
+  *"value(status.url)"*) echo https://gasforecast-service-abc123-nw.a.run.app; exit 0 ;;
+  *"get-iam-policy"*) printf '%s\n' "${FAKE_BINDINGS:-}"; exit 0 ;;
+  *"channels create"*) echo projects/p/notificationChannels/4242; exit 0 ;;
+  *"uptime create"*) echo "projects/p/uptimeCheckConfigs/${6}-id"; exit 0 ;;
   *"--data-file=-"*) cat >"$FAKE_LOG.secret"; exit 0 ;;
+  *"--flags-file=-"*) cat >"$FAKE_LOG.flags"; exit 0 ;;
 esac
-if [[ " $* " == *" describe "* || " $* " == *" list "* ]]; then
+if [[ " $* " =~ \ (describe|list|list-configs)\  ]]; then
   if [[ $FAKE_STATE == full ]]; then echo exists; exit 0; fi
-  [[ " $* " == *" list "* ]] && exit 0
+  [[ " $* " == *" describe "* ]] || exit 0
   echo "ERROR: NOT_FOUND" >&2; exit 1
 fi
 exit 0
@@ -47,12 +65,13 @@ def fake_gcloud(tmp_path: Path) -> Path:
     return bin_dir
 
 
-def run_with_fake(fake_gcloud: Path, state: str, *args: str):
+def run_with_fake(fake_gcloud: Path, state: str, *args: str, **env: str):
     log = fake_gcloud.parent / "gcloud.log"
     log.write_text("")
     done = run_bootstrap(
         *args,
-        env={"PROJECT_ID": "offline-check", "FAKE_STATE": state, "FAKE_LOG": str(log)},
+        env={"PROJECT_ID": "offline-check", "FAKE_STATE": state, "FAKE_LOG": str(log), "GRANT_RETRY_SECONDS": "0",
+             "MONITORING_DIR": str(fake_gcloud.parent / "monitoring"), "ALERT_EMAIL": "ops@example.com", **env},
         path=f"{fake_gcloud}:/usr/bin:/bin",
     )
     calls = [shlex.split(line) for line in log.read_text().splitlines()]
@@ -63,6 +82,16 @@ def is_create(argv: list[str]) -> bool:
     """A command that makes a new resource (IAM bindings and updates are idempotent by nature)."""
     verbs = set(argv)
     return bool(verbs & {"create", "connect"}) and "identity" not in verbs
+
+
+def plan_lines(plan: str, *words: str) -> list[list[str]]:
+    """The plan's commands (checks and look-ups included) that contain every one of these words."""
+    return [argv for argv in plan_commands(plan) if all(word in argv for word in words)]
+
+
+def flag(argv: list[str], name: str) -> str:
+    [value] = [arg.split("=", 1)[1] for arg in argv if arg.startswith(f"{name}=")]
+    return value
 
 
 def test_dry_run_prints_the_plan_and_never_calls_gcloud(fake_gcloud):
@@ -84,6 +113,7 @@ def test_plan_creates_what_the_pipeline_needs(bootstrap_plan):
     plan = bootstrap_plan
     for expected in (
         "services enable",
+        "storage buckets create gs://gasforecast-uploads",
         "storage buckets create gs://gasforecast-data",
         "storage buckets update gs://gasforecast-data --versioning",
         "storage buckets create gs://gasforecast-artifacts",
@@ -125,43 +155,275 @@ def test_no_role_is_granted_project_wide_that_a_resource_binding_could_carry(boo
                         "roles/editor", "roles/secretmanager.secretAccessor"}
 
 
-def test_first_run_creates_everything(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "empty", *ALL_BUT_DEAD_LETTER)
+# ---- Delivery timing of the trigger subscriptions (PLAN "Timing", docs/operations.md) ----------
+
+def test_trigger_subscriptions_wait_longer_than_the_functions_run(bootstrap_plan, cloudbuild):
+    """Push waits for a delivery as long as the ack deadline: it must exceed each function's timeout,
+    and a delivery's lease wait plus a training must fit inside the train function's timeout."""
+    from deploy_commands import build_values, cloudbuild_gcloud_commands
+
+    timeouts = {c.step_id: int(flag(c.argv, "--timeout").removesuffix("s"))
+                for c in cloudbuild_gcloud_commands(cloudbuild, build_values(cloudbuild))
+                if c.step_id in ("deploy-ingest", "deploy-train")}
+    [ingest] = plan_lines(bootstrap_plan, "update", "INGEST_SUBSCRIPTION")
+    [train] = plan_lines(bootstrap_plan, "update", "TRAIN_SUBSCRIPTION")
+    for update, step in ((ingest, "deploy-ingest"), (train, "deploy-train")):
+        assert int(flag(update, "--ack-deadline")) == 600  # the most Pub/Sub allows
+        assert timeouts[step] < int(flag(update, "--ack-deadline"))
+        assert (flag(update, "--min-retry-delay"), flag(update, "--max-retry-delay")) == ("10s", "600s")
+    assert timeouts["deploy-train"] == 540
+    assert flag(train, "--max-delivery-attempts") == "5"
+    assert "--dead-letter-topic" not in " ".join(ingest)
+    longest_training = 180  # PLAN.md "Timing": 300 s wait + training <= 180 s < 540 s
+    assert Settings().train_lock_wait_seconds + longest_training < timeouts["deploy-train"]
+
+
+def test_triggers_phase_tunes_both_eventarc_subscriptions(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "triggers")
     assert done.returncode == 0, done.stderr
-    created = [argv for argv in calls if is_create(argv)]
-    plan_creates = [argv for argv in plan_commands(run_bootstrap("--dry-run", *ALL_BUT_DEAD_LETTER,
-                                                                 env={"PROJECT_ID": "offline-check"}).stdout)
-                    if is_create(argv)]
-    assert len(created) == len(plan_creates) >= 25
+    updates = [argv for argv in calls if argv[2:5] == ["pubsub", "subscriptions", "update"]]
+    assert [argv[5] for argv in updates] == ["eventarc-gasforecast-ingest-sub", "eventarc-gasforecast-train-sub"]
+    assert "--dead-letter-topic=retrain-requests-dead-letter" in updates[1]
+    describes = [argv[5] for argv in calls if argv[2:5] == ["eventarc", "triggers", "describe"]]
+    assert describes == ["gasforecast-ingest-trigger", "gasforecast-train-trigger"]
+
+
+# ---- Buckets, lifecycle, least privilege -------------------------------------------------------
+
+def test_uploads_and_data_buckets_get_their_lifecycle_rules(bootstrap_plan, repo):
+    [uploads] = plan_lines(bootstrap_plan, "update", "gs://gasforecast-uploads")
+    [data] = plan_lines(bootstrap_plan, "update", "gs://gasforecast-data")
+    assert Path(flag(uploads, "--lifecycle-file")) == repo / "deploy" / "storage" / "uploads-bucket-lifecycle.json"
+    assert Path(flag(data, "--lifecycle-file")) == repo / "deploy" / "storage" / "data-bucket-lifecycle.json"
+    assert "--versioning" in data and "--versioning" not in uploads
+
+
+def _conditions(plan: str, bucket: str, member: str) -> dict[str, set[str]]:
+    """role -> the object-name prefixes its conditional binding on the bucket admits."""
+    found: dict[str, set[str]] = {}
+    for argv in plan_lines(plan, "add-iam-policy-binding", f"gs://{bucket}", f"--member=serviceAccount:{member}"):
+        role = flag(argv, "--role")
+        expression = flag(argv, "--condition").split(";expression=", 1)[1] if "--condition" in " ".join(argv) else ""
+        objects = set(re.findall(rf'resource\.name\.startsWith\("projects/_/buckets/{bucket}/objects/([^"]*)"\)', expression))
+        listed = set(re.findall(r'objectListPrefix", ""\)\.startsWith\("([^"]*)"\)', expression))
+        assert objects == listed, "listing is allowed exactly where reading is"
+        assert expression.count("||") == max(2 * len(objects) - 1, 0), "nothing but those prefixes"
+        found[role] = objects
+    return found
+
+
+def test_train_reads_curated_and_writes_locks_and_forecasts_only(bootstrap_plan):
+    train = "gasforecast-train@offline-check.iam.gserviceaccount.com"
+    assert _conditions(bootstrap_plan, "gasforecast-data", train) == {
+        "roles/storage.objectViewer": {"curated/"},
+        "roles/storage.objectUser": {"locks/", "forecasts/"},
+    }
+    assert _conditions(bootstrap_plan, "gasforecast-uploads", train) == {}
+
+
+def test_ingest_reads_uploads_and_writes_its_data_prefixes_only(bootstrap_plan):
+    ingest = "gasforecast-ingest@offline-check.iam.gserviceaccount.com"
+    assert _conditions(bootstrap_plan, "gasforecast-uploads", ingest) == {"roles/storage.objectUser": set()}
+    assert _conditions(bootstrap_plan, "gasforecast-data", ingest) == {
+        "roles/storage.objectUser": {"curated/", "archive/", "rejected/", "held/"},
+    }
+
+
+def test_a_rerun_removes_the_whole_bucket_grants_of_earlier_versions(fake_gcloud):
+    legacy = "\n".join(f"roles/storage.objectAdmin,serviceAccount:gasforecast-{part}@offline-check.iam.gserviceaccount.com,"
+                       for part in ("train", "ingest"))
+    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=legacy)
+    assert done.returncode == 0, done.stderr
+    removed = [flag(argv, "--member") for argv in calls if "remove-iam-policy-binding" in argv]
+    assert sorted(removed) == [f"serviceAccount:gasforecast-{part}@offline-check.iam.gserviceaccount.com"
+                               for part in ("ingest", "train")]
+    # A conditional binding of the same role is not a legacy one.
+    conditional = legacy.replace(".com,", ".com,train reads curated")
+    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=conditional)
+    assert done.returncode == 0, done.stderr
+    assert not [argv for argv in calls if "remove-iam-policy-binding" in argv]
+
+
+# ---- First deploy: grants to new accounts are retried ------------------------------------------
+
+def test_a_grant_to_an_account_iam_has_not_propagated_yet_is_retried(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_GRANT_FAILURES="2",
+                                FAKE_GRANT_ERROR="ERROR: (gcloud.pubsub.topics.add-iam-policy-binding) INVALID_ARGUMENT: "
+                                                 "Service account service-123@gcp-sa-pubsub.iam.gserviceaccount.com does not exist.")
+    assert done.returncode == 0, done.stderr
+    grants = [argv for argv in calls if "add-iam-policy-binding" in argv]
+    assert len(grants) == 3 and grants[0] == grants[2]
+    assert done.stdout.count("# not usable yet") == 2
+
+
+def test_retries_are_bounded_and_say_what_to_do(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_GRANT_FAILURES="99", GRANT_ATTEMPTS="3",
+                                FAKE_GRANT_ERROR="ERROR: NOT_FOUND: Service account x does not exist.")
+    assert done.returncode != 0
+    assert len([argv for argv in calls if "add-iam-policy-binding" in argv]) == 3
+    assert "run the same command again" in done.stderr
+
+
+def test_other_grant_failures_stop_at_once(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_GRANT_FAILURES="1",
+                                FAKE_GRANT_ERROR="ERROR: PERMISSION_DENIED: caller lacks resourcemanager.projects.setIamPolicy")
+    assert done.returncode != 0
+    assert len([argv for argv in calls if "add-iam-policy-binding" in argv]) == 1
+    assert "PERMISSION_DENIED" in done.stderr
+
+
+# ---- Idempotence -------------------------------------------------------------------------------
+
+def _creates(plan_or_calls) -> list[list[str]]:
+    return [argv for argv in plan_or_calls if is_create(argv)]
+
+
+@pytest.mark.parametrize("phases", [BEFORE_BUILD, list(POST_BUILD)], ids=["before-build", "after-build"])
+def test_first_run_creates_everything(fake_gcloud, phases):
+    done, calls = run_with_fake(fake_gcloud, "empty", *phases)
+    assert done.returncode == 0, done.stderr
+    plan = run_bootstrap("--dry-run", *phases, env={"PROJECT_ID": "offline-check"})
+    assert len(_creates(calls)) == len(_creates(plan_commands(plan.stdout))) >= (25 if "apis" in phases else 10)
 
 
 def test_second_run_creates_nothing(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "full", *ALL_BUT_DEAD_LETTER)
+    done, calls = run_with_fake(fake_gcloud, "full", *BOOTSTRAP_PHASES)
     assert done.returncode == 0, done.stderr
-    assert [argv for argv in calls if is_create(argv)] == []
-    # The VM's startup script and settings are refreshed instead of recreating it.
-    assert any("add-metadata" in argv for argv in calls)
+    assert _creates(calls) == []
+    # What can drift is re-applied instead: the VM's startup script and settings, the log-based
+    # metric, the alert policies, the bucket lifecycle rules.
+    for refreshed in (["add-metadata"], ["logging", "metrics", "update"], ["monitoring", "policies", "update"],
+                      ["storage", "buckets", "update"]):
+        assert any(set(refreshed) <= set(argv) for argv in calls), refreshed
 
 
-def test_database_password_is_generated_stored_and_never_printed(fake_gcloud):
+# ---- Database password -------------------------------------------------------------------------
+
+def test_database_password_is_generated_stored_and_never_on_a_command_line(fake_gcloud):
     done, calls = run_with_fake(fake_gcloud, "empty", "sql")
     assert done.returncode == 0, done.stderr
     password = (fake_gcloud.parent / "gcloud.log.secret").read_text()
     assert len(password) >= 24 and password.isalnum()
     [user] = [argv for argv in calls if argv[2:5] == ["sql", "users", "create"]]
-    assert f"--password={password}" in user
+    assert "--flags-file=-" in user
+    assert not any(password in arg for argv in calls for arg in argv)
+    assert (fake_gcloud.parent / "gcloud.log.flags").read_text() == f'--password: "{password}"\n'
     assert password not in done.stdout + done.stderr
-    assert "--password=FROM_SECRET" in done.stdout
 
 
-def test_dead_letter_phase_finds_the_eventarc_subscription(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "full", "dead-letter")
+def test_an_existing_secret_gives_the_password_of_a_new_user(fake_gcloud):
+    """Secret present, user missing (e.g. the instance was recreated): the stored password is used."""
+    log = fake_gcloud.parent / "gcloud.log"
+    script = fake_gcloud / "gcloud"
+    script.write_text(script.read_text().replace('case "$*" in', 'case "$*" in\n  *"secrets describe"*) echo exists; exit 0 ;;', 1))
+    done, calls = run_with_fake(fake_gcloud, "empty", "sql")
     assert done.returncode == 0, done.stderr
-    [update] = [argv for argv in calls if argv[2:5] == ["pubsub", "subscriptions", "update"]]
-    assert update[5] == "eventarc-europe-west2-train-sub-1"
-    [describe] = [argv for argv in calls if argv[2:5] == ["eventarc", "triggers", "describe"]]
-    assert describe[5] == "gasforecast-train-123"
+    assert not (Path(f"{log}.secret")).exists()
+    assert (fake_gcloud.parent / "gcloud.log.flags").read_text() == '--password: "stored-password"\n'
 
+
+# ---- Scheduler choice --------------------------------------------------------------------------
+
+def _plan(*args: str) -> str:
+    done = run_bootstrap("--dry-run", *args, env={"PROJECT_ID": "offline-check"})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_cloud_scheduler_publishes_the_dags_message_and_needs_no_composer():
+    plan = _plan("--scheduler", "cloud-scheduler", *BEFORE_BUILD)
+    same = _plan("--scheduler=cloud-scheduler", *BEFORE_BUILD)
+    without_time = re.compile(r'"requested_at": "[^"]*"')
+    assert without_time.sub("", plan) == without_time.sub("", same)
+    assert "composer" not in plan
+    assert "cloudscheduler.googleapis.com" in plan
+    [job] = plan_lines(plan, "scheduler", "jobs", "create")
+    assert flag(job, "--schedule") == "0 * * * *" and flag(job, "--time-zone") == "Etc/UTC"
+    assert flag(job, "--topic") == "retrain-requests"
+    request = parse_retrain_request(flag(job, "--message-body"))
+    assert request.reason == "schedule" and not request.force and request.dataset is None
+    attributes = dict(pair.split("=", 1) for pair in flag(job, "--attributes").split(","))
+    assert attributes == RetrainRequest(reason="schedule", requested_at=request.requested_at).attributes()
+    # Its service agent may publish to the retrain topic, and nothing else.
+    [grant] = plan_lines(plan, "add-iam-policy-binding",
+                         "--member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-cloudscheduler.iam.gserviceaccount.com")
+    assert grant[2:6] == ["pubsub", "topics", "add-iam-policy-binding", "retrain-requests"]
+    assert "--role=roles/pubsub.publisher" in grant
+
+
+def test_the_default_scheduler_is_composer(bootstrap_plan):
+    assert "composer environments create" in bootstrap_plan
+    assert "scheduler jobs" not in bootstrap_plan and "cloudscheduler" not in bootstrap_plan
+
+
+def test_an_existing_scheduler_job_is_updated_not_recreated(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "--scheduler=cloud-scheduler", "schedule")
+    assert done.returncode == 0, done.stderr
+    [update] = [argv for argv in calls if argv[2:6] == ["scheduler", "jobs", "update", "pubsub"]]
+    assert "--update-attributes=reason=schedule" in update
+
+
+def test_an_unknown_scheduler_is_refused():
+    done = run_bootstrap("--dry-run", "--scheduler", "cron")
+    assert done.returncode == 2 and "composer or cloud-scheduler" in done.stderr
+
+
+# ---- Alerting ----------------------------------------------------------------------------------
+
+def test_alerting_needs_an_address_before_it_touches_anything(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "alerting", ALERT_EMAIL="")
+    assert done.returncode == 2 and "ALERT_EMAIL" in done.stderr
+    assert calls == []
+
+
+def test_alerting_creates_metric_checks_channel_and_policies_wired_together(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "alerting")
+    assert done.returncode == 0, done.stderr
+    [channel] = [argv for argv in calls if argv[2:6] == ["beta", "monitoring", "channels", "create"]]
+    assert "--channel-labels=email_address=ops@example.com" in channel and "--type=email" in channel
+    checks = [argv for argv in calls if argv[2:5] == ["monitoring", "uptime", "create"]]
+    assert {argv[5] for argv in checks} == {"gasforecast-service-up", "gasforecast-service-ready",
+                                            "gasforecast-service-data-fresh"}
+    for check in checks:
+        assert "--resource-labels=host=gasforecast-service-abc123-nw.a.run.app,project_id=offline-check" in check
+    policies = [argv for argv in calls if argv[2:6] == ["alpha", "monitoring", "policies", "create"]]
+    rendered = [Path(flag(argv, "--policy-from-file")).read_text() for argv in policies]
+    assert len(rendered) == 6
+    assert all('notificationChannels: ["projects/p/notificationChannels/4242"]' in text for text in rendered)
+    text = "\n".join(rendered)
+    for check_id in ("gasforecast-service-up-id", "gasforecast-service-ready-id", "gasforecast-service-data-fresh-id"):
+        assert f'metric.label.check_id="{check_id}"' in text
+    assert 'resource.label.subscription_id="retrain-requests-dead-letter-sub"' in text
+
+
+def test_an_existing_channel_and_checks_are_reused(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "alerting")
+    assert done.returncode == 0, done.stderr
+    updates = [argv for argv in calls if argv[2:6] == ["alpha", "monitoring", "policies", "update"]]
+    assert len(updates) == 6
+    assert all('["exists"]' in Path(flag(argv, "--policy-from-file")).read_text() for argv in updates)
+
+
+def test_a_placeholder_without_a_value_stops_the_run(fake_gcloud, tmp_path, repo):
+    """render() refuses to write a policy with one of our placeholders left in it."""
+    script = (repo / "scripts" / "bootstrap.sh").read_text()
+    assert '"SERVICE_UP_CHECK=$up" ' in script
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "bootstrap.sh").write_text(script.replace('"SERVICE_UP_CHECK=$up" ', ""))
+    (tmp_path / "deploy").symlink_to(repo / "deploy")
+    log = fake_gcloud.parent / "gcloud.log"
+    log.write_text("")
+    done = subprocess.run(["bash", str(tmp_path / "scripts" / "bootstrap.sh"), "alerting"],
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": f"{fake_gcloud}:/usr/bin:/bin", "PROJECT_ID": "offline-check",
+                               "FAKE_STATE": "empty", "FAKE_LOG": str(log), "ALERT_EMAIL": "ops@example.com",
+                               "MONITORING_DIR": str(tmp_path / "out")})
+    assert done.returncode != 0 and "no value for ${SERVICE_UP_CHECK}" in done.stderr
+    assert "service-down.yaml" not in log.read_text()
+    assert not (tmp_path / "out" / "service-down.yaml").exists()
+
+
+# ---- Arguments and names -----------------------------------------------------------------------
 
 def test_unknown_argument_is_refused():
     done = run_bootstrap("--dry-run", "everything")
@@ -171,7 +433,14 @@ def test_unknown_argument_is_refused():
 
 def test_names_follow_the_environment():
     done = run_bootstrap("--dry-run", "storage", "pubsub",
-                         env={"PROJECT_ID": "p1", "DATA_BUCKET": "p1-data", "RETRAIN_TOPIC": "retrain-x"})
+                         env={"PROJECT_ID": "p1", "DATA_BUCKET": "p1-data", "UPLOADS_BUCKET": "p1-uploads",
+                              "RETRAIN_TOPIC": "retrain-x"})
     assert "storage buckets create gs://p1-data" in done.stdout
+    assert "storage buckets create gs://p1-uploads" in done.stdout
     assert "pubsub topics create retrain-x-dead-letter" in done.stdout
-    assert "gasforecast-data" not in done.stdout
+    assert "gasforecast-data" not in done.stdout and "gasforecast-uploads" not in done.stdout
+
+
+def test_the_plan_never_carries_a_password(bootstrap_plan):
+    assert "--password" not in bootstrap_plan
+    assert "sql users create mlflow --instance=gasforecast-mlflow-db --flags-file=-" in bootstrap_plan

@@ -137,10 +137,14 @@ def test_ingest_function_deploy_flags(cloudbuild):
     values = build_values(cloudbuild)
     assert "--gen2" in found and "--retry" in found
     assert re.fullmatch(r"python3(1[1-9])", found["--runtime"][0])
+    # The uploads bucket is the only one the trigger watches: nothing ingest writes can re-trigger it.
     assert sorted(found["--trigger-event-filters"]) == sorted(
-        ["type=google.cloud.storage.object.v1.finalized", f"bucket={values['_DATA_BUCKET']}"]
+        ["type=google.cloud.storage.object.v1.finalized", f"bucket={values['_UPLOADS_BUCKET']}"]
     )
+    assert values["_UPLOADS_BUCKET"] != values["_DATA_BUCKET"]
     assert found["--entry-point"] == ["ingest"]
+    assert env_vars(found)["UPLOADS_BUCKET"] == values["_UPLOADS_BUCKET"]
+    assert env_vars(found)["DATA_BUCKET"] == values["_DATA_BUCKET"]
 
 
 def test_train_function_deploy_flags(cloudbuild):
@@ -149,6 +153,7 @@ def test_train_function_deploy_flags(cloudbuild):
     assert "--gen2" in found and "--retry" in found
     assert found["--trigger-topic"] == [values["_RETRAIN_TOPIC"]]
     assert found["--timeout"] == ["540s"]
+    assert {"TARGET_COLUMN", "TARGET_UNIT"} <= set(env_vars(found))
     assert found["--memory"] == ["2Gi"]
     assert found["--entry-point"] == ["train"]
     assert found["--vpc-connector"] == [values["_VPC_CONNECTOR"]]
@@ -158,3 +163,44 @@ def test_dag_is_imported_into_the_composer_environment(cloudbuild):
     argv = gcloud_step(cloudbuild, "upload-dag")
     assert argv[:5] == ["composer", "environments", "storage", "dags", "import"]
     assert flags(argv)["--source"] == ["dag_airflow/gasforecast_retrain_schedule.py"]
+    assert flags(argv)["--environment"] == [build_values(cloudbuild)["_COMPOSER_ENV"]]
+
+
+def test_with_cloud_scheduler_the_build_needs_no_composer(cloudbuild):
+    values = build_values(cloudbuild, _SCHEDULER="cloud-scheduler")
+    commands = cloudbuild_gcloud_commands(cloudbuild, values)
+    assert [c for c in commands if "composer" in c.argv] == []
+    assert {c.step_id for c in commands} >= {"deploy-service", "deploy-ingest", "deploy-train"}
+
+
+def test_an_unknown_scheduler_fails_the_build(cloudbuild):
+    with pytest.raises(AssertionError, match="must be composer or cloud-scheduler"):
+        cloudbuild_gcloud_commands(cloudbuild, build_values(cloudbuild, _SCHEDULER="cron"))
+
+
+def env_vars(found: dict[str, list[str]]) -> dict[str, str]:
+    [value] = found["--set-env-vars"]
+    return dict(pair.split("=", 1) for pair in value.split(","))
+
+
+# Settings a deployment chooses; each must reach the part that reads it (docs/configuration.md).
+CHOSEN = {
+    "deploy-service": {"MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT", "MODEL_NAME", "TARGET_LABEL"},
+    "deploy-ingest": {"UPLOADS_BUCKET", "DATA_BUCKET", "RETRAIN_TOPIC", "TARGET_COLUMN"},
+    "deploy-train": {"DATA_BUCKET", "RETRAIN_TOPIC", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT", "MODEL_NAME",
+                     "TARGET_COLUMN", "TARGET_UNIT"},
+}
+
+
+@pytest.mark.parametrize("step_id", sorted(CHOSEN))
+def test_every_setting_the_build_sets_is_a_substitution(cloudbuild, step_id):
+    """--set-env-vars replaces a part's environment at each deploy: a value written into the build
+    would undo a user's change at the next build, so each comes from a substitution."""
+    [raw] = [arg for arg in step(cloudbuild, step_id)["args"] if arg.startswith("--set-env-vars=")]
+    pairs = dict(pair.split("=", 1) for pair in raw.removeprefix("--set-env-vars=").split(","))
+    assert CHOSEN[step_id] <= set(pairs)
+    for name, value in pairs.items():
+        assert re.fullmatch(r"\$\{_[A-Z_]+\}|\$PROJECT_ID", value), f"{name}={value} is not a substitution"
+    # A comma in a value would split the list: the defaults have none, docs/configuration.md says so.
+    values = build_values(cloudbuild)
+    assert not [name for name in pairs if "," in substitute(pairs[name], values)]

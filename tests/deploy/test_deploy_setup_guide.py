@@ -3,11 +3,15 @@ teardown removes what the bootstrap creates."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from deploy_commands import BOOTSTRAP_PHASES, doc_gcloud_commands, doc_variables, plan_commands, run_bootstrap
 
-STEP_ONE = ("PROJECT_ID", "REGION", "ZONE", "DATA_BUCKET", "ARTIFACT_BUCKET", "RETRAIN_TOPIC")
+STEP_ONE = ("PROJECT_ID", "REGION", "ZONE", "UPLOADS_BUCKET", "DATA_BUCKET", "ARTIFACT_BUCKET", "RETRAIN_TOPIC",
+            "SCHEDULER", "ALERT_EMAIL")
 # Created by the bootstrap but removed with something else (or not a resource of their own).
 REMOVED_WITH_PARENT = {
     ("sql", "databases"): "the Cloud SQL instance",
@@ -28,11 +32,14 @@ def guide_commands(guide) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def guide_plan(guide) -> list[list[str]]:
-    """The bootstrap's plan for the names a reader exports in step 1."""
-    names = doc_variables(guide)
-    done = run_bootstrap("--dry-run", *BOOTSTRAP_PHASES, env={name: names[name] for name in STEP_ONE})
-    assert done.returncode == 0, done.stderr
-    return plan_commands(done.stdout)
+    """The bootstrap's plans for the names a reader exports in step 1, with either scheduler."""
+    names = {name: doc_variables(guide)[name] for name in STEP_ONE}
+    plan = []
+    for scheduler in ("composer", "cloud-scheduler"):
+        done = run_bootstrap("--dry-run", *BOOTSTRAP_PHASES, env={**names, "SCHEDULER": scheduler})
+        assert done.returncode == 0, done.stderr
+        plan += plan_commands(done.stdout)
+    return plan
 
 
 def _submit_substitutions(commands: list[list[str]]) -> dict[str, str]:
@@ -53,22 +60,41 @@ def test_the_build_gets_every_chosen_name_and_the_mlflow_address(guide, guide_co
 
 
 def _created(argv: list[str]) -> tuple[tuple[str, ...], str] | None:
-    """(resource group, name) of a create command, without flags and the global --project/--quiet."""
+    """(resource group, name) of a create command, without flags and the global --project/--quiet.
+
+    Resources that Google names by generated ids (notification channels, alert policies) are known
+    by their display name: the --display-name flag, or the displayName of the --policy-from-file.
+    """
     words = [a for a in argv if not a.startswith("-")]
     if "create" not in words:
         return None
     at = words.index("create")
-    return tuple(words[:at]), (words[at + 1] if at + 1 < len(words) else "")
+    flags = dict(a.split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+    if at + 1 < len(words) and words[at + 1] != "pubsub":
+        name = words[at + 1]
+    elif "--display-name" in flags:
+        name = flags["--display-name"]
+    elif "--policy-from-file" in flags:
+        name = yaml.safe_load(Path(flags["--policy-from-file"]).read_text())["displayName"]
+    else:
+        name = words[at + 2] if at + 2 < len(words) else ""  # `scheduler jobs create pubsub NAME`
+    return tuple(words[:at]), name
 
 
 def _deleted(commands: list[list[str]], group: tuple[str, ...], name: str) -> bool:
-    for argv in commands:
+    """Whether a command deletes it: by name, or by the id a list filtered on its display name
+    answers (`delete "$(... list --filter='displayName="NAME"' ...)"`; the inner list comes first)."""
+    for previous, argv in zip([[]] + commands, commands):
         words = [a for a in argv if not a.startswith("-")]
         if group == ("storage", "buckets") and words[:2] == ["storage", "rm"] and name in words:
             return True
         if tuple(words[: len(group)]) == group and words[len(group):len(group) + 1] == ["delete"]:
             targets = words[len(group) + 1:]
             if any(t == name or t.startswith(f"{name}@") for t in targets):
+                return True
+            looked_up = [a for a in previous if a.startswith("--filter=")]
+            if targets == ["VALUE_FROM_COMMAND"] and previous[:len(group)] == list(group) and \
+                    any(f'displayName="{name}"' in a for a in looked_up):
                 return True
     return False
 
@@ -83,3 +109,9 @@ def test_the_teardown_removes_every_resource_the_bootstrap_creates(guide_plan, g
 
 def test_the_teardown_check_can_fail(guide_plan):
     assert not _deleted([["compute", "networks", "delete", "other-net"]], ("compute", "networks"), "gasforecast-net")
+    lookup = ["monitoring", "uptime", "list-configs", '--filter=displayName="other"']
+    assert not _deleted([lookup, ["monitoring", "uptime", "delete", "VALUE_FROM_COMMAND"]],
+                        ("monitoring", "uptime"), "gasforecast-service-up")
+    assert _deleted([[*lookup[:3], '--filter=displayName="gasforecast-service-up"'],
+                     ["monitoring", "uptime", "delete", "VALUE_FROM_COMMAND"]], ("monitoring", "uptime"),
+                    "gasforecast-service-up")
