@@ -71,3 +71,13 @@ def test_only_the_configured_curated_dataset_may_be_trained_on():
     for other in ("gs://data/other/evil.csv", "gs://other/curated/history.csv", curated + "x"):
         with pytest.raises(RefusedMessage, match="not the configured curated dataset"):
             require_curated_dataset(RetrainRequest("manual", "2026-11-26T10:00:00Z", dataset=other), curated)
+
+
+def test_docs_state_the_bounds_the_code_uses():
+    from pathlib import Path
+
+    from gasforecast.messaging import MAX_MESSAGE_BYTES
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "messages.md").read_text(encoding="utf-8")
+    assert f"**{MAX_MESSAGE_BYTES // 1024} KiB**" in doc and f"**{MAX_JSON_DEPTH}** levels" in doc
+    assert "train.message_refused" in doc and "--discard-invalid" in doc
