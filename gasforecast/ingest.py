@@ -140,9 +140,26 @@ def _finished_receipt(upload: _Upload) -> dict[str, Any] | None:
     return None
 
 
-def _log_refusal(upload: _Upload, event: str, report_uri: str, errors: int, first_error: str | None,
-                 **fields: Any) -> None:
-    log.warning(event, report_uri=report_uri, errors=errors, first_error=first_error, **fields, **upload.context)
+def _settle(upload: _Upload, status: Status, stored: str, report: dict[str, Any], *, data: bytes | None,
+            content_type: str = "application/octet-stream", **log_fields: Any) -> IngestOutcome:
+    """Finish an upload that asks for no retrain (rejected, held, unchanged).
+
+    The copy first (when the content was read), then the report, created once: it is the receipt, so
+    a redelivery that finds it stops. Only then does the upload leave the uploads bucket (an object
+    that was not read stays). Logged as `ingest.<status>`.
+    """
+    bucket = upload.bucket
+    if data is not None:
+        _create_once(bucket, stored, data, content_type)
+    report_uri = bucket.uri(report_name(stored))
+    if not _create_once(bucket, report_name(stored), _json_bytes(report), "application/json"):
+        log.info("ingest.duplicate", report_uri=report_uri, **upload.context)
+        return upload.outcome("duplicate", report)
+    if data is not None:
+        _remove_upload(upload)
+    emit = log.info if status == "unchanged" else log.warning
+    emit(f"ingest.{status}", report_uri=report_uri, **log_fields, **upload.context)
+    return upload.outcome(status, report)
 
 
 def _refuse_object(upload: _Upload, code: str, message: str) -> IngestOutcome:
@@ -151,28 +168,16 @@ def _refuse_object(upload: _Upload, code: str, message: str) -> IngestOutcome:
     report = {**upload.header(), "status": "rejected", "stored_as": None, "rejected_at": utc_now_iso(),
               "ok": False, "errors": [problem.to_dict()], "warnings": [], "left_in_uploads": True,
               "note": "the object was not read, copied or deleted: it is still in the uploads bucket"}
-    name = report_name(upload.rejected)
-    if not _create_once(upload.bucket, name, _json_bytes(report), "application/json"):
-        log.info("ingest.duplicate", **upload.context)
-        return upload.outcome("duplicate", report)
-    _log_refusal(upload, "ingest.rejected", upload.bucket.uri(name), 1, str(problem))
-    return upload.outcome("rejected", report)
+    return _settle(upload, "rejected", upload.rejected, report, data=None, errors=1, first_error=str(problem))
 
 
 def _reject(upload: _Upload, data: bytes, result: ValidationResult) -> IngestOutcome:
-    """Quarantine the whole file with its report; nothing is merged or published."""
-    bucket = upload.bucket
-    _create_once(bucket, upload.rejected, data, "application/octet-stream")  # never served as HTML
-    report = {**upload.header(), "status": "rejected", "stored_as": bucket.uri(upload.rejected),
+    """Quarantine the whole file (never served as HTML) with its report; nothing is merged or published."""
+    report = {**upload.header(), "status": "rejected", "stored_as": upload.bucket.uri(upload.rejected),
               "rejected_at": utc_now_iso(), **result.to_dict()}
-    report_uri = bucket.uri(report_name(upload.rejected))
-    if not _create_once(bucket, report_name(upload.rejected), _json_bytes(report), "application/json"):
-        log.info("ingest.duplicate", report_uri=report_uri, **upload.context)
-        return upload.outcome("duplicate", report)
-    _remove_upload(upload)
-    first = result.problems[0] if result.problems else None
-    _log_refusal(upload, "ingest.rejected", report_uri, len(result.problems), str(first) if first else None)
-    return upload.outcome("rejected", report)
+    first = str(result.problems[0]) if result.problems else None
+    return _settle(upload, "rejected", upload.rejected, report, data=data, errors=len(result.problems),
+                   first_error=first)
 
 
 def _suspicion_entry(suspicion: Suspicion, result: ValidationResult) -> dict[str, Any]:
@@ -187,10 +192,8 @@ def _describe_suspicion(entry: dict[str, Any]) -> str:
 
 def _hold(upload: _Upload, data: bytes, result: ValidationResult, suspicions: list[Suspicion]) -> IngestOutcome:
     """Keep an implausible file aside with a report naming each suspicious cell; nothing is merged."""
-    bucket = upload.bucket
-    _create_once(bucket, upload.held, data, "application/octet-stream")
     cells = [_suspicion_entry(suspicion, result) for suspicion in suspicions]
-    held_uri = bucket.uri(upload.held)
+    held_uri = upload.bucket.uri(upload.held)
     report = {
         **upload.header(), "status": "held", "stored_as": held_uri, "held_at": utc_now_iso(),
         "suspicious": cells,
@@ -200,13 +203,8 @@ def _hold(upload: _Upload, data: bytes, result: ValidationResult, suspicions: li
         "fix": "if a value is wrong, upload a corrected file instead (any name); this one then stays held",
         **result.to_dict(),
     }
-    report_uri = bucket.uri(report_name(upload.held))
-    if not _create_once(bucket, report_name(upload.held), _json_bytes(report), "application/json"):
-        log.info("ingest.duplicate", report_uri=report_uri, **upload.context)
-        return upload.outcome("duplicate", report)
-    _remove_upload(upload)
-    _log_refusal(upload, "ingest.held", report_uri, len(cells), _describe_suspicion(cells[0]), held_uri=held_uri)
-    return upload.outcome("held", report)
+    return _settle(upload, "held", upload.held, report, data=data, errors=len(cells),
+                   first_error=_describe_suspicion(cells[0]), held_uri=held_uri)
 
 
 @dataclass
@@ -296,20 +294,14 @@ def _archive(upload: _Upload, data: bytes) -> None:
 
 def _unchanged(upload: _Upload, data: bytes, result: ValidationResult, merge: _Merge) -> IngestOutcome:
     """A file that changes nothing: archived with an "unchanged" receipt; no new generation, no retrain."""
-    settings, bucket = upload.settings, upload.bucket
-    _archive(upload, data)
-    receipt = {**upload.header(), "status": "unchanged", "archived_as": bucket.uri(upload.archive),
+    settings = upload.settings
+    receipt = {**upload.header(), "status": "unchanged", "archived_as": upload.bucket.uri(upload.archive),
                "finished_at": utc_now_iso(), "message_id": None,
                "curated": {"uri": settings.curated_uri, "generation": merge.generation},
                "summary": "every value is already in the curated dataset: nothing merged, no retrain",
                "validation": result.to_dict()}
-    report_uri = bucket.uri(report_name(upload.archive))
-    if not _create_once(bucket, report_name(upload.archive), _json_bytes(receipt), "application/json"):
-        log.info("ingest.duplicate", report_uri=report_uri, **upload.context)
-        return upload.outcome("duplicate", receipt)
-    _remove_upload(upload)
-    log.info("ingest.unchanged", report_uri=report_uri, curated_generation=merge.generation, **upload.context)
-    return upload.outcome("unchanged", receipt)
+    return _settle(upload, "unchanged", upload.archive, receipt, data=data, content_type="text/csv",
+                   curated_generation=merge.generation)
 
 
 def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Merge, publisher,
