@@ -1,8 +1,9 @@
 """`python -m devstack` (what `make demo` runs): the whole system on this machine, end to end.
 
-Starts every part, uploads the synthetic sample to gs://<data bucket>/incoming/, prints one line per
+Starts every part, uploads the synthetic sample to gs://<uploads bucket>/, prints one line per
 stage as the upload moves through ingest, Pub/Sub, training and MLflow to the service, then keeps
-running (and keeps reporting stages for any further upload) until Ctrl-C or SIGTERM.
+running (and keeps reporting stages for any further upload) until Ctrl-C or SIGTERM. A rejected or
+held upload is printed with its first problem and the path of its report.
 """
 
 from __future__ import annotations
@@ -24,28 +25,35 @@ MORE_DAYS = 30
 
 STAGES = {
     "ingest.accepted": "ingest      accepted {object} (generation {generation}): {summary}",
-    "ingest.rejected": "ingest      REJECTED {object}: see {report_uri}",
+    "ingest.rejected": "ingest      REJECTED {object}: {first_error}\n              report: {report_uri}",
+    "ingest.held": "ingest      HELD {object}: {first_error}\n              report: {report_uri}\n"
+                   "              if the values are genuine: .venv/bin/python -m devstack.cli{where} accept {held_uri}",
+    "ingest.unchanged": "ingest      unchanged {object}: every value is already curated; no retrain",
     "ingest.published": "pubsub      retrain message {message_id} published",
     "train.started": "train       started for message {message_id} (dataset generation {generation})",
     "train.duplicate": "train       message {message_id} already trained (run {run_id}): acknowledged",
     "train.promoted": "mlflow      run {run_id} registered as version {model_version} ({model}, {decision})",
     "train.failed": "train       FAILED for message {message_id}: {error} (Pub/Sub will retry)",
+    "train.message_refused": "train       REFUSED message {message_id}: {error}",
+    "train.malformed_message": "train       malformed message {message_id} acknowledged: {error}",
 }
+FIELDS = ("object", "generation", "report_uri", "first_error", "held_uri", "message_id", "run_id", "model_version",
+          "model", "decision", "error")
 
 
 class StageReporter:
     """Prints the events a user wants to see from the functions' JSON-line logs."""
 
-    def __init__(self, log_paths: list[Path]) -> None:
+    def __init__(self, log_paths: list[Path], where: str = "") -> None:
         self._follower = JsonLogFollower(log_paths, from_start=True)
+        self._where = where  # the --runtime-dir option of commands that talk to this demo
 
     def poll(self) -> None:
         for entry in self._follower.poll():
             template = STAGES.get(entry["event"])
             if template is None:
                 continue
-            fields = {k: entry.get(k, "?") for k in ("object", "generation", "report_uri", "message_id", "run_id",
-                                                       "model_version", "model", "decision", "error")}
+            fields = {k: entry.get(k, "?") for k in FIELDS} | {"where": self._where}
             fields["summary"] = entry.get("summary") or entry.get("report", "")
             print(f"  {time.strftime('%H:%M:%S')}  {template.format(**fields)}", flush=True)
 
@@ -89,12 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, shutdown)
     started = time.monotonic()
     try:
-        print("gasforecast demo: starting the local stack (logs in .run/logs/) ...", flush=True)
+        print(f"gasforecast demo: starting the local stack (logs in {runtime_dir / 'logs'}/) ...", flush=True)
         stack.start_all()
         for name, proc in stack.processes.items():
             print(f"  up  {name:<16} pid {proc.pid}", flush=True)
         print(f"  MLflow backend: {backend or 'SQLite (set MLFLOW_BACKEND_STORE_URI for PostgreSQL)'}", flush=True)
-        reporter = StageReporter([stack.runtime_dir / "logs" / f"{n}-function.log" for n in ("ingest", "train")])
+        reporter = StageReporter([stack.runtime_dir / "logs" / f"{n}-function.log" for n in ("ingest", "train")], where)
 
         if args.csv:
             data, name = Path(args.csv).read_bytes(), Path(args.csv).name
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
             data, name = to_csv_bytes(synthetic_history(SAMPLE_DAYS, start=sample_start)), "synthetic-sample.csv"
         generation = stack.upload(name, data)
-        print(f"  {time.strftime('%H:%M:%S')}  upload      gs://{stack.data_bucket}/incoming/{name} "
+        print(f"  {time.strftime('%H:%M:%S')}  upload      gs://{stack.uploads_bucket}/{name} "
               f"(generation {generation}, synthetic data)", flush=True)
 
         def champion_served():

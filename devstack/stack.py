@@ -1,6 +1,6 @@
 """Every local part of the system, started on 127.0.0.1 and wired as on Google Cloud.
 
-    Pub/Sub emulator ◀── fake-gcs-server (object notifications → topic gcs-events)
+    Pub/Sub emulator ◀── fake-gcs-server (uploads bucket notifications → topic gcs-events)
         │ push gcs-events → ingest function            (functions-framework)
         │ push retrain-requests → train function       (retry policy, dead letters after 5)
     MLflow server (SQLite or PostgreSQL backend, artifacts in the GCS emulator)
@@ -97,6 +97,7 @@ class LocalStack:
     runtime_dir: Path
     ports: StackPorts = field(default_factory=StackPorts)
     project: str = "gasforecast-local"
+    uploads_bucket: str = "gasforecast-uploads"
     data_bucket: str = "gasforecast-data"
     artifact_bucket: str = "gasforecast-artifacts"
     retrain_topic: str = "retrain-requests"
@@ -142,6 +143,7 @@ class LocalStack:
                 "PUBSUB_EMULATOR_HOST": self.pubsub_host,
                 "STORAGE_EMULATOR_HOST": self.gcs_url,
                 "GOOGLE_CLOUD_PROJECT": self.project,
+                "UPLOADS_BUCKET": self.uploads_bucket,
                 "DATA_BUCKET": self.data_bucket,
                 "ARTIFACT_BUCKET": self.artifact_bucket,
                 "RETRAIN_TOPIC": self.retrain_topic,
@@ -169,16 +171,20 @@ class LocalStack:
         )
 
     def start_gcs(self) -> None:
-        """Needs the Pub/Sub emulator and the gcs-events topic: it publishes every finalize there."""
-        root = self.runtime_dir / "gcs"
-        root.mkdir(parents=True, exist_ok=True)
+        """Needs the Pub/Sub emulator and the gcs-events topic: it publishes every finalize in the
+        uploads bucket there.
+
+        Objects live in the emulator's memory, not in files: its filesystem backend resolves `..` in
+        object names, so `x/../curated/history.csv` would have been the curated dataset (real GCS
+        treats names literally). Each stack starts from empty buckets anyway.
+        """
         self._start(
             "gcs-emulator",
             [
                 str(fake_gcs_binary()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.ports.gcs),
-                "-backend", "filesystem", "-filesystem-root", str(root), "-external-url", self.gcs_url,
+                "-backend", "memory", "-external-url", self.gcs_url,
                 "-event.pubsub-project-id", self.project, "-event.pubsub-topic", GCS_EVENTS_TOPIC,
-                "-event.bucket", self.data_bucket, "-event.list", "finalize", "-log-level", "warn",
+                "-event.bucket", self.uploads_bucket, "-event.list", "finalize", "-log-level", "warn",
             ],
             lambda: http_ok(f"{self.gcs_url}/storage/v1/b"),
             timeout=30,
@@ -232,11 +238,11 @@ class LocalStack:
         os.environ.update({"STORAGE_EMULATOR_HOST": self.gcs_url})
         return make_client(self.project)
 
-    def upload(self, name: str, data: bytes) -> int:
-        """Drop a file in the data bucket's incoming/, as a user would; returns its generation."""
+    def upload(self, name: str, data: bytes, content_type: str = "text/csv") -> int:
+        """Drop a file in the uploads bucket, as a user would; returns its generation."""
         from gasforecast.storage import Bucket
 
-        return Bucket(self.storage_client(), self.data_bucket).write(f"incoming/{name}", data, content_type="text/csv")
+        return Bucket(self.storage_client(), self.uploads_bucket).write(name, data, content_type=content_type)
 
     def served_model(self) -> dict | None:
         """The service's `/api/v1/model` document, or None while it has no champion or is not up."""
@@ -247,8 +253,8 @@ class LocalStack:
         return response.json() if response.status_code == 200 else None
 
     def create_buckets(self) -> None:
-        """Create the data and artifact buckets (idempotent; the emulator keeps them on disk)."""
-        for bucket in (self.data_bucket, self.artifact_bucket):
+        """Create the uploads, data and artifact buckets (idempotent)."""
+        for bucket in (self.uploads_bucket, self.data_bucket, self.artifact_bucket):
             response = requests.post(
                 f"{self.gcs_url}/storage/v1/b", params={"project": self.project}, json={"name": bucket}, timeout=10
             )
@@ -318,6 +324,17 @@ class LocalStack:
     def stop(self) -> None:
         for name in reversed(list(self.processes)):
             self.processes.pop(name).stop()
+
+    @classmethod
+    def attach(cls, runtime_dir: Path) -> "LocalStack":
+        """The running demo whose runtime folder this is (it records its ports there), with the
+        offline variables applied to this process; FileNotFoundError when no demo runs there."""
+        ports_file = runtime_dir / PORTS_FILE
+        if not ports_file.exists():
+            raise FileNotFoundError(f"no running demo found ({ports_file} is missing): start one with `make demo`")
+        stack = cls(runtime_dir=runtime_dir, ports=StackPorts.load(ports_file))
+        os.environ.update({k: v for k, v in stack.env.items() if k != "PYTHONPATH"})
+        return stack
 
     def __enter__(self) -> "LocalStack":
         self.start_all()

@@ -19,6 +19,7 @@ class Settings:
     """Runtime configuration, read from the environment by `load_settings`."""
 
     project: str = "gasforecast-local"
+    uploads_bucket: str = "gasforecast-uploads"
     data_bucket: str = "gasforecast-data"
     artifact_bucket: str = "gasforecast-artifacts"
     retrain_topic: str = "retrain-requests"
@@ -56,6 +57,7 @@ class Settings:
 
 _ENV_NAMES = {
     "project": "GOOGLE_CLOUD_PROJECT",
+    "uploads_bucket": "UPLOADS_BUCKET",
     "data_bucket": "DATA_BUCKET",
     "artifact_bucket": "ARTIFACT_BUCKET",
     "retrain_topic": "RETRAIN_TOPIC",

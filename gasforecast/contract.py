@@ -1,9 +1,10 @@
-"""The data contract for CSV files dropped in `incoming/` (docs/data-contract.md).
+"""The data contract for CSV files dropped in the uploads bucket (docs/data-contract.md).
 
 Whoever uploads a file needs to know exactly what is wrong and where, so validation collects every
 problem with its line (as an editor shows it: header = line 1) and column, and a hint on how to fix
 it, instead of stopping at the first. Parsing is vectorised so a decade of daily rows is checked in
-milliseconds; only the first few problems of each kind are listed.
+milliseconds; only the first few problems of each kind are listed. The header is read and checked
+before any data row is parsed, so a hostile header (100,000 columns) costs milliseconds, not minutes.
 """
 
 from __future__ import annotations
@@ -12,13 +13,21 @@ import csv
 import io
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 
 DATE_COLUMN = "date"
 MAX_PROBLEMS_PER_CODE = 20
+MAX_COLUMN_NAME_LENGTH = 64
+# A column name starts with a letter, digit or `_` (never `= + - @`, which spreadsheets run as a
+# formula) and holds only letters, digits, spaces and `_ . - ( ) [ ] / % £ € $ °`: no control or
+# invisible characters, no quotes, no markup.
+SAFE_COLUMN_NAME = re.compile(r"[^\W][\w .()\[\]/%£€$°-]*")
+MAX_ABS_VALUE = 1e12  # larger magnitudes are typing or unit accidents and overflow the models' arithmetic
+EARLIEST_DATE = date(1900, 1, 1)
 
 # Every error code, with the hint telling the uploader how to fix it (docs list each one).
 ERROR_HINTS: dict[str, str] = {
@@ -31,6 +40,9 @@ ERROR_HINTS: dict[str, str] = {
     "malformed_csv": "Check the quotes on this line: a quoted field must be closed before the next comma.",
     "wrong_delimiter": "Separate fields with commas and use '.' as the decimal point.",
     "too_many_columns": "Keep the date, the target and the drivers you need; drop the other columns.",
+    "column_name_too_long": f"Shorten the column name to at most {MAX_COLUMN_NAME_LENGTH} characters.",
+    "unsafe_column_name": "Name columns with letters, digits, spaces and _ . - ( ) [ ] / % £ € $ °, "
+                          "starting with a letter, digit or _ (never = + - @).",
     "empty_column_name": "Give every column a name in the header line (or remove trailing commas).",
     "duplicate_column": "Rename or remove one of the columns so that every header name is unique.",
     "missing_date_column": "Add a column named exactly 'date' holding YYYY-MM-DD dates.",
@@ -42,8 +54,11 @@ ERROR_HINTS: dict[str, str] = {
     "date_format": "Write dates as ISO 8601 calendar dates: YYYY-MM-DD (e.g. 2023-12-25).",
     "invalid_date": "Write dates as YYYY-MM-DD with a real month (01-12) and day.",
     "duplicate_date": "Keep one row per date: remove or merge the repeated rows.",
+    "date_out_of_range": "Dates run from 1900-01-01 to tomorrow (UTC): fix the year, or upload future "
+                         "values once their day has come.",
     "non_numeric": "Write plain numbers; leave the cell empty for a missing value.",
     "non_finite": "Replace infinite values by a number, or leave the cell empty for a missing value.",
+    "absurd_value": "Check the value and its unit: magnitudes above 1e12 are refused; leave the cell empty if unknown.",
     "non_positive_target": "Target prices must be strictly positive; leave the cell empty if the price is unknown.",
     "target_all_missing": "Fill in the target column: a file must carry at least one target value.",
 }
@@ -93,6 +108,13 @@ class ValidationResult:
     frame: pd.DataFrame | None = None
     rows: int = 0
     columns: list[str] = field(default_factory=list)
+    lines: pd.Series | None = None  # the file line of each row of `frame`, indexed like it
+
+    def line_of(self, day: pd.Timestamp) -> int | None:
+        """The line of the file that holds `day` (for reports that point at a cell)."""
+        if self.lines is None or day not in self.lines.index:
+            return None
+        return int(self.lines.loc[day])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report stored beside a rejected or archived file and printed by `validate --json`."""
@@ -192,55 +214,119 @@ def _check_bytes(data: bytes, max_bytes: int, errors: _Collector) -> str | None:
     return text
 
 
-def _read_table(text: str, errors: _Collector, warnings: _Collector) -> _Table | None:
-    """Split the text into records, remembering the line each record starts on."""
+class _BrokenCsv(Exception):
+    def __init__(self, line: int, error: csv.Error) -> None:
+        super().__init__(str(error))
+        self.line = line
+
+
+def _records(text: str, blank_lines: list[int]) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank CSV records with the line each starts on, read lazily (the header comes first and
+    can be judged before the body is parsed); blank lines are collected in `blank_lines`."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records: list[list[str]] = []
-    lines: list[int] = []
-    blank_lines: list[int] = []
     previous_end = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _BrokenCsv(previous_end + 1, exc) from exc
+        start, previous_end = previous_end + 1, reader.line_num
+        if not record or (len(record) == 1 and not record[0].strip()):
+            blank_lines.append(start)
+            continue
+        yield start, record
+
+
+def _header_too_long(text: str, max_columns: int, errors: _Collector) -> bool:
+    """Refuse a header line longer than any valid one could be, before it is split into fields
+    (a 50 MB header would otherwise become millions of strings); commas are counted in place."""
+    position, line = 0, 1
+    longest = max_columns * (2 * MAX_COLUMN_NAME_LENGTH + 3)  # quoted names, doubled quotes, commas
+    while position < len(text):
+        end = text.find("\n", position)
+        end = len(text) if end < 0 else end
+        if end - position > longest:
+            columns = text.count(",", position, end) + 1
+            errors.add("too_many_columns", f"the header has about {columns} columns in {end - position:,} characters; "
+                                           f"the limit is {max_columns} columns", row=line)
+            return True
+        if text[position:end].strip():
+            return False
+        position, line = end + 1, line + 1
+    return False
+
+
+def _read_table(text: str, target: str, max_columns: int, errors: _Collector,
+                warnings: _Collector) -> _Table | None:
+    """The header, checked first, then the data rows; None when the rows cannot be read as the
+    contract's table (the errors say why)."""
+    if _header_too_long(text, max_columns, errors):
+        return None
+    blank_lines: list[int] = []
+    records = _records(text, blank_lines)
     try:
-        for record in reader:
-            start = previous_end + 1
-            previous_end = reader.line_num
-            if not record or (len(record) == 1 and not record[0].strip()):
-                blank_lines.append(start)
-                continue
-            records.append(record)
-            lines.append(start)
-    except csv.Error as exc:
-        errors.add("malformed_csv", f"the CSV structure is broken: {exc}", row=previous_end + 1)
+        header_line, header = next(records, (0, None))
+        if header is None:
+            errors.add("empty", "the file holds only blank lines")
+            return None
+        table = _Table(header=[name.strip() for name in header], header_line=header_line, rows=[], lines=[])
+        if not _check_header(table, target, max_columns, errors):
+            return table
+        for line, record in records:
+            table.rows.append(record)
+            table.lines.append(line)
+    except _BrokenCsv as exc:
+        errors.add("malformed_csv", f"the CSV structure is broken: {exc}", row=exc.line)
         return None
-    if not records:
-        errors.add("empty", "the file holds only blank lines")
-        return None
-    header_line = lines[0]
-    data_blanks = [line for line in blank_lines if line > header_line]
+    data_blanks = [line for line in blank_lines if line > table.header_line]
     if data_blanks:
         warnings.add("blank_lines", f"{len(data_blanks)} blank line(s) ignored, first on line {data_blanks[0]}",
                      row=data_blanks[0])
-    return _Table(header=[name.strip() for name in records[0]], header_line=header_line, rows=records[1:],
-                  lines=lines[1:])
+    return table
+
+
+def _check_column_name(name: str, position: int, line: int, errors: _Collector) -> bool:
+    if not name:
+        errors.add("empty_column_name", f"column {position} has no name", row=line)
+    elif len(name) > MAX_COLUMN_NAME_LENGTH:
+        errors.add("column_name_too_long", f"column {position} is named {_describe(name)} ({len(name)} characters; "
+                                           f"the limit is {MAX_COLUMN_NAME_LENGTH})", row=line)
+    elif not SAFE_COLUMN_NAME.fullmatch(name):
+        errors.add("unsafe_column_name", f"column {position} is named {_describe(name)}: "
+                                         f"{_unsafe_reason(name)}", row=line)
+    else:
+        return True
+    return False
+
+
+def _unsafe_reason(name: str) -> str:
+    if name[0] in "=+-@":
+        return f"a name starting with {name[0]!r} is run as a formula by spreadsheets"
+    bad = next(c for i, c in enumerate(name) if not SAFE_COLUMN_NAME.fullmatch(name[: i + 1] if i else c))
+    return f"character {bad!r} (U+{ord(bad):04X}) is not allowed in a column name"
 
 
 def _check_header(table: _Table, target: str, max_columns: int, errors: _Collector) -> bool:
-    """Header checks; False when the rows cannot be read as the contract's table at all."""
-    header = table.header
+    """Header checks, before any data row is parsed; False when the body must not be read."""
+    header, line = table.header, table.header_line
     if len(header) == 1:
         for delimiter, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
             if delimiter in header[0]:
                 errors.add("wrong_delimiter", f"the header is separated by {name}, not commas: "
-                                              f"{_describe(header[0], 60)}", row=table.header_line)
+                                              f"{_describe(header[0], 60)}", row=line)
                 return False
     if len(header) > max_columns:
-        errors.add("too_many_columns", f"the header has {len(header)} columns; the limit is {max_columns}", row=table.header_line)
+        errors.add("too_many_columns", f"the header has {len(header)} columns; the limit is {max_columns}", row=line)
+        return False
     seen: dict[str, int] = {}
     for position, name in enumerate(header, start=1):
-        if not name:
-            errors.add("empty_column_name", f"column {position} has no name", row=table.header_line)
-        elif name in seen:
+        if not _check_column_name(name, position, line, errors):
+            continue
+        if name in seen:
             errors.add("duplicate_column", f"column {name!r} appears twice (columns {seen[name]} and {position})",
-                       row=table.header_line, column=name)
+                       row=line, column=name)
         else:
             seen[name] = position
     lowered = {name.lower(): name for name in header}
@@ -248,8 +334,8 @@ def _check_header(table: _Table, target: str, max_columns: int, errors: _Collect
         if required not in seen:
             near = lowered.get(required.lower())
             suffix = f" (found {near!r}: names are case-sensitive)" if near else ""
-            errors.add(code, f"there is no column named {required!r}{suffix}", row=table.header_line)
-    return True
+            errors.add(code, f"there is no column named {required!r}{suffix}", row=line)
+    return not errors
 
 
 def _check_shape(table: _Table, errors: _Collector) -> np.ndarray:
@@ -307,8 +393,11 @@ def _report_cells(code: str, indices: np.ndarray, explain, values: pd.Series, li
     errors.count(code, max(0, len(indices) - MAX_PROBLEMS_PER_CODE))
 
 
-def _parse_dates(values: pd.Series, lines: np.ndarray, errors: _Collector) -> pd.Series:
-    """ISO calendar dates → Timestamps (NaT where invalid, each invalid one reported)."""
+def _parse_dates(values: pd.Series, lines: np.ndarray, latest: date, errors: _Collector) -> pd.Series:
+    """ISO calendar dates → Timestamps (NaT where invalid, each invalid one reported).
+
+    Dates after `latest` (tomorrow, UTC) or before 1900 are refused: a future row would stay in the
+    history for good, and a year-1 row would stretch the daily calendar over two millennia."""
     values = values.str.strip()
     empty = values == ""
     iso_shape = values.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
@@ -320,6 +409,11 @@ def _parse_dates(values: pd.Series, lines: np.ndarray, errors: _Collector) -> pd
         order = _day_month_order(values.iloc[bad_shape])
         _report_cells("date_format", bad_shape, lambda v: _explain_date(v, order), values, lines, DATE_COLUMN, errors)
     _report_cells("invalid_date", np.flatnonzero((iso_shape & parsed.isna()).to_numpy()), _explain_invalid_iso,
+                  values, lines, DATE_COLUMN, errors)
+    early, late = pd.Timestamp(EARLIEST_DATE), pd.Timestamp(latest)
+    _report_cells("date_out_of_range", np.flatnonzero(((parsed < early) | (parsed > late)).to_numpy()),
+                  lambda v: f"date {_describe(v)} is " + ("before 1900-01-01" if v < EARLIEST_DATE.isoformat()
+                                                            else "in the future (after tomorrow, UTC)"),
                   values, lines, DATE_COLUMN, errors)
     duplicated = np.flatnonzero((parsed.duplicated(keep="first") & parsed.notna()).to_numpy())
     if len(duplicated):
@@ -353,6 +447,9 @@ def _parse_numbers(name: str, values: pd.Series, lines: np.ndarray, errors: _Col
                   values, lines, name, errors)
     _report_cells("non_finite", np.flatnonzero(np.isinf(numbers.to_numpy())),
                   lambda v: f"value {_describe(v)} is not a finite number", values, lines, name, errors)
+    absurd = np.isfinite(numbers.to_numpy()) & (numbers.abs().to_numpy() > MAX_ABS_VALUE)
+    _report_cells("absurd_value", np.flatnonzero(absurd),
+                  lambda v: f"value {_describe(v)} is beyond ±{MAX_ABS_VALUE:.0e}", values, lines, name, errors)
     return numbers
 
 
@@ -364,8 +461,8 @@ def _check_target(cells: pd.Series, numbers: pd.Series, target: str, lines: np.n
         errors.add("target_all_missing", f"the target column {target!r} has no values", column=target)
 
 
-def _build_frame(table: _Table, good: np.ndarray, target: str, errors: _Collector,
-                 warnings: _Collector) -> pd.DataFrame:
+def _build_frame(table: _Table, good: np.ndarray, target: str, latest: date, errors: _Collector,
+                 warnings: _Collector) -> tuple[pd.DataFrame, pd.Series]:
     """Convert the well-formed rows column by column; problems go to `errors`.
 
     Whole-column checks (an empty target or driver) only run when no row was dropped as malformed,
@@ -376,7 +473,7 @@ def _build_frame(table: _Table, good: np.ndarray, target: str, errors: _Collecto
     lines = np.asarray(table.lines)[good]
     columns = list(zip(*rows)) if rows else [() for _ in table.header]
     cells = {name: pd.Series(list(column), dtype="str") for name, column in zip(table.header, columns)}
-    dates = _parse_dates(cells[DATE_COLUMN], lines, errors)
+    dates = _parse_dates(cells[DATE_COLUMN], lines, latest, errors)
     values: dict[str, pd.Series] = {}
     for name, column in cells.items():
         if name == DATE_COLUMN:
@@ -392,27 +489,31 @@ def _build_frame(table: _Table, good: np.ndarray, target: str, errors: _Collecto
     if len(without_values) and not errors:
         warnings.add("row_without_values", f"{len(without_values)} row(s) have a date but no values, "
                                            f"first on line {lines[without_values[0]]}", row=int(lines[without_values[0]]))
-    return frame.sort_index()
+    return frame.sort_index(), pd.Series(lines, index=frame.index).sort_index()
 
 
-def validate_csv(data: bytes, *, target: str, max_bytes: int, max_columns: int) -> ValidationResult:
-    """Check an uploaded file against the contract; when valid, also return it as a float frame."""
+def tomorrow_utc() -> date:
+    return (datetime.now(timezone.utc) + timedelta(days=1)).date()
+
+
+def validate_csv(data: bytes, *, target: str, max_bytes: int, max_columns: int,
+                 latest_date: date | None = None) -> ValidationResult:
+    """Check an uploaded file against the contract; when valid, also return it as a float frame.
+
+    `latest_date` is the last date a row may carry (default: tomorrow, UTC).
+    """
     errors = _Collector(ERROR_HINTS)
     warnings = _Collector(WARNING_HINTS)
     text = _check_bytes(data, max_bytes, errors)
-    table = _read_table(text, errors, warnings) if text is not None else None
-    if table is None:
-        return ValidationResult(False, errors.problems(), warnings.problems())
-    readable = _check_header(table, target, max_columns, errors)
-    if readable and not table.rows:
+    table = _read_table(text, target, max_columns, errors, warnings) if text is not None else None
+    if table is None or errors:
+        header = table.header[:max_columns] if table else []
+        return ValidationResult(False, errors.problems(), warnings.problems(), columns=header)
+    if not table.rows:
         errors.add("no_data_rows", "the file has a header but no data rows", row=table.header_line)
-    header_complete = not any(errors.has(code) for code in
-                              ("empty_column_name", "duplicate_column", "missing_date_column", "missing_target_column"))
-    frame = None
-    if readable and table.rows:
-        good = _check_shape(table, errors)
-        if header_complete:
-            frame = _build_frame(table, good, target, errors, warnings)
+        return ValidationResult(False, errors.problems(), warnings.problems(), columns=list(table.header))
+    good = _check_shape(table, errors)
+    frame, lines = _build_frame(table, good, target, latest_date or tomorrow_utc(), errors, warnings)
     ok = not errors
     return ValidationResult(
         ok=ok,
@@ -421,4 +522,5 @@ def validate_csv(data: bytes, *, target: str, max_bytes: int, max_columns: int) 
         frame=frame if ok else None,
         rows=len(table.rows),
         columns=list(table.header),
+        lines=lines if ok else None,
     )

@@ -4,6 +4,8 @@ After the train function has failed a message five times Pub/Sub moves it to the
 Once the cause is fixed, an operator sends those messages back to the retrain topic unchanged
 (data and attributes) so the normal at-least-once path handles them. A message is acknowledged on
 the dead-letter subscription only after its copy is published, so a failed replay loses nothing.
+A message the train function would refuse or find malformed is never replayed: it is reported, and
+left on the subscription unless the operator asks to discard such messages.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Mapping
 
 from gasforecast.errors import PermanentError, TransientError
 from gasforecast.logs import get_logger
-from gasforecast.messaging import publish
+from gasforecast.messaging import MalformedMessage, RefusedMessage, parse_retrain_request, publish, require_curated_dataset
 
 # Pub/Sub adds these when it dead-letters a message; they describe the failed delivery, not the request.
 DEAD_LETTER_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetterSource"
@@ -30,12 +32,25 @@ class ReplayOutcome:
     attributes: dict[str, str]
     replayed_as: str | None = None
     error: str | None = None
+    invalid: str | None = None  # why the train function would refuse it (never replayed)
+    discarded: bool = False
 
     @property
     def status(self) -> str:
+        if self.invalid is not None:
+            return "discarded" if self.discarded else "invalid"
         if self.error is not None:
             return "failed"
         return "replayed" if self.replayed_as is not None else "listed"
+
+
+def refusal(data: bytes, curated_uri: str) -> str | None:
+    """Why the train function would acknowledge this data without training, or None."""
+    try:
+        require_curated_dataset(parse_retrain_request(data), curated_uri)
+    except (MalformedMessage, RefusedMessage) as exc:
+        return str(exc)
+    return None
 
 
 def republishable_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
@@ -66,12 +81,16 @@ def replay_dead_letters(
     max_messages: int = 100,
     dry_run: bool = False,
     pull_timeout: float = 10.0,
+    curated_uri: str | None = None,
+    discard_invalid: bool = False,
 ) -> list[ReplayOutcome]:
     """Move up to `max_messages` messages from `subscription` back to `topic`, in pull order.
 
     Each message is acknowledged only once its copy is published. Messages that failed to publish,
     and every message of a dry run, are handed back (ack deadline 0) at the end, so they are
-    neither lost nor pulled twice within one run.
+    neither lost nor pulled twice within one run. With `curated_uri`, a message the train function
+    would refuse (malformed, or naming another dataset) is not replayed: it is handed back too, or
+    acknowledged (dropped) with `discard_invalid`.
     """
     subscription_path = subscriber.subscription_path(project, subscription)
     outcomes: list[ReplayOutcome] = []
@@ -86,23 +105,30 @@ def replay_dead_letters(
                 break
             for received in fresh:
                 seen.add(received.message.message_id)
-                outcome = _replay_one(publisher, project, topic, received, dry_run)
-                if outcome.status == "replayed":
+                outcome = _replay_one(publisher, project, topic, received, dry_run, curated_uri,
+                                      discard_invalid)
+                if outcome.status in ("replayed", "discarded"):
                     _acknowledge(subscriber, subscription_path, received.ack_id)
                 else:
                     handed_back.append(received.ack_id)
                 outcomes.append(outcome)
     finally:
         _hand_back(subscriber, subscription_path, handed_back)
-    counts = {status: sum(o.status == status for o in outcomes) for status in ("replayed", "failed", "listed")}
+    counts = {status: sum(o.status == status for o in outcomes)
+              for status in ("replayed", "failed", "listed", "invalid", "discarded")}
     log.info("dead_letters.replay_finished", subscription=subscription, topic=topic, dry_run=dry_run, **counts)
     return outcomes
 
 
-def _replay_one(publisher, project: str, topic: str, received, dry_run: bool) -> ReplayOutcome:
+def _replay_one(publisher, project: str, topic: str, received, dry_run: bool, curated_uri: str | None,
+                discard_invalid: bool) -> ReplayOutcome:
     message = received.message
     attributes = republishable_attributes(message.attributes)
     outcome = ReplayOutcome(message_id=message.message_id, data=bytes(message.data), attributes=attributes)
+    invalid = refusal(outcome.data, curated_uri) if curated_uri is not None else None
+    if invalid is not None:
+        log.warning("dead_letters.not_replayed", message_id=message.message_id, reason=invalid)
+        return replace(outcome, invalid=invalid, discarded=discard_invalid and not dry_run)
     if dry_run:
         return outcome
     try:

@@ -1,97 +1,72 @@
-"""Ingest one uploaded CSV: validate it, quarantine or merge it, archive it, ask for a retrain.
+"""Ingest one uploaded CSV: validate it, then reject, hold or merge it, archive it, ask for a retrain.
 
-Delivery is at least once and uploads arrive concurrently, so every step is safe to repeat:
-- the curated dataset is replaced only with a generation precondition (a lost race is re-merged), and
-  its metadata records the last uploads applied, so a redelivered upload is never merged twice;
-- the report object written beside the archived (or rejected) copy is the receipt: it is created only
-  if absent, so one delivery claims the upload and publishes; others see the receipt and stop;
-- a bad file is a permanent outcome (quarantined, acknowledged); storage or Pub/Sub trouble raises
-  `TransientError` so that the event is redelivered.
+Uploads arrive in the uploads bucket; everything ingest writes goes to the data bucket (curated,
+archive, rejected, held). Delivery is at least once and uploads arrive concurrently, so every step
+is safe to repeat:
+- the curated dataset is replaced only with a generation precondition (a lost race is re-checked and
+  re-merged), and its metadata records the last uploads applied, so a redelivered upload is never
+  merged twice;
+- the report object written beside the archived, rejected or held copy is the receipt: it is
+  created only if absent, so one delivery claims the upload; others see the receipt and stop;
+- a bad, implausible or no-op file is a permanent outcome (reported, acknowledged); storage or
+  Pub/Sub trouble raises `TransientError` so that the event is redelivered.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-import re
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
+
+import pandas as pd
 
 from gasforecast.config import Settings
-from gasforecast.contract import ValidationResult, validate_csv
+from gasforecast.contract import ERROR_HINTS, Problem, ValidationResult, validate_csv
 from gasforecast.dataset import MergeReport, curated_to_bytes, read_curated, training_frame, upsert
-from gasforecast.errors import TransientError
+from gasforecast.errors import PermanentError, TransientError
 from gasforecast.logs import get_logger
 from gasforecast.messaging import RetrainRequest, publish_retrain, utc_now_iso
-from gasforecast.storage import Bucket, PreconditionFailed
+from gasforecast.plausibility import RULE_HINTS, Suspicion, suspicious_cells
+from gasforecast.storage import ObjectStore, PreconditionFailed
+from gasforecast.upload_names import is_csv_name, report_name, stored_name, unsafe_name_reason, upload_id
 
 log = get_logger("gasforecast.ingest")
 
-INCOMING_PREFIX = "incoming/"
 ARCHIVE_PREFIX = "archive"
 REJECTED_PREFIX = "rejected"
+HELD_PREFIX = "held"
 APPLIED_METADATA_KEY = "applied-uploads"
 APPLIED_KEEP = 200  # upload ids remembered in the curated object's metadata (≈3.4 KB of the 8 KB limit)
 MERGE_ATTEMPTS = 20
-SAFE_STEM_LENGTH = 60
-_YEAR_2000, _YEAR_2100 = 946_684_800, 4_102_444_800  # epoch seconds
+
+# Refusals decided from the object's name or size, before its content is read (docs list each code).
+OBJECT_HINTS: dict[str, str] = {
+    "unsafe_object_name": "Upload the file again under a plain name: no '.' or '..' path segments, no empty "
+                          "segments (leading, trailing or doubled '/'), no control characters.",
+    "not_csv": "Only objects named *.csv are ingested: export the data as CSV and upload it with a .csv name.",
+    "too_large": ERROR_HINTS["too_large"],
+}
+
+Status = Literal["accepted", "unchanged", "held", "rejected", "duplicate", "ignored"]
 
 
 @dataclass
 class IngestOutcome:
-    status: str  # "accepted" | "rejected" | "duplicate" | "ignored"
+    status: Status
     object_name: str
     generation: int | None
     message_id: str | None = None
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def upload_id(object_name: str, generation: int) -> str:
-    """A short, fixed-length id for one version of one upload (names can be 1 KB of unicode)."""
-    return hashlib.sha256(f"{object_name}#{generation}".encode()).hexdigest()[:16]
-
-
-def safe_stem(object_name: str) -> str:
-    """A readable, harmless file stem: ASCII letters, digits, `._-`, no `..`, bounded length."""
-    stem = object_name.removeprefix(INCOMING_PREFIX)
-    if stem.lower().endswith(".csv"):
-        stem = stem[:-4]
-    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_stem)
-    cleaned = re.sub(r"\.{2,}", ".", cleaned).strip("._-")
-    return cleaned[:SAFE_STEM_LENGTH].rstrip("._-") or "upload"
-
-
-def stored_name(prefix: str, object_name: str, generation: int) -> str:
-    """Where a copy of this upload version lives: deterministic, so any redelivery finds its receipt.
-
-    GCS generations are microseconds since the epoch, so the date folder is the upload date; a
-    generation that is not a plausible timestamp (years 2000-2100) goes to `undated/`.
-    """
-    seconds = generation / 1_000_000
-    plausible = _YEAR_2000 < seconds < _YEAR_2100
-    day = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y/%m/%d") if plausible else "undated"
-    digest = hashlib.sha256(object_name.encode()).hexdigest()[:8]
-    return f"{prefix}/{day}/{generation}-{safe_stem(object_name)}-{digest}.csv"
-
-
-def report_name(stored: str) -> str:
-    return f"{stored}.report.json"
-
-
-def is_upload(object_name: str) -> bool:
-    return object_name.startswith(INCOMING_PREFIX) and object_name.lower().endswith(".csv")
-
-
 def _json_bytes(document: dict[str, Any]) -> bytes:
     return json.dumps(document, indent=2, ensure_ascii=False, default=str).encode("utf-8")
 
 
-def _read_json(bucket: Bucket, name: str) -> tuple[dict[str, Any], int] | None:
+def _read_json(bucket: ObjectStore, name: str) -> tuple[dict[str, Any], int] | None:
     stored = bucket.read(name)
     return None if stored is None else (json.loads(stored.data), stored.generation)
 
@@ -102,7 +77,7 @@ def _seconds_since(iso: str | None) -> float:
     return (datetime.now(timezone.utc) - datetime.fromisoformat(iso.replace("Z", "+00:00"))).total_seconds()
 
 
-def _create_once(bucket: Bucket, name: str, data: bytes, content_type: str) -> bool:
+def _create_once(bucket: ObjectStore, name: str, data: bytes, content_type: str) -> bool:
     """Create an object only if absent; False when an earlier delivery already wrote it."""
     try:
         bucket.write(name, data, content_type=content_type, if_generation_match=0)
@@ -112,70 +87,144 @@ def _create_once(bucket: Bucket, name: str, data: bytes, content_type: str) -> b
 
 
 class _Upload:
-    """One delivery of one upload version, with the names and log fields all steps share."""
+    """One delivery of one upload version, with the names and log fields all steps share.
 
-    def __init__(self, settings: Settings, bucket: Bucket, object_name: str, generation: int, event_id: str | None):
+    `uploads` is None when the content comes from elsewhere (an accepted held copy): there is then
+    no upload object to remove.
+    """
+
+    def __init__(self, settings: Settings, data: ObjectStore, uploads: ObjectStore | None, object_name: str,
+                 generation: int, event_id: str | None):
         self.settings = settings
-        self.bucket = bucket
+        self.bucket = data
+        self.uploads = uploads
         self.name = object_name
         self.generation = generation
         self.id = upload_id(object_name, generation)
         self.archive = stored_name(ARCHIVE_PREFIX, object_name, generation)
         self.rejected = stored_name(REJECTED_PREFIX, object_name, generation)
+        self.held = stored_name(HELD_PREFIX, object_name, generation)
+        self.source = f"gs://{settings.uploads_bucket}/{object_name}"
         self.context = {"object": object_name, "generation": generation, "event_id": event_id}
         self.event_id = event_id
 
-    def outcome(self, status: str, report: dict[str, Any], message_id: str | None = None) -> IngestOutcome:
+    def outcome(self, status: Status, report: dict[str, Any], message_id: str | None = None) -> IngestOutcome:
         return IngestOutcome(status, self.name, self.generation, message_id, report)
 
     def header(self) -> dict[str, Any]:
         return {"object": self.name, "generation": self.generation, "event_id": self.event_id,
-                "source": self.bucket.uri(self.name), "upload_id": self.id}
+                "source": self.source, "upload_id": self.id}
 
 
-def _remove_incoming(upload: _Upload) -> None:
+def _remove_upload(upload: _Upload) -> None:
     """Delete the processed upload, never a newer upload of the same name.
 
     The live generation is checked first as well, because fake-gcs-server ignores
     `if_generation_match` on delete (GCS honours it).
     """
-    bucket, name, generation = upload.bucket, upload.name, upload.generation
-    if bucket.generation(name) == generation and bucket.delete(name, if_generation_match=generation):
-        log.info("ingest.incoming_removed", **upload.context)
+    uploads, name, generation = upload.uploads, upload.name, upload.generation
+    if uploads is not None and uploads.generation(name) == generation and \
+            uploads.delete(name, if_generation_match=generation):
+        log.info("ingest.upload_removed", **upload.context)
 
 
 def _finished_receipt(upload: _Upload) -> dict[str, Any] | None:
-    """The receipt of an earlier delivery that finished (published, or rejected), if any."""
+    """The receipt of an earlier delivery that finished (published, unchanged, rejected or held), if any."""
     accepted = _read_json(upload.bucket, report_name(upload.archive))
-    if accepted and accepted[0].get("message_id"):
+    if accepted and (accepted[0].get("message_id") or accepted[0].get("status") == "unchanged"):
         return accepted[0]
-    rejected = _read_json(upload.bucket, report_name(upload.rejected))
-    return rejected[0] if rejected else None
+    for stored in (upload.rejected, upload.held):
+        found = _read_json(upload.bucket, report_name(stored))
+        if found:
+            return found[0]
+    return None
+
+
+def _settle(upload: _Upload, status: Status, stored: str, report: dict[str, Any], *, data: bytes | None,
+            content_type: str = "application/octet-stream", **log_fields: Any) -> IngestOutcome:
+    """Finish an upload that asks for no retrain (rejected, held, unchanged).
+
+    The copy first (when the content was read), then the report, created once: it is the receipt, so
+    a redelivery that finds it stops. Only then does the upload leave the uploads bucket (an object
+    that was not read stays). Logged as `ingest.<status>`.
+    """
+    bucket = upload.bucket
+    if data is not None:
+        _create_once(bucket, stored, data, content_type)
+    report_uri = bucket.uri(report_name(stored))
+    if not _create_once(bucket, report_name(stored), _json_bytes(report), "application/json"):
+        log.info("ingest.duplicate", report_uri=report_uri, **upload.context)
+        return upload.outcome("duplicate", report)
+    if data is not None:
+        _remove_upload(upload)
+    emit = log.info if status == "unchanged" else log.warning
+    emit(f"ingest.{status}", report_uri=report_uri, **log_fields, **upload.context)
+    return upload.outcome(status, report)
+
+
+def _refuse_object(upload: _Upload, code: str, message: str) -> IngestOutcome:
+    """Report an object ingest will not read (unsafe name, not a CSV, too large); it is left where it is."""
+    problem = Problem(code, message, hint=OBJECT_HINTS[code])
+    report = {**upload.header(), "status": "rejected", "stored_as": None, "rejected_at": utc_now_iso(),
+              "ok": False, "errors": [problem.to_dict()], "warnings": [], "left_in_uploads": True,
+              "note": "the object was not read, copied or deleted: it is still in the uploads bucket"}
+    return _settle(upload, "rejected", upload.rejected, report, data=None, errors=1, first_error=str(problem))
 
 
 def _reject(upload: _Upload, data: bytes, result: ValidationResult) -> IngestOutcome:
-    """Quarantine the whole file with its report; nothing is merged or published."""
-    bucket = upload.bucket
-    _create_once(bucket, upload.rejected, data, "application/octet-stream")  # never served as HTML
-    report = {**upload.header(), "status": "rejected", "stored_as": bucket.uri(upload.rejected),
+    """Quarantine the whole file (never served as HTML) with its report; nothing is merged or published."""
+    report = {**upload.header(), "status": "rejected", "stored_as": upload.bucket.uri(upload.rejected),
               "rejected_at": utc_now_iso(), **result.to_dict()}
-    report_uri = bucket.uri(report_name(upload.rejected))
-    if not _create_once(bucket, report_name(upload.rejected), _json_bytes(report), "application/json"):
-        log.info("ingest.duplicate", report_uri=report_uri, **upload.context)
-        return upload.outcome("duplicate", report)
-    _remove_incoming(upload)
-    first = result.problems[0] if result.problems else None
-    log.warning("ingest.rejected", report_uri=report_uri, errors=len(result.problems),
-                first_error=str(first) if first else None, **upload.context)
-    return upload.outcome("rejected", report)
+    first = str(result.problems[0]) if result.problems else None
+    return _settle(upload, "rejected", upload.rejected, report, data=data, errors=len(result.problems),
+                   first_error=first)
 
 
-def _merge(upload: _Upload, incoming) -> tuple[int, MergeReport | None, Any]:
-    """Upsert into the curated dataset under a generation precondition, retrying lost races.
+def _suspicion_entry(suspicion: Suspicion, result: ValidationResult) -> dict[str, Any]:
+    line = result.line_of(pd.Timestamp(suspicion.date))
+    return {"line": line, **suspicion.to_dict(), "hint": RULE_HINTS[suspicion.rule]}
 
-    Returns the curated generation holding this upload, the merge report (None when an earlier delivery
-    already merged it) and the merged frame.
-    """
+
+def _describe_suspicion(entry: dict[str, Any]) -> str:
+    where = f"line {entry['line']}, " if entry.get("line") else ""
+    return f"{where}column {entry['column']!r}, {entry['date']}: {entry['why']}"
+
+
+def _hold(upload: _Upload, data: bytes, result: ValidationResult, suspicions: list[Suspicion]) -> IngestOutcome:
+    """Keep an implausible file aside with a report naming each suspicious cell; nothing is merged."""
+    cells = [_suspicion_entry(suspicion, result) for suspicion in suspicions]
+    held_uri = upload.bucket.uri(upload.held)
+    report = {
+        **upload.header(), "status": "held", "stored_as": held_uri, "held_at": utc_now_iso(),
+        "suspicious": cells,
+        "accept": {"command": f"gasforecast accept {held_uri}",
+                   "effect": "merges this file without the plausibility check (every other check still "
+                             "applies) and asks for a retrain; logged as ingest.accept_override"},
+        "fix": "if a value is wrong, upload a corrected file instead (any name); this one then stays held",
+        **result.to_dict(),
+    }
+    return _settle(upload, "held", upload.held, report, data=data, errors=len(cells),
+                   first_error=_describe_suspicion(cells[0]), held_uri=held_uri)
+
+
+@dataclass
+class _Merge:
+    """Where an upload stands against the curated dataset after one merge attempt loop."""
+
+    status: Literal["merged", "already_merged", "unchanged", "held"]
+    generation: int | None = None
+    report: MergeReport | None = None
+    frame: pd.DataFrame | None = None
+    suspicions: list[Suspicion] = field(default_factory=list)
+
+
+def _changes_nothing(report: MergeReport) -> bool:
+    return not (report.rows_added or report.cells_revised or report.cells_filled or report.columns_added)
+
+
+def _merge(upload: _Upload, incoming: pd.DataFrame, *, check_plausibility: bool = True) -> _Merge:
+    """Judge and upsert the upload against the curated version it is merged into, under a
+    generation precondition; a lost race is judged and merged again on the fresh version."""
     settings, bucket = upload.settings, upload.bucket
     for attempt in range(MERGE_ATTEMPTS):
         current = bucket.read(settings.curated_object)
@@ -183,8 +232,13 @@ def _merge(upload: _Upload, incoming) -> tuple[int, MergeReport | None, Any]:
         curated = read_curated(current.data) if current else None
         if upload.id in applied:
             log.info("ingest.already_merged", curated_generation=current.generation, **upload.context)
-            return current.generation, None, curated
+            return _Merge("already_merged", current.generation, None, curated)
+        suspicions = suspicious_cells(curated, incoming) if check_plausibility else []
+        if suspicions:
+            return _Merge("held", suspicions=suspicions)
         merged, report = upsert(curated, incoming, settings.target_column)
+        if current is not None and _changes_nothing(report):
+            return _Merge("unchanged", current.generation, report, curated)
         metadata = {APPLIED_METADATA_KEY: " ".join([*applied, upload.id][-APPLIED_KEEP:]),
                     "target": settings.target_column, "last-date": str(report.last_date)}
         try:
@@ -195,7 +249,7 @@ def _merge(upload: _Upload, incoming) -> tuple[int, MergeReport | None, Any]:
             time.sleep(min(1.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
             continue
         log.info("ingest.merged", curated_generation=generation, **report.to_dict(), **upload.context)
-        return generation, report, merged
+        return _Merge("merged", generation, report, merged)
     raise TransientError(f"{settings.curated_uri} kept changing: {MERGE_ATTEMPTS} merge attempts lost the race")
 
 
@@ -233,34 +287,49 @@ def _summary(merge: MergeReport | None, prep: dict[str, Any]) -> str:
             f"{prep['gaps_filled']} short gaps carried forward, {len(prep['long_gaps'])} long target gaps")
 
 
-def _accept(upload: _Upload, data: bytes, result: ValidationResult, publisher,
-            claim_lease_seconds: float) -> IngestOutcome:
+def _archive(upload: _Upload, data: bytes) -> None:
+    if _create_once(upload.bucket, upload.archive, data, "text/csv"):
+        log.info("ingest.archived", archive_uri=upload.bucket.uri(upload.archive), **upload.context)
+
+
+def _unchanged(upload: _Upload, data: bytes, result: ValidationResult, merge: _Merge) -> IngestOutcome:
+    """A file that changes nothing: archived with an "unchanged" receipt; no new generation, no retrain."""
+    settings = upload.settings
+    receipt = {**upload.header(), "status": "unchanged", "archived_as": upload.bucket.uri(upload.archive),
+               "finished_at": utc_now_iso(), "message_id": None,
+               "curated": {"uri": settings.curated_uri, "generation": merge.generation},
+               "summary": "every value is already in the curated dataset: nothing merged, no retrain",
+               "validation": result.to_dict()}
+    return _settle(upload, "unchanged", upload.archive, receipt, data=data, content_type="text/csv",
+                   curated_generation=merge.generation)
+
+
+def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Merge, publisher,
+             claim_lease_seconds: float, extra: dict[str, Any]) -> IngestOutcome:
     settings, bucket = upload.settings, upload.bucket
-    curated_generation, merge, merged = _merge(upload, result.frame)
-    _, prep = training_frame(merged, settings.target_column)
-    if _create_once(bucket, upload.archive, data, "text/csv"):
-        log.info("ingest.archived", archive_uri=bucket.uri(upload.archive), **upload.context)
+    _, prep = training_frame(merge.frame, settings.target_column)
+    _archive(upload, data)
     receipt = {
         **upload.header(), "status": "accepted", "archived_as": bucket.uri(upload.archive),
         "claimed_at": utc_now_iso(), "message_id": None,
-        "curated": {"uri": settings.curated_uri, "generation": curated_generation},
-        "merge": merge.to_dict() if merge else {"already_merged": True},
-        "preparation": prep.to_dict(), "validation": result.to_dict(),
+        "curated": {"uri": settings.curated_uri, "generation": merge.generation},
+        "merge": merge.report.to_dict() if merge.report else {"already_merged": True},
+        "preparation": prep.to_dict(), "validation": result.to_dict(), **extra,
     }
     claim_generation = _claim(upload, receipt, claim_lease_seconds)
     if claim_generation is None:
         log.info("ingest.duplicate", **upload.context)
-        _remove_incoming(upload)
+        _remove_upload(upload)
         return upload.outcome("duplicate", receipt)
     request = RetrainRequest(reason="upload", requested_at=utc_now_iso(), dataset=settings.curated_uri,
-                             generation=str(curated_generation), source=bucket.uri(upload.name))
+                             generation=str(merge.generation), source=upload.source)
     try:
         message_id = publish_retrain(publisher, settings.project, settings.retrain_topic, request)
     except TransientError:
         bucket.delete(report_name(upload.archive), if_generation_match=claim_generation)
         log.error("ingest.publish_failed", **upload.context)
         raise
-    log.info("ingest.published", message_id=message_id, curated_generation=curated_generation, **upload.context)
+    log.info("ingest.published", message_id=message_id, curated_generation=merge.generation, **upload.context)
     receipt.update(message_id=message_id, published_at=utc_now_iso())
     try:
         bucket.write(report_name(upload.archive), _json_bytes(receipt), content_type="application/json",
@@ -268,40 +337,115 @@ def _accept(upload: _Upload, data: bytes, result: ValidationResult, publisher,
     except (PreconditionFailed, TransientError) as exc:
         # Published already: acknowledging is right; a later redelivery may publish once more (at least once).
         log.error("ingest.receipt_not_updated", message_id=message_id, error=str(exc), **upload.context)
-    _remove_incoming(upload)
-    log.info("ingest.accepted", message_id=message_id, summary=_summary(merge, receipt["preparation"]),
+    _remove_upload(upload)
+    log.info("ingest.accepted", message_id=message_id, summary=_summary(merge.report, receipt["preparation"]),
              report_uri=bucket.uri(report_name(upload.archive)), **upload.context)
     return upload.outcome("accepted", receipt, message_id)
 
 
-def handle_object(settings: Settings, data_bucket: Bucket, publisher, *, object_name: str,
-                  generation: int | None, event_id: str | None = None,
-                  claim_lease_seconds: float = 600.0) -> IngestOutcome:
-    """Process one finalized object in the data bucket (any number of times, concurrently)."""
-    context = {"object": object_name, "generation": generation, "event_id": event_id}
-    if not is_upload(object_name):
-        log.info("ingest.ignored", reason="not an incoming/*.csv object", **context)
-        return IngestOutcome("ignored", object_name, generation)
-    if generation is None:
-        generation = data_bucket.generation(object_name)
-        if generation is None:
-            log.info("ingest.ignored", reason="object does not exist", **context)
-            return IngestOutcome("ignored", object_name, None)
-    upload = _Upload(settings, data_bucket, object_name, generation, event_id)
-    log.info("ingest.received", **upload.context)
-    finished = _finished_receipt(upload)
-    if finished is not None:
-        log.info("ingest.duplicate", previous_status=finished.get("status"), **upload.context)
-        _remove_incoming(upload)
-        return upload.outcome("duplicate", finished, finished.get("message_id"))
-    stored = data_bucket.read(object_name, generation=generation)
-    if stored is None:
-        log.info("ingest.ignored", reason="this generation no longer exists (deleted or replaced)", **upload.context)
-        return upload.outcome("ignored", {})
-    result = validate_csv(stored.data, target=settings.target_column, max_bytes=settings.max_upload_bytes,
+def _ingest_valid(upload: _Upload, data: bytes, result: ValidationResult, publisher, claim_lease_seconds: float,
+                  *, check_plausibility: bool = True, extra: dict[str, Any] | None = None) -> IngestOutcome:
+    merge = _merge(upload, result.frame, check_plausibility=check_plausibility)
+    if merge.status == "held":
+        return _hold(upload, data, result, merge.suspicions)
+    if merge.status == "unchanged":
+        return _unchanged(upload, data, result, merge)
+    return _publish(upload, data, result, merge, publisher, claim_lease_seconds, extra or {})
+
+
+def _validate(settings: Settings, data: bytes, upload: _Upload) -> ValidationResult:
+    result = validate_csv(data, target=settings.target_column, max_bytes=settings.max_upload_bytes,
                           max_columns=settings.max_columns)
     log.info("ingest.validated", ok=result.ok, rows=result.rows, errors=len(result.problems),
              warnings=len(result.warnings), **upload.context)
+    return result
+
+
+def handle_object(settings: Settings, uploads: ObjectStore, data: ObjectStore, publisher, *, object_name: str,
+                  generation: int | None, event_id: str | None = None, size: int | None = None,
+                  claim_lease_seconds: float = 600.0) -> IngestOutcome:
+    """Process one object finalized in the uploads bucket (any number of times, concurrently).
+
+    `size` (bytes, from the event) lets an oversized object be refused without downloading it.
+    """
+    context = {"object": object_name, "generation": generation, "event_id": event_id}
+    unsafe = unsafe_name_reason(object_name)
+    if unsafe is not None:  # never read, write or delete under this name (see upload_names)
+        upload = _Upload(settings, data, None, object_name, generation or 0, event_id)
+        return _refuse_object(upload, "unsafe_object_name", f"{unsafe}; ingest does not touch such objects")
+    if generation is None:
+        generation = uploads.generation(object_name)
+        if generation is None:
+            log.info("ingest.ignored", reason="object does not exist", **context)
+            return IngestOutcome("ignored", object_name, None)
+    upload = _Upload(settings, data, uploads, object_name, generation, event_id)
+    log.info("ingest.received", size=size, **upload.context)
+    finished = _finished_receipt(upload)
+    if finished is not None:
+        log.info("ingest.duplicate", previous_status=finished.get("status"), **upload.context)
+        if not finished.get("left_in_uploads"):  # a copy exists, so the upload may go
+            _remove_upload(upload)
+        return upload.outcome("duplicate", finished, finished.get("message_id"))
+    if not is_csv_name(object_name):
+        return _refuse_object(upload, "not_csv", "the object's name does not end in .csv")
+    if size is not None and size > settings.max_upload_bytes:
+        return _refuse_object(upload, "too_large", f"the file has {size:,} bytes; the limit is "
+                                                   f"{settings.max_upload_bytes:,} bytes")
+    stored = uploads.read(object_name, generation=generation)
+    if stored is None:
+        log.info("ingest.ignored", reason="this generation no longer exists (deleted or replaced)", **upload.context)
+        return upload.outcome("ignored", {})
+    result = _validate(settings, stored.data, upload)
     if not result.ok:
         return _reject(upload, stored.data, result)
-    return _accept(upload, stored.data, result, publisher, claim_lease_seconds)
+    return _ingest_valid(upload, stored.data, result, publisher, claim_lease_seconds)
+
+
+class NotHeld(PermanentError):
+    """The named object is not a held upload (or was accepted already and cleaned up)."""
+
+
+def held_object_name(settings: Settings, uri: str) -> str:
+    """`gs://<data bucket>/held/….csv` (or its `.report.json`) → the held CSV's object name."""
+    prefix = f"gs://{settings.data_bucket}/{HELD_PREFIX}/"
+    name = uri.removesuffix(".report.json")
+    if not name.startswith(prefix) or not name.endswith(".csv"):
+        raise NotHeld(f"{uri!r} is not a held upload: expected {prefix}<yyyy>/<mm>/<dd>/<file>.csv")
+    return name.removeprefix(f"gs://{settings.data_bucket}/")
+
+
+def accept_held(settings: Settings, data: ObjectStore, publisher, held_name: str, *,
+                claim_lease_seconds: float = 600.0) -> IngestOutcome:
+    """Merge a held upload without the plausibility check (an operator's explicit decision).
+
+    Every other contract check runs again. Safe to repeat: the upload keeps its identity (original
+    name and generation), so it is merged and published once; the held copy and report are removed
+    only after the archive receipt is final.
+    """
+    found = _read_json(data, report_name(held_name))
+    if found is None:
+        raise NotHeld(f"no report {data.uri(report_name(held_name))}: not held, or accepted already "
+                      f"(see {ARCHIVE_PREFIX}/)")
+    held = found[0]
+    if not isinstance(held.get("object"), str) or not isinstance(held.get("generation"), int):
+        raise NotHeld(f"{data.uri(report_name(held_name))} does not name the held upload")
+    upload = _Upload(settings, data, None, held["object"], held["generation"], None)
+    finished = _finished_receipt(upload)
+    if finished is not None and finished.get("status") != "held":
+        outcome = upload.outcome("duplicate", finished, finished.get("message_id"))
+    else:
+        stored = data.read(held_name)
+        if stored is None:
+            raise NotHeld(f"{data.uri(held_name)} does not exist")
+        result = _validate(settings, stored.data, upload)
+        if not result.ok:
+            raise PermanentError("the held file no longer passes the data contract: "
+                                 + "; ".join(str(problem) for problem in result.problems[:5]))
+        outcome = _ingest_valid(upload, stored.data, result, publisher, claim_lease_seconds, check_plausibility=False,
+                                extra={"override": {"skipped": "plausibility", "held_as": data.uri(held_name),
+                                                    "suspicious": held.get("suspicious", [])}})
+        log.warning("ingest.accept_override", status=outcome.status, message_id=outcome.message_id,
+                    held_uri=data.uri(held_name), suspicious=len(held.get("suspicious", [])), **upload.context)
+    data.delete(held_name)
+    data.delete(report_name(held_name))
+    return outcome

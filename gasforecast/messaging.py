@@ -2,6 +2,9 @@
 
 Every producer (ingest, the Composer DAG, the CLI) and the consumer (train) agree through
 `RetrainRequest`; parsing is strict because a malformed message must be acknowledged, not retried.
+Anyone allowed to publish to the topic is treated as hostile: the data is bounded in size and JSON
+nesting before it is parsed (a 200 KB `[[[[…` must not reach the recursive parser), and a message
+may only ask to train on the configured curated dataset.
 """
 
 from __future__ import annotations
@@ -16,10 +19,16 @@ from gasforecast.errors import PermanentError, TransientError
 
 REASONS = ("upload", "schedule", "manual")
 _FIELDS = {"reason", "requested_at", "dataset", "generation", "source", "force"}
+MAX_MESSAGE_BYTES = 8192  # a real request is about 300 bytes; object names add at most 2 KB
+MAX_JSON_DEPTH = 2  # the contract is one flat object
 
 
 class MalformedMessage(PermanentError):
     """The message does not follow the retrain contract; redelivery cannot fix it."""
+
+
+class RefusedMessage(PermanentError):
+    """A well-formed message asking for what training never does (another dataset); acknowledged."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +64,48 @@ def _parse_timestamp(text: str) -> None:
         raise MalformedMessage(f"requested_at must carry a time zone (UTC): {text!r}")
 
 
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON text, counted without parsing it (no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for character in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth -= 1
+    return deepest
+
+
+def _bounded_text(data: bytes | str) -> str:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise MalformedMessage(f"message data has {len(raw):,} bytes; the limit is {MAX_MESSAGE_BYTES:,}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedMessage(f"message data is not UTF-8 JSON: {exc}") from exc
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise MalformedMessage(f"message data nests {depth} levels deep; the limit is {MAX_JSON_DEPTH}")
+    return text
+
+
 def parse_retrain_request(data: bytes | str) -> RetrainRequest:
     """Parse and check a message body against the contract; raise `MalformedMessage` if it breaks it."""
+    text = _bounded_text(data)
     try:
-        body: Any = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise MalformedMessage(f"message data is not UTF-8 JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise MalformedMessage("message data must be a JSON object")
@@ -90,6 +136,14 @@ def parse_retrain_request(data: bytes | str) -> RetrainRequest:
         source=body.get("source"),
         force=force,
     )
+
+
+def require_curated_dataset(request: RetrainRequest, curated_uri: str) -> None:
+    """Refuse a request naming any dataset but the configured curated one: whoever can publish must
+    not choose what the public forecast is trained on."""
+    if request.dataset is not None and request.dataset != curated_uri:
+        shown = request.dataset if len(request.dataset) <= 200 else request.dataset[:200] + "…"
+        raise RefusedMessage(f"dataset {shown!r} is not the configured curated dataset {curated_uri}")
 
 
 def _pubsub_client(kind: str):

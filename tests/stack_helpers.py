@@ -27,25 +27,32 @@ def data_bucket(stack: LocalStack) -> Bucket:
     return Bucket(stack.storage_client(), stack.data_bucket)
 
 
-def append_days(stack: LocalStack, settings, days: int = 3) -> int:
-    """Extend the curated dataset by `days` of new prices (a random walk from the last values), as a
-    backfill job would write it; returns the new generation."""
+def continuation(stack: LocalStack, settings, days: int = 3):
+    """`days` new daily rows after the curated dataset's last date, a calm random walk from its last
+    values (as a data feed would deliver them); returns (frame, curated object it continues)."""
     import numpy as np
     import pandas as pd
 
     from gasforecast import dataset
 
-    bucket = data_bucket(stack)
-    curated = bucket.read(settings.curated_object)
+    curated = data_bucket(stack).read(settings.curated_object)
     frame = dataset.read_curated(curated.data)
     rng = np.random.default_rng(time.time_ns() % 2**32)
     index = pd.date_range(frame.index[-1] + pd.Timedelta(days=1), periods=days, freq="D", name="date")
     last = frame.ffill().iloc[-1].to_numpy()
     moves = np.exp(np.cumsum(rng.normal(0, 0.01, (days, frame.shape[1])), axis=0))
-    merged, _ = dataset.upsert(frame, pd.DataFrame(moves * last, index=index, columns=frame.columns),
-                               settings.target_column)
-    return bucket.write(settings.curated_object, dataset.curated_to_bytes(merged), content_type="text/csv",
-                        if_generation_match=curated.generation)
+    return pd.DataFrame(moves * last, index=index, columns=frame.columns).round(4), curated
+
+
+def append_days(stack: LocalStack, settings, days: int = 3) -> int:
+    """Extend the curated dataset by `days` of new prices, as a backfill job would write it (straight
+    to the curated object, not through ingest); returns the new generation."""
+    from gasforecast import dataset
+
+    new, curated = continuation(stack, settings, days)
+    merged, _ = dataset.upsert(dataset.read_curated(curated.data), new, settings.target_column)
+    return data_bucket(stack).write(settings.curated_object, dataset.curated_to_bytes(merged), content_type="text/csv",
+                                    if_generation_match=curated.generation)
 
 
 def isolated_settings(settings, gcs_emulator, **changes):

@@ -1,4 +1,4 @@
-"""Cloud Function (gen2): a CSV finalized in the data bucket → validate, merge, publish a retrain."""
+"""Cloud Function (gen2): an object finalized in the uploads bucket → validate, merge, publish a retrain."""
 
 from __future__ import annotations
 
@@ -32,14 +32,17 @@ def ingest(cloud_event) -> None:
     except PermanentError as exc:
         log.error("ingest.bad_event", event_id=cloud_event["id"], error=str(exc))
         return
-    if ref is None or ref.bucket != settings.data_bucket:
-        log.debug("ingest.not_for_us", event_id=cloud_event["id"], event_type=cloud_event["type"])
+    if ref is None or ref.bucket != settings.uploads_bucket:
+        log.debug("ingest.not_for_us", event_id=cloud_event["id"], event_type=cloud_event["type"],
+                  bucket=ref.bucket if ref else None)
         return
     ingest_core.handle_object(
         settings,
-        Bucket(storage_client, ref.bucket),
+        Bucket(storage_client, settings.uploads_bucket),
+        Bucket(storage_client, settings.data_bucket),
         publisher,
         object_name=ref.name,
         generation=ref.generation,
         event_id=ref.event_id,
+        size=ref.size,
     )

@@ -1,7 +1,8 @@
 """Cloud Function (gen2): a retrain message → fit, backtest, log to MLflow, promote the champion.
 
-A malformed message is acknowledged (retrying cannot fix it); a transient failure propagates, so the
-platform answers 500 and Pub/Sub redelivers with backoff, then dead-letters after five attempts.
+A malformed message, or one naming a dataset other than the curated one, is acknowledged once
+(retrying cannot fix it); a transient failure propagates, so the platform answers 500 and Pub/Sub
+redelivers with backoff, then dead-letters after five attempts.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import functools
 import functions_framework
 
 from gasforecast.config import load_settings
-from gasforecast.events import retrain_request_from_event
+from gasforecast.events import message_id_of, retrain_request_from_event
 from gasforecast.logs import get_logger
-from gasforecast.messaging import MalformedMessage
+from gasforecast.messaging import MalformedMessage, RefusedMessage
 from gasforecast.storage import make_client
 from gasforecast.training import handle_retrain
 
@@ -30,9 +31,14 @@ def _clients():
 def train(cloud_event) -> None:
     settings, storage_client = _clients()
     try:
-        request, message_id = retrain_request_from_event(cloud_event)
+        request, message_id = retrain_request_from_event(cloud_event, curated_uri=settings.curated_uri)
+    except RefusedMessage as exc:
+        log.warning("train.message_refused", event_id=cloud_event["id"], message_id=message_id_of(cloud_event),
+                    error=str(exc))
+        return
     except MalformedMessage as exc:
-        log.error("train.malformed_message", event_id=cloud_event["id"], error=str(exc))
+        log.error("train.malformed_message", event_id=cloud_event["id"], message_id=message_id_of(cloud_event),
+                  error=str(exc))
         return
     try:
         handle_retrain(settings, request, storage_client, message_id=message_id)

@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--max", type=_positive_int, default=100, help="at most this many messages (default 100)")
     parser.add_argument("--dry-run", action="store_true", help="list the messages and leave them in place")
+    parser.add_argument("--discard-invalid", action="store_true",
+                        help="acknowledge (drop) messages the train function would refuse instead of leaving them")
     parser.add_argument(
         "--wait", type=float, default=5.0, help="seconds a pull waits for messages before the run ends (default 5)"
     )
@@ -37,7 +39,10 @@ def _positive_int(text: str) -> int:
 def describe(outcome: ReplayOutcome) -> str:
     """One line per message, e.g. `replayed 12 -> 40 reason=upload {"reason": ...}`."""
     reason = outcome.attributes.get("reason", "-")
-    data = outcome.data.decode("utf-8", errors="replace")
+    data = outcome.data[:300].decode("utf-8", errors="replace")
+    if outcome.status in ("invalid", "discarded"):
+        kept = "discarded" if outcome.discarded else "left on the subscription"
+        return f"not replayed {outcome.message_id} ({kept}): the train function would refuse it: {outcome.invalid}"
     if outcome.status == "replayed":
         return f"replayed {outcome.message_id} -> {outcome.replayed_as} reason={reason} {data}"
     if outcome.status == "failed":
@@ -58,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
             max_messages=args.max,
             dry_run=args.dry_run,
             pull_timeout=args.wait,
+            curated_uri=settings.curated_uri,
+            discard_invalid=args.discard_invalid,
         )
     except (PermanentError, TransientError) as exc:
         print(f"gasforecast replay-dead-letters: {exc}", file=sys.stderr)

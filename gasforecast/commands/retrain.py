@@ -10,10 +10,12 @@ from gasforecast.errors import TransientError
 from gasforecast.messaging import (
     REASONS,
     MalformedMessage,
+    RefusedMessage,
     RetrainRequest,
     make_publisher,
     parse_retrain_request,
     publish_retrain,
+    require_curated_dataset,
     utc_now_iso,
 )
 
@@ -21,7 +23,7 @@ from gasforecast.messaging import (
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("retrain", help="publish a retrain request to $RETRAIN_TOPIC")
     parser.add_argument("--force", action="store_true", help="train even if this dataset generation was trained")
-    parser.add_argument("--dataset", help="gs:// URI of the dataset (default: the latest curated history)")
+    parser.add_argument("--dataset", help="gs:// URI of the dataset: only the curated history is accepted (default)")
     parser.add_argument("--generation", help="GCS generation of --dataset (default: the latest)")
     parser.add_argument("--reason", choices=REASONS, default="manual", help="trigger recorded on the run")
     parser.set_defaults(func=run)
@@ -38,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         # The consumer's parser is the contract: refuse locally what train would drop.
-        parse_retrain_request(request.to_bytes())
-    except MalformedMessage as exc:
+        require_curated_dataset(parse_retrain_request(request.to_bytes()), settings.curated_uri)
+    except (MalformedMessage, RefusedMessage) as exc:
         print(f"gasforecast retrain: {exc}", file=sys.stderr)
         return 2
     try:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from contract_cases import BAD_FILES, GOOD_FILES, MAX_BYTES, MAX_COLUMNS, TARGET, BadFile, GoodFile
 
-from gasforecast.contract import ERROR_HINTS, MAX_PROBLEMS_PER_CODE, validate_csv
+from gasforecast.contract import ERROR_HINTS, MAX_PROBLEMS_PER_CODE, SAFE_COLUMN_NAME, validate_csv
 from gasforecast.sample import synthetic_history, to_csv_bytes
 
 
@@ -97,7 +97,7 @@ def test_problem_text_names_line_and_column() -> None:
 
 
 def test_ten_years_of_daily_rows_validate_well_under_a_second() -> None:
-    data = to_csv_bytes(synthetic_history(3653))
+    data = to_csv_bytes(synthetic_history(3653, start="2014-01-01"))
     started = time.perf_counter()
     result = validate(data)
     elapsed = time.perf_counter() - started
@@ -108,3 +108,39 @@ def test_ten_years_of_daily_rows_validate_well_under_a_second() -> None:
 def test_header_problems_point_at_the_header_line_after_leading_blank_lines() -> None:
     problems = validate(b"\n\ndate,uk_gas_price,hdd,hdd\n2024-01-02,80.5,1,2\n").problems
     assert [(p.code, p.row, p.column) for p in problems] == [("duplicate_column", 3, "hdd")]
+
+
+def test_a_100000_column_header_is_rejected_from_the_header_alone() -> None:
+    """The body is never parsed (bench/wide_header.py measures time and memory: milliseconds, a few MB)."""
+    names = ",".join(f"c{i}" for i in range(100_000))
+    body = ",".join(["1"] * 100_002)
+    result = validate(f"date,{TARGET},{names}\n2024-01-02,80.5,{body}\n".encode())
+    assert [(p.code, p.row) for p in result.problems] == [("too_many_columns", 1)]
+    assert "100002 columns" in result.problems[0].message
+    assert result.rows == 0, "no data row was read"
+    assert len(result.to_dict()["columns"]) <= MAX_COLUMNS, "the report stays small"
+
+
+def test_header_problems_stop_before_the_rows_are_read() -> None:
+    data = b"date,uk_gas_price,=SUM(A1)\n2024-01-02,not a number,1\n2999-01-01,80,2\n"
+    assert [p.code for p in validate(data).problems] == ["unsafe_column_name"]
+
+
+@pytest.mark.parametrize("name", ["uk_gas_price", "nbp_front_month_p_per_therm", "Brent $/bbl", "temp (°C)",
+                                  "price [p/therm]", "storage 95%", "prix élevé", "价格", "_private", "2nd_driver",
+                                  "x" * 64])
+def test_ordinary_column_names_are_safe(name) -> None:
+    assert SAFE_COLUMN_NAME.fullmatch(name)
+    data = f"date,{TARGET},{name}\n2024-01-02,80.5,1\n".encode() if name != TARGET else None
+    assert data is None or validate(data).ok
+
+
+@pytest.mark.parametrize("name", ["=1+1", "+cmd", "-2", "@SUM(A1)", " leading", "tab\tinside", "<script>", "a;b",
+                                  "a|b", "quote'", "back`tick", "zero\u200bwidth", "x" * 65])
+def test_hostile_column_names_are_refused(name) -> None:
+    quoted = '"' + name.replace('"', '""') + '"'
+    result = validate(f"date,{TARGET},{quoted}\n2024-01-02,80.5,1\n".encode())
+    if name.strip() != name:
+        assert result.ok, "surrounding spaces are ignored"
+        return
+    assert [p.code for p in result.problems] in (["unsafe_column_name"], ["column_name_too_long"])

@@ -4,13 +4,21 @@ import json
 
 import pytest
 
-from gasforecast.messaging import MalformedMessage, RetrainRequest, parse_retrain_request
+from gasforecast.messaging import (
+    MAX_JSON_DEPTH,
+    MalformedMessage,
+    RefusedMessage,
+    RetrainRequest,
+    json_depth,
+    parse_retrain_request,
+    require_curated_dataset,
+)
 
 
 def test_round_trip_keeps_every_field():
     request = RetrainRequest(
         reason="upload", requested_at="2026-11-26T10:00:00Z", dataset="gs://b/curated/history.csv",
-        generation="17", source="gs://b/incoming/x.csv", force=True,
+        generation="17", source="gs://uploads/x.csv", force=True,
     )
     assert parse_retrain_request(request.to_bytes()) == request
     assert request.attributes() == {"reason": "upload", "generation": "17"}
@@ -35,8 +43,41 @@ def test_minimal_schedule_message():
         (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "dataset": "/tmp/x"}).encode(), "gs://"),
         (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "generation": 5}).encode(), "generation"),
         (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "extra": 1}).encode(), "unknown fields"),
+        (b"[" * 200_000, "200,000 bytes; the limit is 8,192"),
+        (b"[" * 8000, "nests 8000 levels deep"),
+        (json.dumps({"reason": [["manual"]], "requested_at": "2026-11-26T10:00:00Z"}).encode(), "nests 3 levels"),
+        (json.dumps({"reason": ["manual"], "requested_at": "2026-11-26T10:00:00Z"}).encode(), "reason must be"),
     ],
 )
 def test_malformed_messages_are_refused_with_a_reason(body, fragment):
     with pytest.raises(MalformedMessage, match=fragment):
         parse_retrain_request(body)
+
+
+@pytest.mark.parametrize("text,depth", [("{}", 1), ('{"a": "[[[[{{"}', 1), ('{"a": "\\"[["}', 1), ("[[1], [2]]", 2),
+                                        ("7", 0), ("[" * 50, 50)])
+def test_json_depth_counts_nesting_outside_strings(text, depth):
+    assert json_depth(text) == depth
+
+
+def test_a_flat_request_is_within_the_depth_bound():
+    assert json_depth(RetrainRequest("manual", "2026-11-26T10:00:00Z").to_bytes().decode()) <= MAX_JSON_DEPTH
+
+
+def test_only_the_configured_curated_dataset_may_be_trained_on():
+    curated = "gs://data/curated/history.csv"
+    require_curated_dataset(RetrainRequest("manual", "2026-11-26T10:00:00Z"), curated)
+    require_curated_dataset(RetrainRequest("manual", "2026-11-26T10:00:00Z", dataset=curated), curated)
+    for other in ("gs://data/other/evil.csv", "gs://other/curated/history.csv", curated + "x"):
+        with pytest.raises(RefusedMessage, match="not the configured curated dataset"):
+            require_curated_dataset(RetrainRequest("manual", "2026-11-26T10:00:00Z", dataset=other), curated)
+
+
+def test_docs_state_the_bounds_the_code_uses():
+    from pathlib import Path
+
+    from gasforecast.messaging import MAX_MESSAGE_BYTES
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "messages.md").read_text(encoding="utf-8")
+    assert f"**{MAX_MESSAGE_BYTES // 1024} KiB**" in doc and f"**{MAX_JSON_DEPTH}** levels" in doc
+    assert "train.message_refused" in doc and "--discard-invalid" in doc

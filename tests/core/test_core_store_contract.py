@@ -12,7 +12,7 @@ from gasforecast.storage import Bucket, PreconditionFailed
 from tests.fakes import MemoryBucket
 
 
-@pytest.fixture(params=["memory", "emulator"])
+@pytest.fixture(params=["memory", pytest.param("emulator", marks=pytest.mark.integration)])
 def store(request):
     if request.param == "memory":
         return MemoryBucket()

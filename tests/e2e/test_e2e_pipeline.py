@@ -45,7 +45,7 @@ def test_upload_reaches_the_service_with_a_new_version(running_stack, settings):
     assert run.data.params["dataset_uri"] == settings.curated_uri
     assert {"model.h1.mae", "naive.h1.mae", "model.h30.coverage_95"} <= set(run.data.metrics)
     assert run.data.tags["trigger.reason"] == "upload"
-    assert run.data.tags["trigger.source"].endswith("incoming/e2e-history.csv")
+    assert run.data.tags["trigger.source"] == f"gs://{running_stack.uploads_bucket}/e2e-history.csv"
 
 
 def test_second_upload_is_served_as_a_newer_version_without_restart(running_stack, settings):

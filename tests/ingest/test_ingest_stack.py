@@ -1,56 +1,246 @@
-"""Issue 4 through the real stack: concurrent uploads all land, bad files are quarantined whole."""
+"""Hostile inputs through the real stack (issue 11): the public forecast is never poisoned.
+
+Every upload goes the user's way (uploads bucket → notification → ingest function) and every
+message the publisher's way (retrain topic → push → train function); each test awaits the event it
+needs with a generous deadline, and checks that the curated dataset lost nothing and no retrain was
+asked for what was refused.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from cloudevents.conversion import to_structured
+from cloudevents.http import CloudEvent
 
 from devstack.processes import wait_for
 from gasforecast import dataset
-from gasforecast.messaging import parse_retrain_request
+from gasforecast.cli import main as cli
+from gasforecast.messaging import RetrainRequest, make_publisher, parse_retrain_request, publish, utc_now_iso
 from gasforecast.sample import synthetic_history, to_csv_bytes
-from tests.stack_helpers import data_bucket
+from gasforecast.storage import parse_gs_uri
+from tests.stack_helpers import continuation, data_bucket, function_events, wait_event, wait_served
+
+pytestmark = pytest.mark.integration
+TIMEOUT = 120  # seconds: a loaded CI machine is slow, a healthy one answers in well under a second
 
 
-def _stored_digests(bucket, prefixes=("archive/", "rejected/")) -> set[str]:
-    return {hashlib.sha256(bucket.read(name).data).hexdigest()
-            for prefix in prefixes for name in bucket.list_names(prefix)}
+def _unique(stem: str) -> str:
+    return f"{stem}-{uuid.uuid4().hex[:8]}.csv"
 
 
-def test_ten_concurrent_increments_all_land_with_one_message_each(running_stack, settings, pubsub_emulator):
-    audit = pubsub_emulator.make_pull_subscription(settings.retrain_topic, f"audit-{uuid.uuid4().hex[:8]}")
-    history = synthetic_history(50, start="2031-01-01", seed=5)  # dates no other test uses
-    files = {f"burst-{i:02d}.csv": to_csv_bytes(history.iloc[i * 5:(i + 1) * 5]) for i in range(10)}
-    from concurrent.futures import ThreadPoolExecutor
+def _read_report(stack, uri: str) -> dict:
+    bucket, name = parse_gs_uri(uri)
+    assert bucket == stack.data_bucket
+    return json.loads(data_bucket(stack).read(name).data)
 
+
+def _curated(stack, settings):
+    stored = data_bucket(stack).read(settings.curated_object)
+    return dataset.read_curated(stored.data), stored.generation
+
+
+@pytest.fixture(scope="module")
+def curated_base(running_stack, settings):
+    """A curated history to continue (an earlier test usually left one; else upload one)."""
+    if data_bucket(running_stack).read(settings.curated_object) is None:
+        name = _unique("base")
+        running_stack.upload(name, to_csv_bytes(synthetic_history(2 * 365, start="2023-01-01")))
+        wait_event(running_stack, "ingest", TIMEOUT, event="ingest.accepted", object=name)
+    return running_stack
+
+
+@pytest.fixture
+def audit(settings, pubsub_emulator):
+    """Everything published on the retrain topic from now on."""
+    return pubsub_emulator.make_pull_subscription(settings.retrain_topic, f"audit-{uuid.uuid4().hex[:8]}")
+
+
+def _sources(pubsub_emulator, audit: str, timeout: float, count: int = 10**6) -> list[str]:
+    return [parse_retrain_request(m.data).source for m in pubsub_emulator.pull_all(audit, timeout=timeout, count=count)]
+
+
+def test_ten_concurrent_increments_all_land_with_one_message_each(curated_base, settings, pubsub_emulator, audit):
+    stack = curated_base
+    new, _ = continuation(stack, settings, days=50)
+    files = {_unique(f"burst-{i:02d}"): dataset.curated_to_bytes(new.iloc[i * 5:(i + 1) * 5]) for i in range(10)}
     with ThreadPoolExecutor(10) as pool:
-        list(pool.map(lambda item: running_stack.upload(*item), files.items()))
+        list(pool.map(lambda item: stack.upload(*item), files.items()))
 
-    messages = pubsub_emulator.pull_all(audit, timeout=120, count=10)
-    sources = sorted(parse_retrain_request(m.data).source.rsplit("/", 1)[-1] for m in messages)
-    assert sources == sorted(files)
-    assert all(m.attributes["reason"] == "upload" for m in messages)
-    assert pubsub_emulator.pull_all(audit, timeout=3) == [], "no second message for any upload"
-
-    bucket = data_bucket(running_stack)
-    curated = dataset.read_curated(bucket.read(settings.curated_object).data)
-    expected = history.set_index("date")[settings.target_column]
-    got = curated.loc[list(expected.index), settings.target_column]
-    assert list(got.round(3)) == list(expected.round(3))
-    digests = _stored_digests(bucket)
-    assert {hashlib.sha256(data).hexdigest() for data in files.values()} <= digests
+    sources = _sources(pubsub_emulator, audit, TIMEOUT, count=10)
+    assert sorted(source.rsplit("/", 1)[-1] for source in sources) == sorted(files)
+    assert _sources(pubsub_emulator, audit, 3) == [], "no second message for any upload"
+    curated, _ = _curated(stack, settings)
+    target = settings.target_column
+    assert list(curated.loc[new.index, target].round(4)) == list(new[target].round(4))
+    archived = {hashlib.sha256(data_bucket(stack).read(n).data).hexdigest()
+                for n in data_bucket(stack).list_names("archive/") if n.endswith(".csv")}
+    assert {hashlib.sha256(data).hexdigest() for data in files.values()} <= archived
 
 
-def test_a_bad_file_is_quarantined_whole_and_nothing_is_published(running_stack, settings, pubsub_emulator):
-    audit = pubsub_emulator.make_pull_subscription(settings.retrain_topic, f"audit-{uuid.uuid4().hex[:8]}")
+def test_a_mistyped_price_is_held_and_the_public_forecast_does_not_change(curated_base, settings, pubsub_emulator,
+                                                                          audit):
+    stack = curated_base
+    served = wait_served(stack, lambda m: True, timeout=300, what="a champion")
+    new, before = continuation(stack, settings, days=5)
+    new.iloc[-1, new.columns.get_loc(settings.target_column)] *= 10  # 132.63 typed as 1326.3
+    name = _unique("typo")
+    stack.upload(name, dataset.curated_to_bytes(new))
+
+    held = wait_event(stack, "ingest", TIMEOUT, event="ingest.held", object=name)
+    report = _read_report(stack, held["report_uri"])
+    (cell,) = report["suspicious"]
+    assert (cell["column"], cell["date"], cell["rule"]) == (settings.target_column, new.index[-1].strftime("%Y-%m-%d"),
+                                                            "ratio_step")
+    assert report["accept"]["command"] == f"gasforecast accept {held['held_uri']}"
+    assert held["first_error"] and cell["why"] in held["first_error"]
+    assert _curated(stack, settings)[1] == before.generation, "nothing merged"
+    assert name not in " ".join(_sources(pubsub_emulator, audit, 3)), "no retrain asked for"
+    model = stack.served_model()
+    assert model["data"]["last_date"] < new.index[0].strftime("%Y-%m-%d") <= new.index[-1].strftime("%Y-%m-%d")
+    assert int(model["model"]["version"]) >= int(served["model"]["version"])
+    forecast = requests.get(f"{stack.service_url}/api/v1/forecast", params={"horizon": 14}, timeout=10).json()
+    assert max(point["upper_95"] for point in forecast["points"]) < new[settings.target_column].iloc[-1]
+
+
+def _first_row(new, settings, **overrides) -> bytes:
+    row = new.iloc[:1].copy()
+    for column, value in overrides.items():
+        row[column] = value
+    return dataset.curated_to_bytes(row)
+
+
+REFUSED = {
+    "absurd_value": lambda new, s: _first_row(new, s, **{s.target_column: 1e300}),
+    "date_out_of_range": lambda new, s: b"date,%s\n2999-01-01,80.5\n" % s.target_column.encode(),
+    "column_name_too_long": lambda new, s: _first_row(new, s, **{"x" * 300: 1.0}),
+    "unsafe_column_name": lambda new, s: _first_row(new, s, **{"=cmd|' /C calc'!A0": 1.0}),
+}
+
+
+@pytest.mark.parametrize("code", sorted(REFUSED))
+def test_absurd_values_future_dates_and_hostile_column_names_are_rejected(curated_base, settings, code):
+    stack = curated_base
+    new, before = continuation(stack, settings, days=1)
+    name = _unique(code)
+    stack.upload(name, REFUSED[code](new, settings))
+    rejected = wait_event(stack, "ingest", TIMEOUT, event="ingest.rejected", object=name)
+    report = _read_report(stack, rejected["report_uri"])
+    assert report["errors"][0]["code"] == code and rejected["first_error"]
+    assert _curated(stack, settings)[1] == before.generation
+
+
+@pytest.mark.parametrize("name", ["../{data}/curated/history.csv", "x/../curated/history.csv", "odd//name.csv"])
+def test_object_names_that_could_escape_are_refused(curated_base, settings, name):
+    stack = curated_base
+    curated, generation = _curated(stack, settings)
+    name = name.format(data=stack.data_bucket)
+    stack.upload(name, b"date,%s\n2020-01-01,1\n" % settings.target_column.encode())
+    rejected = wait_event(stack, "ingest", TIMEOUT, event="ingest.rejected", object=name)
+    assert _read_report(stack, rejected["report_uri"])["errors"][0]["code"] == "unsafe_object_name"
+    after, after_generation = _curated(stack, settings)
+    assert after_generation == generation and len(after) == len(curated)
+
+
+def test_a_non_csv_object_gets_a_short_report(curated_base, settings):
+    stack = curated_base
+    name = f"notes-{uuid.uuid4().hex[:8]}.xlsx"
+    stack.upload(name, b"PK\x03\x04 not a csv", content_type="application/octet-stream")
+    rejected = wait_event(stack, "ingest", TIMEOUT, event="ingest.rejected", object=name)
+    assert "does not end in .csv" in rejected["first_error"]
+    assert _read_report(stack, rejected["report_uri"])["errors"][0]["code"] == "not_csv"
+
+
+def test_a_bad_file_is_quarantined_whole_and_nothing_is_published(curated_base, settings, pubsub_emulator, audit):
+    stack = curated_base
     bad = b"<html><body>502 Bad Gateway</body></html>\n"
     name = f"odd name ..{uuid.uuid4().hex[:6]} é.csv"
-    running_stack.upload(name, bad)
-    bucket = data_bucket(running_stack)
-    digest = hashlib.sha256(bad).hexdigest()
-    wait_for(lambda: digest in _stored_digests(bucket, ("rejected/",)), 60, "the bad file in rejected/")
-    reports = [json.loads(bucket.read(n).data) for n in bucket.list_names("rejected/") if n.endswith(".report.json")]
-    mine = [r for r in reports if name in json.dumps(r, ensure_ascii=False)]
-    assert mine and mine[0]["errors"], "a readable report names what is wrong"
-    assert pubsub_emulator.pull_all(audit, timeout=3) == []
+    stack.upload(name, bad)
+    rejected = wait_event(stack, "ingest", TIMEOUT, event="ingest.rejected", object=name)
+    report = _read_report(stack, rejected["report_uri"])
+    assert report["errors"][0]["code"] == "html_content"
+    assert data_bucket(stack).read(parse_gs_uri(report["stored_as"])[1]).data == bad
+    assert _sources(pubsub_emulator, audit, 3) == []
+
+
+def test_an_identical_re_upload_changes_nothing(curated_base, settings, pubsub_emulator, audit):
+    stack = curated_base
+    curated, generation = _curated(stack, settings)
+    name = _unique("again")
+    stack.upload(name, dataset.curated_to_bytes(curated.iloc[-30:]))
+    unchanged = wait_event(stack, "ingest", TIMEOUT, event="ingest.unchanged", object=name)
+    assert _read_report(stack, unchanged["report_uri"])["status"] == "unchanged"
+    assert _curated(stack, settings)[1] == generation, "no new curated generation"
+    assert name not in " ".join(_sources(pubsub_emulator, audit, 3)), "no retrain"
+
+
+def test_an_accepted_held_file_trains_and_a_correction_replaces_it(curated_base, settings, capsys):
+    stack = curated_base
+    new, _ = continuation(stack, settings, days=10)
+    genuine = new[settings.target_column].iloc[4]
+    new.iloc[4, new.columns.get_loc(settings.target_column)] = genuine * 6  # a one-day spike that reverts
+    name = _unique("spike")
+    stack.upload(name, dataset.curated_to_bytes(new))
+    held = wait_event(stack, "ingest", TIMEOUT, event="ingest.held", object=name)
+
+    assert cli(["accept", held["held_uri"]]) == 0
+    message_id = re.search(r"retrain message (\S+)", capsys.readouterr().out).group(1)
+    wait_for(lambda: function_events(stack, "train", event="train.finished", message_id=message_id)
+             or function_events(stack, "train", event="train.duplicate", message_id=message_id),
+             300, f"the accepted file's retrain (message {message_id}) to finish", 0.5)
+    last_date = new.index[-1].strftime("%Y-%m-%d")
+    wait_served(stack, lambda m: m["data"]["last_date"] >= last_date, timeout=300, what="the accepted data served")
+    assert data_bucket(stack).read(parse_gs_uri(held["held_uri"])[1]) is None, "no longer held"
+
+    new.iloc[4, new.columns.get_loc(settings.target_column)] = genuine
+    correction = _unique("correction")
+    stack.upload(correction, dataset.curated_to_bytes(new))
+    wait_event(stack, "ingest", TIMEOUT, event="ingest.accepted", object=correction)
+    curated, _ = _curated(stack, settings)
+    assert curated.loc[new.index[4], settings.target_column] == pytest.approx(genuine)
+
+
+def _publish_raw(settings, data: bytes) -> str:
+    return publish(make_publisher(), settings.project, settings.retrain_topic, data, {})
+
+
+def _push_directly(stack, data: bytes, message_id: str) -> int:
+    """Deliver a message to the train function as a push subscription does; 2xx means acknowledged."""
+    event = CloudEvent(
+        {"type": "google.cloud.pubsub.topic.v1.messagePublished", "id": message_id,
+         "source": f"//pubsub.googleapis.com/{stack.topic_path(stack.retrain_topic)}"},
+        {"message": {"data": base64.b64encode(data).decode(), "messageId": message_id, "attributes": {}},
+         "subscription": stack.subscription_path("direct")},
+    )
+    headers, body = to_structured(event)
+    return requests.post(f"http://127.0.0.1:{stack.ports.train}/", data=body, headers=headers, timeout=60).status_code
+
+
+def test_a_message_naming_another_dataset_is_refused_and_nothing_trains(curated_base, settings):
+    stack = curated_base
+    evil_uri = f"gs://{settings.data_bucket}/other/evil.csv"
+    data_bucket(stack).write("other/evil.csv", to_csv_bytes(synthetic_history(400, start="2024-01-01", seed=9)))
+    request = RetrainRequest("manual", utc_now_iso(), dataset=evil_uri, force=True)
+    message_id = _publish_raw(settings, request.to_bytes())
+    refused = wait_event(stack, "train", TIMEOUT, event="train.message_refused", message_id=message_id)
+    assert evil_uri in refused["error"]
+    assert function_events(stack, "train", event="train.started", message_id=message_id) == []
+    assert 200 <= _push_directly(stack, request.to_bytes(), f"direct-{uuid.uuid4().hex[:8]}") < 300
+
+
+def test_a_deeply_nested_message_is_acknowledged_once(curated_base, settings):
+    stack = curated_base
+    nested = b"[" * 200_000
+    message_id = _publish_raw(settings, nested)
+    logged = wait_event(stack, "train", TIMEOUT, event="train.malformed_message", message_id=message_id)
+    assert "limit" in logged["error"]
+    direct_id = f"direct-{uuid.uuid4().hex[:8]}"
+    assert 200 <= _push_directly(stack, nested, direct_id) < 300, "acknowledged, so never redelivered"
+    assert len(function_events(stack, "train", event="train.malformed_message", message_id=direct_id)) == 1

@@ -12,6 +12,7 @@ from gasforecast.messaging import RetrainRequest, parse_retrain_request, publish
 def retrain_env(monkeypatch, channels):
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", channels.project)
     monkeypatch.setenv("RETRAIN_TOPIC", channels.retrain_topic)
+    monkeypatch.setenv("DATA_BUCKET", "data")
     return channels
 
 
@@ -42,6 +43,13 @@ def test_retrain_refuses_a_dataset_that_is_not_a_gcs_uri(retrain_env, capsys):
     assert "gs://" in capsys.readouterr().err
 
 
+def test_retrain_refuses_a_dataset_the_train_function_would_refuse(retrain_env, capsys):
+    code = main(["retrain", "--dataset", "gs://data/other/evil.csv"])
+
+    assert code == 2
+    assert "not the configured curated dataset gs://data/curated/history.csv" in capsys.readouterr().err
+
+
 def test_replay_command_prints_one_line_per_message(pubsub_emulator, retrain_env, publisher, capsys):
     request = RetrainRequest(reason="schedule", requested_at="2026-11-26T13:00:00Z")
     dead_id = publish(publisher, retrain_env.project, retrain_env.dead_letter_topic, request.to_bytes(),
@@ -63,3 +71,24 @@ def test_replay_command_fails_on_a_missing_subscription(retrain_env, capsys):
 
     assert code == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_replay_never_republishes_what_the_train_function_would_refuse(pubsub_emulator, retrain_env, publisher,
+                                                                         capsys):
+    evil = RetrainRequest(reason="manual", requested_at="2026-11-26T13:00:00Z", dataset="gs://data/other/evil.csv")
+    ids = [publish(publisher, retrain_env.project, retrain_env.dead_letter_topic, data, {})
+           for data in (evil.to_bytes(), b"[" * 100_000)]
+    options = ["--subscription", retrain_env.dead_letter_subscription, "--wait", "1"]
+
+    assert main(["replay-dead-letters", *options]) == 0
+    lines = _printed_lines(capsys)
+    assert sorted(line.split()[2] for line in lines) == sorted(ids)
+    assert all("(left on the subscription): the train function would refuse it" in line for line in lines)
+    assert any("not the configured curated dataset" in line for line in lines)
+    assert any("the limit is 8,192" in line for line in lines)
+
+    assert main(["replay-dead-letters", *options, "--discard-invalid"]) == 0
+    assert all("(discarded)" in line for line in _printed_lines(capsys))
+    assert main(["replay-dead-letters", *options]) == 0
+    assert _printed_lines(capsys) == [f"no messages on {retrain_env.dead_letter_subscription}"]
+    assert pubsub_emulator.pull_all(retrain_env.retrain_check_subscription, timeout=2) == [], "nothing replayed"

@@ -20,7 +20,7 @@ def _request(generation: str) -> RetrainRequest:
         requested_at="2026-11-26T12:00:00Z",
         dataset="gs://data/curated/history.csv",
         generation=generation,
-        source=f"gs://data/incoming/prices-{generation}.csv",
+        source=f"gs://uploads/prices-{generation}.csv",
     )
 
 

@@ -122,10 +122,10 @@ def test_page_revalidates_with_its_etag(service_client):
 def test_without_a_champion_the_page_says_so_and_what_to_do():
     source = FakeSource(make_bundle())
     source.alias = None
-    response = create_app(Settings(data_bucket="my-data"), champion_source=source).test_client().get("/")
+    response = create_app(Settings(uploads_bucket="my-uploads"), champion_source=source).test_client().get("/")
     text = response.get_data(as_text=True)
     assert response.status_code == 503 and response.mimetype == "text/html"
-    assert "No forecast yet" in text and "gs://my-data/incoming/" in text and "retrain-requests" in text
+    assert "No forecast yet" in text and "gs://my-uploads/" in text and "retrain-requests" in text
     assert "<svg" not in text
 
 
