@@ -27,7 +27,7 @@ from typing import Callable, Generic, Protocol, TypeVar
 
 from gasforecast.bundle import ForecastBundle
 from gasforecast.logs import get_logger
-from gasforecast.registry import ChampionPointer
+from gasforecast.registry_rest import ChampionPointer
 
 log = get_logger(__name__)
 

@@ -1,14 +1,15 @@
-"""Production champion source: the MLflow registry through `gasforecast.registry`.
+"""Production champion source: the MLflow registry over plain REST (`gasforecast.registry_rest`).
 
-A thin adapter so the cache (and the tests) depend only on `pointer()` and `load(pointer)`.
+A thin adapter so the cache (and the tests) depend only on `pointer()` and `load(pointer)`; the
+service never imports mlflow.
 """
 
 from __future__ import annotations
 
-from gasforecast import registry
+from gasforecast import registry_rest
 from gasforecast.bundle import ForecastBundle
 from gasforecast.config import Settings
-from gasforecast.registry import ChampionPointer
+from gasforecast.registry_rest import ChampionPointer
 
 
 class MlflowChampionSource:
@@ -18,7 +19,7 @@ class MlflowChampionSource:
         self._settings = settings
 
     def pointer(self) -> ChampionPointer | None:
-        return registry.champion_pointer(self._settings)
+        return registry_rest.champion_pointer(self._settings)
 
     def load(self, pointer: ChampionPointer) -> ForecastBundle:
-        return registry.load_bundle(self._settings, pointer)
+        return registry_rest.load_bundle(self._settings, pointer)

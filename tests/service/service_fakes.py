@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from gasforecast.bundle import ForecastBundle
-from gasforecast.registry import ChampionPointer
+from gasforecast.registry_rest import ChampionPointer
 
 LABEL = "var[ttf_price,hdd]"
 
