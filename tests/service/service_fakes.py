@@ -154,6 +154,13 @@ class FakeSource:
             raise self.failure
         return self.bundles[pointer.version]
 
+    def fallbacks(self) -> list[ChampionPointer]:
+        """Every registered version, newest first, as the registry's version search returns them."""
+        if self.failure:
+            raise self.failure
+        return [ChampionPointer(version=v, run_id=self.bundles[v].run_id)
+                for v in sorted(self.bundles, key=int, reverse=True)]
+
 
 class ManualClock:
     """Monotonic time that only moves when a test says so."""
