@@ -75,6 +75,7 @@ class ForecastResult:
     winner: ModelConfig
     fitted: FittedForecast
     decision: dict[str, Any]
+    backtest_png: bytes  # the backtest plot, logged with the run
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,13 @@ def decide_promotion(challenger: ModelConfig, champion: ModelConfig | None,
 
 def run_forecasting(settings: Settings, frame: pd.DataFrame, champion_config: dict | None) -> ForecastResult:
     """The one call into the forecasting package: select a challenger, gate it against the champion's
-    configuration on the same windows, refit the winner on all the data."""
+    configuration on the same windows, refit the winner on all the data, plot the backtest."""
     from gasforecast.forecasting import (
         BacktestSettings,
         ModelConfig,
         compare_configs,
         fit_forecast,
+        plot_backtest,
         select_model,
     )
 
@@ -170,7 +172,11 @@ def run_forecasting(settings: Settings, frame: pd.DataFrame, champion_config: di
         report = compare_configs(frame, target, [selection.best, champion], backtest_settings)
     winner, decision = decide_promotion(selection.best, champion, report)
     fitted = fit_forecast(frame, target, winner, settings.forecast_horizon_max, calibration=report)
-    return ForecastResult(selection, report, winner, fitted, decision)
+    with tempfile.TemporaryDirectory() as tmp:
+        plot_path = Path(tmp) / "backtest.png"
+        plot_backtest(report, frame, target, str(plot_path))
+        backtest_png = plot_path.read_bytes()
+    return ForecastResult(selection, report, winner, fitted, decision, backtest_png)
 
 
 def handle_retrain(settings: Settings, request: RetrainRequest, storage_client: storage.Client, *,
@@ -241,8 +247,6 @@ def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: Obje
 def _record_and_register(training: TrainingRun, registry: Registry, lease: Lease, request_id: str | None,
                          ids: dict[str, Any]) -> TrainOutcome:
     """Log the run's bundle, model, params and metrics; register and promote unless sanity refuses."""
-    from gasforecast.forecasting import plot_backtest
-
     result, run_id = training.result, training.run_id
     history_doc = history_document(training)
     forecast_doc = forecast_document(training)
@@ -255,7 +259,7 @@ def _record_and_register(training: TrainingRun, registry: Registry, lease: Lease
                      "backtest.json": result.report.to_dict()}
         for name, doc in documents.items():
             (folder / name).write_text(json.dumps(doc, default=str), encoding="utf-8")
-        plot_backtest(result.report, training.frame, training.settings.target_column, str(folder / "backtest.png"))
+        (folder / "backtest.png").write_bytes(result.backtest_png)
         registry.log_artifacts(run_id, [folder / name for name in (*documents, "backtest.png")])
         if verdict.servable:  # the model goes before any metric (see Registry.log_model)
             model = registry.log_model(run_id, result.fitted.model, folder / FORECAST_ARTIFACT)

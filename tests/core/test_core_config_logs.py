@@ -31,6 +31,8 @@ def test_invalid_values_name_the_variable():
         load_settings({"FORECAST_HORIZON_MAX": "many"})
     with pytest.raises(ValueError, match="at least the largest backtest horizon"):
         load_settings({"FORECAST_HORIZON_MAX": "7"})
+    with pytest.raises(ValueError, match="TRAIN_LOCK_TTL_SECONDS"):
+        load_settings({"TRAIN_LOCK_TTL_SECONDS": "0"})
 
 
 def test_log_lines_are_json_with_severity_and_fields():
