@@ -226,3 +226,33 @@ def test_a_non_finite_forecast_is_refused(bucket, fake, forecast_result):
     poisoned = dataclasses.replace(forecast_result, fitted=dataclasses.replace(forecast_result.fitted, points=points))
     outcome = deliver(bucket, fake, poisoned)
     assert outcome.status == "refused" and fake.model_versions(SETTINGS.model_name) == []
+
+
+def test_the_champions_configuration_is_handed_to_the_forecasting(bucket, fake, forecast_result, curated_bytes):
+    deliver(bucket, fake, forecast_result)
+    seen = []
+    bucket.write(SETTINGS.curated_object, curated_bytes, content_type="text/csv")
+    train(SETTINGS, RetrainRequest("manual", utc_now_iso()), bucket, SETTINGS.curated_object, bucket,
+          MemoryRegistry(SETTINGS, fake), message_id="m-2",
+          forecaster=lambda settings, frame, champion: seen.append(champion) or forecast_result)
+    assert seen == [forecast_result.winner.to_dict()]
+
+
+def test_a_legacy_champion_without_a_configuration_tag_is_read_from_its_run(fake):
+    registry = MemoryRegistry(SETTINGS, fake)
+    run = fake.create_run("0", tags={Registry.CONFIG_TAG: json.dumps({"kind": "ar"})})
+    fake.create_registered_model(SETTINGS.model_name)
+    old = fake.create_model_version(SETTINGS.model_name, source="models:/m-old", run_id=run.info.run_id)
+    fake.set_registered_model_alias(SETTINGS.model_name, SETTINGS.champion_alias, old.version)
+    assert registry.champion_config() == {"kind": "ar"}
+
+
+def test_too_little_history_is_acknowledged_without_a_run(fake):
+    bucket = MemoryBucket("data")
+    short = dataset.read_curated(to_csv_bytes(synthetic_history(60)))
+    bucket.write(SETTINGS.curated_object, dataset.curated_to_bytes(short), content_type="text/csv")
+    outcome = train(
+        SETTINGS, RetrainRequest("upload", utc_now_iso()), bucket, SETTINGS.curated_object, bucket,
+        MemoryRegistry(SETTINGS, fake), message_id="short", forecaster=run_forecasting)
+    assert outcome.status == "insufficient_history"
+    assert fake.experiments == {} and fake.runs == {} and bucket.read(LEASE_OBJECT) is None
