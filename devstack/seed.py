@@ -11,13 +11,13 @@ from devstack.stack import LocalStack
 
 def ensure_champion(stack: LocalStack, settings) -> None:
     """Train once on synthetic data unless the registry already has a champion."""
-    from gasforecast import dataset, registry
+    from gasforecast import dataset, registry_rest
     from gasforecast.messaging import RetrainRequest, utc_now_iso
     from gasforecast.sample import synthetic_history, to_csv_bytes
     from gasforecast.storage import Bucket
     from gasforecast.training import handle_retrain
 
-    if registry.champion_pointer(settings) is not None:
+    if registry_rest.champion_pointer(settings) is not None:
         return
     client = stack.storage_client()
     bucket = Bucket(client, settings.data_bucket)

@@ -39,9 +39,11 @@ class Settings:
     backtest_step_days: int = 7
     training_window_years: float = 0.0  # 0 means all history
     max_drivers: int = 3
-    # Training coordination: how long a delivery waits for another training to finish.
+    # Training coordination (docs/operations.md#training-lease-and-recovery): how long a delivery waits
+    # for another training to finish, and how long a dead trainer's lease blocks the others (a live
+    # trainer renews it every TTL/4). Budget: wait + training (<= 180 s) < the function's 540 s timeout.
     train_lock_wait_seconds: float = 300.0
-    train_lock_ttl_seconds: float = 900.0
+    train_lock_ttl_seconds: float = 120.0
     # Service: how often the champion pointer is re-checked (seconds).
     champion_refresh_seconds: float = 15.0
     history_days_default: int = 365
@@ -112,4 +114,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(**values)
     if settings.forecast_horizon_max < max(settings.backtest_horizons):
         raise ValueError("FORECAST_HORIZON_MAX must be at least the largest backtest horizon")
+    if settings.train_lock_ttl_seconds <= 0 or settings.train_lock_wait_seconds < 0:
+        raise ValueError("TRAIN_LOCK_TTL_SECONDS must be positive and TRAIN_LOCK_WAIT_SECONDS not negative")
     return settings

@@ -2,6 +2,10 @@
 
 Every line carries the event name plus the ids that let a run be followed from upload to served
 forecast (object generation, Pub/Sub message id, MLflow run id, model version).
+
+Importing a module never configures logging: each entry point (the functions, the service's app
+factory, the CLI) calls `configure()` or `configure_for_cli()` once, so a library user or a test
+keeps control of the root logger.
 """
 
 from __future__ import annotations
@@ -93,5 +97,5 @@ class EventLogger:
 
 
 def get_logger(name: str) -> EventLogger:
-    configure()
+    """An event logger; no side effect (see the module docstring for who configures output)."""
     return EventLogger(name)

@@ -1,43 +1,112 @@
-"""MLflow: the experiment, the model registry and the `champion` alias.
+"""MLflow as training uses it: one `Registry` per training, the only place that knows tag names.
 
-Training logs runs and registers versions here; the service only asks which version the alias points
-to and reads that run's bundle. Calls are bounded in time so that an unreachable tracking server
-turns into a `TransientError` (redelivery) instead of a hung function.
+It owns the settings, one `MlflowClient` and every tag the pipeline writes on runs and versions, and
+it turns "MLflow is down" into `TransientError` (redelivery) instead of a hung or crashed function.
+The service never imports this module: it reads the registry over plain REST
+(`gasforecast.registry_rest`).
+
+Exactly one version per training key, crash or not: a version is created with its key, request and
+configuration as tags *in the same request* (MLflow stores a version and its tags in one database
+transaction), so whoever finds the version finds the key. The promotion state tag then says whether
+the alias was moved; `gasforecast.training` resumes a pending version instead of registering again.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
+import pickle
+import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, TypeVar
 
-from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT, ForecastBundle
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
+from gasforecast.logs import get_logger
+from gasforecast.messaging import RetrainRequest
 
-if TYPE_CHECKING:  # the service imports this module and must not pay for mlflow
-    from mlflow.entities import Run
+if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-# Fail fast: MLflow's default is 7 retries with exponential backoff (minutes).
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+log = get_logger(__name__)
+
+VersionState = Literal["pending", "promoted"]
+RunOutcome = Literal["registered", "refused"]
+
+# MLflow's own limits (mlflow/utils/validation.py): longer names or values fail the whole request.
+MAX_NAME_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+LABEL_LENGTH = 120  # a label inside a metric name leaves room for a prefix and a `.h30.coverage_95` suffix
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+MODEL_CODE = Path(__file__).resolve().parent / "model_artifact.py"
+MODEL_PIP_REQUIREMENTS = ["mlflow-skinny==3.17.2", "numpy==2.4.6", "pandas==3.1.1", "statsmodels==0.15.0",
+                          "scipy==1.17.1"]
+
+# The MLflow client's own HTTP retries (its default is 7 with exponential backoff: minutes). A short
+# bounded retry rides out a blip; a longer outage (a restart) is Pub/Sub's job: the delivery fails
+# fast and is redelivered with backoff (docs/operations.md#recovery has the arithmetic).
+MLFLOW_HTTP_SETTINGS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
+
+
+def safe_name(text: str, limit: int = LABEL_LENGTH) -> str:
+    """`text` (a model label, hence column names) as a piece of an MLflow metric or param name:
+    characters MLflow accepts everywhere, at most `limit` long; a cut name ends with a hash of the
+    whole text, so two long labels never share a name."""
+    cleaned = _UNSAFE.sub("_", text).strip("_") or "_"
+    if len(cleaned) <= limit:
+        return cleaned
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{cleaned[:limit - len(digest) - 1]}-{digest}"
+
+
+def bounded(value: object, limit: int) -> str:
+    """A param or tag value MLflow accepts: cut to `limit` characters, and says so."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    marker = f"...(+{len(text) - limit} chars)"
+    return text[:limit - len(marker)] + marker
 
 
 @dataclass(frozen=True)
-class ChampionPointer:
+class KeyedVersion:
+    """A registered version found (or created) for a training key."""
+
     version: str
     run_id: str
+    state: VersionState
 
 
-def client(settings: Settings) -> MlflowClient:
-    from mlflow.tracking import MlflowClient
+@dataclass(frozen=True)
+class ModelRef:
+    """A model logged in a run, not registered yet."""
 
-    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+    uri: str
+    model_id: str | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a finished training writes on its run besides artifacts."""
+
+    config: dict[str, Any]  # the winning configuration (ModelConfig.to_dict())
+    model_label: str
+    decision: str
+    params: dict[str, object]
+    metrics: dict[str, float]
+
+
+T = TypeVar("T")
 
 
 def is_unreachable(exc: BaseException) -> bool:
@@ -53,114 +122,238 @@ def is_unreachable(exc: BaseException) -> bool:
     return False
 
 
-_REST_TIMEOUT = (3, 10)  # connect, read (seconds): the service's refresh must stay short
+def _transient(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except TransientError:
+            raise
+        except Exception as exc:
+            if is_unreachable(exc):
+                raise TransientError(f"MLflow unreachable ({method.__name__}): {exc}") from exc
+            raise
+    return wrapper
 
 
-def _rest_get(settings: Settings, path: str, params: dict[str, str], what: str):
-    """GET on the MLflow server's REST API; None on 404, `TransientError` when unreachable."""
-    import requests
-
-    url = f"{settings.mlflow_tracking_uri.rstrip('/')}/{path}"
-    try:
-        response = requests.get(url, params=params, timeout=_REST_TIMEOUT)
-    except requests.RequestException as exc:
-        raise TransientError(f"MLflow unreachable ({what}): {exc}") from exc
-    if response.status_code == 404:
-        return None
-    if response.status_code != 200:
-        raise TransientError(f"MLflow answered {response.status_code} ({what}): {response.text[:200]}")
-    return response
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def champion_pointer(settings: Settings) -> ChampionPointer | None:
-    """The version the champion alias points to, or None when there is no champion yet.
+class Registry:
+    """The experiment, the registered model and the `champion` alias, for one training."""
 
-    Plain REST, no MLflow client: the service calls this on its refresh path and must not pay the
-    1.5 s import of mlflow at start-up.
-    """
-    response = _rest_get(
-        settings,
-        "api/2.0/mlflow/registered-models/alias",
-        {"name": settings.model_name, "alias": settings.champion_alias},
-        "alias lookup",
-    )
-    if response is None:
-        return None
-    version = response.json()["model_version"]
-    return ChampionPointer(version=str(version["version"]), run_id=version["run_id"])
+    KEY_TAG = "gasforecast.training_key"  # run and version: (dataset generation, configuration)
+    REQUEST_TAG = "gasforecast.forced_by"  # run and version: the message id of a forced retrain
+    CONFIG_TAG = "gasforecast.model_config"  # run and version: the winning configuration (JSON)
+    STATE_TAG = "gasforecast.promotion_state"  # version: "pending" until the alias moved, then "promoted"
+    VERSION_TAG = "gasforecast.registered_version"  # run: the version it registered
+    OUTCOME_TAG = "gasforecast.outcome"  # run: "registered" or "refused" (failed promotion sanity)
+    DECISION_TAG = "promotion.decision"  # run: the promotion gate's decision
+    LABEL_TAG = "model.label"  # run
+    TRIGGER_TAGS = ("trigger.reason", "trigger.message_id", "trigger.source")  # run
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        for name, value in MLFLOW_HTTP_SETTINGS.items():
+            os.environ.setdefault(name, value)  # read by MLflow per request; an operator's value wins
+        self._client: MlflowClient | None = None
+        self._experiment_id: str | None = None
 
-def load_bundle(settings: Settings, pointer: ChampionPointer) -> ForecastBundle:
-    """Download the run's forecast and history artifacts through the server's artifact proxy."""
-    run = _rest_get(settings, "api/2.0/mlflow/runs/get", {"run_id": pointer.run_id}, "run lookup")
-    if run is None:
-        raise TransientError(f"run {pointer.run_id} of version {pointer.version} not found")
-    artifact_uri = run.json()["run"]["info"]["artifact_uri"]
-    parsed = urlparse(artifact_uri)
-    if parsed.scheme != "mlflow-artifacts":
-        raise TransientError(f"artifacts at {artifact_uri} are not served by the tracking server (--serve-artifacts)")
-    root = parsed.path.strip("/")
-    texts = []
-    for name in (FORECAST_ARTIFACT, HISTORY_ARTIFACT):
-        response = _rest_get(settings, f"api/2.0/mlflow-artifacts/artifacts/{root}/{name}", {}, f"download {name}")
-        if response is None:
-            raise TransientError(f"run {pointer.run_id} has no {name}")
-        texts.append(response.content.decode("utf-8"))
-    return ForecastBundle.from_files(texts[0], texts[1], version=pointer.version)
+    @property
+    def client(self) -> MlflowClient:
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
 
+            uri = self.settings.mlflow_tracking_uri
+            self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        return self._client
 
-def find_trained_run(mlflow_client: MlflowClient, settings: Settings, key_tag: str, key: str) -> Run | None:
-    """The finished, registered run for a training key, or None."""
-    experiment = mlflow_client.get_experiment_by_name(settings.mlflow_experiment)
-    if experiment is None:
-        return None
-    runs = mlflow_client.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"tags.`{key_tag}` = '{key}' and attributes.status = 'FINISHED'",
-        max_results=5,
-    )
-    registered = [run for run in runs if "gasforecast.registered_version" in run.data.tags]
-    return registered[0] if registered else None
+    # ---- lookups -----------------------------------------------------------------------------
+    def _experiment(self, create: bool) -> str | None:
+        if self._experiment_id is None:
+            experiment = self.client.get_experiment_by_name(self.settings.mlflow_experiment)
+            if experiment is not None:
+                self._experiment_id = experiment.experiment_id
+            elif create:
+                self._experiment_id = self._create_experiment()
+        return self._experiment_id
 
+    def _create_experiment(self) -> str:
+        from mlflow.exceptions import MlflowException
 
-def champion_config(settings: Settings, config_tag: str) -> dict | None:
-    """The model configuration of the current champion (from its run), or None without a champion."""
-    pointer = champion_pointer(settings)
-    if pointer is None:
-        return None
-    run = client(settings).get_run(pointer.run_id)
-    text = run.data.tags.get(config_tag)
-    return json.loads(text) if text else None
+        try:
+            return self.client.create_experiment(self.settings.mlflow_experiment)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return self.client.get_experiment_by_name(self.settings.mlflow_experiment).experiment_id
 
+    @_transient
+    def find_version(self, key: str, request_id: str | None) -> KeyedVersion | None:
+        """The version registered for (`key`, `request_id`), or None.
 
-MODEL_CODE = Path(__file__).resolve().parent / "model_artifact.py"
-MODEL_PIP_REQUIREMENTS = ["mlflow-skinny==3.17.2", "numpy==2.4.6", "pandas==3.1.1", "statsmodels==0.15.0", "scipy==1.17.1"]
+        Should a retried HTTP request have created a second pending version for the same key, the
+        extra one is deleted here: the oldest is kept, so every caller settles on the same version.
+        """
+        found = self.client.search_model_versions(
+            f"name = {_quoted(self.settings.model_name)} and tags.`{self.KEY_TAG}` = {_quoted(key)}"
+        )
+        mine = sorted((v for v in found if v.tags.get(self.REQUEST_TAG) == request_id), key=lambda v: int(v.version))
+        if not mine:
+            return None
+        for extra in mine[1:]:
+            if extra.tags.get(self.STATE_TAG) == "pending" and not extra.aliases:
+                self.client.delete_model_version(self.settings.model_name, extra.version)
+                log.warning("registry.duplicate_version_deleted", model_version=extra.version,
+                            kept_version=mine[0].version, training_key=key)
+        kept = mine[0]
+        state: VersionState = "pending" if kept.tags.get(self.STATE_TAG) == "pending" else "promoted"
+        return KeyedVersion(version=str(kept.version), run_id=kept.run_id, state=state)
 
+    def _runs(self, filter_string: str) -> list:
+        experiment_id = self._experiment(create=False)
+        if experiment_id is None:
+            return []
+        return self.client.search_runs([experiment_id], filter_string=filter_string, max_results=200)
 
-def register_forecaster(settings: Settings, fitted_model: object | None, forecast_path: Path) -> str:
-    """Log the model (code file + forecast + pickled statsmodels results) in the active run and
-    register it as a new version of `settings.model_name`; return the version."""
-    import pickle
+    @_transient
+    def find_refused_run(self, key: str, request_id: str | None) -> str | None:
+        """The finished run that refused this key's bundle (sanity), or None."""
+        runs = self._runs(f"tags.`{self.KEY_TAG}` = {_quoted(key)} and tags.`{self.OUTCOME_TAG}` = 'refused' "
+                          "and attributes.status = 'FINISHED'")
+        refused = [r for r in runs if r.data.tags.get(self.REQUEST_TAG) == request_id]
+        return refused[0].info.run_id if refused else None
 
-    import mlflow
+    @_transient
+    def close_abandoned_runs(self, keep_run_id: str | None = None) -> list[str]:
+        """Mark training runs left RUNNING by a crashed trainer as FAILED (the caller holds the lease,
+        so no other training is alive); `keep_run_id` is a pending version's run, finished later."""
+        closed = []
+        for run in self._runs("attributes.status = 'RUNNING'"):
+            if self.KEY_TAG in run.data.tags and run.info.run_id != keep_run_id:
+                self.client.set_terminated(run.info.run_id, status="FAILED")
+                closed.append(run.info.run_id)
+        return closed
 
-    artifacts = {"forecast": str(forecast_path)}
-    if fitted_model is not None:
-        fitted_path = forecast_path.with_name("fitted_model.pkl")
-        fitted_path.write_bytes(pickle.dumps(fitted_model))
-        artifacts["fitted_model"] = str(fitted_path)
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(MODEL_CODE),
-        artifacts=artifacts,
-        pip_requirements=MODEL_PIP_REQUIREMENTS,
-        registered_model_name=settings.model_name,
-    )
-    return str(info.registered_model_version)
+    @_transient
+    def champion_config(self) -> dict | None:
+        """The configuration of the current champion, or None without a champion."""
+        from mlflow.exceptions import MlflowException
 
+        try:
+            version = self.client.get_model_version_by_alias(self.settings.model_name, self.settings.champion_alias)
+        except MlflowException as exc:
+            # No registered model yet, or no alias on it (the server says so with a 400).
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "alias" in str(exc) and "not found" in str(exc):
+                return None
+            raise
+        # Versions registered before the configuration was tagged on them carry it on their run only.
+        text = version.tags.get(self.CONFIG_TAG) or self.client.get_run(version.run_id).data.tags.get(self.CONFIG_TAG)
+        return json.loads(text) if text else None
 
-def promote(settings: Settings, version: str, training_key: str) -> None:
-    """Point the champion alias at `version` (training holds the lease, so versions only increase)."""
-    mlflow_client = client(settings)
-    mlflow_client.set_model_version_tag(settings.model_name, version, "training_key", training_key)
-    mlflow_client.set_registered_model_alias(settings.model_name, settings.champion_alias, version)
+    # ---- a training run ------------------------------------------------------------------------
+    @_transient
+    def start_run(self, key: str, request_id: str | None, request: RetrainRequest, message_id: str | None) -> str:
+        """Open the run, tagged with its key from the start (so a crashed one can be found and closed)."""
+        tags = {
+            self.KEY_TAG: key,
+            self.TRIGGER_TAGS[0]: request.reason,
+            self.TRIGGER_TAGS[1]: message_id or "",
+            self.TRIGGER_TAGS[2]: request.source or "",
+        }
+        if request_id is not None:
+            tags[self.REQUEST_TAG] = request_id
+        run = self.client.create_run(self._experiment(create=True),
+                                     tags={k: bounded(v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()})
+        return run.info.run_id
+
+    @_transient
+    def log_artifacts(self, run_id: str, paths: Sequence[Path]) -> None:
+        for path in paths:
+            self.client.log_artifact(run_id, str(path))
+
+    @_transient
+    def log_model(self, run_id: str, fitted_model: object | None, forecast_path: Path) -> ModelRef:
+        """Log the model (code file + forecast + pickled statsmodels results) in the run, unregistered.
+
+        Before any metric: MLflow 3 links every metric already on the run to a newly logged model,
+        one request per metric, which would dominate the training time.
+        """
+        import mlflow
+        from mlflow.models import Model
+
+        mlflow.set_tracking_uri(self.settings.mlflow_tracking_uri)  # Model.log builds its own client
+        with tempfile.TemporaryDirectory() as tmp:
+            artifacts = {"forecast": str(forecast_path)}
+            if fitted_model is not None:
+                fitted_path = Path(tmp) / "fitted_model.pkl"
+                fitted_path.write_bytes(pickle.dumps(fitted_model))
+                artifacts["fitted_model"] = str(fitted_path)
+            info = Model.log(
+                artifact_path=None, name="model", flavor=mlflow.pyfunc, python_model=str(MODEL_CODE), artifacts=artifacts,
+                pip_requirements=MODEL_PIP_REQUIREMENTS, run_id=run_id,
+            )
+        return ModelRef(uri=info.model_uri, model_id=getattr(info, "model_id", None))
+
+    @_transient
+    def record(self, run_id: str, record: RunRecord) -> None:
+        """Tags, params and metrics of a trained run, in one batched call."""
+        import time
+
+        from mlflow.entities import Metric, Param, RunTag
+
+        tags = {
+            self.CONFIG_TAG: json.dumps(record.config, sort_keys=True),
+            self.DECISION_TAG: record.decision,
+            self.LABEL_TAG: record.model_label,
+        }
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in record.metrics.items()],
+            params=[Param(k, bounded(v, MAX_PARAM_VALUE_LENGTH)) for k, v in record.params.items()],
+            tags=[RunTag(k, bounded(v, MAX_TAG_VALUE_LENGTH)) for k, v in tags.items()],
+        )
+
+    def _ensure_registered_model(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.create_registered_model(self.settings.model_name)
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+
+    @_transient
+    def register(self, run_id: str, model: ModelRef, key: str, request_id: str | None,
+                 config: dict[str, Any]) -> KeyedVersion:
+        """Create the version with its key, request, configuration and "pending" state as tags of the
+        creating request itself; return the key's version as `find_version` settles it."""
+        self._ensure_registered_model()
+        tags = {self.KEY_TAG: key, self.CONFIG_TAG: json.dumps(config, sort_keys=True), self.STATE_TAG: "pending"}
+        if request_id is not None:
+            tags[self.REQUEST_TAG] = request_id
+        self.client.create_model_version(self.settings.model_name, source=model.uri, run_id=run_id, tags=tags,
+                                         model_id=model.model_id)
+        settled = self.find_version(key, request_id)
+        if settled is None:
+            raise TransientError(f"version for training key {key} not visible after registration")
+        return settled
+
+    @_transient
+    def promote(self, version: str) -> None:
+        """Point the champion alias at `version` (the caller holds the training lease: one writer)."""
+        self.client.set_registered_model_alias(self.settings.model_name, self.settings.champion_alias, version)
+
+    @_transient
+    def finish_run(self, run_id: str, outcome: RunOutcome, version: str | None = None) -> None:
+        self.client.set_tag(run_id, self.OUTCOME_TAG, outcome)
+        if version is not None:
+            self.client.set_tag(run_id, self.VERSION_TAG, version)
+        self.client.set_terminated(run_id, status="FINISHED")
+
+    @_transient
+    def mark_promoted(self, version: str) -> None:
+        """The last step of a training: a retry that finds this tag has nothing left to do."""
+        self.client.set_model_version_tag(self.settings.model_name, version, self.STATE_TAG, "promoted")

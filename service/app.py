@@ -13,7 +13,7 @@ from typing import Callable
 from flask import Blueprint, Flask, Response, current_app, request
 
 from gasforecast.config import Settings, load_settings
-from gasforecast.logs import get_logger
+from gasforecast.logs import configure, get_logger
 from service import http
 from service.champion_cache import ChampionCache, ChampionSource, Snapshot
 from service.openapi import openapi_document
@@ -150,6 +150,7 @@ def create_app(
     `champion_source` defaults to the MLflow registry; tests inject any object with `pointer()` and
     `load(pointer)`. `clock` (monotonic seconds) lets tests move time for the refresh logic.
     """
+    configure()  # the app factory is the service's entry point (gunicorn, tests)
     settings = settings or load_settings()
     champion_source = champion_source or MlflowChampionSource(settings)
     cache_options = {"clock": clock} if clock else {}

@@ -12,6 +12,11 @@ loop that polls MLflow would be throttled and unreliable. Instead:
    `build` the view (all JSON bodies and the SVG page are precomputed there, once per version).
 4. When MLflow or GCS is unreachable the refresh records the error and the previous champion keeps
    being served; `/readyz` reports "degraded" until a refresh succeeds again.
+5. A bundle that fails promotion sanity (`gasforecast.sanity`: non-finite or non-positive points, an
+   absurdly wide band) is never served. A running instance keeps its champion and remembers the
+   refused version, so it does not download it again; a fresh instance falls back to the newest
+   servable registered version. Either way `/readyz` says "degraded" and why; only when no version
+   is servable does the instance have nothing to serve.
 
 A newly promoted champion is therefore served after at most `refresh_seconds` plus one download,
 counted from the first request after the alias moved.
@@ -25,9 +30,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Generic, Protocol, TypeVar
 
+from gasforecast import sanity
 from gasforecast.bundle import ForecastBundle
 from gasforecast.logs import get_logger
-from gasforecast.registry import ChampionPointer
+from gasforecast.registry_rest import ChampionPointer
 
 log = get_logger(__name__)
 
@@ -41,6 +47,10 @@ class ChampionSource(Protocol):
 
     def load(self, pointer: ChampionPointer) -> ForecastBundle: ...
 
+    def fallbacks(self) -> list[ChampionPointer]:
+        """Registered versions to try, newest first, when the champion's bundle is not servable."""
+        ...
+
 
 @dataclass(frozen=True)
 class Snapshot(Generic[View]):
@@ -51,6 +61,7 @@ class Snapshot(Generic[View]):
     checked_at: float  # monotonic time of the last refresh attempt (successful or not)
     last_success_at: datetime | None  # wall time of the last refresh that reached the registry
     last_error: str | None  # why the last refresh failed, fit to show publicly; None when it succeeded
+    refused: ChampionPointer | None = None  # the alias's version when its bundle failed sanity
 
     @property
     def degraded(self) -> bool:
@@ -129,18 +140,12 @@ class ChampionCache(Generic[View]):
             pointer = self._source.pointer()
             if pointer is None:
                 new = self._no_alias(old, started)
-            elif old.pointer == pointer and old.view is not None:
-                new = replace(old, checked_at=started, last_success_at=_utc_now(), last_error=None)
+            elif old.view is not None and pointer in (old.pointer, old.refused):
+                # Nothing moved: no download. A refused champion stays refused, and reported.
+                error = _refused_reason(old.refused, old.pointer) if pointer == old.refused else None
+                new = replace(old, checked_at=started, last_success_at=_utc_now(), last_error=error)
             else:
-                view = self._build(self._source.load(pointer))
-                new = Snapshot(view, pointer, started, _utc_now(), None)
-                log.info(
-                    "service.champion_loaded",
-                    model_version=pointer.version,
-                    run_id=pointer.run_id,
-                    previous_version=old.pointer.version if old.pointer else None,
-                    seconds=round(self._clock() - started, 3),
-                )
+                new = self._load(pointer, old, started)
         except Exception as exc:  # any failure keeps the champion we have: serving beats failing
             # The public reason names only the kind of failure; the details (hosts, paths) go to the log.
             new = replace(old, checked_at=started, last_error=f"the last champion refresh failed ({type(exc).__name__})")
@@ -152,9 +157,62 @@ class ChampionCache(Generic[View]):
         self._snapshot = new
         return new
 
+    def _load(self, pointer: ChampionPointer, old: Snapshot[View], started: float) -> Snapshot[View]:
+        """The alias moved (or nothing is served yet): load its bundle, serve it if it is servable."""
+        bundle = self._source.load(pointer)
+        verdict = sanity.check_bundle(bundle)
+        if verdict.servable:
+            view = self._build(bundle)
+            log.info(
+                "service.champion_loaded",
+                model_version=pointer.version,
+                run_id=pointer.run_id,
+                previous_version=old.pointer.version if old.pointer else None,
+                seconds=round(self._clock() - started, 3),
+            )
+            return Snapshot(view, pointer, started, _utc_now(), None)
+        log.error("service.champion_unservable", model_version=pointer.version, run_id=pointer.run_id,
+                  reasons=list(verdict.reasons), sanity=verdict.to_dict(),
+                  serving_version=old.pointer.version if old.view is not None and old.pointer else None)
+        if old.view is not None:  # a running instance keeps what it serves
+            return replace(old, checked_at=started, last_success_at=_utc_now(),
+                           last_error=_refused_reason(pointer, old.pointer), refused=pointer)
+        return self._fall_back(pointer, started)
+
+    def _fall_back(self, refused: ChampionPointer, started: float) -> Snapshot[View]:
+        """A fresh instance whose champion is not servable: serve the newest servable version instead."""
+        for candidate in self._source.fallbacks():
+            if candidate == refused:
+                continue
+            try:
+                bundle = self._source.load(candidate)
+            except Exception as exc:  # a version without its bundle cannot be served; try the next one
+                log.warning("service.fallback_load_failed", model_version=candidate.version,
+                            error=f"{type(exc).__name__}: {exc}")
+                continue
+            verdict = sanity.check_bundle(bundle)
+            if not verdict.servable:
+                log.warning("service.fallback_unservable", model_version=candidate.version,
+                            reasons=list(verdict.reasons))
+                continue
+            view = self._build(bundle)
+            log.warning("service.champion_fallback", model_version=candidate.version, run_id=candidate.run_id,
+                        refused_version=refused.version)
+            return Snapshot(view, candidate, started, _utc_now(), _refused_reason(refused, candidate), refused)
+        return Snapshot(None, None, started, _utc_now(),
+                        f"champion version {refused.version} failed promotion sanity and no registered version "
+                        "passes it", refused)
+
     def _no_alias(self, old: Snapshot[View], started: float) -> Snapshot[View]:
         if old.view is None:
             return Snapshot(None, None, started, _utc_now(), None)
         # The alias was removed: keep serving the last champion rather than going dark, but say so.
         log.warning("service.champion_alias_missing", serving_version=old.pointer.version if old.pointer else None)
         return replace(old, checked_at=started, last_error="the champion alias no longer exists in the registry")
+
+
+def _refused_reason(refused: ChampionPointer | None, serving: ChampionPointer | None) -> str:
+    """The public reason a refused champion is not served (versions only: no hosts, no paths)."""
+    version = refused.version if refused else "?"
+    serving_text = f"; serving version {serving.version}" if serving else ""
+    return f"champion version {version} failed promotion sanity{serving_text}"

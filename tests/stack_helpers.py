@@ -85,16 +85,16 @@ def wait_event(stack: LocalStack, function: str, timeout: float = 120, **match) 
 
 
 def model_versions(settings) -> list[int]:
-    from gasforecast import registry
+    from gasforecast.registry import Registry
 
-    client = registry.client(settings)
+    client = Registry(settings).client
     return sorted(int(v.version) for v in client.search_model_versions(f"name = '{settings.model_name}'"))
 
 
 def champion_version(settings) -> int | None:
-    from gasforecast import registry
+    from gasforecast import registry_rest
 
-    pointer = registry.champion_pointer(settings)
+    pointer = registry_rest.champion_pointer(settings)
     return int(pointer.version) if pointer else None
 
 

@@ -10,10 +10,11 @@ from gasforecast import ingest as ingest_core
 from gasforecast.config import load_settings
 from gasforecast.errors import PermanentError
 from gasforecast.events import storage_object_from_event
-from gasforecast.logs import get_logger
+from gasforecast.logs import configure, get_logger
 from gasforecast.messaging import make_publisher
 from gasforecast.storage import Bucket, make_client
 
+configure()  # this module is the entry point: JSON lines on stdout for Cloud Logging
 log = get_logger("functions.ingest")
 
 

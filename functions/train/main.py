@@ -13,11 +13,12 @@ import functions_framework
 
 from gasforecast.config import load_settings
 from gasforecast.events import message_id_of, retrain_request_from_event
-from gasforecast.logs import get_logger
+from gasforecast.logs import configure, get_logger
 from gasforecast.messaging import MalformedMessage, RefusedMessage
 from gasforecast.storage import make_client
 from gasforecast.training import handle_retrain
 
+configure()  # this module is the entry point: JSON lines on stdout for Cloud Logging
 log = get_logger("functions.train")
 
 

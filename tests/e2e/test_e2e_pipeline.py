@@ -9,8 +9,9 @@ from datetime import date, timedelta
 
 import requests
 
-from gasforecast import dataset, registry
+from gasforecast import dataset, registry_rest
 from gasforecast.messaging import RetrainRequest, make_publisher, publish_retrain, utc_now_iso
+from gasforecast.registry import Registry
 from gasforecast.sample import synthetic_history, to_csv_bytes
 from tests.stack_helpers import data_bucket, wait_event, wait_served
 
@@ -23,7 +24,7 @@ def _version(model: dict) -> int:
 
 
 def test_upload_reaches_the_service_with_a_new_version(running_stack, settings):
-    pointer = registry.champion_pointer(settings)
+    pointer = registry_rest.champion_pointer(settings)
     before_version = int(pointer.version) if pointer else 0
     running_stack.upload("e2e-history.csv", to_csv_bytes(FIRST))
 
@@ -41,7 +42,7 @@ def test_upload_reaches_the_service_with_a_new_version(running_stack, settings):
     for point in forecast["points"]:
         assert point["lower_95"] <= point["lower_80"] <= point["mean"] <= point["upper_80"] <= point["upper_95"]
 
-    run = registry.client(settings).get_run(model["model"]["run_id"])
+    run = Registry(settings).client.get_run(model["model"]["run_id"])
     assert run.data.params["dataset_uri"] == settings.curated_uri
     assert {"model.h1.mae", "naive.h1.mae", "model.h30.coverage_95"} <= set(run.data.metrics)
     assert run.data.tags["trigger.reason"] == "upload"
@@ -79,6 +80,6 @@ def test_a_retrain_message_on_the_topic_trains_new_data(running_stack, settings)
     model = wait_served(running_stack, lambda m: _version(m) > _version(before), what="the scheduled retrain")
     assert str(model["model"]["version"]) == str(finished["model_version"])
     assert model["data"]["last_date"] == LATER["date"].iloc[-1]
-    run = registry.client(settings).get_run(finished["run_id"])
+    run = Registry(settings).client.get_run(finished["run_id"])
     assert run.data.tags["trigger.reason"] == "schedule"
-    assert json.loads(run.data.tags["gasforecast.model_config"])["kind"] == model["model"]["config"]["kind"]
+    assert json.loads(run.data.tags[Registry.CONFIG_TAG])["kind"] == model["model"]["config"]["kind"]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from gasforecast.bundle import ForecastBundle
-from gasforecast.registry import ChampionPointer
+from gasforecast.registry_rest import ChampionPointer
 
 LABEL = "var[ttf_price,hdd]"
 
@@ -153,6 +153,13 @@ class FakeSource:
         if self.failure:
             raise self.failure
         return self.bundles[pointer.version]
+
+    def fallbacks(self) -> list[ChampionPointer]:
+        """Every registered version, newest first, as the registry's version search returns them."""
+        if self.failure:
+            raise self.failure
+        return [ChampionPointer(version=v, run_id=self.bundles[v].run_id)
+                for v in sorted(self.bundles, key=int, reverse=True)]
 
 
 class ManualClock:

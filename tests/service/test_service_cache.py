@@ -141,3 +141,46 @@ def test_overdue_when_no_refresh_completed_for_too_long(fake_source, manual_cloc
     assert not cache.overdue(snapshot)
     manual_clock.advance(15 + 61)
     assert cache.overdue(snapshot)
+
+
+def _unservable(version: str, run_id: str):
+    """A bundle as issue 11 saw it promoted: a 1e300 row made the forecast non-finite."""
+    bundle = make_bundle(version, run_id)
+    bundle.points[3]["upper_95"] = float("inf")
+    return bundle
+
+
+def test_a_fresh_instance_falls_back_to_the_newest_servable_version(manual_clock):
+    source = FakeSource(make_bundle("1", "run-1"), make_bundle("2", "run-2"), _unservable("3", "run-3"))
+    cache = _cache(source, manual_clock)
+    assert cache.start(timeout=5)
+    snapshot = cache.current()
+    assert snapshot.view == "2" and snapshot.pointer.version == "2"
+    assert snapshot.degraded and "version 3" in snapshot.last_error and "serving version 2" in snapshot.last_error
+
+
+def test_a_fresh_instance_without_any_servable_version_has_nothing_to_serve(manual_clock):
+    source = FakeSource(_unservable("1", "run-1"), _unservable("2", "run-2"))
+    cache = _cache(source, manual_clock)
+    assert not cache.start(timeout=5)
+    snapshot = cache.current()
+    assert snapshot.view is None and "no registered version passes" in snapshot.last_error
+
+
+def test_a_running_instance_keeps_its_champion_and_does_not_download_a_refused_one_again(fake_source, manual_clock):
+    cache = _cache(fake_source, manual_clock)
+    cache.start(timeout=5)
+    fake_source.promote(_unservable("2", "run-2"))
+    for _ in range(3):
+        manual_clock.advance(20)
+        cache.current()
+        assert cache.wait_idle(5)
+    snapshot = cache.current()
+    assert snapshot.view == "1" and snapshot.degraded and "version 2 failed promotion sanity" in snapshot.last_error
+    assert fake_source.load_calls == 2  # version 1 once, the refused version 2 once
+    fake_source.promote(make_bundle("3", "run-3"))
+    manual_clock.advance(20)
+    cache.current()
+    assert cache.wait_idle(5)
+    snapshot = cache.current()
+    assert snapshot.view == "3" and not snapshot.degraded and snapshot.refused is None

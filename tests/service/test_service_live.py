@@ -29,9 +29,9 @@ def test_real_responses_match_the_openapi_document(live_service, live_openapi, p
 
 
 def test_real_forecast_comes_from_the_registered_champion(live_service, champion):
-    from gasforecast import registry
+    from gasforecast import registry_rest
 
-    pointer = registry.champion_pointer(champion)
+    pointer = registry_rest.champion_pointer(champion)
     body = live_service.get("/api/v1/forecast?horizon=30").json()
     assert body["model"]["run_id"] == pointer.run_id and len(body["points"]) == 30
     assert all(p["lower_95"] <= p["lower_80"] <= p["mean"] <= p["upper_80"] <= p["upper_95"] for p in body["points"])
@@ -56,9 +56,9 @@ def _served_version(live_service) -> str | None:
 
 
 def test_a_newly_promoted_champion_is_served_within_60_seconds_without_restart(live_service, champion):
-    from gasforecast import registry
+    from gasforecast.registry import Registry
 
-    client = registry.client(champion)
+    client = Registry(champion).client
     current = client.get_model_version_by_alias(champion.model_name, champion.champion_alias)
     # Promote a new version of the same trained run: other tests keep the same champion model.
     # MLflow 3 sources read `models:/<model id>`; the alias lookup does not always fill `model_id`.

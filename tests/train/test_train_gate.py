@@ -10,12 +10,13 @@ import json
 
 import pytest
 
-from gasforecast import dataset, registry
+from gasforecast import dataset, registry_rest
 from gasforecast.forecasting import BacktestSettings, ModelConfig, compare_configs, fit_forecast
 from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.sample import synthetic_history, to_csv_bytes
 from gasforecast.storage import Bucket
-from gasforecast.training import CONFIG_TAG, decide_promotion, handle_retrain
+from gasforecast.registry import Registry
+from gasforecast.training import decide_promotion, handle_retrain
 from tests.stack_helpers import isolated_settings
 
 TARGET = "uk_gas_price"
@@ -54,18 +55,17 @@ def test_the_first_model_becomes_champion(report):
 
 def _seed_champion(settings, frame, config: ModelConfig, tmp_path) -> str:
     """Register `config` as the champion through the real registry, as an earlier training would."""
-    import mlflow
-
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    experiment = mlflow.set_experiment(settings.mlflow_experiment)
+    registry = Registry(settings)
     fitted = fit_forecast(frame, TARGET, config, settings.forecast_horizon_max)
     forecast_path = tmp_path / "forecast.json"
     forecast_path.write_text(json.dumps({"points": fitted.points.astype({"date": str}).to_dict("records")}))
-    with mlflow.start_run(experiment_id=experiment.experiment_id):
-        mlflow.set_tag(CONFIG_TAG, json.dumps(config.to_dict(), sort_keys=True))
-        version = registry.register_forecaster(settings, fitted.model, forecast_path)
-    registry.promote(settings, version, "seeded-by-test")
-    return version
+    run_id = registry.start_run("seeded-by-test", None, RetrainRequest("manual", utc_now_iso()), "seed")
+    model = registry.log_model(run_id, fitted.model, forecast_path)
+    version = registry.register(run_id, model, "seeded-by-test", None, config.to_dict())
+    registry.promote(version.version)
+    registry.finish_run(run_id, "registered", version.version)
+    registry.mark_promoted(version.version)
+    return version.version
 
 
 def _train(settings, gcs_emulator, frame) -> tuple:
@@ -73,8 +73,8 @@ def _train(settings, gcs_emulator, frame) -> tuple:
     Bucket(client, settings.data_bucket).write(settings.curated_object, dataset.curated_to_bytes(frame),
                                                content_type="text/csv")
     outcome = handle_retrain(settings, RetrainRequest("manual", utc_now_iso()), client, message_id="gate-test")
-    run = registry.client(settings).get_run(outcome.run_id)
-    return outcome, ModelConfig.from_dict(json.loads(run.data.tags[CONFIG_TAG]))
+    run = Registry(settings).client.get_run(outcome.run_id)
+    return outcome, ModelConfig.from_dict(json.loads(run.data.tags[Registry.CONFIG_TAG]))
 
 
 def test_gate_through_mlflow_refuses_a_worse_challenger(settings, gcs_emulator, frame, tmp_path):
@@ -83,7 +83,7 @@ def test_gate_through_mlflow_refuses_a_worse_challenger(settings, gcs_emulator, 
     outcome, served_config = _train(gated, gcs_emulator, frame)
     assert outcome.decision == "kept_champion_config"
     assert served_config == LEADING_DRIVER
-    assert int(registry.champion_pointer(gated).version) == int(seeded) + 1  # refitted on the new data
+    assert int(registry_rest.champion_pointer(gated).version) == int(seeded) + 1  # refitted on the new data
 
 
 def test_gate_through_mlflow_promotes_a_better_challenger(settings, gcs_emulator, frame, tmp_path):
@@ -92,5 +92,5 @@ def test_gate_through_mlflow_promotes_a_better_challenger(settings, gcs_emulator
     outcome, served_config = _train(gated, gcs_emulator, frame)
     assert outcome.decision == "promoted"
     assert served_config != NAIVE and "ttf_price" in served_config.drivers
-    run = registry.client(gated).get_run(outcome.run_id)
+    run = Registry(gated).client.get_run(outcome.run_id)
     assert run.data.metrics["champion_config.h1.mae"] > 0 and "score.naive" in run.data.metrics

@@ -1,7 +1,8 @@
 """A dataset too short to backtest is acknowledged, not retried into the dead-letter topic."""
 
-from gasforecast import dataset, registry
+from gasforecast import dataset, registry_rest
 from gasforecast.messaging import RetrainRequest, utc_now_iso
+from gasforecast.registry import Registry
 from gasforecast.sample import synthetic_history, to_csv_bytes
 from gasforecast.storage import Bucket
 from gasforecast.training import handle_retrain
@@ -17,5 +18,5 @@ def test_too_little_history_is_acknowledged_without_a_run(settings, gcs_emulator
     outcome = handle_retrain(isolated, RetrainRequest("upload", utc_now_iso()), gcs_emulator.client, message_id="short")
 
     assert outcome.status == "insufficient_history"
-    assert registry.client(isolated).get_experiment_by_name(isolated.mlflow_experiment) is None
-    assert registry.champion_pointer(isolated) is None
+    assert Registry(isolated).client.get_experiment_by_name(isolated.mlflow_experiment) is None
+    assert registry_rest.champion_pointer(isolated) is None

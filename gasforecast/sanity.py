@@ -1,0 +1,123 @@
+"""Promotion sanity: is a forecast bundle fit to be served at all?
+
+Independent of how good the model is (that is the promotion gate's business): a bundle is
+**servable** only when every point of its forecast is a finite, positive price and its 95 % band
+`BAND_STEP` steps ahead is not wider than `MAX_BAND_RATIO` times the band a Gaussian random walk
+would give with the *recent, robust* volatility of the bundle's own history: the standard deviation
+of its last `RECENT_RETURNS` one-step log returns, winsorized at `TRIM` on each side, so that one
+mistyped price (a ×10 spike and its return) does not vouch for the band it blew up. Training refuses
+to register an unservable bundle, and the service refuses to serve one (a fresh instance falls back
+to the newest servable version).
+
+The multiple comes from real data (bench/sanity_bands.py, docs/model.md#promotion-sanity): on UK NBP
+prices (weekly origins 2019-2025) the genuine forecasts' ratio never exceeded 5.6 (July 2019, when the
+price had halved in a year), while one price mistyped by ×10 or ÷10 in the last 40 days gave 17 to 39
+and by ×5 12 to 27.
+
+Pure Python on purpose: the service imports this module and carries neither pandas nor statsmodels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Sequence
+
+from gasforecast.bundle import POINT_FIELDS, ForecastBundle
+
+BAND_STEP = 30
+MAX_BAND_RATIO = 8.0
+RECENT_RETURNS = 120
+TRIM = 0.05
+Z_95 = 1.959964
+MIN_HISTORY_RETURNS = 30  # fewer log returns cannot tell what a plausible band is
+_PRICE_FIELDS = tuple(name for name in POINT_FIELDS if name != "date")
+
+
+@dataclass(frozen=True)
+class SanityReport:
+    """The verdict and its figures (logged on refusal, stored as `sanity` in forecast.json)."""
+
+    servable: bool
+    reasons: tuple[str, ...]
+    step: int | None  # the step whose band is compared (BAND_STEP, or the last one if fewer)
+    band_log_width: float | None  # log(upper_95 / lower_95) at that step
+    naive_log_width: float | None  # 2 · 1.96 · σ · √step
+    band_ratio: float | None
+    history_sigma: float | None  # σ: robust recent volatility of the history (see the module docstring)
+    history_returns: int  # how many recent log returns σ is computed from
+    max_band_ratio: float = MAX_BAND_RATIO
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["reasons"] = list(self.reasons)
+        return {k: _json_number(v) for k, v in data.items()}
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return value
+
+
+def _price(value: Any) -> float | None:
+    """A finite positive number, or None (strings, booleans, NaN, inf, zero and below are not prices)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def robust_sigma(values: Iterable[Any]) -> tuple[float | None, int]:
+    """σ of the last `RECENT_RETURNS` one-step log returns between consecutive usable prices,
+    winsorized at `TRIM` on each side; and how many returns it used."""
+    prices = [p for p in (_price(v) for v in values) if p is not None]
+    returns = [math.log(b / a) for a, b in zip(prices, prices[1:])][-RECENT_RETURNS:]
+    if len(returns) < 2:
+        return None, len(returns)
+    ordered = sorted(returns)
+    cut = int(len(ordered) * TRIM)
+    low, high = ordered[cut], ordered[-cut - 1]
+    clipped = [min(max(r, low), high) for r in returns]
+    mean = sum(clipped) / len(clipped)
+    variance = sum((r - mean) ** 2 for r in clipped) / (len(clipped) - 1)
+    return math.sqrt(variance), len(returns)
+
+
+def check(points: Sequence[dict[str, Any]], history_values: Iterable[Any]) -> SanityReport:
+    """Judge forecast `points` (the API point format) against the `history_values` they continue."""
+    reasons: list[str] = []
+    if not points:
+        reasons.append("the forecast has no points")
+    bad = [(i + 1, name) for i, point in enumerate(points) for name in _PRICE_FIELDS
+           if _price(point.get(name) if isinstance(point, dict) else None) is None]
+    if bad:
+        step, name = bad[0]
+        reasons.append(f"{len(bad)} forecast values are not finite positive prices (first: step {step}, {name})")
+    elif any(point["lower_95"] > point["upper_95"] for point in points):
+        reasons.append("a 95 % band has its lower bound above its upper bound")
+    sigma, count = robust_sigma(history_values)
+    step = min(BAND_STEP, len(points)) or None
+    band = naive = ratio = None
+    if step is not None and not bad:
+        last = points[step - 1]
+        band = math.log(float(last["upper_95"]) / float(last["lower_95"]))
+    if sigma is None or count < MIN_HISTORY_RETURNS:
+        reasons.append(f"the history has {count} usable log returns; at least {MIN_HISTORY_RETURNS} are needed")
+    elif step is not None:
+        naive = 2 * Z_95 * sigma * math.sqrt(step)
+        if band is not None:
+            ratio = band / naive if naive > 0 else math.inf
+            if ratio > MAX_BAND_RATIO:
+                reasons.append(f"the {step}-step 95 % band is {ratio:.2f} times the naive Gaussian band "
+                               f"(at most {MAX_BAND_RATIO:g})")
+    return SanityReport(servable=not reasons, reasons=tuple(reasons), step=step, band_log_width=band,
+                        naive_log_width=naive, band_ratio=ratio, history_sigma=sigma, history_returns=count)
+
+
+def check_bundle(bundle: ForecastBundle) -> SanityReport:
+    """`check` on a bundle as stored: its points and its `history.json` values."""
+    history = bundle.history.get("points", []) if isinstance(bundle.history, dict) else []
+    points = bundle.forecast.get("points")
+    return check(points if isinstance(points, list) else [],
+                 (p.get("value") for p in history if isinstance(p, dict)))
