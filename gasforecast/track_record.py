@@ -10,7 +10,7 @@ forecasts beat "no change" and whether the bands hold what they promise. The doc
 serves it as it is.
 
 When the live figures cross `THRESHOLDS` a `track_record.degraded` warning is logged, so an alert
-can be built on it (docs/model.md#live-track-record explains the thresholds).
+can be built on it (docs/track-record.md explains the thresholds).
 
 Pure Python on purpose: the service imports `validate_document` and must not load pandas.
 """
