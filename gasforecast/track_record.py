@@ -293,6 +293,12 @@ def validate_document(document: Any) -> dict[str, Any]:
     _require(document.get("status") in STATUSES, "unknown status")
     _require(document.get("calendar") in CALENDARS, "unknown calendar")
     _require(document.get("data_through") is None or _is_date(document["data_through"]), "bad data_through")
+    _require(isinstance(document.get("computed_at"), str), "bad computed_at")
+    _require(isinstance(document.get("forecasts"), int) and document["forecasts"] >= 0, "bad forecasts count")
+    _require(document.get("windows") == list(WINDOW_NAMES), "unknown windows")
+    thresholds = document.get("thresholds")
+    _require(isinstance(thresholds, dict) and set(thresholds) == set(THRESHOLDS.to_dict())
+             and all(_is_number(v) for v in thresholds.values()), "bad thresholds")
     horizons = document.get("horizons")
     _require(isinstance(horizons, list) and all(isinstance(h, int) and h >= 1 for h in horizons), "bad horizons")
     summary = document.get("summary")
@@ -302,6 +308,13 @@ def validate_document(document: Any) -> dict[str, Any]:
                  "bad summary row")
         _require(isinstance(row.get("points"), int), "bad summary count")
         _require(all(row.get(m) is None or _is_number(row.get(m)) for m in MEASURES), "bad summary value")
+    breaches = document.get("breaches")
+    _require(isinstance(breaches, list), "no breaches")
+    for breach in breaches:
+        _require(isinstance(breach, dict) and breach.get("horizon") in horizons
+                 and breach.get("measure") in ("mae_ratio", "coverage_80", "coverage_95")
+                 and breach.get("window") in WINDOW_NAMES and isinstance(breach.get("points"), int)
+                 and _is_number(breach.get("value")) and _is_number(breach.get("threshold")), "bad breach")
     points = document.get("points")
     _require(isinstance(points, list), "no points")
     numbers = ("mean", "lower_80", "upper_80", "lower_95", "upper_95", "actual", "naive", "abs_error",

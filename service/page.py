@@ -204,15 +204,18 @@ def _status_note(track: dict[str, Any], calendar: str) -> tuple[str, str]:
         return "pending", (f"Early days: fewer than {minimum:.0f} scored forecasts per horizon so far, so read these "
                           "figures as anecdotes rather than evidence.")
     if status == "degraded":
-        words = {"mae_ratio": "errors relative to “no change”", "coverage_80": "share inside the 80 % band",
-                 "coverage_95": "share inside the 95 % band"}
-        details = "; ".join(
-            f"{steps_adjective(b['horizon'], calendar)} forecasts: {words.get(b['measure'], b['measure'])} "
-            f"{b['value'] * 100:.0f} % (limit {b['threshold'] * 100:.0f} %)" if b["measure"] != "mae_ratio" else
-            f"{steps_adjective(b['horizon'], calendar)} forecasts: errors {b['value']:.2f} × those of “no change” "
-            f"(limit {b['threshold']:.2f})" for b in track["breaches"])
+        details = "; ".join(_breach_words(breach, calendar) for breach in track["breaches"])
         return "warning", f"Recent forecasts have done worse than they should over their last scored points: {details}."
     return "ok", "Recent forecasts are within the expected range (checked on the last 30 scored per horizon)."
+
+
+def _breach_words(breach: dict[str, Any], calendar: str) -> str:
+    who = f"{steps_adjective(breach['horizon'], calendar)} forecasts"
+    if breach["measure"] == "mae_ratio":
+        return f"{who}: errors {breach['value']:.2f} × those of “no change” (limit {breach['threshold']:.2f})"
+    band = "80 %" if breach["measure"] == "coverage_80" else "95 %"
+    return (f"{who}: share inside the {band} band {breach['value'] * 100:.0f} % "
+            f"(limit {breach['threshold'] * 100:.0f} %)")
 
 
 def _score_sentence(row: dict[str, Any], calendar: str) -> str:

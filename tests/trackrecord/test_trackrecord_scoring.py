@@ -175,6 +175,10 @@ def _valid_document() -> dict:
     lambda d: d["points"][0].update(inside_80="yes"),
     lambda d: d["points"][0].pop("model_version"),
     lambda d: d["points"].append("not a point"),
+    lambda d: d.update(forecasts=-1),
+    lambda d: d["thresholds"].update(mae_ratio_max="high"),
+    lambda d: d["breaches"].append({"horizon": 7, "window": "last_30", "measure": "mae_ratio", "value": None,
+                                    "threshold": 1.25, "points": 30}),
 ])
 def test_validation_rejects_a_malformed_document(break_it):
     document = _valid_document()
