@@ -153,11 +153,12 @@ def _check_layout(driver, width: int) -> None:
     assert spilled == [], "a figure card's content is wider than the card"
 
 
-def test_fan_chart_hover_and_offline_page_on_the_real_champion(browser, live_service):
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_real_champion_draws_offline_with_hover_at_desktop_and_phone_widths(browser, live_service, width):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    _open(browser, live_service.url + "/", 1366)
+    _open(browser, live_service.url + "/", width)
     for element_id in ("history-line", "forecast-mean", "band-80", "band-95"):
         path = browser.find_element(By.ID, element_id)
         assert path.get_attribute("d").startswith("M"), element_id
@@ -170,8 +171,8 @@ def test_fan_chart_hover_and_offline_page_on_the_real_champion(browser, live_ser
     assert tooltip.is_displayed() and "forecast" in tooltip.text
     assert "forecast" in browser.find_element(By.ID, "fan-chart-readout").text
     assert browser.find_element(By.ID, "track-record").is_displayed()
-    _check_layout(browser, 1366)
-    assert _save_full_page(browser, "service-page.png").stat().st_size > 10_000
+    _check_layout(browser, width)
+    assert _save_full_page(browser, f"service-page-{width}.png").stat().st_size > 10_000
     _check_offline_and_quiet(browser)
 
 
