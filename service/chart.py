@@ -103,6 +103,9 @@ def _path(points: Sequence[tuple[float, float]]) -> str:
 
 
 def line(scale: Scale, days: Sequence[date], values: Sequence[float], *, css: str, element_id: str = "") -> str:
+    """A polyline through the points; nothing at all without points (an empty path is an SVG error)."""
+    if not days:
+        return ""
     ident = f' id="{element_id}"' if element_id else ""
     return f'<path{ident} class="line {css}" d="{_path([(scale.x(d), scale.y(v)) for d, v in zip(days, values)])}"/>'
 

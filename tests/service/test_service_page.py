@@ -15,7 +15,7 @@ from service_fakes import FakeSource, make_bundle
 
 from gasforecast.config import Settings
 from service.app import create_app
-from service.chart import PLOT_HEIGHT, PLOT_WIDTH, decimals_for, format_number, nice_ticks
+from service.chart import PLOT_HEIGHT, PLOT_WIDTH, Scale, decimals_for, format_number, line, nice_ticks
 from service.view import ChampionView
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -284,6 +284,12 @@ def test_nice_ticks_cover_the_range_with_even_steps(low, high):
 @pytest.mark.parametrize("step, places", [(500.0, 0), (2.5, 1), (0.25, 2), (0.05, 2), (100000.0, 0)])
 def test_tick_labels_have_just_the_decimals_their_step_needs(step, places):
     assert decimals_for(step) == places
+
+
+def test_a_line_without_points_draws_nothing_rather_than_an_invalid_path():
+    scale = Scale.covering(date(2025, 1, 1), date(2025, 2, 1), [1.0, 2.0])
+    assert line(scale, [], [], css="history") == ""
+    assert line(scale, [date(2025, 1, 2)], [1.5], css="history").startswith('<path class="line history" d="M')
 
 
 def test_numbers_are_grouped_by_thousands():
