@@ -1,19 +1,25 @@
 """The served forecast bundle: what training stores as run artifacts and the service reads back.
 
-Training writes `forecast.json` and `history.json` on every run; the service only ever reads these
-(never fits a model), so its request path stays cheap and independent of statsmodels.
+Training writes `forecast.json` and `history.json` on every run, and `track_record.json` (how the
+forecasts served before scored once their prices came in) when it has one; the service only ever
+reads these (never fits a model), so its request path stays cheap and independent of statsmodels.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 FORECAST_ARTIFACT = "forecast.json"
 HISTORY_ARTIFACT = "history.json"
+TRACK_RECORD_ARTIFACT = "track_record.json"
+REQUIRED_ARTIFACTS = (FORECAST_ARTIFACT, HISTORY_ARTIFACT)
+# A run without these is still servable: older runs predate them.
+OPTIONAL_ARTIFACTS = (TRACK_RECORD_ARTIFACT,)
 SCHEMA_VERSION = 1
 POINT_FIELDS = ("date", "mean", "lower_80", "upper_80", "lower_95", "upper_95")
+CALENDARS = ("daily", "business")
 
 
 @dataclass
@@ -21,12 +27,14 @@ class ForecastBundle:
     """One trained model's precomputed forecast, its card and its backtest.
 
     `forecast` is the parsed `forecast.json` (schema in docs/api.md#bundle), `history` the parsed
-    `history.json`; `version` and `alias_updated_at` come from the registry when served.
+    `history.json`, `track_record` the parsed `track_record.json` or None; `version` comes from the
+    registry when served.
     """
 
     forecast: dict[str, Any]
     history: dict[str, Any]
     version: str | None = None
+    track_record: dict[str, Any] | None = None
 
     @property
     def run_id(self) -> str:
@@ -36,9 +44,26 @@ class ForecastBundle:
     def points(self) -> list[dict[str, Any]]:
         return self.forecast["points"]
 
+    @property
+    def calendar(self) -> str:
+        """The series' calendar: "business" (steps are trading days) or "daily" (also for older bundles)."""
+        calendar = self.forecast["data"].get("calendar", "daily")
+        return calendar if calendar in CALENDARS else "daily"
+
     @classmethod
-    def from_files(cls, forecast_text: str, history_text: str, version: str | None = None) -> "ForecastBundle":
+    def from_files(cls, forecast_text: str, history_text: str, version: str | None = None,
+                   track_record_text: str | None = None) -> "ForecastBundle":
         forecast = json.loads(forecast_text)
         if forecast.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"unsupported forecast bundle schema {forecast.get('schema_version')!r}")
-        return cls(forecast=forecast, history=json.loads(history_text), version=version)
+        track_record = json.loads(track_record_text) if track_record_text is not None else None
+        return cls(forecast=forecast, history=json.loads(history_text), version=version, track_record=track_record)
+
+    @classmethod
+    def from_artifacts(cls, texts: Mapping[str, str], version: str | None = None) -> "ForecastBundle":
+        """The bundle from artifact name → text, as downloaded from a run (optional artifacts may be absent)."""
+        missing = [name for name in REQUIRED_ARTIFACTS if name not in texts]
+        if missing:
+            raise ValueError(f"the run has no {', '.join(missing)}")
+        return cls.from_files(texts[FORECAST_ARTIFACT], texts[HISTORY_ARTIFACT], version,
+                              track_record_text=texts.get(TRACK_RECORD_ARTIFACT))

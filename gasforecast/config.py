@@ -29,6 +29,7 @@ class Settings:
     champion_alias: str = "champion"
     target_column: str = "uk_gas_price"
     target_unit: str = "pence/therm"
+    target_label: str = "UK gas price"  # the hub or contract shown on the page, e.g. "NBP front-month"
     forecast_horizon_max: int = 90
     # Data contract limits.
     max_upload_bytes: int = 50 * 1024 * 1024
@@ -47,6 +48,8 @@ class Settings:
     # Service: how often the champion pointer is re-checked (seconds).
     champion_refresh_seconds: float = 15.0
     history_days_default: int = 365
+    # Data older than this many days is reported as stale (page, /readyz).
+    stale_after_days: int = 7
 
     @property
     def curated_object(self) -> str:
@@ -55,6 +58,11 @@ class Settings:
     @property
     def curated_uri(self) -> str:
         return f"gs://{self.data_bucket}/{self.curated_object}"
+
+    @property
+    def monitoring_experiment(self) -> str:
+        """MLflow experiment of the live track record's monitoring run (kept apart from training runs)."""
+        return f"{self.mlflow_experiment}-monitoring"
 
 
 _ENV_NAMES = {
@@ -69,6 +77,7 @@ _ENV_NAMES = {
     "champion_alias": "CHAMPION_ALIAS",
     "target_column": "TARGET_COLUMN",
     "target_unit": "TARGET_UNIT",
+    "target_label": "TARGET_LABEL",
     "forecast_horizon_max": "FORECAST_HORIZON_MAX",
     "max_upload_bytes": "MAX_UPLOAD_BYTES",
     "max_columns": "MAX_COLUMNS",
@@ -81,6 +90,7 @@ _ENV_NAMES = {
     "train_lock_ttl_seconds": "TRAIN_LOCK_TTL_SECONDS",
     "champion_refresh_seconds": "CHAMPION_REFRESH_SECONDS",
     "history_days_default": "HISTORY_DAYS_DEFAULT",
+    "stale_after_days": "STALE_AFTER_DAYS",
 }
 
 

@@ -19,7 +19,7 @@ from service.champion_cache import ChampionCache, ChampionSource, Snapshot
 from service.openapi import openapi_document
 from service.page import no_champion_page
 from service.registry_source import MlflowChampionSource
-from service.view import HISTORY_DAYS_MAX, Body, ChampionView
+from service.view import FORMATS, HISTORY_DAYS_MAX, JSON_TYPE, Body, ChampionView, Format
 
 log = get_logger(__name__)
 
@@ -47,45 +47,87 @@ def _champion() -> ChampionView:
     return snapshot.view
 
 
-def _int_param(name: str, default: int, upper: int) -> int:
-    raw = request.args.get(name)
+def _query(*accepted: str) -> dict[str, str]:
+    """The query parameters, each given at most once and all among `accepted`; otherwise 400 naming them.
+
+    Strict on purpose: a misspelt parameter (`?h=14`) silently ignored would answer a different question.
+    """
+    listing = ", ".join(accepted) if accepted else "none"
+    for name in request.args:
+        shown = repr(name[:40])
+        if name not in accepted:
+            raise http.ApiError(400, f"unknown query parameter {shown}; accepted: {listing}")
+        if len(request.args.getlist(name)) > 1:
+            raise http.ApiError(400, f"query parameter {shown} given more than once; accepted, once each: {listing}")
+    return {name: request.args[name] for name in request.args}
+
+
+def _int_param(args: dict[str, str], name: str, default: int, upper: int) -> int:
+    raw = args.get(name)
     if raw is None:
         return default
     if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= upper:
-        raise http.ApiError(400, f"{name} must be an integer from 1 to {upper}, got {raw!r}")
+        raise http.ApiError(400, f"{name} must be an integer from 1 to {upper}, got {raw[:40]!r}")
     return int(raw)
+
+
+def _format_param(args: dict[str, str]) -> Format:
+    raw = args.get("format", "json")
+    for fmt in FORMATS:
+        if raw == fmt:
+            return fmt
+    raise http.ApiError(400, f"format must be one of {', '.join(FORMATS)}, got {raw[:40]!r}")
 
 
 def _model_headers(view: ChampionView) -> dict[str, str]:
     return {"X-Model-Version": str(view.version)}
 
 
+def _send(view: ChampionView, body: Body, name: str) -> Response:
+    """A data body with the model version; CSV as a download named after what it holds."""
+    headers = _model_headers(view)
+    if body.mimetype != JSON_TYPE:
+        headers["Content-Disposition"] = f'attachment; filename="{name}-v{view.version}.csv"'
+    return http.send_body(body, headers=headers)
+
+
 @api.get("/forecast")
 def forecast() -> Response:
+    args = _query("horizon", "format")
     settings = _settings()
     snapshot = _cache().current()
     # Validate before the 503 so a client learns about its own mistake first.
     upper = snapshot.view.horizon_max if snapshot.view else settings.forecast_horizon_max
-    horizon = _int_param("horizon", upper, upper)
+    horizon, fmt = _int_param(args, "horizon", upper, upper), _format_param(args)
     view = _champion()
-    return http.send_body(view.forecast(horizon), headers=_model_headers(view))
+    return _send(view, view.forecast(horizon, fmt), f"forecast-{horizon}")
 
 
 @api.get("/history")
 def history() -> Response:
-    days = _int_param("days", _settings().history_days_default, HISTORY_DAYS_MAX)
+    args = _query("days", "format")
+    days, fmt = _int_param(args, "days", _settings().history_days_default, HISTORY_DAYS_MAX), _format_param(args)
     view = _champion()
-    return http.send_body(view.history(days), headers=_model_headers(view))
+    return _send(view, view.history(days, fmt), f"history-{days}")
+
+
+@api.get("/track-record")
+def track_record() -> Response:
+    fmt = _format_param(_query("format"))
+    view = _champion()
+    return _send(view, view.track_record(fmt), "track-record")
 
 
 @api.get("/model")
 def model() -> Response:
+    _query()
     view = _champion()
     return http.send_body(view.model, headers=_model_headers(view))
 
 
 @api.get("/openapi.json")
 def openapi() -> Response:
+    _query()
     return http.send_body(current_app.extensions["openapi_body"], cache_control="public, max-age=300")
 
 
@@ -95,15 +137,25 @@ def healthz() -> Response:
     return http.send_json({"status": "ok"})
 
 
-def readiness(snapshot: Snapshot[ChampionView], overdue: bool) -> tuple[dict[str, object], int]:
-    """The /readyz answer and its status code (see docs/api.md#readiness for why degraded is 200)."""
+def readiness(snapshot: Snapshot[ChampionView], overdue: bool, today: date,
+              stale_after_days: int) -> tuple[dict[str, object], int]:
+    """The /readyz answer and its status code (see docs/api.md#readiness for why degraded is 200).
+
+    Stale data does not change the status (the forecast is still the best there is): `data_stale`
+    is there for an alert on missing uploads.
+    """
     last_success = snapshot.last_success_at.isoformat().replace("+00:00", "Z") if snapshot.last_success_at else None
+    last_date = snapshot.view.data_last_date if snapshot.view else None
+    age = (today - last_date).days if last_date else None
     body: dict[str, object] = {
         "status": "ready",
         "reason": None,
         "model_version": snapshot.pointer.version if snapshot.pointer else None,
         "run_id": snapshot.pointer.run_id if snapshot.pointer else None,
         "last_success_at": last_success,
+        "data_last_date": last_date.isoformat() if last_date else None,
+        "data_age_days": age,
+        "data_stale": None if age is None else age > stale_after_days,
     }
     if snapshot.view is None:
         body.update(status="unavailable", reason=snapshot.last_error or "no model has been promoted to champion yet")
@@ -117,7 +169,7 @@ def readiness(snapshot: Snapshot[ChampionView], overdue: bool) -> tuple[dict[str
 def readyz() -> Response:
     cache = _cache()
     snapshot = cache.current()
-    body, status = readiness(snapshot, cache.overdue(snapshot))
+    body, status = readiness(snapshot, cache.overdue(snapshot), _today_utc(), _settings().stale_after_days)
     return http.send_json(body, status)
 
 
@@ -134,8 +186,8 @@ def index() -> Response:
         response = Response(html, status=503, mimetype="text/html")
         response.headers.update({**headers, "Cache-Control": http.NO_STORE, "Retry-After": NO_CHAMPION_RETRY_AFTER})
         return response
-    page = Body.of_bytes(snapshot.view.page.render(_today_utc()).encode("utf-8"))
-    return http.send_body(page, mimetype="text/html", cache_control=http.PAGE_CACHE, headers=headers)
+    page = Body.of_bytes(snapshot.view.page.render(_today_utc()).encode("utf-8"), "text/html; charset=utf-8")
+    return http.send_body(page, cache_control=http.PAGE_CACHE, headers=headers)
 
 
 def create_app(
@@ -166,7 +218,8 @@ def create_app(
     app.extensions["champion_cache"] = cache
     app.extensions["gasforecast_settings"] = settings
     app.extensions["openapi_body"] = Body.of_json(
-        openapi_document(settings.forecast_horizon_max, settings.history_days_default, HISTORY_DAYS_MAX)
+        openapi_document(settings.forecast_horizon_max, settings.history_days_default, HISTORY_DAYS_MAX,
+                         settings.target_label)
     )
     app.register_blueprint(api)
     app.register_blueprint(site)

@@ -1,29 +1,80 @@
-"""The fan chart as server-side SVG: recent history, forecast mean, 80 % and 95 % bands.
+"""Charts as server-side SVG whose text never shrinks: the fan chart and the track-record charts.
 
 Drawn once per champion version (no charting library, no CDN, nothing for the browser to fetch).
-The hover script (`static/fanchart.js`) only reads the coordinates embedded by `hover_points`.
+Why this geometry: a chart scaled into a phone's width through a `viewBox` shrinks its text with it
+(13 px became 6 px at 390 px wide). Here the outer SVG has no viewBox — its units are CSS pixels and
+its text keeps its size — and only the plot area is a nested SVG stretched to the chart's width
+(`preserveAspectRatio="none"`, strokes kept by `vector-effect: non-scaling-stroke`). Horizontal
+positions of labels and markers are percentages of the width; vertical ones are pixels.
+
+The hover script (`static/charts.js`) reads the coordinates and texts embedded by `hover_data`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from html import escape
 from typing import Any, Sequence
 
-WIDTH, HEIGHT = 720, 380
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 20, 40
+PLOT_WIDTH = 1000  # x units of the plot area; they stretch to the chart's width
+HEIGHT = 340  # pixels
+TOP, BOTTOM = 38, 38  # room for the axis title and the first tick label above, two-line date labels below
+PLOT_HEIGHT = HEIGHT - TOP - BOTTOM
+MAX_DATE_LABELS = 6  # fits a 320 px wide chart
+BAND_ROOM = 1.0  # bands may stretch the y range by at most this many history ranges each way
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values (1, 2, 2.5 or 5 × 10^k apart) covering [low, high]."""
+    raw_step = (high - low) / max(count, 1) or (abs(high) * 0.1 or 1.0)
+    magnitude = 10 ** math.floor(math.log10(raw_step))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw_step)
+    ticks = [math.floor(low / step) * step]
+    while len(ticks) < 2 or ticks[-1] < high - step * 1e-9:
+        ticks.append(round(ticks[-1] + step, 10))
+    return ticks
+
+
+def decimals_for(step: float) -> int:
+    """Fewest decimals that write every multiple of `step` exactly (2.5 → 1, 0.25 → 2, 500 → 0)."""
+    for places in range(7):
+        scaled = step * 10**places
+        if abs(scaled - round(scaled)) < 1e-6 * max(1.0, scaled):
+            return places
+    return 6
+
+
+def format_number(value: float, places: int = 2) -> str:
+    """Digits grouped by thousands: 1,234,567.89."""
+    return f"{value:,.{places}f}"
+
+
+def short_date(day: date) -> str:
+    """"Mon 6 Jan 2025": unambiguous in every locale, and short enough for a card."""
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 @dataclass(frozen=True)
 class Scale:
-    """Maps dates and prices to SVG coordinates inside the plot area."""
+    """Maps dates to plot x units (0..PLOT_WIDTH) and prices to plot y pixels (0..PLOT_HEIGHT)."""
 
     first: date
     last: date
     ticks: tuple[float, ...]  # round values on the y axis; the first and last bound the plot
+
+    @classmethod
+    def covering(cls, first: date, last: date, values: Sequence[float], core: Sequence[float] = ()) -> "Scale":
+        """A scale over `values`; with `core` (the history), the rest may widen its range only so much,
+        so that a very wide band never squeezes the history into a flat line."""
+        low, high = min(values), max(values)
+        if core:
+            room = BAND_ROOM * max(max(core) - min(core), abs(max(core)) * 0.05)
+            low, high = max(low, min(core) - room), min(high, max(core) + room)
+        return cls(first, max(last, first + timedelta(days=1)), tuple(nice_ticks(low, high)))
 
     @property
     def low(self) -> float:
@@ -34,129 +85,126 @@ class Scale:
         return self.ticks[-1]
 
     def x(self, day: date) -> float:
-        span = max((self.last - self.first).days, 1)
-        return LEFT + (day - self.first).days / span * (WIDTH - LEFT - RIGHT)
+        return (day - self.first).days / (self.last - self.first).days * PLOT_WIDTH
+
+    def percent(self, day: date) -> float:
+        """The date's position as a percentage of the chart's width (for labels and markers)."""
+        return self.x(day) / PLOT_WIDTH * 100
 
     def y(self, value: float) -> float:
-        return TOP + (self.high - value) / (self.high - self.low) * (HEIGHT - TOP - BOTTOM)
+        return (self.high - value) / (self.high - self.low) * PLOT_HEIGHT
 
-
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values (1, 2, 2.5 or 5 × 10^k apart) covering [low, high]."""
-    raw_step = (high - low) / max(count, 1) or 1.0
-    magnitude = 10 ** math.floor(math.log10(raw_step))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw_step)
-    ticks = [math.floor(low / step) * step]
-    while len(ticks) < 2 or ticks[-1] < high - step * 1e-9:
-        ticks.append(round(ticks[-1] + step, 10))
-    return ticks
-
-
-def _month_starts(first: date, last: date) -> list[date]:
-    months = []
-    year, month = first.year, first.month
-    while True:
-        month += 1
-        if month == 13:
-            year, month = year + 1, 1
-        start = date(year, month, 1)
-        if start > last:
-            return months
-        months.append(start)
+    def contains(self, day: date) -> bool:
+        return self.first <= day <= self.last
 
 
 def _path(points: Sequence[tuple[float, float]]) -> str:
     return "M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
-def _band(scale: Scale, days: Sequence[date], lower: Sequence[float], upper: Sequence[float]) -> str:
+def line(scale: Scale, days: Sequence[date], values: Sequence[float], *, css: str, element_id: str = "") -> str:
+    """A polyline through the points; nothing at all without points (an empty path is an SVG error)."""
+    if not days:
+        return ""
+    ident = f' id="{element_id}"' if element_id else ""
+    return f'<path{ident} class="line {css}" d="{_path([(scale.x(d), scale.y(v)) for d, v in zip(days, values)])}"/>'
+
+
+def band(scale: Scale, days: Sequence[date], lower: Sequence[float], upper: Sequence[float], *, css: str,
+         element_id: str = "") -> str:
     top = [(scale.x(d), scale.y(v)) for d, v in zip(days, upper)]
     bottom = [(scale.x(d), scale.y(v)) for d, v in zip(reversed(days), reversed(lower))]
-    return _path(top + bottom) + "Z"
+    ident = f' id="{element_id}"' if element_id else ""
+    return f'<path{ident} class="band {css}" d="{_path(top + bottom)}Z"/>'
 
 
-def _format_tick(value: float) -> str:
-    return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:g}"
+def bars(scale: Scale, days: Sequence[date], lower: Sequence[float], upper: Sequence[float], *, css: str) -> str:
+    """Vertical intervals, one per date (for forecasts made at separate times)."""
+    segments = "".join(f"M{scale.x(d):.1f},{scale.y(hi):.1f}V{scale.y(lo):.1f}" for d, lo, hi in zip(days, lower, upper))
+    return f'<path class="bars {css}" d="{segments}"/>'
 
 
-def _axes(scale: Scale) -> list[str]:
-    parts = ['<g class="axis y-axis" aria-hidden="true">']
+def marks(scale: Scale, days: Sequence[date], values: Sequence[float], *, css: str) -> str:
+    """Short horizontal strokes at each value (a dot would stretch into an ellipse in the plot area)."""
+    half = min(max(0.35 * PLOT_WIDTH / max((scale.last - scale.first).days, 1), 5.0), 10.0)
+    segments = "".join(f"M{scale.x(d) - half:.1f},{scale.y(v):.1f}h{2 * half:.1f}" for d, v in zip(days, values))
+    return f'<path class="marks {css}" d="{segments}"/>'
+
+
+def marker(scale: Scale, day: date, label: str, css: str, row: int = 0) -> str:
+    """A labelled vertical line at `day` across the plot (e.g. "today", "last data"); `row` puts the label
+    lower, so two markers a few days apart keep readable labels."""
+    pct = scale.percent(day)
+    anchor, shift = ("end", -4) if pct > 80 else ("start", 4)
+    return (f'<g class="marker {css}" aria-hidden="true"><line x1="{pct:.2f}%" x2="{pct:.2f}%" y1="{TOP}" '
+            f'y2="{TOP + PLOT_HEIGHT}"/><text x="{pct:.2f}%" dx="{shift}" y="{TOP + 12 + 15 * row}" '
+            f'text-anchor="{anchor}">{escape(label)}</text></g>')
+
+
+def _date_ticks(first: date, last: date) -> list[date]:
+    """Month starts when the span holds at least two, else evenly spaced days; at most MAX_DATE_LABELS."""
+    months, year, month = [], first.year, first.month
+    while True:
+        month, year = (1, year + 1) if month == 12 else (month + 1, year)
+        start = date(year, month, 1)
+        if start > last:
+            break
+        months.append(start)
+    if len(months) >= 2:
+        every = math.ceil(len(months) / MAX_DATE_LABELS)
+        return months[::every]
+    span = (last - first).days
+    step = next((s for s in (1, 2, 7, 14, 28) if span / s <= MAX_DATE_LABELS), 28)
+    return [first + timedelta(days=k) for k in range(step, span, step)]
+
+
+def _axes(scale: Scale, unit: str) -> list[str]:
+    places = decimals_for(scale.ticks[1] - scale.ticks[0])
+    parts = [f'<text class="axis-title" x="0" y="14">{escape(unit)}</text>', '<g class="axis y-axis" aria-hidden="true">']
     for tick in scale.ticks:
-        y = scale.y(tick)
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_format_tick(tick)}</text>')
-    parts.append("</g>")
-    months = _month_starts(scale.first, scale.last)
-    every = max(1, math.ceil(len(months) / 7))
-    parts.append('<g class="axis x-axis" aria-hidden="true">')
-    for index, start in enumerate(months):
-        if index % every:
+        y = TOP + scale.y(tick)
+        parts.append(f'<line class="grid" x1="0" x2="100%" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text class="tick-label" x="2" y="{y - 4:.1f}">{format_number(tick, places)}</text>')
+    parts.append('</g><g class="axis x-axis" aria-hidden="true">')
+    labelled_year = None
+    bottom = TOP + PLOT_HEIGHT
+    for day in _date_ticks(scale.first, scale.last):
+        pct = scale.percent(day)
+        if not 3 <= pct <= 97:  # a centred label there would be cut by the chart's edge
             continue
-        x = scale.x(start)
-        label = f"{MONTHS[start.month - 1]} {start.year}" if start.month == 1 or index == 0 else MONTHS[start.month - 1]
-        parts.append(f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{HEIGHT - BOTTOM}" y2="{HEIGHT - BOTTOM + 5}"/>')
-        parts.append(f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 20}" text-anchor="middle">{label}</text>')
+        text = MONTHS[day.month - 1] if day.day == 1 else f"{day.day} {MONTHS[day.month - 1]}"
+        parts.append(f'<line class="tick" x1="{pct:.2f}%" x2="{pct:.2f}%" y1="{bottom}" y2="{bottom + 5}"/>')
+        parts.append(f'<text x="{pct:.2f}%" y="{bottom + 18}" text-anchor="middle">{text}</text>')
+        if day.year != labelled_year:
+            parts.append(f'<text class="year" x="{pct:.2f}%" y="{bottom + 33}" text-anchor="middle">{day.year}</text>')
+            labelled_year = day.year
     parts.append("</g>")
     return parts
 
 
-def _scale_for(history: Sequence[dict[str, Any]], forecast: Sequence[dict[str, Any]]) -> Scale:
-    values = [p["value"] for p in history] + [p["lower_95"] for p in forecast] + [p["upper_95"] for p in forecast]
-    ticks = nice_ticks(min(values), max(values))
-    first = history[0]["date"] if history else forecast[0]["date"]
-    return Scale(date.fromisoformat(first), date.fromisoformat(forecast[-1]["date"]), tuple(ticks))
-
-
-def fan_chart_svg(
-    history: Sequence[dict[str, Any]],
-    forecast: Sequence[dict[str, Any]],
-    *,
-    title: str,
-    description: str,
-) -> str:
-    """An accessible SVG (role=img with title and description) with element ids the page script uses.
-
-    `history` holds `{date, value}` points (ascending, at least one), `forecast` the bundle's points.
-    """
-    scale = _scale_for(history, forecast)
-    hist_days = [date.fromisoformat(p["date"]) for p in history]
-    # The bands and the mean start at the last observation so the fan opens from the known price.
-    fan_days = hist_days[-1:] + [date.fromisoformat(p["date"]) for p in forecast]
-    anchor = [history[-1]["value"]]
-
-    def series(key: str) -> list[float]:
-        return anchor + [p[key] for p in forecast]
-
-    split_x = scale.x(hist_days[-1])
-    history_d = _path([(scale.x(d), scale.y(p["value"])) for d, p in zip(hist_days, history)])
-    mean_d = _path([(scale.x(d), scale.y(v)) for d, v in zip(fan_days, series("mean"))])
-    parts = [
-        f'<svg id="fan-chart" class="fan-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-labelledby="chart-title chart-desc" tabindex="0" preserveAspectRatio="xMidYMid meet">',
-        f'<title id="chart-title">{escape(title)}</title>',
-        f'<desc id="chart-desc">{escape(description)}</desc>',
-        *_axes(scale),
-        f'<path id="band-95" class="band band-95" d="{_band(scale, fan_days, series("lower_95"), series("upper_95"))}"/>',
-        f'<path id="band-80" class="band band-80" d="{_band(scale, fan_days, series("lower_80"), series("upper_80"))}"/>',
-        f'<line class="split" x1="{split_x:.1f}" x2="{split_x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}"/>',
-        f'<path id="history-line" class="line history" d="{history_d}"/>',
-        f'<path id="forecast-mean" class="line mean" d="{mean_d}"/>',
-        f'<g id="hover" class="hover" visibility="hidden" aria-hidden="true">'
-        f'<line id="hover-line" x1="0" x2="0" y1="{TOP}" y2="{HEIGHT - BOTTOM}"/>'
-        f'<circle id="hover-dot" r="4" cx="0" cy="0"/></g>',
+def chart_svg(chart_id: str, scale: Scale, *, unit: str, title: str, description: str, layers: Sequence[str],
+              overlays: Sequence[str] = (), slot: str = "") -> str:
+    """An accessible chart (role=img with title and description): axes, then `layers` drawn in plot units,
+    then `overlays` (markers) and the hover elements; `slot` is a placeholder for a per-request overlay."""
+    return "".join([
+        f'<svg id="{chart_id}" class="chart-svg" width="100%" height="{HEIGHT}" role="img" tabindex="0" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" data-hover="{chart_id}-data">',
+        f'<title id="{chart_id}-title">{escape(title)}</title>',
+        f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
+        *_axes(scale, unit),
+        f'<svg class="plot" x="0" y="{TOP}" width="100%" height="{PLOT_HEIGHT}" '
+        f'viewBox="0 0 {PLOT_WIDTH} {PLOT_HEIGHT}" preserveAspectRatio="none">',
+        *layers,
         "</svg>",
-    ]
-    return "".join(parts)
+        *overlays,
+        slot,
+        f'<g class="hover" visibility="hidden" aria-hidden="true"><line x1="0" x2="0" y1="{TOP}" '
+        f'y2="{TOP + PLOT_HEIGHT}"/><circle r="4" cx="0" cy="0"/></g>',
+        "</svg>",
+    ])
 
 
-def hover_points(history: Sequence[dict[str, Any]], forecast: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Coordinates and values for the hover script, in the same scale as `fan_chart_svg`."""
-    scale = _scale_for(history, forecast)
-    points: list[dict[str, Any]] = []
-    for p in history:
-        day = date.fromisoformat(p["date"])
-        points.append({"x": round(scale.x(day), 1), "y": round(scale.y(p["value"]), 1), **p})
-    for p in forecast:
-        day = date.fromisoformat(p["date"])
-        points.append({"x": round(scale.x(day), 1), "y": round(scale.y(p["mean"]), 1), **p})
-    return points
+def hover_data(scale: Scale, entries: Sequence[tuple[date, float, str]]) -> list[dict[str, Any]]:
+    """What the hover script needs per point: x in plot units, y in chart pixels, the read-out text."""
+    return [{"x": round(scale.x(day), 1), "y": round(TOP + scale.y(value), 1), "text": text}
+            for day, value, text in sorted(entries, key=lambda entry: entry[0])]

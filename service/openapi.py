@@ -11,8 +11,14 @@ from typing import Any
 API_VERSION = "1.0.0"
 
 _NUMBER = {"type": "number"}
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_DATE_OR_NULL = {"type": ["string", "null"], "format": "date"}
 _TEXT = {"type": "string"}
+_CALENDAR = {"enum": ["daily", "business"],
+             "description": "business: steps and dates are trading days (Monday to Friday); daily: calendar days"}
+_HORIZON = {"type": "integer", "minimum": 1}
 
 
 def _object(properties: dict[str, Any], required: list[str] | None = None, extra: bool = False) -> dict[str, Any]:
@@ -46,7 +52,8 @@ SCHEMAS: dict[str, Any] = {
             "target": _TEXT,
             "unit": _TEXT,
             "data_last_date": _DATE,
-            "horizon": {"type": "integer", "minimum": 1},
+            "calendar": _CALENDAR,
+            "horizon": _HORIZON,
             "points": {"type": "array", "items": _ref("ForecastPoint"), "minItems": 1},
         }
     ),
@@ -85,6 +92,7 @@ SCHEMAS: dict[str, Any] = {
                     "first_date": _DATE,
                     "last_date": _DATE,
                     "rows": {"type": "integer", "minimum": 1},
+                    "calendar": _CALENDAR,
                 },
             },
             "training_window": _object({"start": _DATE, "end": _DATE}),
@@ -110,7 +118,63 @@ SCHEMAS: dict[str, Any] = {
                     "scores": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
                 },
             },
+            "evaluation": {"type": ["object", "null"],
+                           "description": "nested (out-of-sample) evaluation of the procedure, when training ran one"},
             "promotion": {"type": ["object", "null"]},
+        }
+    ),
+    "TrackRecordSummary": _object(
+        {
+            "horizon": _HORIZON,
+            "window": {"enum": ["last_30", "last_90", "all"], "description": "the last N matured points, or all"},
+            "points": {"type": "integer", "minimum": 0},
+            "mae": _NUMBER_OR_NULL,
+            "naive_mae": _NUMBER_OR_NULL,
+            "mae_ratio": {**_NUMBER_OR_NULL, "description": "MAE ÷ the naive (no change) forecast's MAE; below 1 is better"},
+            "closer_than_naive": {**_SHARE, "description": "share of forecasts closer to the price than no change"},
+            "coverage_80": _SHARE,
+            "coverage_95": _SHARE,
+        }
+    ),
+    "TrackRecordPoint": _object(
+        {
+            "forecast_date": {**_DATE, "description": "last data date of the forecast (its origin)"},
+            "target_date": _DATE,
+            "horizon": {**_HORIZON, "description": "steps after forecast_date, in the series' calendar"},
+            "mean": _NUMBER,
+            "lower_80": _NUMBER,
+            "upper_80": _NUMBER,
+            "lower_95": _NUMBER,
+            "upper_95": _NUMBER,
+            "actual": {**_NUMBER, "description": "the price observed on target_date"},
+            "naive": {**_NUMBER, "description": "the no-change forecast: the price observed on forecast_date"},
+            "abs_error": _NUMBER,
+            "naive_abs_error": _NUMBER,
+            "inside_80": {"type": "boolean"},
+            "inside_95": {"type": "boolean"},
+            "closer_than_naive": {"type": "boolean"},
+            "model_version": {**_TEXT, "description": "registry version that made the forecast"},
+            "run_id": _TEXT,
+        }
+    ),
+    "TrackRecord": _object(
+        {
+            "model": _ref("ModelReference"),
+            "target": _TEXT,
+            "unit": _TEXT,
+            "calendar": _CALENDAR,
+            "status": {"enum": ["no_track_record", "no_scores", "too_few_points", "ok", "degraded"]},
+            "computed_at": {"type": ["string", "null"], "format": "date-time"},
+            "data_through": _DATE_OR_NULL,
+            "forecasts": {"type": "integer", "minimum": 0, "description": "served forecasts in the ledger"},
+            "horizons": {"type": "array", "items": _HORIZON},
+            "windows": {"type": "array", "items": _TEXT},
+            "thresholds": {"type": "object", "additionalProperties": _NUMBER},
+            "breaches": {"type": "array", "items": _object(
+                {"horizon": _HORIZON, "window": _TEXT, "measure": _TEXT, "value": _NUMBER, "threshold": _NUMBER,
+                 "points": {"type": "integer"}})},
+            "summary": {"type": "array", "items": _ref("TrackRecordSummary")},
+            "points": {"type": "array", "items": _ref("TrackRecordPoint")},
         }
     ),
     "Health": _object({"status": {"const": "ok"}}),
@@ -121,6 +185,9 @@ SCHEMAS: dict[str, Any] = {
             "model_version": {"type": ["string", "null"]},
             "run_id": {"type": ["string", "null"]},
             "last_success_at": {"type": ["string", "null"], "format": "date-time"},
+            "data_last_date": _DATE_OR_NULL,
+            "data_age_days": {"type": ["integer", "null"]},
+            "data_stale": {"type": ["boolean", "null"], "description": "data older than STALE_AFTER_DAYS"},
         }
     ),
     "Error": _object(
@@ -147,20 +214,26 @@ _ETAG_HEADERS = {
 _NOT_MODIFIED = {"description": "the client's copy (If-None-Match) is current"}
 _IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}
 _NO_CHAMPION = _json("Error", "no champion model has been promoted yet (Retry-After says when to try again)")
-_BAD_REQUEST = _json("Error", "a query parameter is not valid")
+_BAD_REQUEST = _json("Error", "a query parameter is not valid, unknown or repeated (the message lists the accepted ones)")
+_FORMAT = {
+    "name": "format",
+    "in": "query",
+    "required": False,
+    "description": "json, or csv for a table with a header row (a download)",
+    "schema": {"enum": ["json", "csv"], "default": "json"},
+}
 
 
-def _data_operation(summary: str, schema: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+def _data_operation(summary: str, schema: str, parameters: list[dict[str, Any]], csv: str | None = None) -> dict[str, Any]:
+    """A champion-data GET; `csv` describes the table `?format=csv` answers with, when it has one."""
+    ok = _json(schema, summary, _ETAG_HEADERS)
+    if csv:
+        ok["content"]["text/csv"] = {"schema": {"type": "string", "description": csv}}
     return {
         "get": {
             "summary": summary,
-            "parameters": parameters + [_IF_NONE_MATCH],
-            "responses": {
-                "200": _json(schema, summary, _ETAG_HEADERS),
-                "304": _NOT_MODIFIED,
-                **({"400": _BAD_REQUEST} if parameters else {}),
-                "503": _NO_CHAMPION,
-            },
+            "parameters": parameters + ([_FORMAT] if csv else []) + [_IF_NONE_MATCH],
+            "responses": {"200": ok, "304": _NOT_MODIFIED, "400": _BAD_REQUEST, "503": _NO_CHAMPION},
         }
     }
 
@@ -176,22 +249,30 @@ def _int_query(name: str, description: str, maximum: int, default: int) -> dict[
     }
 
 
-def openapi_document(horizon_max: int, history_days_default: int, history_days_max: int) -> dict[str, Any]:
-    """The document, with the limits of this deployment filled in."""
-    horizon = _int_query("horizon", f"days ahead, 1 to {horizon_max}; default {horizon_max}", horizon_max, horizon_max)
+def openapi_document(horizon_max: int, history_days_default: int, history_days_max: int,
+                     target_label: str = "UK gas price") -> dict[str, Any]:
+    """The document, with the limits and the series name of this deployment filled in."""
+    horizon = _int_query("horizon", f"steps ahead in the series' calendar, 1 to {horizon_max}; default {horizon_max}",
+                         horizon_max, horizon_max)
     days = _int_query("days", f"calendar days of history up to the last observation, 1 to {history_days_max}",
                       history_days_max, history_days_default)
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "info": {
-            "title": "UK gas price forecast API",
+            "title": f"{target_label} forecast API",
             "version": API_VERSION,
-            "description": "Forecasts of the UK natural gas price by the current champion model. See docs/api.md.",
+            "description": f"Forecasts of the {target_label} by the current champion model, and how the forecasts "
+                           "it served did. See docs/api.md.",
         },
         "paths": {
-            "/api/v1/forecast": _data_operation("The champion's forecast with 80 % and 95 % intervals", "Forecast", [horizon]),
-            "/api/v1/history": _data_operation("Observed prices the champion was trained on", "History", [days]),
+            "/api/v1/forecast": _data_operation("The champion's forecast with 80 % and 95 % intervals", "Forecast", [horizon],
+                                                csv="date,mean,lower_80,upper_80,lower_95,upper_95: the points"),
+            "/api/v1/history": _data_operation("Observed prices the champion was trained on", "History", [days],
+                                               csv="date,value: the points"),
+            "/api/v1/track-record": _data_operation(
+                "How the forecasts served before did: per-horizon scores and every matured point", "TrackRecord", [],
+                csv="the matured points, one row each, with the columns of TrackRecordPoint"),
             "/api/v1/model": _data_operation("The champion's card, backtest against the naive forecast and promotion", "ModelCard", []),
             "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": _json("Health", "alive")}}},
             "/readyz": {
@@ -203,7 +284,8 @@ def openapi_document(horizon_max: int, history_days_default: int, history_days_m
                     },
                 }
             },
-            "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {
+                "200": {"description": "OpenAPI 3.1"}, "400": _BAD_REQUEST}}},
         },
         "components": {"schemas": SCHEMAS},
     }

@@ -1,29 +1,33 @@
 """The public HTML page, rendered once per champion version (and a page for "no champion yet").
 
-Only the freshness line depends on the day a request is made, so the page is kept as two halves
-around it and joined per request (`ChampionPage.render`), which costs a string join.
+Only two pieces depend on the day a request is made — the freshness note and the "today" marker on
+the chart — so the page is kept as static parts around those slots and joined per request
+(`ChampionPage.render`), which costs a few string joins.
+
+The page reads a bundle and the served track-record document; it knows nothing of the service's
+view object (which builds it), so the two modules do not import each other.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from datetime import date, timedelta
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from gasforecast.bundle import ForecastBundle
 from gasforecast.config import Settings
-from service.chart import fan_chart_svg, hover_points
-
-if TYPE_CHECKING:
-    from service.view import ChampionView
+from service import chart
+from service.chart import Scale, format_number, short_date
 
 CHART_HISTORY_DAYS = 180  # enough context to see the trend, short enough that the fan stays readable
-KEY_HORIZONS = (7, 30, 90)
-STALE_AFTER_DAYS = 7  # data older than a week is flagged on the page
-_FRESHNESS_MARK = "<!--freshness-->"
+KEY_HORIZONS = {"daily": (7, 30, 90), "business": (5, 21, 63)}  # a week, a month, a quarter
+TRACK_CHART_HORIZONS = (7, 30)
+TRACK_CHART_POINTS = 120  # the most recent matured forecasts drawn per horizon
 STATIC_URL = "/static"
+_SLOTS = ("freshness", "today")
 
 _templates = Environment(
     loader=PackageLoader("service", "templates"),
@@ -31,33 +35,105 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_templates.filters["price"] = format_number
+_templates.filters["long_date"] = lambda text: short_date(date.fromisoformat(text))
+
+
+def _slot_mark(name: str) -> str:
+    return f"<!--slot:{name}-->"
+
+
+def steps(n: int, calendar: str) -> str:
+    """"7 days" or "5 trading days": horizons count steps of the series' calendar."""
+    unit = "trading day" if calendar == "business" else "day"
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def steps_adjective(n: int, calendar: str) -> str:
+    """"30-day" or "30-trading-day", as in "30-day forecasts"."""
+    return f"{n}-trading-day" if calendar == "business" else f"{n}-day"
+
+
+def _number(value: Any, places: int = 2) -> str:
+    return format_number(value, places) if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
+
+
+def _percent(share: Any) -> str:
+    return f"{share * 100:.0f} %" if isinstance(share, (int, float)) and not isinstance(share, bool) else "—"
 
 
 def _percent_change(start: float, end: float) -> str:
     return f"{(end / start - 1) * 100:+.1f} %"
 
 
-def _key_figures(view: "ChampionView") -> list[dict[str, Any]]:
-    last_value = view.history_points[-1]["value"] if view.history_points else None
+# --- outlook and fan chart ---------------------------------------------------------------------------------
+
+def _key_figures(bundle: ForecastBundle, horizon_max: int, last_value: float | None) -> list[dict[str, Any]]:
     figures = []
-    for horizon in sorted({h for h in KEY_HORIZONS if h <= view.horizon_max} | {view.horizon_max}):
-        point = view.bundle.points[horizon - 1]
-        figures.append(
-            {
-                "horizon": horizon,
-                "date": point["date"],
-                "mean": point["mean"],
-                "lower_80": point["lower_80"],
-                "upper_80": point["upper_80"],
-                "change": _percent_change(last_value, point["mean"]) if last_value else None,
-            }
-        )
+    for horizon in sorted({h for h in KEY_HORIZONS[bundle.calendar] if h <= horizon_max} | {horizon_max}):
+        point = bundle.points[horizon - 1]
+        figures.append({
+            "label": f"In {steps(horizon, bundle.calendar)}",
+            "date": point["date"],
+            "mean": point["mean"],
+            "lower_80": point["lower_80"],
+            "upper_80": point["upper_80"],
+            "change": _percent_change(last_value, point["mean"]) if last_value else None,
+        })
     return figures
 
 
-def _number(value: Any, pattern: str) -> str:
-    return pattern % value if isinstance(value, (int, float)) else "—"
+@dataclass(frozen=True)
+class FanChart:
+    svg: str
+    hover: str  # JSON for the hover script
+    description: str  # the forecast in words (the chart's text alternative)
+    scale: Scale
 
+
+def _fan_chart(bundle: ForecastBundle, shown: list[dict[str, Any]], unit: str, title: str) -> FanChart:
+    history = bundle.history["points"][-CHART_HISTORY_DAYS:]
+    last = history[-1]
+    far = shown[-1]
+    description = (
+        f"Last observed price {format_number(last['value'])} {unit} on {last['date']}. "
+        f"Forecast for {far['date']} ({steps(len(shown), bundle.calendar)} ahead): {format_number(far['mean'])} {unit}, "
+        f"80 % interval {format_number(far['lower_80'])} to {format_number(far['upper_80'])}."
+    )
+    hist_days = [date.fromisoformat(p["date"]) for p in history]
+    # The bands and the mean start at the last observation so the fan opens from the known price.
+    fan_days = hist_days[-1:] + [date.fromisoformat(p["date"]) for p in shown]
+    history_values = [p["value"] for p in history]
+
+    def series(key: str) -> list[float]:
+        return [last["value"]] + [p[key] for p in shown]
+
+    scale = Scale.covering(hist_days[0], fan_days[-1], history_values + series("lower_95") + series("upper_95"),
+                           core=history_values)
+    layers = [
+        chart.band(scale, fan_days, series("lower_95"), series("upper_95"), css="band-95", element_id="band-95"),
+        chart.band(scale, fan_days, series("lower_80"), series("upper_80"), css="band-80", element_id="band-80"),
+        chart.line(scale, hist_days, history_values, css="history", element_id="history-line"),
+        chart.line(scale, fan_days, series("mean"), css="mean", element_id="forecast-mean"),
+    ]
+    svg = chart.chart_svg("fan-chart", scale, unit=unit, title=title, description=description, layers=layers,
+                          overlays=[chart.marker(scale, hist_days[-1], "last data", "split")],
+                          slot=_slot_mark("today"))
+    entries = [(d, p["value"], f"{p['date']}: observed {format_number(p['value'])} {unit}") for d, p in zip(hist_days, history)]
+    entries += [(date.fromisoformat(p["date"]), p["mean"],
+                 f"{p['date']} ({steps(h, bundle.calendar)} ahead): forecast {format_number(p['mean'])} {unit}; "
+                 f"80 % {format_number(p['lower_80'])}–{format_number(p['upper_80'])}; "
+                 f"95 % {format_number(p['lower_95'])}–{format_number(p['upper_95'])}")
+                for h, p in enumerate(shown, start=1)]
+    return FanChart(svg, _json_for_script(chart.hover_data(scale, entries)), description, scale)
+
+
+def _json_for_script(payload: Any) -> str:
+    """JSON safe inside a <script> element ("<" escaped, so it can never close the element)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
+
+
+# --- accuracy: nested evaluation and the selection backtest -----------------------------------------------
 
 def _backtest_rows(backtest: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per horizon: the champion's errors beside the naive forecast's on the same windows."""
@@ -68,81 +144,250 @@ def _backtest_rows(backtest: dict[str, Any]) -> list[dict[str, Any]]:
         ours, theirs = selected.get(str(horizon), {}), naive.get(str(horizon), {})
         mase, naive_mase = ours.get("mase"), theirs.get("mase")
         verdict = "—" if mase is None or naive_mase is None else "Yes" if mase < naive_mase else "No"
-        rows.append(
-            {
-                "horizon": horizon,
-                "mase": f'{_number(mase, "%.3f")} / {_number(naive_mase, "%.3f")}',
-                "smape": f'{_number(ours.get("smape"), "%.2f")} / {_number(theirs.get("smape"), "%.2f")}',
-                "rmse": f'{_number(ours.get("rmse"), "%.2f")} / {_number(theirs.get("rmse"), "%.2f")}',
-                "coverage_80": _number(_percent(ours.get("coverage_80")), "%.0f %%"),
-                "coverage_95": _number(_percent(ours.get("coverage_95")), "%.0f %%"),
-                "verdict": verdict,
-            }
-        )
+        rows.append({
+            "horizon": horizon,
+            "mase": f'{_number(mase, 3)} / {_number(naive_mase, 3)}',
+            "smape": f'{_number(ours.get("smape"))} / {_number(theirs.get("smape"))}',
+            "rmse": f'{_number(ours.get("rmse"))} / {_number(theirs.get("rmse"))}',
+            "coverage_80": _percent(ours.get("coverage_80")),
+            "coverage_95": _percent(ours.get("coverage_95")),
+            "verdict": verdict,
+        })
     return rows
 
 
-def _percent(share: Any) -> float | None:
-    return share * 100 if isinstance(share, (int, float)) else None
+def _relative_error(ratio: Any) -> str | None:
+    """MAE ratio in words: "7 % smaller than" / "12 % larger than" / "the same as"."""
+    if not isinstance(ratio, (int, float)) or isinstance(ratio, bool):
+        return None
+    change = round((ratio - 1) * 100)
+    if change == 0:
+        return "about the same as"
+    return f"{abs(change)} % {'smaller' if change < 0 else 'larger'} than"
 
 
-def _chart_summary(view: "ChampionView", figures: list[dict[str, Any]]) -> str:
-    last = view.history_points[-1]
-    far = figures[-1]
-    return (
-        f"Last observed price {last['value']:.2f} {view.unit} on {last['date']}. "
-        f"Forecast for {far['date']} ({far['horizon']} days ahead): {far['mean']:.2f} {view.unit}, "
-        f"80 % interval {far['lower_80']:.2f} to {far['upper_80']:.2f}."
-    )
+def _evaluation(evaluation: Any, calendar: str) -> dict[str, Any] | None:
+    """The nested evaluation as headline figures, or None when the bundle has none (older training)."""
+    if not isinstance(evaluation, dict) or not isinstance(evaluation.get("horizons"), list):
+        return None
 
+    def per(name: str, horizon: int) -> Any:
+        values = evaluation.get(name)
+        return values.get(str(horizon)) if isinstance(values, dict) else None
+
+    rows = [{"horizon": steps(h, calendar), "ratio": _number(per("mae_ratio_to_naive", h)),
+             "coverage_80": _percent(per("coverage_80", h)), "coverage_95": _percent(per("coverage_95", h)),
+             "interval": _number(per("interval_score_ratio", h))}
+            for h in evaluation["horizons"] if isinstance(h, int)]
+    return {
+        "origins": evaluation.get("origins"),
+        "first_origin": evaluation.get("first_origin"),
+        "last_origin": evaluation.get("last_origin"),
+        "headline": _relative_error(evaluation.get("mean_mae_ratio")),
+        "rows": rows,
+    }
+
+
+# --- the live track record ---------------------------------------------------------------------------------
+
+def _status_note(track: dict[str, Any], calendar: str) -> tuple[str, str]:
+    """(css class, plain words) for the record's status."""
+    status = track["status"]
+    if status == "no_track_record":
+        return "pending", ("No track record yet. Every forecast that is served is kept; once the prices it "
+                          "forecast arrive with later uploads, this section shows how it did.")
+    if status == "no_scores":
+        return "pending", (f"{track['forecasts']} served forecast(s) kept so far; none has reached its date with "
+                          "a price yet. Scores appear as prices arrive.")
+    minimum = track["thresholds"].get("min_points", 20)
+    if status == "too_few_points":
+        return "pending", (f"Early days: fewer than {minimum:.0f} scored forecasts per horizon so far, so read these "
+                          "figures as anecdotes rather than evidence.")
+    if status == "degraded":
+        details = "; ".join(_breach_words(breach, calendar) for breach in track["breaches"])
+        return "warning", f"Recent forecasts have done worse than they should over their last scored points: {details}."
+    return "ok", "Recent forecasts are within the expected range (checked on the last 30 scored per horizon)."
+
+
+def _breach_words(breach: dict[str, Any], calendar: str) -> str:
+    who = f"{steps_adjective(breach['horizon'], calendar)} forecasts"
+    if breach["measure"] == "mae_ratio":
+        return f"{who}: errors {breach['value']:.2f} × those of “no change” (limit {breach['threshold']:.2f})"
+    band = "80 %" if breach["measure"] == "coverage_80" else "95 %"
+    return (f"{who}: share inside the {band} band {breach['value'] * 100:.0f} % "
+            f"(limit {breach['threshold'] * 100:.0f} %)")
+
+
+def _score_sentence(row: dict[str, Any], calendar: str) -> str:
+    text = (f"{steps_adjective(row['horizon'], calendar).capitalize()} forecasts were closer than “no change” "
+            f"{_percent(row['closer_than_naive'])} of the time ({row['points']} scored)")
+    relative = _relative_error(row["mae_ratio"])
+    if relative:
+        text += f"; their average error was {relative} that of “no change”"
+    return text + f", and the 80 % band held the price {_percent(row['coverage_80'])} of the time."
+
+
+def _score_rows(track: dict[str, Any], calendar: str) -> list[dict[str, Any]]:
+    """Table rows: all time per horizon, plus the last 30 when there are more than 30 points."""
+    by_key = {(row["horizon"], row["window"]): row for row in track["summary"]}
+    rows = []
+    for horizon in track["horizons"]:
+        everything = by_key.get((horizon, "all"))
+        if not everything or not everything["points"]:
+            continue
+        windows = [("all", "all"), ("last_30", "last 30")] if everything["points"] > 30 else [("all", "all")]
+        for key, label in windows:
+            row = by_key[(horizon, key)]
+            rows.append({"horizon": steps(horizon, calendar), "window": label, "points": row["points"],
+                         "closer": _percent(row["closer_than_naive"]), "ratio": _number(row["mae_ratio"]),
+                         "coverage_80": _percent(row["coverage_80"]), "coverage_95": _percent(row["coverage_95"])})
+    return rows
+
+
+def _track_chart(horizon: int, points: list[dict[str, Any]], history: list[dict[str, Any]], unit: str,
+                 calendar: str) -> dict[str, Any]:
+    """Realised prices against the forecasts made `horizon` steps earlier, with their 80 % and 95 % bands."""
+    shown = points[-TRACK_CHART_POINTS:]
+    days = [date.fromisoformat(p["target_date"]) for p in shown]
+    # From the first of these forecasts' origins, so the price they started from is in view.
+    pad = timedelta(days=max(3, (days[-1] - days[0]).days // 30))
+    first = min(date.fromisoformat(p["forecast_date"]) for p in shown) - pad
+    last = days[-1] + pad
+    realised = [p for p in history if first.isoformat() <= p["date"] <= last.isoformat()]
+    real_days = [date.fromisoformat(p["date"]) for p in realised]
+    values = [p["value"] for p in realised] + [p["lower_95"] for p in shown] + [p["upper_95"] for p in shown]
+    scale = Scale.covering(first, last, values)
+    chart_id = f"track-chart-{horizon}"
+    layers = [
+        chart.bars(scale, days, [p["lower_95"] for p in shown], [p["upper_95"] for p in shown], css="band-95"),
+        chart.bars(scale, days, [p["lower_80"] for p in shown], [p["upper_80"] for p in shown], css="band-80"),
+        chart.line(scale, real_days, [p["value"] for p in realised], css="history"),
+        chart.marks(scale, days, [p["mean"] for p in shown], css="mean"),
+    ]
+    ahead = steps(horizon, calendar)
+    inside = sum(p["inside_80"] for p in shown)
+    title = f"Prices against the forecasts made {ahead} earlier"
+    description = (f"{len(shown)} forecasts made {ahead} before their date, from {shown[0]['target_date']} to "
+                   f"{shown[-1]['target_date']}: the price fell inside the 80 % band {inside} times.")
+    entries = [(d, p["actual"],
+                f"{p['target_date']}: price {format_number(p['actual'])} {unit}; forecast made {p['forecast_date']} "
+                f"(v{p['model_version']}) {format_number(p['mean'])}, 80 % {format_number(p['lower_80'])}–"
+                f"{format_number(p['upper_80'])} — {'inside' if p['inside_80'] else 'outside'} the band")
+               for d, p in zip(days, shown)]
+    return {
+        "id": chart_id,
+        "heading": f"Forecasts made {ahead} earlier",
+        "svg": chart.chart_svg(chart_id, scale, unit=unit, title=title, description=description, layers=layers),
+        "hover": _json_for_script(chart.hover_data(scale, entries)),
+        "points": list(reversed(shown)),
+    }
+
+
+def _track_section(track: dict[str, Any], bundle: ForecastBundle, unit: str) -> dict[str, Any]:
+    calendar = track["calendar"]
+    css, note = _status_note(track, calendar)
+    all_rows = [row for row in track["summary"] if row["window"] == "all" and row["points"]]
+    horizons = [h for h in TRACK_CHART_HORIZONS if h in track["horizons"]] or track["horizons"][-1:]
+    charts = []
+    for horizon in horizons:
+        points = [p for p in track["points"] if p["horizon"] == horizon]
+        if points:
+            charts.append(_track_chart(horizon, points, bundle.history["points"], unit, calendar))
+    return {
+        "status": track["status"],
+        "note_class": css,
+        "note": note,
+        "sentences": [_score_sentence(row, calendar) for row in all_rows],
+        "rows": _score_rows(track, calendar),
+        "charts": charts,
+        "data_through": track["data_through"],
+        "forecasts": track["forecasts"],
+    }
+
+
+# --- the page -----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ChampionPage:
-    """The page split around its only per-request part (the data freshness line)."""
+    """The page as static parts around its per-request slots (freshness note, "today" marker)."""
 
-    head: str
-    tail: str
+    parts: tuple[str, ...]
+    slots: tuple[str, ...]
     data_last_date: date
+    forecast_dates: tuple[str, ...]
+    fan_scale: Scale
+    stale_after_days: int
 
     def render(self, today: date) -> str:
+        fragments = {"freshness": self._freshness(today), "today": self._today_marker(today)}
+        out = [self.parts[0]]
+        for slot, part in zip(self.slots, self.parts[1:]):
+            out += [fragments[slot], part]
+        return "".join(out)
+
+    def _freshness(self, today: date) -> str:
         age = (today - self.data_last_date).days
-        stale = age > STALE_AFTER_DAYS
+        stale = age > self.stale_after_days
         when = "today" if age == 0 else "1 day ago" if age == 1 else f"{age} days ago"
-        line = (
-            f'<p id="freshness" class="freshness {"stale" if stale else "fresh"}">'
-            f"Data through <time datetime=\"{self.data_last_date.isoformat()}\">{self.data_last_date.isoformat()}</time> "
-            f"({when}){' — older than a week: new data may not have arrived' if stale else ''}.</p>"
-        )
-        return self.head + line + self.tail
+        last = self.data_last_date.isoformat()
+        text = f'Data through <time datetime="{last}">{last}</time> ({when}).'
+        if stale:
+            past = sum(1 for day in self.forecast_dates if day < today.isoformat())
+            text += (f" Older than {self.stale_after_days} days: new data may not have arrived. The forecast counts "
+                     f"from {last}, so {'all' if past == len(self.forecast_dates) else past} of its "
+                     f"{len(self.forecast_dates)} dates are already past.")
+        return f'<p id="freshness" class="freshness {"stale" if stale else "fresh"}">{text}</p>'
+
+    def _today_marker(self, today: date) -> str:
+        return chart.marker(self.fan_scale, today, "today", "today", row=1) if self.fan_scale.contains(today) else ""
 
 
-def champion_page(view: "ChampionView", settings: Settings) -> ChampionPage:
-    """Render the page of one champion (called once per version, in the refresh thread)."""
-    forecast = view.bundle.forecast
-    recent = view.history_points[-CHART_HISTORY_DAYS:]
-    shown = forecast["points"][: view.horizon_max]
-    figures = _key_figures(view)
-    summary = _chart_summary(view, figures)
+def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, track: dict[str, Any]) -> ChampionPage:
+    """Render the page of one champion (called once per version, in the refresh thread).
+
+    `track` is the served track-record document (`/api/v1/track-record`).
+    """
+    forecast = bundle.forecast
+    unit = forecast["unit"]
+    history = bundle.history["points"]
+    shown = forecast["points"][:horizon_max]
+    last = history[-1]
+    title = f"{settings.target_label}: history and forecast"
+    fan = _fan_chart(bundle, shown, unit, title)
     html = _templates.get_template("index.html").render(
         settings=settings,
-        view=view,
+        unit=unit,
+        calendar=bundle.calendar,
+        version=bundle.version,
+        run_id=bundle.run_id,
         model=forecast["model"],
         forecast=forecast,
-        figures=figures,
+        figures=_key_figures(bundle, horizon_max, last["value"]),
         points=shown,
-        last=view.history_points[-1],
+        last=last,
+        step_unit="trading day" if bundle.calendar == "business" else "day",
         backtest=forecast["backtest"],
         backtest_rows=_backtest_rows(forecast["backtest"]),
+        evaluation=_evaluation(forecast.get("evaluation"), bundle.calendar),
         promotion=forecast.get("promotion"),
-        chart_svg=fan_chart_svg(recent, shown, title="UK gas price: history and forecast", description=summary),
-        # "<" escaped so the JSON can never close its <script> element.
-        chart_data=json.dumps(hover_points(recent, shown), separators=(",", ":")).replace("<", "\\u003c"),
+        fan=fan,
+        track=_track_section(track, bundle, unit),
+        horizon_max=horizon_max,
         static_url=STATIC_URL,
-        summary=summary,
-        freshness_mark=_FRESHNESS_MARK,
+        slot=_slot_mark,
     )
-    head, _, tail = html.partition(_FRESHNESS_MARK)
-    return ChampionPage(head, tail, view.data_last_date)
+    parts, slots, rest = [], [], html
+    while True:
+        positions = [(rest.find(_slot_mark(name)), name) for name in _SLOTS if _slot_mark(name) in rest]
+        if not positions:
+            break
+        index, name = min(positions)
+        parts.append(rest[:index])
+        slots.append(name)
+        rest = rest[index + len(_slot_mark(name)):]
+    parts.append(rest)
+    return ChampionPage(tuple(parts), tuple(slots), date.fromisoformat(forecast["data"]["last_date"]),
+                        tuple(p["date"] for p in shown), fan.scale, settings.stale_after_days)
 
 
 def no_champion_page(settings: Settings, reason: str | None) -> str:

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from gasforecast.bundle import ForecastBundle
+from gasforecast.ledger import ledger_entry
 from gasforecast.registry_rest import ChampionPointer
+from gasforecast.track_record import build_document
 
 LABEL = "var[ttf_price,hdd]"
 
@@ -32,6 +34,58 @@ def _metrics(rng: np.random.Generator, horizons: tuple[int, ...], scale: float) 
     return table
 
 
+def series_dates(last_date: date, count: int, calendar: str = "daily", *, after: bool = False) -> list[date]:
+    """`count` dates of a series' calendar ending on `last_date`, or (after=True) following it."""
+    step = 1 if after else -1
+    dates, day = [], last_date if not after else last_date + timedelta(days=1)
+    while len(dates) < count:
+        if calendar == "daily" or day.weekday() < 5:
+            dates.append(day)
+        day += timedelta(days=step)
+    return dates if after else dates[::-1]
+
+
+def forecast_points(origin_value: float, dates: list[date], drift: float = 0.0005) -> list[dict[str, Any]]:
+    """Points with bands widening like sqrt(h), from the price at the origin."""
+    points = []
+    for h, day in enumerate(dates, start=1):
+        mean = origin_value * (1 + drift * h)
+        spread = origin_value * 0.02 * math.sqrt(h)
+        points.append(
+            {
+                "date": day.isoformat(),
+                "mean": round(mean, 3),
+                "lower_80": round(mean - 1.28 * spread, 3),
+                "upper_80": round(mean + 1.28 * spread, 3),
+                "lower_95": round(mean - 1.96 * spread, 3),
+                "upper_95": round(mean + 1.96 * spread, 3),
+            }
+        )
+    return points
+
+
+def synthetic_track_record(history: list[dict[str, Any]], calendar: str, horizon_max: int, *,
+                           origins: int = 20, every: int = 5, horizons=(1, 7, 14, 30)) -> dict[str, Any]:
+    """A track record made by the real scorer: earlier forecasts from this history, scored against it."""
+    entries = []
+    for k in range(origins):
+        origin = len(history) - 1 - (k + 1) * every
+        if origin < 1:
+            break
+        known = history[: origin + 1]
+        last = date.fromisoformat(known[-1]["date"])
+        earlier = {
+            "schema_version": 1, "run_id": f"run-past{k:02d}", "trained_at": f"{last.isoformat()}T17:00:00Z",
+            "target": "uk_gas_price", "unit": "pence/therm", "model": {"label": LABEL},
+            "data": {"last_date": last.isoformat(), "calendar": calendar},
+            "points": forecast_points(known[-1]["value"], series_dates(last, horizon_max, calendar, after=True)),
+        }
+        bundle = ForecastBundle(earlier, {"points": known}, version=str(origins - k))
+        entries.append(ledger_entry(bundle, f"key-{k}"))
+    actuals = {p["date"]: p["value"] for p in history}
+    return build_document(entries, actuals, horizons, target="uk_gas_price", unit="pence/therm")
+
+
 def make_bundle(
     version: str = "1",
     run_id: str = "run-aaaa",
@@ -41,29 +95,20 @@ def make_bundle(
     horizon_max: int = 90,
     level: float = 100.0,
     seed: int = 1,
+    calendar: str | None = None,
+    track_record: bool = True,
 ) -> ForecastBundle:
-    """A bundle that follows the forecast.json/history.json contract, parsed like the real one."""
+    """A bundle that follows the forecast.json/history.json contract, parsed like the real one.
+
+    `calendar` None leaves `data.calendar` out (an older bundle: daily); "business" puts history and
+    forecast on Monday–Friday. `track_record` adds a `track_record.json` scored by the real code.
+    """
     rng = np.random.default_rng(seed)
-    first = last_date - timedelta(days=history_days - 1)
+    dates = series_dates(last_date, history_days, calendar or "daily")
     walk = level * np.exp(np.cumsum(rng.normal(0, 0.02, history_days)))
-    history = [
-        {"date": (first + timedelta(days=i)).isoformat(), "value": round(float(v), 3)} for i, v in enumerate(walk)
-    ]
+    history = [{"date": day.isoformat(), "value": round(float(v), 3)} for day, v in zip(dates, walk)]
     last_value = history[-1]["value"]
-    points = []
-    for h in range(1, horizon_max + 1):
-        mean = last_value * (1 + 0.0005 * h)
-        spread = last_value * 0.02 * math.sqrt(h)
-        points.append(
-            {
-                "date": (last_date + timedelta(days=h)).isoformat(),
-                "mean": round(mean, 3),
-                "lower_80": round(mean - 1.28 * spread, 3),
-                "upper_80": round(mean + 1.28 * spread, 3),
-                "lower_95": round(mean - 1.96 * spread, 3),
-                "upper_95": round(mean + 1.96 * spread, 3),
-            }
-        )
+    points = forecast_points(last_value, series_dates(last_date, horizon_max, calendar or "daily", after=True))
     horizons = (1, 7, 14, 30)
     forecast: dict[str, Any] = {
         "schema_version": 1,
@@ -86,6 +131,7 @@ def make_bundle(
             "first_date": history[0]["date"],
             "last_date": last_date.isoformat(),
             "rows": history_days,
+            **({"calendar": calendar} if calendar else {}),
         },
         "training_window": {"start": history[0]["date"], "end": last_date.isoformat()},
         "horizon_max": horizon_max,
@@ -110,7 +156,9 @@ def make_bundle(
         },
     }
     history_doc = {"target": "uk_gas_price", "unit": "pence/therm", "points": history}
-    return ForecastBundle.from_files(json.dumps(forecast), json.dumps(history_doc), version=version)
+    record = synthetic_track_record(history, calendar or "daily", horizon_max) if track_record else None
+    return ForecastBundle.from_files(json.dumps(forecast), json.dumps(history_doc), version=version,
+                                     track_record_text=json.dumps(record) if record else None)
 
 
 class FakeSource:

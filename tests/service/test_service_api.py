@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, timezone
 
 import pytest
 from jsonschema import ValidationError
@@ -11,6 +12,7 @@ from service_fakes import FakeSource, make_bundle
 
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
+from gasforecast.track_record import POINT_COLUMNS as TRACK_COLUMNS
 from service.app import create_app
 
 
@@ -77,7 +79,8 @@ def test_model_card_carries_the_champion_and_its_backtest(service_client):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/forecast", "/api/v1/forecast?horizon=7", "/api/v1/history?days=30", "/api/v1/model", "/healthz", "/readyz"]
+    "path", ["/api/v1/forecast", "/api/v1/forecast?horizon=7", "/api/v1/history?days=30", "/api/v1/model",
+             "/api/v1/track-record", "/healthz", "/readyz"]
 )
 def test_responses_match_the_openapi_document(service_client, openapi, path):
     response = service_client.get(path)
@@ -140,7 +143,7 @@ def test_without_a_champion_data_endpoints_answer_503_with_a_reason(unit_setting
     source.alias = None
     client = create_app(unit_settings, champion_source=source).test_client()
     openapi = client.get("/api/v1/openapi.json").get_json()
-    for path in ("/api/v1/forecast", "/api/v1/history", "/api/v1/model"):
+    for path in ("/api/v1/forecast", "/api/v1/history", "/api/v1/model", "/api/v1/track-record"):
         response = client.get(path)
         assert "no champion" in _error(response, 503)
         assert response.headers["Retry-After"] == "30"
@@ -177,3 +180,108 @@ def test_a_new_champion_is_served_without_restart(service_app, service_client, f
     response = service_client.get("/api/v1/forecast?horizon=10", headers={"If-None-Match": old_etag})
     assert response.status_code == 200 and response.get_json()["model"]["version"] == "2"
     assert json.loads(service_client.get("/readyz").data)["model_version"] == "2"
+
+
+def test_track_record_serves_the_shipped_record_with_the_versions_that_made_each_forecast(service_client, openapi,
+                                                                                         fake_source):
+    response = service_client.get("/api/v1/track-record")
+    body = response.get_json()
+    validate_response(openapi, "/api/v1/track-record", 200, body)
+    shipped = fake_source.bundles["1"].track_record
+    assert body["status"] == shipped["status"] and body["summary"] == shipped["summary"]
+    assert body["points"] == shipped["points"] and {p["horizon"] for p in body["points"]} == {1, 7, 14, 30}
+    assert {p["model_version"] for p in body["points"]} > {"1"}  # made by earlier versions, not the champion
+    assert body["model"]["version"] == "1" and response.headers["X-Model-Version"] == "1"
+
+
+def test_a_champion_without_a_track_record_answers_an_empty_one(unit_settings, openapi):
+    client = create_app(unit_settings, champion_source=FakeSource(make_bundle(track_record=False))).test_client()
+    body = client.get("/api/v1/track-record").get_json()
+    validate_response(openapi, "/api/v1/track-record", 200, body)
+    assert body["status"] == "no_track_record" and body["points"] == [] and body["summary"] == []
+    csv_text = client.get("/api/v1/track-record?format=csv").get_data(as_text=True)
+    assert csv_text.splitlines() == [",".join(TRACK_COLUMNS)]
+
+
+def _csv(response):
+    import io
+
+    import pandas as pd
+
+    assert response.status_code == 200 and response.content_type == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
+    return pd.read_csv(io.BytesIO(response.data), keep_default_na=True)
+
+
+@pytest.mark.parametrize("path, columns", [
+    ("/api/v1/forecast?horizon=30", ["date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"]),
+    ("/api/v1/history?days=60", ["date", "value"]),
+    ("/api/v1/track-record", None),
+])
+def test_csv_downloads_parse_with_pandas_and_match_the_json(service_client, path, columns):
+    records = service_client.get(path).get_json()["points"]
+    joiner = "&" if "?" in path else "?"
+    response = service_client.get(f"{path}{joiner}format=csv")
+    frame = _csv(response)
+    assert list(frame.columns) == (columns or list(TRACK_COLUMNS)) and len(frame) == len(records) > 0
+    assert frame.to_dict(orient="records") == [
+        {k: int(v) if k == "model_version" else v for k, v in record.items()} for record in records]
+    assert response.headers["X-Model-Version"] == "1"
+    again = service_client.get(f"{path}{joiner}format=csv", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_forecast_says_which_calendar_its_steps_count(unit_settings):
+    business = make_bundle(calendar="business", last_date=date(2024, 12, 27))
+    client = create_app(unit_settings, champion_source=FakeSource(business)).test_client()
+    body = client.get("/api/v1/forecast?horizon=2").get_json()
+    assert body["calendar"] == "business" and [p["date"] for p in body["points"]] == ["2024-12-30", "2024-12-31"]
+
+
+@pytest.mark.parametrize("path, accepted", [
+    ("/api/v1/forecast?h=14", "accepted: horizon, format"),
+    ("/api/v1/forecast?horizon=14&hrizon=3", "accepted: horizon, format"),
+    ("/api/v1/history?day=3", "accepted: days, format"),
+    ("/api/v1/track-record?horizon=7", "accepted: format"),
+    ("/api/v1/model?verbose=1", "accepted: none"),
+    ("/api/v1/openapi.json?v=2", "accepted: none"),
+])
+def test_unknown_query_parameters_are_a_400_listing_the_accepted_ones(service_client, path, accepted):
+    message = _error(service_client.get(path), 400)
+    assert message.startswith("unknown query parameter") and accepted in message
+
+
+@pytest.mark.parametrize("path", ["/api/v1/forecast?horizon=14&horizon=3", "/api/v1/history?days=3&days=3",
+                                  "/api/v1/track-record?format=csv&format=json"])
+def test_repeated_query_parameters_are_a_400(service_client, path):
+    assert "given more than once" in _error(service_client.get(path), 400)
+
+
+def test_an_unknown_format_is_a_400(service_client):
+    assert "format must be one of json, csv" in _error(service_client.get("/api/v1/forecast?format=xml"), 400)
+
+
+def test_query_mistakes_are_reported_before_a_missing_champion(unit_settings):
+    source = FakeSource(make_bundle())
+    source.alias = None
+    client = create_app(unit_settings, champion_source=source).test_client()
+    for path in ("/api/v1/forecast?h=1", "/api/v1/track-record?format=pdf", "/api/v1/model?x=1"):
+        assert client.get(path).status_code == 400, path
+    assert client.get("/api/v1/track-record").status_code == 503
+
+
+def test_readyz_reports_how_old_the_data_is(service_client, openapi):
+    body = service_client.get("/readyz").get_json()
+    validate_response(openapi, "/readyz", 200, body)
+    age = (datetime.now(timezone.utc).date() - date(2024, 12, 30)).days
+    assert (body["data_last_date"], body["data_age_days"], body["data_stale"]) == ("2024-12-30", age, age > 7)
+
+
+def test_readiness_turns_stale_after_the_configured_days(service_app):
+    from service.app import readiness
+
+    snapshot = service_app.extensions["champion_cache"].current()
+    fresh, _ = readiness(snapshot, False, date(2025, 1, 6), stale_after_days=7)
+    stale, status = readiness(snapshot, False, date(2025, 1, 7), stale_after_days=7)
+    assert (fresh["data_age_days"], fresh["data_stale"]) == (7, False)
+    assert (stale["data_age_days"], stale["data_stale"], stale["status"], status) == (8, True, "ready", 200)

@@ -1,9 +1,13 @@
-"""The page in headless Chromium, served by the real service with a real champion (integration).
+"""The page in headless Chromium at desktop and phone widths (integration: needs the system browser).
 
 Selenium drives Debian's chromium through chromium-driver: the WebDriver session gives the console
 log and, through Chrome's performance log, every network request the page made, without our own
 DevTools client. A host resolver rule makes any name other than 127.0.0.1 unresolvable, and the test
 still checks the log, so a request to another host fails the test instead of leaving the machine.
+
+Two servers: the real service with a real champion from the local stack, and the app on a fake
+champion that carries a track record and a business-day calendar (served by werkzeug in a thread),
+so the track-record section is checked even before training ships one.
 """
 
 from __future__ import annotations
@@ -12,20 +16,47 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from service_fakes import FakeSource, make_bundle
 from tests.stack_helpers import require
+
+from gasforecast.config import Settings
+from service.app import create_app
+
+pytestmark = pytest.mark.integration  # a real browser: not part of the fast unit layer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-SCREENSHOT = Path(__file__).resolve().parents[2] / "test-output" / "service-page.png"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--window-size=1280,2000",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--window-size=1366,900",
 )
+WIDTHS = (1366, 390)
+MIN_TEXT_PX = 11
+
+# Every element that shows text of its own, with its rendered font size (SVG text through its
+# transform, so a chart scaled down to a phone would be caught).
+_TEXT_SIZES = """
+const sizes = [];
+for (const el of document.body.querySelectorAll('*')) {
+  const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+  if (!own) continue;
+  const style = getComputedStyle(el);
+  if (style.display === 'none' || style.visibility === 'hidden' || !el.getClientRects().length) continue;
+  if (el.closest('title, desc, script, style, details:not([open]) > :not(summary)')) continue;
+  let px = parseFloat(style.fontSize);
+  if (el instanceof SVGElement && el.getScreenCTM()) px *= Math.abs(el.getScreenCTM().d);
+  sizes.push([el.tagName + (el.id ? '#' + el.id : '') + ':' + el.textContent.trim().slice(0, 30), px]);
+}
+return sizes;
+"""
 
 
 @pytest.fixture
@@ -49,6 +80,27 @@ def browser():
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def fake_service():
+    """The app on a business-day champion with a track record, on a free loopback port."""
+    from werkzeug.serving import make_server
+
+    last_trading_day = date.today() - timedelta(days=1)
+    while last_trading_day.weekday() > 4:
+        last_trading_day -= timedelta(days=1)
+    bundle = make_bundle(calendar="business", level=1_250_000.0, last_date=last_trading_day)
+    settings = Settings(target_label="NBP front-month", forecast_horizon_max=90)
+    app = create_app(settings, champion_source=FakeSource(bundle))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="fake-service", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
 def _requested_urls(driver) -> list[str]:
     urls = []
     for entry in driver.get_log("performance"):
@@ -58,31 +110,96 @@ def _requested_urls(driver) -> list[str]:
     return urls
 
 
-def test_page_draws_the_fan_chart_offline_without_console_errors(browser, live_service):
+def _open(driver, url: str, width: int) -> None:
+    """Load `url` in a viewport `width` CSS pixels wide (a phone below 600: mobile emulation)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+    driver.get(url)
+    assert driver.execute_script("return window.innerWidth") == width
+
+
+def _save_full_page(driver, name: str) -> Path:
+    import base64
+
+    OUTPUT.mkdir(exist_ok=True)
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+    path = OUTPUT / name
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+def _check_offline_and_quiet(driver) -> None:
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
+    urls = _requested_urls(driver)
+    assert any(url.endswith("/static/charts.js") for url in urls)
+    # chrome:// and data: URLs are the browser's own; anything that goes over a network must stay local.
+    network = [url for url in urls if urlparse(url).scheme in {"http", "https", "ws", "wss", "ftp"}]
+    assert [url for url in network if urlparse(url).hostname != "127.0.0.1"] == []
+
+
+def _check_layout(driver, width: int) -> None:
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow} px wider than the {width} px screen"
+    small = [(what, size) for what, size in driver.execute_script(_TEXT_SIZES) if size < MIN_TEXT_PX]
+    assert small == [], f"text below {MIN_TEXT_PX} px at {width} px"
+    wrapped = driver.execute_script(
+        "return [...document.querySelectorAll('.figure time.date')].filter(t => t.getClientRects().length > 1)"
+        ".map(t => t.textContent)")
+    assert wrapped == [], "card dates wrap mid-date"
+    spilled = driver.execute_script(
+        "return [...document.querySelectorAll('.figure')].filter(f => f.scrollWidth > f.clientWidth)"
+        ".map(f => f.textContent.trim().slice(0, 40))")
+    assert spilled == [], "a figure card's content is wider than the card"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_real_champion_draws_offline_with_hover_at_desktop_and_phone_widths(browser, live_service, width):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    browser.get(live_service.url + "/")
+    _open(browser, live_service.url + "/", width)
     for element_id in ("history-line", "forecast-mean", "band-80", "band-95"):
         path = browser.find_element(By.ID, element_id)
         assert path.get_attribute("d").startswith("M"), element_id
-        box = browser.execute_script("const b = arguments[0].getBBox(); return [b.width, b.height];", path)
-        assert box[0] > 50 and box[1] > 0, element_id
+        box = path.rect
+        assert box["width"] > 50 and box["height"] > 0, element_id
 
     chart = browser.find_element(By.ID, "fan-chart")
     ActionChains(browser).move_to_element_with_offset(chart, chart.size["width"] // 2 - 40, 0).perform()
-    tooltip = browser.find_element(By.ID, "tooltip")
+    tooltip = browser.find_element(By.CSS_SELECTOR, "#fan-chart + .tooltip")
     assert tooltip.is_displayed() and "forecast" in tooltip.text
-    assert "forecast" in browser.find_element(By.ID, "chart-readout").text
+    assert "forecast" in browser.find_element(By.ID, "fan-chart-readout").text
+    assert browser.find_element(By.ID, "track-record").is_displayed()
+    _check_layout(browser, width)
+    assert _save_full_page(browser, f"service-page-{width}.png").stat().st_size > 10_000
+    _check_offline_and_quiet(browser)
 
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    assert browser.save_screenshot(str(SCREENSHOT))
 
-    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    assert errors == []
-    urls = _requested_urls(browser)
-    assert any(url.endswith("/static/fanchart.js") for url in urls)
-    # chrome:// and data: URLs are the browser's own; anything that goes over a network must stay local.
-    network = [url for url in urls if urlparse(url).scheme in {"http", "https", "ws", "wss", "ftp"}]
-    foreign = [url for url in network if urlparse(url).hostname != "127.0.0.1"]
-    assert foreign == []
+@pytest.mark.parametrize("width", WIDTHS)
+def test_track_record_page_reads_well_at_desktop_and_phone_widths(browser, fake_service, width):
+    from selenium.webdriver.common.by import By
+
+    _open(browser, fake_service + "/", width)
+    section = browser.find_element(By.ID, "track-record")
+    assert section.is_displayed() and "closer than “no change”" in section.text
+    for horizon in (7, 30):
+        chart = browser.find_element(By.ID, f"track-chart-{horizon}")
+        assert chart.is_displayed() and chart.size["width"] > 300
+        assert chart.find_element(By.CSS_SELECTOR, ".bars.band-80").rect["height"] > 20
+    assert "NBP front-month" in browser.find_element(By.TAG_NAME, "h1").text
+    assert "In 5 trading days" in browser.find_element(By.CLASS_NAME, "figures").text
+    assert browser.find_element(By.CSS_SELECTOR, "#fan-chart .marker.today").is_displayed()
+    # grouped digits on the y axis, never clipped to a run of zeros
+    labels = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#fan-chart .tick-label")]
+    assert labels and all("," in label for label in labels) and all(label != "000000" for label in labels)
+    first_label = browser.find_element(By.CSS_SELECTOR, "#fan-chart .tick-label")
+    assert first_label.rect["x"] >= 0
+    _check_layout(browser, width)
+    if width < 600:
+        table = browser.find_element(By.CSS_SELECTOR, ".scroll:has(> table.backtest)")
+        assert browser.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", table)
+        hint = table.find_element(By.XPATH, "preceding-sibling::p[1]")
+        assert hint.is_displayed() and "sideways" in hint.text
+    _save_full_page(browser, f"service-page-track-record-{width}.png")
+    _check_offline_and_quiet(browser)

@@ -1,0 +1,150 @@
+"""The forecast ledger: every forecast that became the served champion, kept immutable in the data bucket.
+
+Why: the registry keeps models, not what was promised to users on a given day. The ledger is the
+record the live track record is scored from (`gasforecast.track_record`): one JSON object per
+promoted version under `forecasts/ledger/`, holding what the page showed — the model version, run,
+training key, the last data date (the forecast's origin), the price observed on that date, the
+series' calendar and every forecast point with its bands.
+
+At-least-once safe: an entry's name is derived from the bundle alone (data-through date, model
+version, run id) and it is written create-only (`if_generation_match=0`), so a redelivered
+promotion finds its entry already there and never duplicates or rewrites it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from gasforecast.bundle import CALENDARS, POINT_FIELDS, ForecastBundle
+from gasforecast.logs import get_logger
+from gasforecast.storage import ObjectStore, PreconditionFailed
+
+log = get_logger(__name__)
+
+LEDGER_PREFIX = "forecasts/ledger/"
+ENTRY_SCHEMA_VERSION = 1
+_VERSION = re.compile(r"[0-9]{1,12}")
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_READERS = 8  # parallel object reads: the ledger grows by one object per promotion
+
+
+@dataclass(frozen=True)
+class LedgerWrite:
+    name: str
+    created: bool  # False when the entry was already there (a redelivered promotion)
+
+
+def _iso_date(text: Any) -> str:
+    """`text` if it is an ISO date (YYYY-MM-DD), else ValueError."""
+    if not isinstance(text, str) or len(text) != 10:
+        raise ValueError(f"not an ISO date: {text!r}")
+    return date.fromisoformat(text).isoformat()
+
+
+def entry_name(data_through: str, version: str, run_id: str) -> str:
+    """Where the entry of one promoted version lives; sorts by data-through date, then version."""
+    if not _VERSION.fullmatch(str(version)):
+        raise ValueError(f"model version must be a registry version number, got {version!r}")
+    if not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"not a run id: {run_id!r}")
+    return f"{LEDGER_PREFIX}{_iso_date(data_through)}_v{int(version):06d}_{run_id}.json"
+
+
+def ledger_entry(bundle: ForecastBundle, training_key: str | None, *, recorded_at: datetime | None = None) -> dict:
+    """The entry for a promoted bundle (its `version` must be set)."""
+    if bundle.version is None:
+        raise ValueError("a ledger entry needs the registered model version")
+    forecast = bundle.forecast
+    history = bundle.history.get("points") or []
+    if not history:
+        raise ValueError("the bundle has no history, so the price at the forecast's origin is unknown")
+    recorded = (recorded_at or datetime.now(timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return {
+        "schema_version": ENTRY_SCHEMA_VERSION,
+        "model_version": str(bundle.version),
+        "run_id": bundle.run_id,
+        "training_key": training_key,
+        "model_label": forecast["model"]["label"],
+        "trained_at": forecast["trained_at"],
+        "recorded_at": recorded,
+        "target": forecast["target"],
+        "unit": forecast["unit"],
+        "calendar": bundle.calendar,
+        "data_through": _iso_date(forecast["data"]["last_date"]),
+        # The "no change" forecast from this origin: the last price known when the forecast was made.
+        "origin_value": float(history[-1]["value"]),
+        "points": [{"step": step, **{name: point[name] for name in POINT_FIELDS}}
+                   for step, point in enumerate(forecast["points"], start=1)],
+    }
+
+
+def record_served_forecast(bucket: ObjectStore, bundle: ForecastBundle, training_key: str | None) -> LedgerWrite:
+    """Add the promoted `bundle` to the ledger once; a second call (redelivery) leaves the entry as it is.
+
+    Call it after the champion alias points at `bundle.version`. Raises `TransientError` when the
+    bucket is unreachable, so the delivery is retried.
+    """
+    entry = ledger_entry(bundle, training_key)
+    name = entry_name(entry["data_through"], entry["model_version"], entry["run_id"])
+    ids = {"object": bucket.uri(name), "model_version": entry["model_version"], "run_id": entry["run_id"],
+           "training_key": training_key}
+    try:
+        bucket.write(name, json.dumps(entry, allow_nan=False).encode("utf-8"), content_type="application/json",
+                     if_generation_match=0)
+    except PreconditionFailed:
+        log.info("ledger.already_recorded", **ids)
+        return LedgerWrite(name, created=False)
+    log.info("ledger.recorded", data_through=entry["data_through"], points=len(entry["points"]), **ids)
+    return LedgerWrite(name, created=True)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and value not in (float("inf"), float("-inf"))
+
+
+def parse_entry(data: bytes) -> dict:
+    """A ledger entry read back, checked field by field (ValueError when it is not one)."""
+    entry = json.loads(data)
+    if not isinstance(entry, dict) or entry.get("schema_version") != ENTRY_SCHEMA_VERSION:
+        raise ValueError("not a ledger entry of schema version 1")
+    entry_name(entry.get("data_through"), entry.get("model_version"), entry.get("run_id"))  # validates all three
+    if entry.get("calendar") not in CALENDARS or not isinstance(entry.get("target"), str):
+        raise ValueError("calendar or target missing")
+    if not _number(entry.get("origin_value")):
+        raise ValueError("origin_value is not a number")
+    points = entry.get("points")
+    if not isinstance(points, list) or not points:
+        raise ValueError("no points")
+    for step, point in enumerate(points, start=1):
+        if not isinstance(point, dict) or point.get("step") != step:
+            raise ValueError(f"point {step} is out of order")
+        _iso_date(point.get("date"))
+        if not all(_number(point.get(name)) for name in POINT_FIELDS[1:]):
+            raise ValueError(f"point {step} has a missing or non-finite value")
+    return entry
+
+
+def read_ledger(bucket: ObjectStore) -> list[dict]:
+    """Every readable entry, ordered by data-through date and model version.
+
+    An object that is not a valid entry is skipped with a warning (`ledger.entry_unreadable`): one
+    bad object must not stop the track record. Storage errors propagate (`TransientError`).
+    """
+    names = [name for name in bucket.list_names(LEDGER_PREFIX) if name.endswith(".json")]
+    with ThreadPoolExecutor(max_workers=_READERS) as pool:
+        stored = list(pool.map(bucket.read, names))
+    entries = []
+    for name, item in zip(names, stored):
+        if item is None:  # deleted between listing and reading
+            continue
+        try:
+            entries.append(parse_entry(item.data))
+        except (ValueError, TypeError) as exc:
+            log.warning("ledger.entry_unreadable", object=bucket.uri(name), error=str(exc)[:200])
+    return sorted(entries, key=lambda e: (e["data_through"], int(e["model_version"])))
