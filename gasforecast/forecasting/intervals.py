@@ -1,62 +1,95 @@
-"""Prediction intervals from the model's own past errors, scaled by the current volatility.
+"""Prediction intervals from the model's own past errors, scaled by a volatility term structure.
 
-Gas returns are heavy-tailed and their volatility moved by an order of magnitude in 2021–22, so
-Gaussian analytic intervals are wrong twice. Instead: each past forecast error (log space) is divided
-by `sigma_t * sqrt(h)`, with `sigma_t` an EWMA of daily log-returns known at its origin; an interval
-at a new origin is the empirical quantiles of those standardised errors — only errors whose outcome
-was already observed, from origins on the same weekday — times the volatility now. (Same weekday:
-business-day prices carried over weekends make a Friday's next day flat and a Wednesday's not.) Half-widths are made non-decreasing in the horizon.
+Gas returns are heavy-tailed and their volatility moves in regimes (an order of magnitude in
+2021–22), so Gaussian analytic intervals are wrong twice. Instead:
+
+1. Volatility now: an EWMA variance of the one-step log returns blended with a long-run variance
+   (the mean square return over the trailing `LONG_RUN_YEARS`), so it adapts to a new regime without
+   collapsing after a calm spell.
+2. Term structure: the variance of step j reverts from that blend towards the long-run variance
+   (`PERSISTENCE` per step, as in a GARCH(1,1) forecast); the scale of an h-step error is the square
+   root of the sum over steps 1..h. It rises smoothly and strictly with h.
+3. Every past forecast error of the evaluation stretch (log space, outcome already observed) is
+   divided by its scale at its origin. The empirical 2.5/10/90/97.5 % quantiles of these standardised
+   errors per step carry the heavy tails and any skew; a power law in the step, `|q(h)| = a·h^b`
+   fitted across steps 1..H, smooths them, so bands widen smoothly (no stair steps) and extend
+   past H. The half-widths are `|q(h)|·scale(h)`, made non-decreasing in h as a last guard.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 import pandas as pd
 
-EWMA_DECAY = 0.97
-SIGMA_FLOOR = 1e-4
+from gasforecast.series_calendar import ROWS_PER_YEAR
+
 LEVELS = {80: (0.10, 0.90), 95: (0.025, 0.975)}
+EWMA_DECAY = 0.94
+SHORT_WEIGHT = 0.6  # weight of the EWMA variance in today's variance; the rest is long-run
+LONG_RUN_YEARS = 3.0
+PERSISTENCE = 0.98  # per step: how slowly the variance of future steps reverts to the long-run variance
+VARIANCE_FLOOR = 1e-8
 MIN_ERRORS = 20
-WEEK_DAYS = 7
+MAX_EXPONENT = 0.35  # |b| bound of the smoothed quantile power law: scale(h) carries the main growth
 
 
-def ewma_volatility(log_target: np.ndarray, decay: float = EWMA_DECAY) -> np.ndarray:
-    """EWMA daily volatility known at each position (uses returns up to that day)."""
+def volatility_state(log_target: np.ndarray, calendar: str) -> tuple[np.ndarray, np.ndarray]:
+    """(today's blended variance, long-run variance) known at each row (returns up to that row)."""
     returns = np.diff(log_target, prepend=log_target[0])
-    variance = pd.Series(returns**2).ewm(alpha=1 - decay, adjust=False).mean().to_numpy()
-    return np.maximum(np.sqrt(variance), SIGMA_FLOOR)
+    squares = pd.Series(returns**2)
+    ewma = squares.ewm(alpha=1 - EWMA_DECAY, adjust=False).mean().to_numpy()
+    window = max(20, int(round(LONG_RUN_YEARS * ROWS_PER_YEAR[calendar])))
+    long_run = squares.rolling(window, min_periods=1).mean().to_numpy()
+    today = SHORT_WEIGHT * ewma + (1 - SHORT_WEIGHT) * long_run
+    return np.maximum(today, VARIANCE_FLOOR), np.maximum(long_run, VARIANCE_FLOOR)
 
 
-def same_weekday(origin_positions: np.ndarray, position: int) -> np.ndarray:
-    """Mask of past origins (row positions in a daily frame) on the same weekday as `position`."""
-    return (position - np.asarray(origin_positions)) % WEEK_DAYS == 0
+def error_scale(today: np.ndarray, long_run: np.ndarray, steps: int) -> np.ndarray:
+    """Scale of the 1..steps-step log errors for each origin: sqrt of the summed step variances, (n, steps)."""
+    decay = PERSISTENCE ** np.arange(steps)
+    step_variance = long_run[:, None] + (today - long_run)[:, None] * decay[None, :]
+    return np.sqrt(np.cumsum(step_variance, axis=1))
 
 
-def standardise(errors: np.ndarray, sigma: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """errors (n_origins, n_steps) in log space → units of sigma_origin * sqrt(step)."""
-    return errors / (sigma[:, None] * np.sqrt(steps)[None, :])
+def quantile_curves(standardised: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+    """Power-law fits (log a, b) of the lower and upper quantile magnitudes per level, from errors (n, steps).
 
-
-def quantile_offsets(pools: Sequence[np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """One pool of standardised errors per step → lower and upper quantile per step for each level.
-
-    A pool with fewer than MIN_ERRORS errors gives NaN (no interval rather than a made-up one).
+    NaN entries (outcomes not observed yet) are skipped. None when some step has fewer than MIN_ERRORS.
     """
+    steps = standardised.shape[1]
     probabilities = [p for level in LEVELS for p in LEVELS[level]]
-    table = np.full((len(pools), len(probabilities)), np.nan)
-    for i, pool in enumerate(pools):
-        if pool.size >= MIN_ERRORS:
-            table[i] = np.quantile(pool, probabilities)
-    return {level: (table[:, 2 * j], table[:, 2 * j + 1]) for j, level in enumerate(LEVELS)}
+    table = np.empty((steps, len(probabilities)))
+    for s in range(steps):
+        pool = standardised[:, s]
+        pool = pool[np.isfinite(pool)]
+        if pool.size < MIN_ERRORS:
+            return None
+        table[s] = np.quantile(pool, probabilities)
+    log_step = np.log(np.arange(1, steps + 1))
+    design = np.column_stack([np.ones(steps), log_step])
+    curves = {}
+    for j, level in enumerate(LEVELS):
+        fitted = []
+        for column, sign in ((2 * j, -1.0), (2 * j + 1, 1.0)):
+            magnitude = np.log(np.maximum(sign * table[:, column], 1e-3))
+            (log_a, b), *_ = np.linalg.lstsq(design, magnitude, rcond=None)
+            b = float(np.clip(b, -MAX_EXPONENT, MAX_EXPONENT))
+            log_a = float(np.mean(magnitude - b * log_step))  # refit the level with the clipped exponent
+            fitted.append((log_a, b))
+        curves[level] = (np.array(fitted[0]), np.array(fitted[1]))
+    return curves
 
 
-def interval_bounds(
-    centre: np.ndarray, sigma: np.ndarray, steps: np.ndarray, low_q: np.ndarray, high_q: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Log-space bounds for centre (n, len(steps)); half-widths forced non-decreasing along steps."""
-    scale = sigma[:, None] * np.sqrt(steps)[None, :]
-    below = np.maximum.accumulate(np.maximum(-low_q[None, :] * scale, 0.0), axis=1)
-    above = np.maximum.accumulate(np.maximum(high_q[None, :] * scale, 0.0), axis=1)
-    return centre - below, centre + above
+def half_widths(curves: dict[int, tuple[np.ndarray, np.ndarray]], scale: np.ndarray
+                ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Log-space (below, above) half-widths for steps 1..len(scale), non-decreasing; 95 % never inside 80 %."""
+    log_step = np.log(np.arange(1, scale.size + 1))
+    widths = {}
+    for level in sorted(LEVELS):
+        below, above = (np.maximum.accumulate(np.exp(log_a + b * log_step) * scale)
+                        for log_a, b in curves[level])
+        if widths:  # the wider level must contain the narrower one
+            inner_below, inner_above = widths[max(widths)]
+            below, above = np.maximum(below, inner_below), np.maximum(above, inner_above)
+        widths[level] = (below, above)
+    return widths
