@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 KINDS = ("naive", "ar", "ses", "var", "vecm")
-SEASONALS = ("none", "weekday", "month")
+SEASONALS = ("none", "weekday")
 _MODEL_CLASSES = {
     "naive": "Naive",
     "ar": "AR",
@@ -15,16 +15,15 @@ _MODEL_CLASSES = {
     "vecm": "VECM",
 }
 _MULTIVARIATE = ("var", "vecm")
-_SEASONAL_TAGS = {"weekday": "+wd", "month": "+moy"}
+_SEASONAL_TAGS = {"weekday": "+wd"}
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """One candidate: model kind, drivers, training window, lag knobs, a calendar term and a naive blend.
 
-    `seasonal`: a deterministic calendar term on the target's logs, estimated at each fit — a weekday
-    profile ("weekday", for calendar-daily spot prices) or a month-of-year drift ("month", the roll of a
-    continuous front-month contract). `naive_weight`: the forecast is (1 − w) × model + w × naive in logs.
+    `seasonal`: "weekday" adds a weekday profile of the target's logs, estimated at each fit (for
+    calendar-daily spot prices). `naive_weight`: the forecast is (1 − w) × model + w × naive in logs.
     """
 
     kind: str
@@ -107,7 +106,7 @@ class ProcedureSettings:
     stretch_years: float = 2.0
     refit_years: float = 0.25
     min_train_rows: int = 180
-    significance: float = 0.05
+    significance: float = 0.01
     nested_origins: int = 12
     nested_step: int = 21
 

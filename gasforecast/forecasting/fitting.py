@@ -19,7 +19,6 @@ from gasforecast.forecasting.config import ModelConfig
 from gasforecast.forecasting.linear import LevelModel, choose_log_columns, levels_from_differences, transform
 
 WEEK = 7
-MONTHS = 12
 SES_ALPHAS = np.round(np.arange(0.05, 1.0001, 0.05), 2)  # smoothing weights tried (1.0 is naive)
 SES_MAX_LAGS = 200
 SES_TAIL = 1e-4  # SES weights are truncated where (1 - alpha)^lag falls below this (then renormalised)
@@ -27,15 +26,13 @@ SES_TAIL = 1e-4  # SES weights are truncated where (1 - alpha)^lag falls below t
 
 @dataclass(frozen=True)
 class CalendarTerm:
-    """A deterministic term of the target's logs: a weekday profile or a cumulative month-of-year drift."""
+    """A deterministic term of the target's logs: a weekday profile."""
 
-    kind: str  # "weekday" | "month"
-    effects: np.ndarray  # 7 weekday levels (Mon..Sun) or 12 drifts per row (Jan..Dec)
+    kind: str  # "weekday"
+    effects: np.ndarray  # 7 weekday levels (Mon..Sun), summing to 0
 
     def values(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        if self.kind == "weekday":
-            return self.effects[np.asarray(dates.day_of_week)]
-        return np.cumsum(self.effects[np.asarray(dates.month) - 1])  # only differences are ever used
+        return self.effects[np.asarray(dates.day_of_week)]
 
 
 @dataclass
@@ -50,7 +47,7 @@ def describe_transforms(config: ModelConfig, log_columns: tuple[bool, ...]) -> s
     """Human description of the modelling space, e.g. "log-difference; hdd: difference"."""
     base = {"naive": "log", "ses": "log-level", "vecm": "log-level (VECM)"}.get(config.kind, "log-difference")
     if config.seasonal != "none":
-        base += {"weekday": " less a weekday profile", "month": " less a month-of-year drift"}[config.seasonal]
+        base += " less a weekday profile"
     plain = [name for name, use_log in zip(config.drivers, log_columns[1:]) if not use_log]
     if not plain:
         return base
@@ -59,17 +56,13 @@ def describe_transforms(config: ModelConfig, log_columns: tuple[bool, ...]) -> s
 
 
 def estimate_term(kind: str, log_target: np.ndarray, dates: pd.DatetimeIndex) -> CalendarTerm | None:
-    """Weekday levels (deviation from a centred 7-row mean) or month drifts (mean return less the overall mean)."""
+    """Weekday levels: the median deviation from a centred 7-row mean, so spikes do not set the profile."""
     if kind == "none":
         return None
     series = pd.Series(log_target)
-    if kind == "weekday":
-        deviation = series - series.rolling(WEEK, center=True).mean()
-        profile = deviation.groupby(np.asarray(dates.day_of_week)).mean().reindex(range(WEEK)).fillna(0.0)
-        return CalendarTerm(kind, profile.to_numpy() - profile.mean())
-    returns = series.diff().iloc[1:]
-    by_month = returns.groupby(np.asarray(dates.month[1:])).mean().reindex(range(1, MONTHS + 1)).fillna(returns.mean())
-    return CalendarTerm(kind, by_month.to_numpy() - returns.mean())
+    deviation = series - series.rolling(WEEK, center=True).mean()
+    profile = deviation.groupby(np.asarray(dates.day_of_week)).median().reindex(range(WEEK)).fillna(0.0)
+    return CalendarTerm(kind, profile.to_numpy() - profile.mean())
 
 
 def fit_candidate(config: ModelConfig, values: np.ndarray, dates: pd.DatetimeIndex,

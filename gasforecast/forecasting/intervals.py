@@ -10,10 +10,11 @@ Gas returns are heavy-tailed and their volatility moves in regimes (an order of 
    (`PERSISTENCE` per step, as in a GARCH(1,1) forecast); the scale of an h-step error is the square
    root of the sum over steps 1..h. It rises smoothly and strictly with h.
 3. Every past forecast error of the evaluation stretch (log space, outcome already observed) is
-   divided by its scale at its origin. The empirical 2.5/10/90/97.5 % quantiles of these standardised
-   errors per step carry the heavy tails and any skew; a power law in the step, `|q(h)| = a·h^b`
+   divided by its scale at its origin. The empirical 80 % and 95 % quantiles of the absolute
+   standardised errors per step carry the heavy tails; a power law in the step, `q(h) = a·h^b`
    fitted across steps 1..H, smooths them, so bands widen smoothly (no stair steps) and extend
-   past H. The half-widths are `|q(h)|·scale(h)`, made non-decreasing in h as a last guard.
+   past H. The half-widths are `q(h)·scale(h)` on both sides (in logs), made non-decreasing in h
+   as a last guard.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pandas as pd
 
 from gasforecast.series_calendar import ROWS_PER_YEAR
 
-LEVELS = {80: (0.10, 0.90), 95: (0.025, 0.975)}
+LEVELS = (80, 95)
 EWMA_DECAY = 0.94
 SHORT_WEIGHT = 0.6  # weight of the EWMA variance in today's variance; the rest is long-run
 LONG_RUN_YEARS = 3.0
@@ -51,45 +52,41 @@ def error_scale(today: np.ndarray, long_run: np.ndarray, steps: int) -> np.ndarr
     return np.sqrt(np.cumsum(step_variance, axis=1))
 
 
-def quantile_curves(standardised: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
-    """Power-law fits (log a, b) of the lower and upper quantile magnitudes per level, from errors (n, steps).
+def quantile_curves(standardised: np.ndarray) -> dict[int, tuple[float, float]] | None:
+    """Power-law fits (log a, b) of the 80 % and 95 % quantiles of |standardised error| over the steps.
 
-    NaN entries (outcomes not observed yet) are skipped. None when some step has fewer than MIN_ERRORS.
+    Symmetric on purpose: a skew learnt from one regime's trend does not carry into the next
+    (measured on the development period, docs/model.md#intervals). NaN entries (outcomes not
+    observed yet) are skipped. None when some step has fewer than MIN_ERRORS errors.
     """
     steps = standardised.shape[1]
-    probabilities = [p for level in LEVELS for p in LEVELS[level]]
-    table = np.empty((steps, len(probabilities)))
+    levels = [level / 100 for level in LEVELS]
+    table = np.empty((steps, len(levels)))
     for s in range(steps):
         pool = standardised[:, s]
         pool = pool[np.isfinite(pool)]
         if pool.size < MIN_ERRORS:
             return None
-        table[s] = np.quantile(pool, probabilities)
+        table[s] = np.quantile(np.abs(pool), levels)
     log_step = np.log(np.arange(1, steps + 1))
     design = np.column_stack([np.ones(steps), log_step])
     curves = {}
     for j, level in enumerate(LEVELS):
-        fitted = []
-        for column, sign in ((2 * j, -1.0), (2 * j + 1, 1.0)):
-            magnitude = np.log(np.maximum(sign * table[:, column], 1e-3))
-            (log_a, b), *_ = np.linalg.lstsq(design, magnitude, rcond=None)
-            b = float(np.clip(b, -MAX_EXPONENT, MAX_EXPONENT))
-            log_a = float(np.mean(magnitude - b * log_step))  # refit the level with the clipped exponent
-            fitted.append((log_a, b))
-        curves[level] = (np.array(fitted[0]), np.array(fitted[1]))
+        magnitude = np.log(np.maximum(table[:, j], 1e-3))
+        (log_a, b), *_ = np.linalg.lstsq(design, magnitude, rcond=None)
+        b = float(np.clip(b, -MAX_EXPONENT, MAX_EXPONENT))
+        curves[level] = (float(np.mean(magnitude - b * log_step)), b)  # level refitted with the clipped exponent
     return curves
 
 
-def half_widths(curves: dict[int, tuple[np.ndarray, np.ndarray]], scale: np.ndarray
-                ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def half_widths(curves: dict[int, tuple[float, float]], scale: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Log-space (below, above) half-widths for steps 1..len(scale), non-decreasing; 95 % never inside 80 %."""
     log_step = np.log(np.arange(1, scale.size + 1))
-    widths = {}
-    for level in sorted(LEVELS):
-        below, above = (np.maximum.accumulate(np.exp(log_a + b * log_step) * scale)
-                        for log_a, b in curves[level])
-        if widths:  # the wider level must contain the narrower one
-            inner_below, inner_above = widths[max(widths)]
-            below, above = np.maximum(below, inner_below), np.maximum(above, inner_above)
-        widths[level] = (below, above)
+    widths: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    inner = np.zeros_like(scale)
+    for level in LEVELS:
+        log_a, b = curves[level]
+        half = np.maximum(np.maximum.accumulate(np.exp(log_a + b * log_step) * scale), inner)
+        widths[level] = (half, half)
+        inner = half
     return widths

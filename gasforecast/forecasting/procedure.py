@@ -8,9 +8,10 @@ evaluation run (docs/model.md#procedure):
    score each on the selection half and on the test half, calibrate its intervals on the whole
    stretch, and forecast from the last row. The challenger is the best candidate on the selection half.
 2. **Gate** (`gate`, carries the champion): the challenger replaces the incumbent — the champion's
-   configuration while it is not worse than naive on the test half, else naive — only when a
-   Diebold–Mariano test on the test half (which it was not chosen on) says its edge is significant.
-   Otherwise the incumbent is served. Promotion and model selection are this one rule.
+   configuration while it still beats naive significantly on the test half, else naive — only when
+   a Diebold–Mariano test on the test half (which it was not chosen on) says its edge over the
+   incumbent is significant. Otherwise the incumbent is served. Promotion and model selection are
+   this one rule.
 3. **Serve**: the decided configuration's forecast from the last row, with its intervals, its
    statsmodels results for the registry, and (for training) the nested figures of the procedure.
 """
@@ -266,13 +267,18 @@ def gate(assessment: Assessment, champion: ModelConfig | None, significance: flo
     champion_ev = assessment.evidence(champion) if champion is not None else None
     champion_score = champion_ev.test_score if champion_ev is not None else None
     incumbent, why = naive, "no champion yet"
+    horizon = max(assessment.horizons)
     if champion is not None:
         if champion_ev is None or champion_ev.unusable:
             why = f"the champion's configuration cannot run on this data ({champion_ev.unusable if champion_ev else 'not assessed'})"
-        elif champion_ev.test_score > 1.0:
-            why = "the champion's configuration is worse than naive on the test half"
+        elif champion_ev is naive:
+            why = "the champion is the naive forecast"
         else:
-            incumbent, why = champion_ev, "the champion's configuration holds on the test half"
+            holds = diebold_mariano(champion_ev.test_losses, naive.test_losses, horizon)
+            if holds.p_value < significance:
+                incumbent, why = champion_ev, f"the champion's configuration still beats naive (p = {holds.p_value:.3g})"
+            else:
+                why = f"the champion's edge over naive is not significant any more (p = {holds.p_value:.3g})"
     kept = "kept_champion_config" if incumbent is not naive else "naive"
 
     def decided(served: CandidateEvidence, decision: str, reason: str, test: LossTest | None = None) -> Decision:
@@ -282,7 +288,7 @@ def gate(assessment: Assessment, champion: ModelConfig | None, significance: flo
 
     if challenger is incumbent:
         return decided(incumbent, kept, f"the challenger is the incumbent; {why}")
-    test = diebold_mariano(challenger.test_losses, incumbent.test_losses, max(assessment.horizons))
+    test = diebold_mariano(challenger.test_losses, incumbent.test_losses, horizon)
     if test.p_value < significance and challenger.test_score < 1.0:
         return decided(challenger, "promoted",
                        f"the challenger beats {incumbent.config.label} on the test half (p = {test.p_value:.3g})", test)
