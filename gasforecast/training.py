@@ -6,9 +6,10 @@ uses the *latest* curated dataset, so an older request is coalesced into the new
 lease serialises trainings, so concurrent deliveries yield one run per key and one writer of the
 `champion` alias.
 
-Promotion compares configurations, not stale fits: the challenger selected on the new data and the
-current champion's configuration are backtested on the same windows of that data; the winner,
-refitted on all of it, is registered and becomes `champion`.
+Promotion and model selection are one procedure (`forecasting.run_procedure`, docs/model.md): the
+challenger selected on the new data replaces the current champion's configuration only with
+significant out-of-sample evidence; what it decides, refitted on all the data, is registered and
+becomes `champion`, with the nested figures of the procedure.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from gasforecast.storage import Bucket, parse_gs_uri
 if TYPE_CHECKING:  # statsmodels and friends load only when a training really runs
     from google.cloud import storage
 
-    from gasforecast.forecasting import BacktestReport, ModelConfig
+    from gasforecast.forecasting import TrainingResult
 
 log = get_logger(__name__)
 
@@ -74,13 +75,11 @@ def training_key(generation: int, settings: Settings) -> str:
     return f"{generation}-{digest}"
 
 
-def _backtest_settings(settings: Settings):
-    from gasforecast.forecasting import BacktestSettings
+def _procedure_settings(settings: Settings):
+    from gasforecast.forecasting import ProcedureSettings
 
-    return BacktestSettings(
+    return ProcedureSettings(
         horizons=tuple(settings.backtest_horizons),
-        origins=settings.backtest_origins,
-        step_days=settings.backtest_step_days,
         max_drivers=settings.max_drivers,
         window_years=settings.training_window_years or None,
     )
@@ -133,73 +132,42 @@ def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: Buck
     return outcome
 
 
-def decide_promotion(challenger: ModelConfig, champion: ModelConfig | None,
-                     report: BacktestReport) -> tuple[ModelConfig, dict]:
-    """Pick the configuration to refit and serve: the challenger only when it scores strictly better
-    than the champion's configuration on the same backtest windows (`report` must hold both).
-
-    Returns the winning configuration and the decision with its numbers, as logged on the run.
-    """
-    challenger_score = report.score(challenger.label)
-    decision = {"challenger": challenger.label, "champion": None, "challenger_score": challenger_score,
-                "champion_score": None, "decision": "first_champion", "reason": "no champion yet"}
-    if champion is None:
-        return challenger, decision
-    champion_score = report.score(champion.label)
-    decision.update(champion=champion.label, champion_score=champion_score)
-    if champion == challenger:
-        decision.update(decision="promoted", reason="the challenger has the champion's configuration; refitted on the new data")
-        return challenger, decision
-    if challenger_score < champion_score:
-        decision.update(decision="promoted", reason="the challenger's backtest score is lower (better) on the same windows")
-        return challenger, decision
-    decision.update(decision="kept_champion_config",
-                    reason="the champion's configuration is at least as good on the same windows; refitted on the new data")
-    return champion, decision
-
-
 def _fit_and_register(settings: Settings, request: RetrainRequest, dataset_uri: str, curated, key: str,
                       message_id: str | None) -> TrainOutcome:
     import mlflow
 
-    from gasforecast.forecasting import ModelConfig, compare_configs, fit_forecast, plot_backtest, select_model
+    from gasforecast.forecasting import run_procedure
+    from gasforecast.forecasting.plotting import plot_training
 
     target = settings.target_column
     frame, prep = dataset.training_frame(dataset.read_curated(curated.data), target)
-    backtest_settings = _backtest_settings(settings)
-    selection = select_model(frame, target, backtest_settings)
-    champion_dict = registry.champion_config(settings, CONFIG_TAG)
-    champion = ModelConfig.from_dict(champion_dict) if champion_dict else None
-    report = selection.report
-    if champion is not None and champion != selection.best:
-        report = compare_configs(frame, target, [selection.best, champion], backtest_settings)
-    winner, decision = decide_promotion(selection.best, champion, report)
-    fitted = fit_forecast(frame, target, winner, settings.forecast_horizon_max, calibration=report)
+    result = run_procedure(frame, target, _procedure_settings(settings),
+                           champion=registry.champion_config(settings, CONFIG_TAG),
+                           horizon=settings.forecast_horizon_max)
+    winner, fitted, decision = result.config, result.forecast, result.decision.to_dict()
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     try:
         experiment = mlflow.set_experiment(settings.mlflow_experiment)
         with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
             run_id = run.info.run_id
-            forecast_doc = _forecast_document(settings, run_id, dataset_uri, curated, frame, fitted, winner, report,
-                                              decision)
+            forecast_doc = _forecast_document(settings, run_id, dataset_uri, curated, frame, result)
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
                 documents = {
                     FORECAST_ARTIFACT: forecast_doc,
                     HISTORY_ARTIFACT: _history_document(settings, frame),
-                    "backtest.json": report.to_dict(),
+                    "backtest.json": result.report.to_dict(),
                 }
                 for name, doc in documents.items():
                     (folder / name).write_text(json.dumps(doc, default=str), encoding="utf-8")
                 # The model goes first: MLflow 3 links every metric already on the run to a newly
                 # logged model, one request per metric, which would dominate the training time.
                 version = registry.register_forecaster(settings, fitted.model, folder / FORECAST_ARTIFACT)
-                plot_backtest(report, frame, target, str(folder / "backtest.png"))
+                plot_training(result, frame, target, str(folder / "backtest.png"))
                 for name in (*documents, "backtest.png"):
                     mlflow.log_artifact(str(folder / name))
-            _log_run(settings, request, dataset_uri, curated, key, message_id, frame, prep, selection, report,
-                     winner, fitted, decision)
+            _log_run(settings, request, dataset_uri, curated, key, message_id, prep, result)
             mlflow.set_tag(VERSION_TAG, version)
     except TransientError:
         raise
@@ -218,17 +186,17 @@ def _safe_metric_name(label: str) -> str:
     return "".join(c if c.isalnum() or c in "._-/" else "_" for c in label).strip("_")
 
 
-def _log_run(settings, request, dataset_uri, curated, key, message_id, frame, prep, selection, report, winner,
-             fitted, decision) -> None:
+def _log_run(settings, request, dataset_uri, curated, key, message_id, prep, result: TrainingResult) -> None:
     import mlflow
 
+    winner, fitted, decision = result.config, result.forecast, result.decision
     mlflow.set_tags({
         KEY_TAG: key,
         CONFIG_TAG: json.dumps(winner.to_dict(), sort_keys=True),
         "trigger.reason": request.reason,
         "trigger.message_id": message_id or "",
         "trigger.source": request.source or "",
-        "promotion.decision": decision["decision"],
+        "promotion.decision": decision.decision,
         "model.label": winner.label,
     })
     params = {
@@ -236,36 +204,36 @@ def _log_run(settings, request, dataset_uri, curated, key, message_id, frame, pr
         "model_label": winner.label,
         "drivers": ",".join(winner.drivers) or "(none)",
         "transforms": fitted.transforms,
+        "calendar": fitted.calendar,
         "train_start": fitted.train_start.date().isoformat(),
         "train_end": fitted.train_end.date().isoformat(),
         "dataset_uri": dataset_uri,
         "dataset_generation": str(curated.generation),
         "dataset_sha256": hashlib.sha256(curated.data).hexdigest(),
-        "candidates": len(selection.candidates),
+        "candidates": len(result.report.candidates),
         **{f"order.{k}": v for k, v in fitted.orders.items()},
         **{f"config.{k}": v for k, v in training_config(settings).items()},
         **{f"prep.{k}": v for k, v in prep.to_dict().items() if isinstance(v, (int, float, str))},
     }
     mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
     metrics: dict[str, float] = {}
-
-    def add(prefix: str, per_horizon: dict) -> None:
+    for label, per_horizon in result.report.metrics().items():
+        prefix = "naive" if label == "naive" else f"candidate.{_safe_metric_name(label)}"
         for horizon, values in per_horizon.items():
             for name, value in values.items():
-                if value is not None and value == value:  # MLflow refuses NaN
+                if value == value:  # MLflow refuses NaN
                     metrics[f"{prefix}.h{horizon}.{name}"] = float(value)
-
-    for label, per_horizon in selection.report.metrics().items():
-        add("naive" if label == "naive" else f"candidate.{_safe_metric_name(label)}", per_horizon)
-    gate = report.metrics()  # the selection's report, or the challenger-vs-champion one
-    add("model", gate[winner.label])
-    if decision["champion"] is not None and decision["champion"] != decision["challenger"]:
-        add("champion_config", gate[decision["champion"]])
-    for label, score in ((decision["challenger"], decision["challenger_score"]),
-                         (decision["champion"], decision["champion_score"])):
-        if label is not None and score is not None and score != float("inf"):
-            metrics[f"score.{_safe_metric_name(label)}"] = float(score)
-    metrics["selected.score"] = float(report.score(winner.label))
+    for name, value in (("score.challenger", decision.challenger_score), ("score.champion", decision.champion_score),
+                        ("gate.p_value", decision.test.p_value if decision.test else None)):
+        if value is not None and _finite(value) is not None:
+            metrics[name] = float(value)
+    evaluation = result.evaluation or {}
+    for name in ("mae_ratio_to_naive", "coverage_80", "coverage_95", "interval_score_ratio"):
+        for horizon, value in evaluation.get(name, {}).items():
+            metrics[f"nested.h{horizon}.{name}"] = float(value)
+    for name in ("mean_mae_ratio", "mean_coverage_80", "mean_coverage_95", "mean_interval_score_ratio"):
+        if name in evaluation:
+            metrics[f"nested.{name}"] = float(evaluation[name])
     mlflow.log_metrics(metrics)
 
 
@@ -278,9 +246,9 @@ def _iso_date(value) -> str:
     return value.date().isoformat() if hasattr(value, "date") else str(value)
 
 
-def _forecast_document(settings, run_id, dataset_uri, curated, frame, fitted, winner, report, decision) -> dict:
-    points = fitted.points_records()
-    return {
+def _forecast_document(settings, run_id, dataset_uri, curated, frame, result: TrainingResult) -> dict:
+    fitted, winner, report = result.forecast, result.config, result.report
+    document = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -301,22 +269,28 @@ def _forecast_document(settings, run_id, dataset_uri, curated, frame, fitted, wi
             "first_date": _iso_date(frame.index[0]),
             "last_date": _iso_date(frame.index[-1]),
             "rows": int(len(frame)),
+            "calendar": fitted.calendar,
         },
         "training_window": {"start": _iso_date(fitted.train_start), "end": _iso_date(fitted.train_end)},
         "horizon_max": settings.forecast_horizon_max,
-        "points": points,
+        "points": fitted.points_records(),
         "backtest": {
+            "kind": "stretch",
             "horizons": list(report.horizons),
-            "origins": len(report.origins),
-            "first_origin": _iso_date(report.origins[0]) if len(report.origins) else None,
-            "last_origin": _iso_date(report.origins[-1]) if len(report.origins) else None,
+            "origins": report.stretch["origins"],
+            "first_origin": report.stretch["first_origin"],
+            "last_origin": report.stretch["last_origin"],
+            "stretch": report.stretch,
             "selected": winner.label,
+            "challenger": report.challenger,
             "baseline": "naive",
             "metrics": {label: {str(h): v for h, v in per_h.items()} for label, per_h in report.metrics().items()},
-            "scores": {label: _finite(report.score(label)) for label in report.metrics()},
         },
-        "promotion": {k: _finite(v) if isinstance(v, float) else v for k, v in decision.items()},
+        "promotion": result.decision.to_dict(),
     }
+    if result.evaluation is not None:
+        document["evaluation"] = result.evaluation
+    return document
 
 
 def _history_document(settings: Settings, frame) -> dict:

@@ -291,7 +291,8 @@ def gate(assessment: Assessment, champion: ModelConfig | None, significance: flo
     test = diebold_mariano(challenger.test_losses, incumbent.test_losses, horizon)
     if test.p_value < significance and challenger.test_score < 1.0:
         return decided(challenger, "promoted",
-                       f"the challenger beats {incumbent.config.label} on the test half (p = {test.p_value:.3g})", test)
+                       f"the challenger beats {incumbent.config.label} on the test half (p = {test.p_value:.3g}); {why}",
+                       test)
     return decided(incumbent, kept, f"the challenger's edge over {incumbent.config.label} on the test half is not "
                                     f"significant (p = {test.p_value:.3g}); {why}", test)
 
