@@ -30,7 +30,7 @@ from gasforecast.forecasting.config import ModelConfig, ProcedureSettings
 from gasforecast.forecasting.evidence import LossTest, diebold_mariano
 from gasforecast.forecasting.forecast import FittedForecast, served_forecast
 from gasforecast.forecasting.frame import validate_frame
-from gasforecast.forecasting.intervals import error_scale, half_widths, quantile_curves, volatility_state
+from gasforecast.forecasting.intervals import IntervalCalibration
 from gasforecast.forecasting.selection import (
     NAIVE,
     absolute_log_errors,
@@ -141,7 +141,7 @@ class Assessment:
 
 def _candidate_evidence(config: ModelConfig, paths: np.ndarray, final: np.ndarray, orders: dict,
                         log_target: np.ndarray, stretch: Stretch, naive: dict[str, np.ndarray],
-                        horizons: Sequence[int], scale: np.ndarray, scale_now: np.ndarray) -> CandidateEvidence:
+                        horizons: Sequence[int], calibration: IntervalCalibration) -> CandidateEvidence:
     selection, test = stretch.selection_mask(), stretch.test_mask()
     last = log_target.size - 1
     sel_errors = absolute_log_errors(paths[selection], log_target, stretch.origins[selection], horizons, stretch.split)
@@ -151,8 +151,8 @@ def _candidate_evidence(config: ModelConfig, paths: np.ndarray, final: np.ndarra
     ahead = stretch.origins[:, None] + np.arange(1, stretch.steps + 1)[None, :]
     errors = log_target[np.minimum(ahead, last)] - paths
     errors[ahead > last] = np.nan
-    curves = quantile_curves(errors / scale)
-    if curves is None:
+    widths = calibration.widths(errors)
+    if widths is None:
         return CandidateEvidence(config, unusable="too few observed errors to calibrate intervals")
     return CandidateEvidence(
         config=config,
@@ -160,7 +160,7 @@ def _candidate_evidence(config: ModelConfig, paths: np.ndarray, final: np.ndarra
         test_ratios=ratio_to_naive(test_errors, naive["test"]),
         test_losses=test_errors[complete].mean(axis=1),
         final=final,
-        widths=half_widths(curves, scale_now),
+        widths=widths,
         orders=orders,
     )
 
@@ -191,9 +191,7 @@ def assess(frame: pd.DataFrame, target: str, settings: ProcedureSettings = Proce
     cores += [config.core for config in extra if config.core not in cores]
 
     log_target = np.log(frame[target].to_numpy(dtype=float))
-    today, long_run = volatility_state(log_target, calendar)
-    scale = error_scale(today[stretch.origins], long_run[stretch.origins], stretch.steps)
-    scale_now = error_scale(today[-1:], long_run[-1:], horizon_out)[0]
+    calibration = IntervalCalibration(log_target, calendar, stretch.origins, stretch.steps, horizon_out)
     naive_paths = np.repeat(log_target[stretch.origins][:, None], stretch.steps, axis=1)
     selection, test = stretch.selection_mask(), stretch.test_mask()
     naive = {
@@ -214,7 +212,7 @@ def assess(frame: pd.DataFrame, target: str, settings: ProcedureSettings = Proce
             paths = (1 - weight) * run.paths + weight * naive_paths
             final = (1 - weight) * run.final + weight * log_target[-1]
             candidates[config.label] = _candidate_evidence(config, paths, final, run.orders, log_target, stretch,
-                                                           naive, settings.horizons, scale, scale_now)
+                                                           naive, settings.horizons, calibration)
     usable = [label for label, ev in candidates.items() if not ev.unusable]
     if NAIVE.label not in usable:
         raise ValueError(f"the naive forecast cannot run on this frame: {candidates[NAIVE.label].unusable}")

@@ -9,7 +9,6 @@ import pytest
 from gasforecast.forecasting import ModelConfig, assess
 from gasforecast.forecasting.fitting import fit_candidate, ses_weights
 from gasforecast.forecasting.forecast import served_forecast
-from gasforecast.forecasting.intervals import error_scale, half_widths
 from tests.forecasting.conftest import FAST
 
 
@@ -44,14 +43,6 @@ def test_interval_widths_grow_smoothly_and_strictly_with_the_step(random_walk, b
         assert width[-1] > 2 * width[0]
     assert (points["lower_95"] < points["lower_80"]).all() and (points["upper_80"] < points["upper_95"]).all()
     assert (points["lower_80"] < points["mean"]).all() and (points["mean"] < points["upper_80"]).all()
-
-
-def test_half_widths_stay_monotone_even_when_the_fitted_quantiles_shrink():
-    scale = error_scale(np.array([4e-4]), np.array([1e-4]), 60)[0]  # a calm long run after a turbulent day
-    widths = half_widths({80: (0.3, -0.35), 95: (0.7, -0.35)}, scale)
-    for below, above in widths.values():
-        assert (np.diff(below) >= 0).all() and (np.diff(above) >= 0).all()
-    assert (widths[95][0] >= widths[80][0]).all()
 
 
 def test_the_served_model_pickles_and_its_transforms_are_named(random_walk, business_assessment, market):
