@@ -42,9 +42,9 @@ test: $(STAMP) system-packages airflow lint
 test-unit: $(STAMP) lint
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-## bench: forecast accuracy and serving load figures
+## bench: nested forecast accuracy on every real series (when ../shared/data exists) and serving load figures
 bench: $(STAMP) system-packages
-	$(BIN)/python bench/forecast_accuracy.py
+	$(BIN)/python bench/forecast_suite.py
 	$(BIN)/python bench/serve_load.py
 
 clean:

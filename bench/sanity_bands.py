@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/sanity_bands.py [CSV] [--target COL] [--step-days N]
 
-Fits the AR configuration at weekly origins over the real UK NBP history and prints the distribution
-of `gasforecast.sanity`'s band ratio for those genuine forecasts, then the ratio of forecasts fitted
-after a single price was mistyped (×10, ÷10, ×5, ×2, 1 to 40 days before the end). The documented
+Runs the training procedure (what training serves, without the nested figures) at origins every
+`--step-days` over the real UK NBP history and prints the distribution of `gasforecast.sanity`'s band
+ratio for those genuine forecasts, then the ratio of forecasts made after a single price was mistyped
+(×10, ÷10, ×5, ×2, 1 to 40 days before the end). The documented
 `MAX_BAND_RATIO` must sit above every genuine ratio and below the mistyped ones it is meant to stop.
 Exits 0 with a message when the data file is absent.
 """
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("csv", nargs="?", default=DEFAULT_CSV)
     parser.add_argument("--target", default=DEFAULT_TARGET)
-    parser.add_argument("--step-days", type=int, default=7)
+    parser.add_argument("--step-days", type=int, default=14)
     args = parser.parse_args(argv)
     if not os.path.exists(args.csv):
         print(f"benchmark data not found: {args.csv} — nothing to measure (pass a CSV path to run it)")
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from gasforecast import dataset, sanity
-    from gasforecast.forecasting import ModelConfig, fit_forecast
+    from gasforecast.forecasting import ProcedureSettings, run_procedure
     from gasforecast.training import HISTORY_YEARS_SERVED
 
     with open(args.csv, "rb") as handle:
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def ratio(history: pd.DataFrame) -> float:
         frame = dataset.training_frame(history, args.target)[0][[args.target]]
-        fitted = fit_forecast(frame, args.target, ModelConfig("ar"), sanity.BAND_STEP)
+        fitted = run_procedure(frame, args.target, ProcedureSettings(), horizon=sanity.BAND_STEP,
+                               evaluate=False).forecast
         served = frame[args.target].iloc[-HISTORY_YEARS_SERVED * 366:].round(4)
         return sanity.check(fitted.points_records(), served.tolist()).band_ratio
 

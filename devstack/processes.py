@@ -1,7 +1,8 @@
 """Start, await and stop child processes so that none is ever left behind.
 
 Each child runs in its own session (process group); stopping signals the whole group, which also
-reaches grandchildren such as the Pub/Sub emulator's java process or gunicorn's workers.
+reaches grandchildren such as the Pub/Sub emulator's java process or gunicorn's workers. Each runs
+under `devstack/guard.py`, which ends the group if this process dies without stopping it.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import requests
+
+
+GUARD = Path(__file__).resolve().with_name("guard.py")
 
 
 class StartupError(RuntimeError):
@@ -73,8 +78,9 @@ class ManagedProcess:
     def start(self) -> "ManagedProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
+        guarded = [sys.executable, str(GUARD), str(os.getpid()), *self.argv]  # ends the group if we die
         self._proc = subprocess.Popen(
-            self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+            guarded, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()

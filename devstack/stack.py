@@ -32,6 +32,12 @@ INGEST_SUBSCRIPTION = "gcs-events-to-ingest"
 TRAIN_SUBSCRIPTION = "retrain-requests-to-train"
 MAX_DELIVERY_ATTEMPTS = 5
 PORTS_FILE = "ports.json"
+MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+def retry_policy(backoff: tuple[int, int]) -> dict[str, str]:
+    """A Pub/Sub retry policy from (minimum, maximum) backoff seconds."""
+    return {"minimumBackoff": f"{backoff[0]}s", "maximumBackoff": f"{backoff[1]}s"}
 
 
 def fake_gcs_binary() -> Path:
@@ -161,8 +167,10 @@ class LocalStack:
         return env
 
     # ---- processes -------------------------------------------------------------------------
-    def _start(self, name: str, argv: list[str], ready, timeout: float) -> ManagedProcess:
-        proc = ManagedProcess(name, argv, self.env, self.runtime_dir / "logs" / f"{name}.log", cwd=REPO_ROOT)
+    def _start(self, name: str, argv: list[str], ready, timeout: float,
+               extra_env: Mapping[str, str] | None = None) -> ManagedProcess:
+        env = {**self.env, **(extra_env or {})}
+        proc = ManagedProcess(name, argv, env, self.runtime_dir / "logs" / f"{name}.log", cwd=REPO_ROOT)
         self.processes[name] = proc
         proc.start().await_ready(ready, timeout)
         return proc
@@ -206,6 +214,9 @@ class LocalStack:
             ],
             lambda: http_ok(f"{self.mlflow_url}/health"),
             timeout=120,
+            # No job runner: MLflow 3 otherwise starts about ten huey worker processes (some 2 GB of
+            # memory and a burst of CPU at each start) for features this project does not use.
+            extra_env=MLFLOW_SERVER_ENV,
         )
 
     def restart_mlflow(self) -> None:
@@ -288,24 +299,33 @@ class LocalStack:
 
     def create_messaging(self) -> None:
         """Topics, push subscriptions with retry and dead-letter policies, and the dead-letter keeper."""
-        def retry(backoff: tuple[int, int]) -> dict[str, str]:
-            return {"minimumBackoff": f"{backoff[0]}s", "maximumBackoff": f"{backoff[1]}s"}
-
         for topic in (GCS_EVENTS_TOPIC, self.retrain_topic, self.dead_letter_topic):
             self.create_topic(topic)
         self.create_subscription(self.dead_letter_topic, self.dead_letter_subscription, ackDeadlineSeconds=60)
         self.create_subscription(
-            GCS_EVENTS_TOPIC, INGEST_SUBSCRIPTION, ackDeadlineSeconds=60, retryPolicy=retry(self.ingest_retry_backoff),
+            GCS_EVENTS_TOPIC, INGEST_SUBSCRIPTION, ackDeadlineSeconds=60,
+            retryPolicy=retry_policy(self.ingest_retry_backoff),
             pushConfig={"pushEndpoint": f"http://127.0.0.1:{self.ports.ingest}/{self.topic_path(GCS_EVENTS_TOPIC)}"},
         )
+        self.create_train_subscription(self.retrain_topic, TRAIN_SUBSCRIPTION, self.dead_letter_topic,
+                                       self.retry_backoff)
+
+    def create_train_subscription(self, topic: str, subscription: str, dead_letter_topic: str,
+                                  backoff: tuple[int, int]) -> None:
+        """A push subscription to the train function as the stack wires it: ack deadline, retry policy
+        `backoff` (min, max seconds), dead-lettered to `dead_letter_topic` after five deliveries. Tests
+        build a private one with short backoffs to watch the policy work without waiting minutes."""
         self.create_subscription(
-            self.retrain_topic, TRAIN_SUBSCRIPTION, ackDeadlineSeconds=600, retryPolicy=retry(self.retry_backoff),
-            pushConfig={"pushEndpoint": f"http://127.0.0.1:{self.ports.train}/{self.topic_path(self.retrain_topic)}"},
-            deadLetterPolicy={
-                "deadLetterTopic": self.topic_path(self.dead_letter_topic),
-                "maxDeliveryAttempts": MAX_DELIVERY_ATTEMPTS,
-            },
+            topic, subscription, ackDeadlineSeconds=600,
+            retryPolicy=retry_policy(backoff),
+            pushConfig={"pushEndpoint": f"http://127.0.0.1:{self.ports.train}/{self.topic_path(topic)}"},
+            deadLetterPolicy={"deadLetterTopic": self.topic_path(dead_letter_topic),
+                              "maxDeliveryAttempts": MAX_DELIVERY_ATTEMPTS},
         )
+
+    def subscription_config(self, subscription: str) -> dict:
+        """The emulator's view of a subscription (its push, retry and dead-letter settings)."""
+        return self._pubsub_call("GET", self.subscription_path(subscription))
 
     # ---- whole stack -----------------------------------------------------------------------
     def start_backing_services(self) -> None:

@@ -34,10 +34,11 @@ class Settings:
     # Data contract limits.
     max_upload_bytes: int = 50 * 1024 * 1024
     max_columns: int = 50
-    # Backtest and selection.
+    # The training procedure (docs/model.md#procedure): scored horizons (steps of the series' calendar),
+    # and the nested figures each training ships: that many origins, that many rows apart.
     backtest_horizons: tuple[int, ...] = (1, 7, 14, 30)
-    backtest_origins: int = 104
-    backtest_step_days: int = 7
+    nested_origins: int = 12
+    nested_step_rows: int = 21
     training_window_years: float = 0.0  # 0 means all history
     max_drivers: int = 3
     # Training coordination (docs/operations.md#training-lease-and-recovery): how long a delivery waits
@@ -82,8 +83,8 @@ _ENV_NAMES = {
     "max_upload_bytes": "MAX_UPLOAD_BYTES",
     "max_columns": "MAX_COLUMNS",
     "backtest_horizons": "BACKTEST_HORIZONS",
-    "backtest_origins": "BACKTEST_ORIGINS",
-    "backtest_step_days": "BACKTEST_STEP_DAYS",
+    "nested_origins": "NESTED_ORIGINS",
+    "nested_step_rows": "NESTED_STEP_ROWS",
     "training_window_years": "TRAINING_WINDOW_YEARS",
     "max_drivers": "MAX_DRIVERS",
     "train_lock_wait_seconds": "TRAIN_LOCK_WAIT_SECONDS",

@@ -2,8 +2,9 @@
 
 The curated CSV is the single source the models train on. Uploads are increments or full histories,
 so merging is an upsert by date in which a value never disappears: new values win, empty cells are
-"unknown" (never "delete"), new columns are added. Training needs a regular daily calendar, so
-`training_frame` fills weekend-sized gaps and cuts away history separated by longer holes.
+"unknown" (never "delete"), new columns are added. Training needs a regular calendar, so
+`training_frame` decides the series' calendar (calendar-daily or business-daily), fills short gaps
+and cuts away history separated by longer holes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gasforecast.contract import DATE_COLUMN
+from gasforecast.series_calendar import BUSINESS, calendar_of_observations, is_weekend, regular_index
 
 _ISO = "%Y-%m-%d"
 
@@ -99,9 +101,9 @@ def upsert(curated: pd.DataFrame | None, incoming: pd.DataFrame, target: str) ->
 
 @dataclass
 class PrepReport:
-    """How the curated history was turned into a regular daily training frame."""
+    """How the curated history was turned into a regular training frame (daily or business-daily)."""
 
-    gaps_filled: int  # target days carried forward
+    gaps_filled: int  # target rows carried forward
     filled_dates: list[str]  # the first few of them
     long_gaps: list[dict[str, Any]]  # target gaps longer than the fill limit
     start: str | None
@@ -109,8 +111,9 @@ class PrepReport:
     rows: int
     driver_cells_filled: int = 0
     stretch: str = "recent"  # "recent" or "longest": which regular stretch was kept (see docs)
-    dropped_rows: int = 0  # calendar days outside the kept stretch
+    dropped_rows: int = 0  # rows of the calendar outside the kept stretch
     notes: list[str] = field(default_factory=list)
+    calendar: str = "daily"  # "daily" or "business": the rows (and forecast steps) of this series
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +128,7 @@ def _fillable(column: pd.Series, max_fill_days: int) -> pd.Series:
 
 
 def _long_gaps(target: pd.Series, max_fill_days: int) -> list[dict[str, Any]]:
+    """Target gaps longer than the fill limit; `days` counts rows of the series' calendar."""
     missing = target.isna()
     run_id = (~missing).cumsum()
     gaps = []
@@ -139,7 +143,8 @@ def _choose_stretch(target: pd.Series, min_recent_days: int) -> tuple[pd.Timesta
     observed = target.notna()
     stretch_id = (~observed).cumsum()[observed]
     bounds = target[observed].index.to_series().groupby(stretch_id.to_numpy()).agg(["first", "last"])
-    bounds["days"] = (bounds["last"] - bounds["first"]).dt.days + 1
+    positions = pd.Series(np.arange(len(target)), index=target.index)
+    bounds["days"] = positions[bounds["last"]].to_numpy() - positions[bounds["first"]].to_numpy() + 1
     recent = bounds.iloc[-1]
     if recent["days"] >= min_recent_days or len(bounds) == 1:
         return recent["first"], recent["last"], "recent"
@@ -152,28 +157,37 @@ def _choose_stretch(target: pd.Series, min_recent_days: int) -> tuple[pd.Timesta
 def training_frame(
     curated: pd.DataFrame, target: str, max_fill_days: int = 4, min_recent_days: int = 365
 ) -> tuple[pd.DataFrame, PrepReport]:
-    """A daily frame for fitting: short gaps carried forward, long target gaps cut away.
+    """A regular frame for fitting: short gaps carried forward, long target gaps cut away.
 
-    The kept stretch is the one ending at the last target observation when it spans at least
-    `min_recent_days`; otherwise the longest stretch (the most recent among equals). Drivers are filled
-    the same way but never cut the frame: cells beyond the fill limit stay NaN.
+    The calendar comes from the target: a series (almost) never observed on Saturdays or Sundays is
+    business-daily (rows Mon–Fri, weekend rows dropped, holidays carried forward), any other is
+    calendar-daily (weekends carried forward). Gap lengths (`max_fill_days`, `min_recent_days`) count
+    rows of that calendar. The kept stretch is the one ending at the last target observation when it
+    spans at least `min_recent_days`; otherwise the longest stretch (the most recent among equals).
+    Drivers are filled the same way but never cut the frame: cells beyond the fill limit stay NaN.
     """
     observed = curated[target].dropna()
     if observed.empty:
         raise ValueError(f"the curated dataset has no values for {target!r}")
+    calendar = calendar_of_observations(observed.index)
     span = curated.sort_index().loc[observed.index[0]: observed.index[-1]]
-    daily = span.asfreq("D")
-    filled_mask = pd.DataFrame({name: _fillable(daily[name], max_fill_days) for name in daily.columns})
-    filled = daily.where(~filled_mask, daily.ffill())
+    notes = []
+    if calendar == BUSINESS:
+        weekend_rows = int(is_weekend(observed.index).sum())
+        if weekend_rows:
+            notes.append(f"business-day series: {weekend_rows} weekend value(s) of the target ignored")
+        span = span[~is_weekend(span.index)]
+    regular = span.reindex(regular_index(span.index[0], span.index[-1], calendar))
+    filled_mask = pd.DataFrame({name: _fillable(regular[name], max_fill_days) for name in regular.columns})
+    filled = regular.where(~filled_mask, regular.ffill())
 
-    long_gaps = _long_gaps(daily[target], max_fill_days)
+    long_gaps = _long_gaps(regular[target], max_fill_days)
     start, end, stretch = _choose_stretch(filled[target], min_recent_days)
     kept = filled.loc[start:end]
     kept_mask = filled_mask.loc[start:end]
     target_filled = kept_mask[target]
-    notes = []
     if stretch == "longest":
-        notes.append(f"the stretch after the last long gap is shorter than {min_recent_days} days; "
+        notes.append(f"the stretch after the last long gap is shorter than {min_recent_days} rows; "
                      f"training on the longest regular stretch, which ends {_iso(end)}")
     report = PrepReport(
         gaps_filled=int(target_filled.sum()),
@@ -186,6 +200,7 @@ def training_frame(
         stretch=stretch,
         dropped_rows=len(filled) - len(kept),
         notes=notes,
+        calendar=calendar,
     )
     return kept, report
 

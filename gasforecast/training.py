@@ -15,9 +15,10 @@ The live track record (docs/track-record.md): every training scores the forecast
 curated data and ships the result with its run as `track_record.json`; promoting a version records
 its forecast in the ledger, once, before the version is marked promoted, so a retry repairs a crash.
 
-Promotion compares configurations, not stale fits: the challenger selected on the new data and the
-current champion's configuration are backtested on the same windows of that data; the winner,
-refitted on all of it, is registered and becomes `champion` — unless its bundle fails promotion
+Promotion and model selection are one procedure (`forecasting.run_procedure`, docs/model.md): the
+challenger selected on the new data replaces the current champion's configuration only with
+significant out-of-sample evidence; what it decides, refitted on all the data, is registered and
+becomes `champion` with the nested figures of the procedure — unless its bundle fails promotion
 sanity (`gasforecast.sanity`), in which case nothing is registered and the old champion stays.
 """
 
@@ -48,11 +49,13 @@ if TYPE_CHECKING:  # pandas, statsmodels and friends load only when a training r
     from google.cloud import storage
 
     from gasforecast.dataset import PrepReport
-    from gasforecast.forecasting import BacktestReport, FittedForecast, ModelConfig, Selection
+    from gasforecast.forecasting import Assessment, FittedForecast, ModelConfig, ProcedureSettings
 
 log = get_logger(__name__)
 
 LEASE_OBJECT = "locks/training.lease"
+EVIDENCE_ARTIFACT = "evidence.json"  # every candidate's ratios to naive on the evaluation stretch
+CHART_ARTIFACT = "forecast.png"
 HISTORY_YEARS_SERVED = 5
 
 TrainStatus = Literal["trained", "resumed", "duplicate", "refused", "insufficient_history"]
@@ -74,12 +77,12 @@ class TrainOutcome:
 class ForecastResult:
     """What the forecasting procedure hands over for recording and promotion."""
 
-    selection: Selection
-    report: BacktestReport  # the selection's report, or the challenger-vs-champion one
-    winner: ModelConfig
+    report: Assessment  # every candidate's evidence on the evaluation stretch
+    winner: ModelConfig  # the configuration the gate decided to serve
     fitted: FittedForecast
-    decision: dict[str, Any]
-    backtest_png: bytes  # the backtest plot, logged with the run
+    decision: dict[str, Any]  # the gate's decision with its numbers (`Decision.to_dict()`)
+    evaluation: dict[str, Any] | None  # the nested figures (forecast.json `evaluation`)
+    chart_png: bytes  # the served forecast and the candidates' evidence, logged with the run
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,8 @@ def training_config(settings: Settings) -> dict:
         "code_version": gasforecast.__version__,
         "target": settings.target_column,
         "horizons": list(settings.backtest_horizons),
-        "origins": settings.backtest_origins,
-        "step_days": settings.backtest_step_days,
+        "nested_origins": settings.nested_origins,
+        "nested_step_rows": settings.nested_step_rows,
         "window_years": settings.training_window_years,
         "max_drivers": settings.max_drivers,
         "horizon_max": settings.forecast_horizon_max,
@@ -125,63 +128,33 @@ def training_key(generation: int, settings: Settings) -> str:
     return f"{generation}-{digest}"
 
 
-def decide_promotion(challenger: ModelConfig, champion: ModelConfig | None,
-                     report: BacktestReport) -> tuple[ModelConfig, dict]:
-    """Pick the configuration to refit and serve: the challenger only when it scores strictly better
-    than the champion's configuration on the same backtest windows (`report` must hold both).
+def procedure_settings(settings: Settings) -> ProcedureSettings:
+    from gasforecast.forecasting import ProcedureSettings
 
-    Returns the winning configuration and the decision with its numbers, as logged on the run.
-    """
-    challenger_score = report.score(challenger.label)
-    decision = {"challenger": challenger.label, "champion": None, "challenger_score": challenger_score,
-                "champion_score": None, "decision": "first_champion", "reason": "no champion yet"}
-    if champion is None:
-        return challenger, decision
-    champion_score = report.score(champion.label)
-    decision.update(champion=champion.label, champion_score=champion_score)
-    if champion == challenger:
-        decision.update(decision="promoted", reason="the challenger has the champion's configuration; refitted on the new data")
-        return challenger, decision
-    if challenger_score < champion_score:
-        decision.update(decision="promoted", reason="the challenger's backtest score is lower (better) on the same windows")
-        return challenger, decision
-    decision.update(decision="kept_champion_config",
-                    reason="the champion's configuration is at least as good on the same windows; refitted on the new data")
-    return champion, decision
+    return ProcedureSettings(
+        horizons=tuple(settings.backtest_horizons),
+        max_drivers=settings.max_drivers,
+        window_years=settings.training_window_years or None,
+        nested_origins=settings.nested_origins,
+        nested_step=settings.nested_step_rows,
+    )
 
 
 def run_forecasting(settings: Settings, frame: pd.DataFrame, champion_config: dict | None) -> ForecastResult:
-    """The one call into the forecasting package: select a challenger, gate it against the champion's
-    configuration on the same windows, refit the winner on all the data, plot the backtest."""
-    from gasforecast.forecasting import (
-        BacktestSettings,
-        ModelConfig,
-        compare_configs,
-        fit_forecast,
-        plot_backtest,
-        select_model,
-    )
+    """The one call into the forecasting package: the training procedure (selection, the gate against
+    the champion's configuration, calibrated intervals, nested figures), then its chart."""
+    from gasforecast.forecasting import run_procedure
+    from gasforecast.forecasting.plotting import plot_training
 
     target = settings.target_column
-    backtest_settings = BacktestSettings(
-        horizons=tuple(settings.backtest_horizons),
-        origins=settings.backtest_origins,
-        step_days=settings.backtest_step_days,
-        max_drivers=settings.max_drivers,
-        window_years=settings.training_window_years or None,
-    )
-    selection = select_model(frame, target, backtest_settings)
-    champion = ModelConfig.from_dict(champion_config) if champion_config else None
-    report = selection.report
-    if champion is not None and champion != selection.best:
-        report = compare_configs(frame, target, [selection.best, champion], backtest_settings)
-    winner, decision = decide_promotion(selection.best, champion, report)
-    fitted = fit_forecast(frame, target, winner, settings.forecast_horizon_max, calibration=report)
+    result = run_procedure(frame, target, procedure_settings(settings), champion=champion_config,
+                           horizon=settings.forecast_horizon_max)
     with tempfile.TemporaryDirectory() as tmp:
-        plot_path = Path(tmp) / "backtest.png"
-        plot_backtest(report, frame, target, str(plot_path))
-        backtest_png = plot_path.read_bytes()
-    return ForecastResult(selection, report, winner, fitted, decision, backtest_png)
+        chart_path = Path(tmp) / "chart.png"
+        plot_training(result, frame, target, str(chart_path))
+        chart_png = chart_path.read_bytes()
+    return ForecastResult(result.report, result.config, result.forecast, result.decision.to_dict(),
+                          result.evaluation, chart_png)
 
 
 def handle_retrain(settings: Settings, request: RetrainRequest, storage_client: storage.Client, *,
@@ -271,11 +244,11 @@ def _record_and_register(training: TrainingRun, registry: Registry, data_bucket:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         documents = {FORECAST_ARTIFACT: forecast_doc, HISTORY_ARTIFACT: history_doc, TRACK_RECORD_ARTIFACT: track,
-                     "backtest.json": result.report.to_dict()}
+                     EVIDENCE_ARTIFACT: result.report.to_dict()}
         for name, doc in documents.items():
             (folder / name).write_text(json.dumps(doc, default=str), encoding="utf-8")
-        (folder / "backtest.png").write_bytes(result.backtest_png)
-        registry.log_artifacts(run_id, [folder / name for name in (*documents, "backtest.png")])
+        (folder / CHART_ARTIFACT).write_bytes(result.chart_png)
+        registry.log_artifacts(run_id, [folder / name for name in (*documents, CHART_ARTIFACT)])
         if verdict.servable:  # the model goes before any metric (see Registry.log_model)
             model = registry.log_model(run_id, result.fitted.model, folder / FORECAST_ARTIFACT)
     registry.record(run_id, run_record(training))
@@ -309,41 +282,43 @@ def run_record(training: TrainingRun) -> RunRecord:
     """The run's params and metrics; every name built from a label (hence from column names) goes
     through `safe_name`, so no column can make MLflow refuse the run."""
     result, settings = training.result, training.settings
-    winner, fitted, decision, report = result.winner, result.fitted, result.decision, result.report
+    winner, fitted, decision = result.winner, result.fitted, result.decision
     params = {
         "model_class": winner.model_class,
         "model_label": winner.label,
         "drivers": ",".join(winner.drivers) or "(none)",
         "transforms": fitted.transforms,
+        "calendar": fitted.calendar,
         "train_start": fitted.train_start.date().isoformat(),
         "train_end": fitted.train_end.date().isoformat(),
         "dataset_uri": training.dataset_uri,
         "dataset_generation": str(training.curated.generation),
         "dataset_sha256": training.dataset_sha256,
-        "candidates": len(result.selection.candidates),
+        "candidates": len(result.report.candidates),
         **{f"order.{safe_name(str(k))}": v for k, v in fitted.orders.items()},
         **{f"config.{k}": v for k, v in training_config(settings).items()},
         **{f"prep.{k}": v for k, v in training.prep.to_dict().items() if isinstance(v, (int, float, str))},
     }
     metrics: dict[str, float] = {}
-
-    def add(prefix: str, per_horizon: dict) -> None:
+    for label, per_horizon in result.report.metrics().items():
+        prefix = "naive" if label == "naive" else f"candidate.{safe_name(label)}"
         for horizon, values in per_horizon.items():
             for name, value in values.items():
-                if value is not None and value == value:  # MLflow refuses NaN
+                if _finite(value) is not None:  # MLflow refuses NaN
                     metrics[f"{prefix}.h{horizon}.{safe_name(str(name))}"] = float(value)
-
-    for label, per_horizon in result.selection.report.metrics().items():
-        add("naive" if label == "naive" else f"candidate.{safe_name(label)}", per_horizon)
-    gate = report.metrics()
-    add("model", gate[winner.label])
-    if decision["champion"] is not None and decision["champion"] != decision["challenger"]:
-        add("champion_config", gate[decision["champion"]])
-    for label, score in ((decision["challenger"], decision["challenger_score"]),
-                         (decision["champion"], decision["champion_score"])):
-        if label is not None and score is not None and score != float("inf"):
-            metrics[f"score.{safe_name(label)}"] = float(score)
-    metrics["selected.score"] = float(report.score(winner.label))
+    test = decision.get("test") or {}
+    for name, value in (("score.challenger", decision.get("challenger_score")),
+                        ("score.champion", decision.get("champion_score")), ("gate.p_value", test.get("p_value"))):
+        if value is not None and _finite(value) is not None:
+            metrics[name] = float(value)
+    evaluation = result.evaluation or {}
+    for name in ("mae_ratio_to_naive", "coverage_80", "coverage_95", "interval_score_ratio"):
+        for horizon, value in (evaluation.get(name) or {}).items():
+            if value is not None:
+                metrics[f"nested.h{horizon}.{name}"] = float(value)
+    for name in ("mean_mae_ratio", "mean_coverage_80", "mean_coverage_95", "mean_interval_score_ratio"):
+        if evaluation.get(name) is not None:
+            metrics[f"nested.{name}"] = float(evaluation[name])
     return RunRecord(config=winner.to_dict(), model_label=winner.label, decision=decision["decision"],
                      params=params, metrics=metrics)
 
@@ -361,7 +336,7 @@ def forecast_document(training: TrainingRun) -> dict:
     """forecast.json (docs/api.md#bundle), without `sanity`, which is judged on this very document."""
     settings, result, frame = training.settings, training.result, training.frame
     winner, fitted, report = result.winner, result.fitted, result.report
-    return {
+    document = {
         "schema_version": SCHEMA_VERSION,
         "run_id": training.run_id,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -382,22 +357,28 @@ def forecast_document(training: TrainingRun) -> dict:
             "first_date": _iso_date(frame.index[0]),
             "last_date": _iso_date(frame.index[-1]),
             "rows": int(len(frame)),
+            "calendar": fitted.calendar,
         },
         "training_window": {"start": _iso_date(fitted.train_start), "end": _iso_date(fitted.train_end)},
         "horizon_max": settings.forecast_horizon_max,
         "points": fitted.points_records(),
         "backtest": {
+            "kind": "stretch",
             "horizons": list(report.horizons),
-            "origins": len(report.origins),
-            "first_origin": _iso_date(report.origins[0]) if len(report.origins) else None,
-            "last_origin": _iso_date(report.origins[-1]) if len(report.origins) else None,
+            "origins": report.stretch["origins"],
+            "first_origin": report.stretch["first_origin"],
+            "last_origin": report.stretch["last_origin"],
+            "stretch": report.stretch,
             "selected": winner.label,
+            "challenger": report.challenger,
             "baseline": "naive",
             "metrics": {label: {str(h): v for h, v in per_h.items()} for label, per_h in report.metrics().items()},
-            "scores": {label: _finite(report.score(label)) for label in report.metrics()},
         },
-        "promotion": {k: _finite(v) if isinstance(v, float) else v for k, v in result.decision.items()},
+        "promotion": result.decision,
     }
+    if result.evaluation is not None:
+        document["evaluation"] = result.evaluation
+    return document
 
 
 def history_document(training: TrainingRun) -> dict:

@@ -79,6 +79,8 @@ Requires=cloud-sql-proxy.service
 User=mlflow
 WorkingDirectory=/var/lib/mlflow
 EnvironmentFile=/etc/mlflow/env
+# No job runner: MLflow 3 would start about ten huey worker processes for features we do not use.
+Environment=MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
 ExecStart=$VENV/bin/mlflow server --artifacts-destination gs://$artifact_bucket/mlruns --serve-artifacts --host 0.0.0.0 --port $port --workers 2 --allowed-hosts $private_ip:$port,$private_ip,localhost:$port,127.0.0.1:$port
 Restart=always
 RestartSec=5

@@ -27,8 +27,7 @@ POSTGRES_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@
 
 # Fast but honest training settings for the suite (the defaults are for production).
 TEST_SETTINGS_ENV = {
-    "BACKTEST_ORIGINS": "12",
-    "BACKTEST_STEP_DAYS": "14",
+    "NESTED_ORIGINS": "4",
     "MAX_DRIVERS": "2",
     "TRAIN_LOCK_WAIT_SECONDS": "240",
     "CHAMPION_REFRESH_SECONDS": "1",

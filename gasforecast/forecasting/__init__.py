@@ -1,20 +1,23 @@
-"""Forecasting core: candidates, rolling-origin backtest, calibrated intervals, selection (docs/model.md)."""
+"""Forecasting core: candidates, the training procedure with its evidence gate, calibrated intervals,
+and the nested evaluation (docs/model.md)."""
 
-from gasforecast.forecasting.backtest import BacktestReport, InsufficientHistory
-from gasforecast.forecasting.config import BacktestSettings, ModelConfig
-from gasforecast.forecasting.forecast import FittedForecast, fit_forecast
-from gasforecast.forecasting.plotting import plot_backtest
-from gasforecast.forecasting.selection import Selection, compare_configs, select_model
+from gasforecast.forecasting.config import ModelConfig, ProcedureSettings
+from gasforecast.forecasting.evaluation import NestedEvaluation, evaluate_nested
+from gasforecast.forecasting.forecast import FittedForecast
+from gasforecast.forecasting.procedure import Assessment, Decision, TrainingResult, assess, gate, run_procedure
+from gasforecast.forecasting.stretch import InsufficientHistory
 
 __all__ = [
-    "BacktestReport",
-    "BacktestSettings",
+    "Assessment",
+    "Decision",
     "FittedForecast",
     "InsufficientHistory",
     "ModelConfig",
-    "Selection",
-    "compare_configs",
-    "fit_forecast",
-    "plot_backtest",
-    "select_model",
+    "NestedEvaluation",
+    "ProcedureSettings",
+    "TrainingResult",
+    "assess",
+    "evaluate_nested",
+    "gate",
+    "run_procedure",
 ]

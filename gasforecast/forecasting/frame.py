@@ -5,15 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gasforecast.series_calendar import infer_calendar
 
-def validate_frame(frame: pd.DataFrame, target: str) -> None:
-    """Raise ValueError unless `frame` is calendar-daily, sorted, and its target finite and positive."""
+
+def validate_frame(frame: pd.DataFrame, target: str) -> str:
+    """Return the frame's calendar ("daily" or "business"); raise ValueError unless the frame is regular
+    in it, sorted, and its target finite and positive."""
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise ValueError("the frame needs a DatetimeIndex of dates")
     if target not in frame.columns:
         raise ValueError(f"target column {target!r} not in the data (columns: {', '.join(map(str, frame.columns))})")
-    if len(frame) > 1 and not ((frame.index[1:] - frame.index[:-1]) == pd.Timedelta(days=1)).all():
-        raise ValueError("the frame must be regular calendar-daily, sorted, without duplicate dates")
+    calendar = infer_calendar(frame.index)
     values = frame[target].to_numpy(dtype=float)
     if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError(f"target {target!r} must be finite and strictly positive on every day")
+        raise ValueError(f"target {target!r} must be finite and strictly positive on every row")
+    return calendar

@@ -1,10 +1,11 @@
-"""Forecast accuracy and interval metrics, on the price scale, averaged over backtest origins."""
+"""Interval scores and the Gaussian naive baseline the nested evaluation compares against (docs/model.md#nested-evaluation)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-METRIC_NAMES = ("mae", "rmse", "mase", "smape", "coverage_80", "coverage_95", "winkler_95")
+GAUSSIAN_Z = {80: 1.2815515655446004, 95: 1.959963984540054}
+ALPHAS = {80: 0.20, 95: 0.05}
 
 
 def winkler_score(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: float) -> np.ndarray:
@@ -14,37 +15,16 @@ def winkler_score(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, alph
     return (upper - lower) + (2.0 / alpha) * (below + above)
 
 
-def horizon_metrics(
-    actual: np.ndarray,
-    mean: np.ndarray,
-    naive_scale: np.ndarray,
-    lower_80: np.ndarray,
-    upper_80: np.ndarray,
-    lower_95: np.ndarray,
-    upper_95: np.ndarray,
-) -> dict[str, float]:
-    """Metrics over origins for one horizon; `naive_scale` is each origin's in-sample one-day naive MAE.
-
-    sMAPE is in percent (0–200); MASE divides each absolute error by its origin's scale.
-    """
-    error = actual - mean
-    absolute = np.abs(error)
-    return {
-        "mae": float(np.mean(absolute)),
-        "rmse": float(np.sqrt(np.mean(error**2))),
-        "mase": float(np.mean(absolute / naive_scale)),
-        "smape": float(np.mean(200.0 * absolute / (np.abs(actual) + np.abs(mean)))),
-        "coverage_80": float(np.mean((actual >= lower_80) & (actual <= upper_80))),
-        "coverage_95": float(np.mean((actual >= lower_95) & (actual <= upper_95))),
-        "winkler_95": float(np.mean(winkler_score(actual, lower_95, upper_95, 0.05))),
-    }
+def interval_score(actual: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Mean of the 80 % and 95 % Winkler scores (price units), element-wise."""
+    return np.mean([winkler_score(actual, *bounds[level], ALPHAS[level]) for level in ALPHAS], axis=0)
 
 
-def naive_scales(target: np.ndarray, origins: np.ndarray) -> np.ndarray:
-    """In-sample one-day naive MAE of the target over all history up to each origin (price units)."""
-    moves = np.abs(np.diff(target))
-    cumulative = np.concatenate([[0.0], np.cumsum(moves)])
-    origins = np.asarray(origins, dtype=int)
-    if origins.min() < 1:
-        raise ValueError("MASE needs at least two observations before an origin")
-    return cumulative[origins] / origins
+def gaussian_naive_bounds(history: np.ndarray, horizons: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The baseline: the last value, with `exp(log y ± z·σ·√h)` where σ is the standard deviation of every
+    one-step log return in `history` (the rows up to the origin, in the series' calendar)."""
+    log_history = np.log(history)
+    sigma = float(np.std(np.diff(log_history), ddof=1))
+    centre = log_history[-1]
+    spread = sigma * np.sqrt(np.asarray(horizons, dtype=float))
+    return {level: (np.exp(centre - z * spread), np.exp(centre + z * spread)) for level, z in GAUSSIAN_Z.items()}

@@ -1,42 +1,36 @@
-"""Backtest chart for the run artifacts: forecasts against outcomes, and the ratio to naive per horizon."""
+"""Chart for the run artifacts: the served forecast over recent history, and every candidate's evidence."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from gasforecast.forecasting.backtest import BacktestReport
+from gasforecast.forecasting.procedure import TrainingResult
 
 
-def plot_backtest(report: BacktestReport, frame: pd.DataFrame, target: str, path: str) -> None:
-    """Write a PNG: the best model's longest-horizon backtest forecasts with 95 % intervals over the
-    actual prices (top) and every usable model's MAE ratio to naive per horizon (bottom)."""
-    best = report.best_label()
-    horizon = report.horizons[-1]
-    forecasts = report.forecasts(best)
-    forecasts = forecasts[forecasts["horizon"] == horizon]
-    start = report.origins[0] - pd.Timedelta(days=horizon)
-
+def plot_training(result: TrainingResult, frame: pd.DataFrame, target: str, path: str) -> None:
+    """Write a PNG: the served forecast with its 80/95 % bands after the last year of the target (top) and
+    each usable candidate's ratio to naive per horizon on the test half of the stretch (bottom)."""
+    points, report = result.forecast.points, result.report
     figure = Figure(figsize=(11, 7.5), layout="constrained")
     top, bottom = figure.subplots(2, 1, height_ratios=(3, 2))
-    history = frame.loc[frame.index >= start, target]
+    history = frame[target].iloc[-260:]
     top.plot(history.index, history.to_numpy(), color="black", linewidth=0.9, label=target)
-    top.fill_between(forecasts["date"], forecasts["lower_95"], forecasts["upper_95"], color="tab:blue",
-                     alpha=0.2, step="mid", label="95 % interval")
-    top.plot(forecasts["date"], forecasts["mean"], "o", color="tab:blue", markersize=3,
-             label=f"{best}: {horizon}-day-ahead forecast")
-    top.set_title(f"Backtest over {len(report.origins)} origins — selected: {best} (score {report.score(best):.3f})")
+    for level, alpha in ((95, 0.15), (80, 0.3)):
+        top.fill_between(points["date"], points[f"lower_{level}"], points[f"upper_{level}"], color="tab:blue",
+                         alpha=alpha, label=f"{level} % interval")
+    top.plot(points["date"], points["mean"], color="tab:blue", label=f"served: {result.config.label}")
+    top.set_title(f"{result.decision.decision}: {result.decision.reason}", fontsize=9)
     top.legend(loc="upper left", fontsize=8)
 
-    usable = [label for label in report.labels if report.runs[label].unusable is None]
+    usable = [label for label, ev in report.candidates.items() if not ev.unusable]
     width = 0.8 / max(len(usable), 1)
     for i, label in enumerate(usable):
-        ratios = report.mae_ratios(label)
-        positions = [j + i * width for j in range(len(report.horizons))]
-        bottom.bar(positions, [ratios[h] for h in report.horizons], width=width, label=label)
+        positions = np.arange(len(report.horizons)) + i * width
+        bottom.bar(positions, report.candidates[label].test_ratios, width=width, label=label)
     bottom.axhline(1.0, color="black", linewidth=0.8)
-    bottom.set_xticks([j + 0.4 - width / 2 for j in range(len(report.horizons))],
-                      [f"h={h}" for h in report.horizons])
-    bottom.set_ylabel("MAE ÷ naive MAE")
+    bottom.set_xticks(np.arange(len(report.horizons)) + 0.4 - width / 2, [f"h={h}" for h in report.horizons])
+    bottom.set_ylabel("|log error| ÷ naive, test half")
     bottom.legend(fontsize=7, ncols=3)
     figure.savefig(path, dpi=110)

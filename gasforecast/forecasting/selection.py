@@ -1,105 +1,105 @@
-"""Choose drivers and model by backtest, without look-ahead.
+"""Which drivers and which candidates: chosen on the selection half of the stretch only.
 
-Drivers are chosen by forward selection of VAR drivers scored on the calibration stretch, i.e. with
-models fitted and evaluated strictly before the first scored origin; the candidates are then
-backtested on the scored origins and the best selection score wins (docs/model.md#selection).
+Drivers are chosen by bounded greedy forward selection of VAR drivers, each scored by one fit at the
+start of the stretch forecasting every origin of its selection half, with outcomes up to the test
+half's first row only. The candidate list then depends on the series' calendar and those drivers.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from gasforecast.forecasting.backtest import (
-    NAIVE,
-    BacktestReport,
-    Schedule,
+from gasforecast.forecasting.config import ModelConfig, ProcedureSettings
+from gasforecast.forecasting.stretch import (
+    Stretch,
     UnusableConfig,
-    block_paths,
     config_values,
     finite_run_start,
-    make_schedule,
-    run_backtest,
+    fit_and_forecast,
     training_start,
 )
-from gasforecast.forecasting.blas import single_threaded_blas
-from gasforecast.forecasting.config import BacktestSettings, ModelConfig
-from gasforecast.forecasting.frame import validate_frame
 from gasforecast.logs import get_logger
+from gasforecast.series_calendar import DAILY, extended_index
 
 log = get_logger(__name__)
 
-IMPROVEMENT = 0.002  # a driver joins only if it lowers the inner score by at least this much
+IMPROVEMENT = 0.002  # a driver joins only if it lowers the selection score by at least this much
 EXTRA_SCREENED = 3  # forward selection looks at the best max_drivers + this many single drivers
+NAIVE_WEIGHT = 0.5  # the robust combination: half model, half naive (log space)
+NAIVE = ModelConfig("naive")
 
 
-@dataclass
-class Selection:
-    best: ModelConfig
-    report: BacktestReport  # includes best, the naive baseline and every candidate tried
-    candidates: list[ModelConfig]
+def absolute_log_errors(paths: np.ndarray, log_target: np.ndarray, origins: np.ndarray,
+                        horizons: Sequence[int], known_until: int) -> np.ndarray:
+    """|log error| per origin (rows) and horizon (columns); NaN where the outcome lies after `known_until`."""
+    h = np.asarray(horizons)
+    ahead = origins[:, None] + h[None, :]
+    actual = log_target[np.minimum(ahead, log_target.size - 1)]
+    errors = np.abs(actual - paths[:, h - 1])
+    errors[ahead > known_until] = np.nan
+    return errors
 
 
-def eligible_drivers(frame: pd.DataFrame, target: str, names: Sequence[str], schedule: Schedule,
-                     settings: BacktestSettings) -> list[str]:
-    """Drivers with enough finite history before the calibration stretch and values up to the last day."""
+def ratio_to_naive(errors: np.ndarray, naive_errors: np.ndarray) -> np.ndarray:
+    """Per horizon: mean |log error| ÷ the naive forecast's, over the same (observed) origins."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nanmean(errors, axis=0) / np.nanmean(naive_errors, axis=0)
+
+
+def eligible_drivers(frame: pd.DataFrame, target: str, names: Sequence[str], stretch: Stretch,
+                     settings: ProcedureSettings) -> list[str]:
+    """Drivers with enough finite history before the stretch and values up to the last row."""
     eligible = []
     for name in names:
         config = ModelConfig("var", (name,), settings.window_years)
         try:
             values = config_values(frame, target, config)
-            training_start(config, finite_run_start(values), schedule.calibration_start, settings.min_train_days)
-        except (TypeError, ValueError) as exc:  # UnusableConfig, or a column that is not numeric
+            training_start(config, finite_run_start(values), stretch.start, settings.min_train_rows, stretch.calendar)
+        except UnusableConfig as exc:
             log.info("selection.driver_skipped", driver=name, reason=str(exc))
             continue
         eligible.append(name)
     return eligible
 
 
-def inner_score(frame: pd.DataFrame, target: str, config: ModelConfig, schedule: Schedule,
-                settings: BacktestSettings) -> float:
-    """Mean MAE ÷ naive MAE over the calibration stretch: fit at its start, forecast each day of it.
-
-    Only outcomes dated up to the first scored origin are used, so selection never sees scored data.
-    """
-    start, first_scored = schedule.calibration_start, int(schedule.scored[0])
-    origins = np.arange(start, first_scored)
+def selection_score(frame: pd.DataFrame, target: str, config: ModelConfig, stretch: Stretch,
+                    settings: ProcedureSettings) -> float:
+    """Mean over horizons of the |log error| ratio to naive on the selection half, from one fit at its start."""
+    origins = stretch.origins[stretch.selection_mask()]
     try:
-        paths, _ = block_paths(config, config_values(frame, target, config), start, origins,
-                               schedule.steps, settings.min_train_days)
+        values = config_values(frame, target, config)
+        dates = extended_index(frame.index, stretch.steps, stretch.calendar)
+        paths = fit_and_forecast(config, values, dates, stretch.start, origins, stretch.steps,
+                                 settings.min_train_rows, stretch.calendar).paths
     except UnusableConfig:
         return math.inf
-    prices = frame[target].to_numpy(dtype=float)
-    ratios = []
-    for h in settings.horizons:
-        known = origins + h <= first_scored
-        actual = prices[origins[known] + h]
-        model_mae = np.mean(np.abs(actual - np.exp(paths[known, h - 1])))
-        naive_mae = np.mean(np.abs(actual - prices[origins[known]]))
-        ratios.append(model_mae / naive_mae)
-    score = float(np.mean(ratios))
+    log_target = np.log(values[:, 0])
+    errors = absolute_log_errors(paths, log_target, origins, settings.horizons, stretch.split)
+    naive = absolute_log_errors(np.repeat(log_target[origins][:, None], stretch.steps, axis=1), log_target, origins,
+                                settings.horizons, stretch.split)
+    score = float(np.mean(ratio_to_naive(errors, naive)))
     return score if math.isfinite(score) else math.inf
 
 
-def forward_select(frame: pd.DataFrame, target: str, eligible: Sequence[str], schedule: Schedule,
-                   settings: BacktestSettings) -> tuple[str, ...]:
-    """Greedy VAR driver selection on the calibration stretch, at most `settings.max_drivers` drivers.
+def forward_select(frame: pd.DataFrame, target: str, eligible: Sequence[str], stretch: Stretch,
+                   settings: ProcedureSettings) -> tuple[str, ...]:
+    """Greedy VAR driver selection on the selection half, at most `settings.max_drivers` drivers.
 
-    Always returns the best single driver (if any is usable) so VAR and VECM are compared at all.
+    Returns the best single driver (if any is usable) even when it does not beat naive, so the
+    multivariate models are always compared; the gate decides whether they earn their place.
     """
     if settings.max_drivers < 1 or not eligible:
         return ()
 
     def score(drivers: tuple[str, ...]) -> float:
-        return inner_score(frame, target, ModelConfig("var", drivers, settings.window_years), schedule, settings)
+        return selection_score(frame, target, ModelConfig("var", drivers, settings.window_years), stretch, settings)
 
     singles = {name: score((name,)) for name in eligible}
     ranked = [name for name in sorted(singles, key=singles.get) if math.isfinite(singles[name])]
-    log.info("selection.single_drivers", scores={k: round(v, 4) for k, v in singles.items()})
     if not ranked:
         return ()
     screened = ranked[: settings.max_drivers + EXTRA_SCREENED]
@@ -112,40 +112,24 @@ def forward_select(frame: pd.DataFrame, target: str, eligible: Sequence[str], sc
         if trials[name] > current - IMPROVEMENT:
             break
         chosen, current = chosen + (name,), trials[name]
-    log.info("selection.drivers", drivers=list(chosen), inner_score=round(current, 4))
+    log.info("selection.drivers", drivers=list(chosen), selection_score=round(current, 4),
+             singles={k: round(v, 4) for k, v in singles.items() if math.isfinite(v)})
     return chosen
 
 
-def candidate_configs(drivers: tuple[str, ...], settings: BacktestSettings) -> list[ModelConfig]:
+def core_candidates(drivers: tuple[str, ...], calendar: str, settings: ProcedureSettings) -> list[ModelConfig]:
+    """The fitted candidates: random walk, AR and SES on returns/levels, weekday-profile variants for
+    calendar-daily series, VAR and VECM on the chosen drivers."""
     window = settings.window_years
-    configs = [NAIVE, ModelConfig("seasonal_naive"), ModelConfig("ar", window_years=window)]
+    configs = [NAIVE, ModelConfig("ar", window_years=window), ModelConfig("ses", window_years=window)]
+    if calendar == DAILY:
+        configs += [ModelConfig(kind, window_years=window, seasonal="weekday") for kind in ("naive", "ar", "ses")]
     if drivers:
         configs += [ModelConfig("var", drivers, window), ModelConfig("vecm", drivers, window)]
     return configs
 
 
-@single_threaded_blas
-def select_model(frame: pd.DataFrame, target: str, settings: BacktestSettings = BacktestSettings(),
-                 drivers: Sequence[str] | None = None) -> Selection:
-    """Select drivers (None = all other columns), backtest every candidate, pick the best score."""
-    validate_frame(frame, target)
-    schedule = make_schedule(len(frame), settings)
-    names = [c for c in frame.columns if c != target] if drivers is None else list(drivers)
-    chosen = forward_select(frame, target, eligible_drivers(frame, target, names, schedule, settings),
-                            schedule, settings)
-    candidates = candidate_configs(chosen, settings)
-    report = run_backtest(frame, target, candidates, settings, schedule)
-    best = report.config(report.best_label())
-    log.info("selection.best", model=best.label, score=round(report.score(best.label), 4),
-             scores={label: round(report.score(label), 4) for label in report.labels})
-    return Selection(best=best, report=report, candidates=candidates)
-
-
-@single_threaded_blas
-def compare_configs(frame: pd.DataFrame, target: str, configs: Sequence[ModelConfig],
-                    settings: BacktestSettings) -> BacktestReport:
-    """Backtest the given configurations plus naive on the same origins (the promotion gate).
-
-    A configuration that cannot run on this frame (e.g. a missing driver) scores +inf.
-    """
-    return run_backtest(frame, target, configs, settings)
+def blended(config: ModelConfig) -> ModelConfig:
+    """The candidate combined half-and-half with the naive forecast."""
+    return ModelConfig(config.kind, config.drivers, config.window_years, config.max_lags, config.ic,
+                       config.seasonal, NAIVE_WEIGHT)

@@ -94,16 +94,35 @@ def test_read_curated_of_nothing_is_an_empty_frame() -> None:
     assert report.rows_added == 1 and list(merged.columns) == [TARGET]
 
 
-def test_training_frame_fills_weekends_and_holidays_by_carrying_forward() -> None:
+def test_a_business_day_series_gets_a_business_day_frame_with_holidays_carried_forward() -> None:
     business = frame({"2024-01-05": {TARGET: 80, "hdd": 3}, "2024-01-08": {TARGET: 81, "hdd": NAN},
-                      "2024-01-12": {TARGET: 82, "hdd": 5}})
+                      "2024-01-12": {TARGET: 82, "hdd": NAN}, "2024-01-13": {"hdd": 9},
+                      "2024-01-19": {TARGET: 83, "hdd": 5}})
     result, report = training_frame(business, TARGET)
-    assert list(result.index) == list(pd.date_range("2024-01-05", "2024-01-12", freq="D"))
-    assert result[TARGET].tolist() == [80, 80, 80, 81, 81, 81, 81, 82]
-    assert report.gaps_filled == 5 and report.filled_dates[:2] == ["2024-01-06", "2024-01-07"]
-    # hdd: 01-06..01-11 is one gap of six days, longer than the fill limit, so it stays missing.
-    assert result["hdd"].isna().sum() == 6 and report.driver_cells_filled == 0
-    assert (report.start, report.end, report.rows, report.long_gaps) == ("2024-01-05", "2024-01-12", 8, [])
+    assert report.calendar == "business"
+    assert list(result.index) == list(pd.bdate_range("2024-01-05", "2024-01-19"))  # no Saturday/Sunday rows
+    assert result[TARGET].tolist() == [80, 81, 81, 81, 81, 82, 82, 82, 82, 82, 83]
+    assert report.gaps_filled == 7 and report.filled_dates[:2] == ["2024-01-09", "2024-01-10"]
+    # hdd: 01-08..01-18 is one gap of nine business days (its Saturday value is dropped): it stays missing.
+    assert result["hdd"].isna().sum() == 9 and report.driver_cells_filled == 0
+    assert (report.start, report.end, report.rows, report.long_gaps) == ("2024-01-05", "2024-01-19", 11, [])
+
+
+def test_a_series_observed_on_weekends_gets_a_calendar_daily_frame() -> None:
+    days = pd.date_range("2024-01-01", "2024-01-31", freq="D")
+    observed = days[days != pd.Timestamp("2024-01-10")]  # one missing Wednesday
+    spot = pd.DataFrame({TARGET: np.arange(len(observed), dtype=float) + 50}, index=observed.rename("date"))
+    result, report = training_frame(spot, TARGET)
+    assert report.calendar == "daily" and list(result.index) == list(days)
+    assert report.filled_dates == ["2024-01-10"] and result.loc["2024-01-10", TARGET] == 58.0
+
+
+def test_a_few_weekend_values_do_not_make_a_business_series_daily() -> None:
+    dates = pd.bdate_range("2023-01-02", periods=300).append(pd.DatetimeIndex(["2023-06-03"])).sort_values()
+    series = pd.DataFrame({TARGET: np.linspace(60, 70, len(dates))}, index=dates.rename("date"))
+    result, report = training_frame(series, TARGET)
+    assert report.calendar == "business" and not (result.index.day_of_week >= 5).any()
+    assert "weekend" in report.notes[0]
 
 
 def test_training_frame_reports_long_target_gaps_and_keeps_the_recent_stretch() -> None:
@@ -121,7 +140,7 @@ def test_training_frame_falls_back_to_the_longest_stretch_when_the_recent_one_is
     recent = daily("2023-07-01", [70.0] * 30)
     result, report = training_frame(pd.concat([old, recent]), TARGET, min_recent_days=365)
     assert (report.stretch, report.start, report.end, report.rows) == ("longest", "2022-01-01", "2023-05-15", 500)
-    assert report.notes and "365 days" in report.notes[0]
+    assert report.notes and "365 rows" in report.notes[0]
     result_short_ok, report_short_ok = training_frame(pd.concat([old, recent]), TARGET, min_recent_days=30)
     assert report_short_ok.stretch == "recent" and len(result_short_ok) == 30
 

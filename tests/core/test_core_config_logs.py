@@ -20,9 +20,9 @@ def test_defaults_without_environment():
 
 def test_every_setting_has_an_environment_variable_and_is_read():
     settings = load_settings({"DATA_BUCKET": "d", "BACKTEST_HORIZONS": "1,5", "FORECAST_HORIZON_MAX": "30",
-                              "TRAINING_WINDOW_YEARS": "2.5", "BACKTEST_ORIGINS": "8"})
+                              "TRAINING_WINDOW_YEARS": "2.5", "NESTED_ORIGINS": "8"})
     assert (settings.data_bucket, settings.backtest_horizons, settings.forecast_horizon_max) == ("d", (1, 5), 30)
-    assert settings.training_window_years == 2.5 and settings.backtest_origins == 8
+    assert settings.training_window_years == 2.5 and settings.nested_origins == 8
     assert set(env_names()) == set(Settings.__dataclass_fields__)
 
 

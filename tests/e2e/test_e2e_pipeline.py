@@ -44,7 +44,8 @@ def test_upload_reaches_the_service_with_a_new_version(running_stack, settings):
 
     run = Registry(settings).client.get_run(model["model"]["run_id"])
     assert run.data.params["dataset_uri"] == settings.curated_uri
-    assert {"model.h1.mae", "naive.h1.mae", "model.h30.coverage_95"} <= set(run.data.metrics)
+    assert {"naive.h1.test_ratio", "nested.mean_mae_ratio", "nested.h30.coverage_95"} <= set(
+        run.data.metrics)
     assert run.data.tags["trigger.reason"] == "upload"
     assert run.data.tags["trigger.source"] == f"gs://{running_stack.uploads_bucket}/e2e-history.csv"
 

@@ -1,4 +1,4 @@
-"""Small synthetic daily frames for the forecasting tests (never real data)."""
+"""Small synthetic frames for the forecasting tests (never real data)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gasforecast.forecasting import ProcedureSettings
 from gasforecast.sample import synthetic_history
+
+# Short stretch and few horizons keep each procedure run well under a second.
+FAST = ProcedureSettings(horizons=(1, 7), stretch_years=1.5, nested_origins=0)
 
 
 def daily_frame(days: int = 1200, seed: int = 3) -> pd.DataFrame:
@@ -14,6 +18,14 @@ def daily_frame(days: int = 1200, seed: int = 3) -> pd.DataFrame:
     frame = synthetic_history(days, start="2019-01-01", seed=seed)
     frame["date"] = pd.to_datetime(frame["date"])
     return frame.set_index("date")
+
+
+def random_walk_frame(rows: int = 900, seed: int = 5, freq: str = "B") -> pd.DataFrame:
+    """A heavy-tailed random walk target and an unrelated random-walk driver: nothing to learn."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2020-01-01", periods=rows, freq=freq, name="date")
+    return pd.DataFrame({"price": 40 * np.exp(np.cumsum(0.02 * rng.standard_t(4, rows) / np.sqrt(2))),
+                         "unrelated": 70 * np.exp(np.cumsum(rng.normal(0, 0.015, rows)))}, index=index)
 
 
 def leading_driver_frame(days: int = 1100, seed: int = 11) -> pd.DataFrame:
@@ -40,3 +52,8 @@ def market() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def leading() -> pd.DataFrame:
     return leading_driver_frame()
+
+
+@pytest.fixture(scope="session")
+def random_walk() -> pd.DataFrame:
+    return random_walk_frame()

@@ -1,7 +1,8 @@
-"""The analyst CLI: `gasforecast backtest` and `gasforecast forecast` on a data-contract CSV."""
+"""The analyst CLI: `gasforecast backtest` and `gasforecast forecast` run the training procedure on a CSV."""
 
 import json
 
+import pandas as pd
 import pytest
 
 from gasforecast.cli import main
@@ -15,28 +16,28 @@ def csv_path(tmp_path_factory):
     return str(path)
 
 
-def test_backtest_json_names_the_selection(csv_path, capsys):
-    assert main(["backtest", "--csv", csv_path, "--origins", "8", "--horizons", "1,7", "--json"]) == 0
+def test_backtest_json_reports_the_evidence_and_the_decision(csv_path, capsys):
+    assert main(["backtest", "--csv", csv_path, "--horizons", "1,7", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    selected = result["selected"]
-    assert selected["label"] in result["backtest"]["scores"]
-    assert set(selected["mae_ratio_to_naive"]) == {"1", "7"}
-    assert 0.0 <= selected["coverage_95"]["7"] <= 1.0
-    assert result["backtest"]["origins"]["count"] == 8
+    assert result["served"]["kind"] in ("naive", "ar", "ses", "var", "vecm")
+    assert result["decision"]["decision"] in ("naive", "promoted")
+    assert result["report"]["calendar"] == "business"
+    assert set(result["report"]["candidates"]["naive"]["test_ratio"]) == {"1", "7"}
 
 
-def test_backtest_table_shows_the_ratio_to_naive(csv_path, capsys):
-    assert main(["backtest", "--csv", csv_path, "--origins", "8", "--drivers", "ttf_price"]) == 0
+def test_backtest_table_shows_both_halves(csv_path, capsys):
+    assert main(["backtest", "--csv", csv_path, "--horizons", "1,7", "--drivers", "ttf_price"]) == 0
     out = capsys.readouterr().out
-    assert "×naive" in out and "selected:" in out and "brent_price" not in out
+    assert "selection" in out and "test" in out and "served:" in out and "brent_price" not in out
 
 
-def test_forecast_json_uses_the_api_point_format(csv_path, capsys):
-    assert main(["forecast", "--csv", csv_path, "--horizon", "14", "--origins", "8", "--json"]) == 0
+def test_forecast_json_has_business_dates_and_the_api_point_format(csv_path, capsys):
+    assert main(["forecast", "--csv", csv_path, "--horizon", "14", "--horizons", "1,7", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert len(result["points"]) == 14
+    assert len(result["points"]) == 14 and result["calendar"] == "business"
     assert set(result["points"][0]) == {"date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"}
-    assert result["target"] == "uk_gas_price"
+    assert not any(pd.Timestamp(p["date"]).day_of_week >= 5 for p in result["points"])
+    assert result["target"] == "uk_gas_price" and result["decision"]["served"] == result["model"]["label"]
 
 
 def test_unknown_target_is_a_clear_error(csv_path, capsys):

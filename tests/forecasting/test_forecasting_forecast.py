@@ -1,4 +1,4 @@
-"""fit_forecast: calibrated, widening intervals, a picklable model, and the API point format."""
+"""The served forecast: dates in the series' calendar, smooth widening intervals, a picklable model."""
 
 import pickle
 
@@ -6,61 +6,66 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gasforecast.forecasting import BacktestSettings, ModelConfig, compare_configs, fit_forecast, plot_backtest
-
-SETTINGS = BacktestSettings(origins=12, calibration_days=300)
+from gasforecast.forecasting import ModelConfig, assess
+from gasforecast.forecasting.fitting import fit_candidate, ses_weights
+from gasforecast.forecasting.forecast import served_forecast
+from tests.forecasting.conftest import FAST
 
 
 @pytest.fixture(scope="module")
-def calibration(market):
-    return compare_configs(market, "uk_gas_price", [ModelConfig("var", ("ttf_price", "hdd")), ModelConfig("ar")], SETTINGS)
+def business_assessment(random_walk):
+    return assess(random_walk, "price", FAST, horizon_out=90, extra=[ModelConfig("ar"), ModelConfig("ses")])
 
 
-@pytest.mark.parametrize("config", [ModelConfig("naive"), ModelConfig("ar"), ModelConfig("var", ("ttf_price", "hdd"))])
-def test_forecast_points_widen_and_follow_the_api_format(market, calibration, config):
-    fitted = fit_forecast(market, "uk_gas_price", config, 90, calibration=calibration)
-    points = fitted.points
-    assert list(points.index) == list(range(1, 91))
-    assert points["date"].iloc[0] == market.index[-1] + pd.Timedelta(days=1)
+def test_a_business_day_series_is_forecast_on_business_days(random_walk, business_assessment):
+    fitted = served_forecast(random_walk, "price", business_assessment.candidates["naive"], 90, FAST.min_train_rows)
+    dates = fitted.points["date"]
+    assert fitted.calendar == "business" and not (dates.dt.day_of_week >= 5).any()
+    assert list(dates) == list(pd.bdate_range(random_walk.index[-1] + pd.offsets.BDay(1), periods=90))
+    assert fitted.points_records()[0]["date"] == dates.iloc[0].strftime("%Y-%m-%d")
+
+
+def test_a_calendar_daily_series_is_forecast_on_every_day(market):
+    evidence = assess(market, "uk_gas_price", FAST, horizon_out=10).candidates["naive"]
+    fitted = served_forecast(market, "uk_gas_price", evidence, 10, FAST.min_train_rows)
+    assert list(fitted.points["date"]) == list(pd.date_range(market.index[-1] + pd.Timedelta(days=1), periods=10))
+
+
+@pytest.mark.parametrize("label", ["naive", "ar", "ses"])
+def test_interval_widths_grow_smoothly_and_strictly_with_the_step(random_walk, business_assessment, label):
+    points = served_forecast(random_walk, "price", business_assessment.candidates[label], 90, FAST.min_train_rows).points
     for level in (80, 95):
-        width = np.log(points[f"upper_{level}"]) - np.log(points[f"lower_{level}"])
-        assert (np.diff(width) >= -1e-12).all()
-        assert width.iloc[-1] > 2 * width.iloc[0]
-    assert (points["lower_95"] < points["mean"]).all() and (points["mean"] < points["upper_95"]).all()
-    record = fitted.points_records()[0]
-    assert set(record) == {"date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"}
-    assert isinstance(record["date"], str) and isinstance(record["mean"], float)
-    assert fitted.train_end == market.index[-1]
-    pickle.loads(pickle.dumps(fitted.model))  # logged with mlflow.statsmodels
+        width = np.log(points[f"upper_{level}"].to_numpy()) - np.log(points[f"lower_{level}"].to_numpy())
+        steps = np.diff(width)
+        assert (steps > 0).all(), f"{label} {level}: not strictly widening"
+        # smooth: no stair steps — consecutive increments never jump by more than a factor of 3
+        assert (steps[1:] / steps[:-1]).max() < 3 and (steps[1:] / steps[:-1]).min() > 1 / 3
+        assert width[-1] > 2 * width[0]
+    assert (points["lower_95"] < points["lower_80"]).all() and (points["upper_80"] < points["upper_95"]).all()
+    assert (points["lower_80"] < points["mean"]).all() and (points["mean"] < points["upper_80"]).all()
 
 
-def test_orders_and_transforms_are_reported(market):
-    fitted = fit_forecast(market, "uk_gas_price", ModelConfig("vecm", ("ttf_price", "hdd")), 10)
-    assert set(fitted.orders) == {"lags", "coint_rank"} and fitted.orders["lags"] >= 1
-    assert fitted.transforms == "log-level (VECM); hdd: level"
-    assert fitted.model is not None
+def test_the_served_model_pickles_and_its_transforms_are_named(random_walk, business_assessment, market):
+    for label in ("naive", "ar", "ses"):
+        fitted = served_forecast(random_walk, "price", business_assessment.candidates[label], 5, FAST.min_train_rows)
+        pickle.loads(pickle.dumps(fitted.model))  # logged with the registered version
+        assert fitted.train_end == random_walk.index[-1]
+    vecm = fit_candidate(ModelConfig("vecm", ("ttf_price", "hdd")), market[["uk_gas_price", "ttf_price", "hdd"]]
+                         .to_numpy(), market.index)
+    assert set(vecm.orders) == {"lags", "coint_rank"}
 
 
-def test_window_limits_the_training_rows(market):
-    fitted = fit_forecast(market, "uk_gas_price", ModelConfig("ar", window_years=1.0), 5)
-    assert fitted.train_start == market.index[-365] or fitted.train_start == market.index[-366]
+def test_weekday_profile_moves_a_daily_forecast_by_weekday():
+    index = pd.date_range("2021-01-01", periods=700, freq="D", name="date")
+    rng = np.random.default_rng(1)
+    weekend = np.where(index.day_of_week >= 5, -0.05, 0.02)
+    prices = 30 * np.exp(np.cumsum(rng.normal(0, 0.002, len(index))) + weekend)
+    fit = fit_candidate(ModelConfig("naive", seasonal="weekday"), prices[:, None], index)
+    profile = fit.term.effects
+    assert profile[5] < -0.03 and profile[6] < -0.03 and profile[:5].min() > 0.0
 
 
-def test_backtest_intervals_cover_a_heavy_tailed_random_walk():
-    rng = np.random.default_rng(5)
-    days = 1600
-    volatility = np.where(np.arange(days) > 900, 0.04, 0.012)  # a crisis-sized regime change
-    prices = 40 * np.exp(np.cumsum(volatility * rng.standard_t(4, days) / np.sqrt(2)))
-    frame = pd.DataFrame({"price": prices}, index=pd.date_range("2019-01-01", periods=days, name="date"))
-    report = compare_configs(frame, "price", [], BacktestSettings(origins=104, step_days=3))
-    metrics = report.metrics()["naive"]
-    coverage_95 = np.mean([metrics[h]["coverage_95"] for h in report.horizons])
-    coverage_80 = np.mean([metrics[h]["coverage_80"] for h in report.horizons])
-    assert 0.88 <= coverage_95 <= 0.99
-    assert 0.70 <= coverage_80 <= 0.90
-
-
-def test_plot_writes_a_png(market, calibration, tmp_path):
-    path = tmp_path / "backtest.png"
-    plot_backtest(calibration, market, "uk_gas_price", str(path))
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_ses_weights_sum_to_one_and_decay():
+    weights = ses_weights(0.3)
+    assert weights.sum() == pytest.approx(1.0) and (np.diff(weights) < 0).all()
+    assert ses_weights(1.0).tolist() == [1.0]

@@ -21,7 +21,7 @@ from cloudevents.conversion import to_structured
 from cloudevents.http import CloudEvent
 
 from devstack.processes import wait_for
-from gasforecast import dataset
+from gasforecast import dataset, sanity
 from gasforecast.cli import main as cli
 from gasforecast.messaging import RetrainRequest, make_publisher, parse_retrain_request, publish, utc_now_iso
 from gasforecast.sample import synthetic_history, to_csv_bytes
@@ -182,6 +182,9 @@ def test_an_identical_re_upload_changes_nothing(curated_base, settings, pubsub_e
 
 
 def test_an_accepted_held_file_trains_and_a_correction_replaces_it(curated_base, settings, capsys):
+    """An operator accepts a held spike: it is merged and trained on — then served, or refused by
+    promotion sanity if its bands are absurd; the public forecast stays sane either way. The
+    correction (uploaded whatever happened, so no later test trains on the spike) replaces it."""
     stack = curated_base
     new, _ = continuation(stack, settings, days=10)
     genuine = new[settings.target_column].iloc[4]
@@ -189,20 +192,28 @@ def test_an_accepted_held_file_trains_and_a_correction_replaces_it(curated_base,
     name = _unique("spike")
     stack.upload(name, dataset.curated_to_bytes(new))
     held = wait_event(stack, "ingest", TIMEOUT, event="ingest.held", object=name)
-
-    assert cli(["accept", held["held_uri"]]) == 0
-    message_id = re.search(r"retrain message (\S+)", capsys.readouterr().out).group(1)
-    wait_for(lambda: function_events(stack, "train", event="train.finished", message_id=message_id)
-             or function_events(stack, "train", event="train.duplicate", message_id=message_id),
-             300, f"the accepted file's retrain (message {message_id}) to finish", 0.5)
-    last_date = new.index[-1].strftime("%Y-%m-%d")
-    wait_served(stack, lambda m: m["data"]["last_date"] >= last_date, timeout=300, what="the accepted data served")
-    assert data_bucket(stack).read(parse_gs_uri(held["held_uri"])[1]) is None, "no longer held"
-
-    new.iloc[4, new.columns.get_loc(settings.target_column)] = genuine
-    correction = _unique("correction")
-    stack.upload(correction, dataset.curated_to_bytes(new))
-    wait_event(stack, "ingest", TIMEOUT, event="ingest.accepted", object=correction)
+    try:
+        assert cli(["accept", held["held_uri"]]) == 0
+        message_id = re.search(r"retrain message (\S+)", capsys.readouterr().out).group(1)
+        assert data_bucket(stack).read(parse_gs_uri(held["held_uri"])[1]) is None, "no longer held"
+        assert _curated(stack, settings)[0].loc[new.index[4], settings.target_column] == pytest.approx(genuine * 6)
+        outcome = wait_for(lambda: [e for e in function_events(stack, "train", message_id=message_id)
+                                    if e["event"] in ("train.finished", "train.promotion_refused")],
+                           300, f"the accepted file's retrain (message {message_id}) to finish", 0.5)[-1]
+        served = wait_served(stack, lambda m: True, what="a champion")
+        assert served["model"]["version"], "a champion is still served"
+        if outcome["event"] == "train.finished":
+            last_date = new.index[-1].strftime("%Y-%m-%d")
+            served = wait_served(stack, lambda m: m["data"]["last_date"] >= last_date, timeout=300,
+                                 what="the accepted data served")
+        forecast = requests.get(f"{stack.service_url}/api/v1/forecast", timeout=10).json()
+        history = requests.get(f"{stack.service_url}/api/v1/history", params={"days": 3650}, timeout=10).json()
+        assert sanity.check(forecast["points"], [p["value"] for p in history["points"]]).servable
+    finally:
+        new.iloc[4, new.columns.get_loc(settings.target_column)] = genuine
+        correction = _unique("correction")
+        stack.upload(correction, dataset.curated_to_bytes(new))
+        wait_event(stack, "ingest", TIMEOUT, event="ingest.accepted", object=correction)
     curated, _ = _curated(stack, settings)
     assert curated.loc[new.index[4], settings.target_column] == pytest.approx(genuine)
 

@@ -29,7 +29,7 @@ from gasforecast.sample import synthetic_history, to_csv_bytes
 from gasforecast.track_record import MONITORING_TAG, day_index, validate_document
 from gasforecast.training import LEASE_OBJECT, ForecastResult, run_forecasting, train
 
-SETTINGS = Settings(backtest_origins=12, backtest_step_days=14, max_drivers=2, forecast_horizon_max=60,
+SETTINGS = Settings(nested_origins=4, max_drivers=2, forecast_horizon_max=60,
                     train_lock_wait_seconds=5)
 
 

@@ -20,7 +20,7 @@ from gasforecast.training import run_forecasting, train
 from tests.fake_registry import FakeMlflowClient, MemoryRegistry
 from tests.fakes import MemoryBucket
 
-SETTINGS = Settings(backtest_origins=12, backtest_step_days=14, max_drivers=2, forecast_horizon_max=60,
+SETTINGS = Settings(nested_origins=4, max_drivers=2, forecast_horizon_max=60,
                     train_lock_wait_seconds=5)
 HOSTILE = "=cmd|' /C calc'!A0 ../" + "ü" * 40 + "x" * 260  # 300+ characters, none of them name-safe
 _MLFLOW_NAME = re.compile(r"^[/\w.\- :]*$")
@@ -56,5 +56,5 @@ def test_a_300_character_driver_name_trains_and_registers():
     assert outcome.status == "trained"
     run = fake.runs[outcome.run_id]
     assert run.data.params["drivers"] == HOSTILE, "the model uses the hostile driver"
-    assert f"candidate.{safe_name(f'var[{HOSTILE}]')}.h1.mae" in run.data.metrics
+    assert f"candidate.{safe_name(f'var[{HOSTILE}]')}.h1.test_ratio" in run.data.metrics
     assert all(len(name) <= MAX_NAME_LENGTH for name in (*run.data.metrics, *run.data.params, *run.data.tags))

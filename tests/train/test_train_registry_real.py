@@ -124,4 +124,4 @@ def test_a_300_character_column_name_trains_through_the_real_server(settings, gc
     assert outcome.status == "trained"
     run = Registry(isolated).client.get_run(outcome.run_id)
     assert run.data.params["drivers"] == HOSTILE
-    assert f"candidate.{safe_name(f'var[{HOSTILE}]')}.h1.mae" in run.data.metrics
+    assert f"candidate.{safe_name(f'var[{HOSTILE}]')}.h1.test_ratio" in run.data.metrics

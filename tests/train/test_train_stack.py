@@ -108,19 +108,38 @@ def test_a_malformed_message_is_acknowledged_and_never_retried(running_stack, se
     assert len(function_events(running_stack, "train", event="train.malformed_message", event_id=message_id)) == 1
 
 
+def test_the_train_subscription_retries_and_dead_letters_as_documented(running_stack):
+    """The stack's own subscription: the retry policy that rides out a 60 s MLflow restart, five
+    delivery attempts, then the dead-letter topic (the next test watches that policy work)."""
+    config = running_stack.subscription_config("retrain-requests-to-train")
+    assert config["ackDeadlineSeconds"] == 600
+    assert config["retryPolicy"] == {"minimumBackoff": f"{running_stack.retry_backoff[0]}s",
+                                     "maximumBackoff": f"{running_stack.retry_backoff[1]}s"}
+    assert config["deadLetterPolicy"] == {"deadLetterTopic": running_stack.topic_path(running_stack.dead_letter_topic),
+                                          "maxDeliveryAttempts": MAX_DELIVERY_ATTEMPTS}
+
+
 def test_a_message_failing_five_times_lands_in_the_dead_letter_subscription(
         running_stack, settings, new_data, mlflow_server, pubsub_emulator):
+    """The same wiring on a private topic with 1-2 s backoffs, so five failed deliveries take seconds."""
+    suffix = uuid.uuid4().hex[:8]
+    topic, dead_topic = f"retrain-dlq-{suffix}", f"retrain-dlq-{suffix}-dead-letter"
+    pubsub_emulator.make_topic(topic)
+    pubsub_emulator.make_topic(dead_topic)
+    dead_subscription = pubsub_emulator.make_pull_subscription(dead_topic, f"{dead_topic}-sub")
+    running_stack.create_train_subscription(topic, f"{topic}-to-train", dead_topic, backoff=(1, 2))
     new_data()
     mlflow_server.stop()
     try:
-        message_id = publish_retrain(make_publisher(), settings.project, settings.retrain_topic,
+        message_id = publish_retrain(make_publisher(), settings.project, topic,
                                      RetrainRequest(reason="manual", requested_at=utc_now_iso()))
-        # Five deliveries with the stack's retry policy take about two minutes (devstack.stack.LocalStack).
-        dead = pubsub_emulator.pull_all(running_stack.dead_letter_subscription, timeout=400, count=1)
+        dead = pubsub_emulator.pull_all(dead_subscription, timeout=300, count=1)
     finally:
         mlflow_server.start()
-    assert len(dead) == 1
+    assert len(dead) == 1, "the message reached the dead-letter topic"
     assert dead[0].attributes.get("reason") == "manual"
     assert b'"reason": "manual"' in dead[0].data
     failures = function_events(running_stack, "train", event="train.failed", message_id=message_id)
     assert len(failures) == MAX_DELIVERY_ATTEMPTS
+
+
