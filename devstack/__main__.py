@@ -47,9 +47,12 @@ class StageReporter:
     def __init__(self, log_paths: list[Path], where: str = "") -> None:
         self._follower = JsonLogFollower(log_paths, from_start=True)
         self._where = where  # the --runtime-dir option of commands that talk to this demo
+        self.promoted: set[str] = set()  # model versions whose promotion has finished
 
     def poll(self) -> None:
         for entry in self._follower.poll():
+            if entry["event"] == "train.promoted":
+                self.promoted.add(str(entry.get("model_version")))
             template = STAGES.get(entry["event"])
             if template is None:
                 continue
@@ -115,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
               f"(generation {generation}, synthetic data)", flush=True)
 
         def champion_served():
+            # The service may serve a version as soon as the alias moves; its promotion finishes
+            # (ledger entry, run, version state) a moment later, and "Ready" waits for both.
             reporter.poll()
-            return served_version(stack)
+            version = served_version(stack)
+            return version if version in reporter.promoted else None
 
         version = wait_for(champion_served, timeout=300, what="a champion to be served", interval=0.5)
         print(f"  {time.strftime('%H:%M:%S')}  service     serving model version {version}", flush=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, TypeVar
 
+from gasforecast.bundle import REQUIRED_ARTIFACTS, ForecastBundle
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
 from gasforecast.logs import get_logger
@@ -340,6 +341,22 @@ class Registry:
         if settled is None:
             raise TransientError(f"version for training key {key} not visible after registration")
         return settled
+
+    @_transient
+    def load_bundle(self, version: KeyedVersion) -> ForecastBundle:
+        """The bundle `version`'s run stored, as the service will serve it (the ledger records it)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            texts = {name: Path(self.client.download_artifacts(version.run_id, name, tmp)).read_text(encoding="utf-8")
+                     for name in REQUIRED_ARTIFACTS}
+        return ForecastBundle.from_artifacts(texts, version=version.version)
+
+    @_transient
+    def log_track_record(self, document: dict[str, Any], training_key: str) -> str | None:
+        """Append the live track record's aggregates to the monitoring run, once per training key
+        (`gasforecast.track_record.log_monitoring`); the run id, or None before any price is scored."""
+        from gasforecast.track_record import log_monitoring
+
+        return log_monitoring(self.client, self.settings.monitoring_experiment, document, training_key)
 
     @_transient
     def promote(self, version: str) -> None:

@@ -3,6 +3,10 @@
 The service imports this module on its start-up path and must not pay the import of mlflow (about
 1.5 s) nor carry it in its image; training goes through `gasforecast.registry.Registry` instead.
 Every failure to reach the server is a `TransientError`, so the caller can keep what it serves.
+
+Optional artifacts (`bundle.OPTIONAL_ARTIFACTS`, e.g. `track_record.json`) are downloaded only when
+the run's artifact listing shows them: on Google Cloud Storage the artifact proxy answers 500, not
+404, for a missing file, which would read as "MLflow is failing" for every older run.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT, ForecastBundle
+from gasforecast.bundle import OPTIONAL_ARTIFACTS, REQUIRED_ARTIFACTS, ForecastBundle
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
 
@@ -70,8 +74,16 @@ def recent_versions(settings: Settings, limit: int) -> list[ChampionPointer]:
     return [_pointer(v) for v in response.json().get("model_versions", []) if v.get("run_id")]
 
 
+def _artifact_names(settings: Settings, root: str) -> set[str]:
+    """The names of the files at the top of a run's artifact folder."""
+    response = _get(settings, "api/2.0/mlflow-artifacts/artifacts", {"path": root}, "list artifacts")
+    files = response.json().get("files", []) if response is not None else []
+    return {f["path"] for f in files if isinstance(f, dict) and not f.get("is_dir") and isinstance(f.get("path"), str)}
+
+
 def load_bundle(settings: Settings, pointer: ChampionPointer) -> ForecastBundle:
-    """Download the run's forecast and history artifacts through the server's artifact proxy."""
+    """Download the run's bundle (forecast, history and, when the run has one, its track record)
+    through the server's artifact proxy."""
     run = _get(settings, "api/2.0/mlflow/runs/get", {"run_id": pointer.run_id}, "run lookup")
     if run is None:
         raise TransientError(f"run {pointer.run_id} of version {pointer.version} not found")
@@ -80,10 +92,11 @@ def load_bundle(settings: Settings, pointer: ChampionPointer) -> ForecastBundle:
     if parsed.scheme != "mlflow-artifacts":
         raise TransientError(f"artifacts at {artifact_uri} are not served by the tracking server (--serve-artifacts)")
     root = parsed.path.strip("/")
-    texts = []
-    for name in (FORECAST_ARTIFACT, HISTORY_ARTIFACT):
+    present = _artifact_names(settings, root)
+    texts = {}
+    for name in (*REQUIRED_ARTIFACTS, *(n for n in OPTIONAL_ARTIFACTS if n in present)):
         response = _get(settings, f"api/2.0/mlflow-artifacts/artifacts/{root}/{name}", {}, f"download {name}")
         if response is None:
             raise TransientError(f"run {pointer.run_id} has no {name}")
-        texts.append(response.content.decode("utf-8"))
-    return ForecastBundle.from_files(texts[0], texts[1], version=pointer.version)
+        texts[name] = response.content.decode("utf-8")
+    return ForecastBundle.from_artifacts(texts, version=pointer.version)

@@ -42,6 +42,7 @@ POINT_COLUMNS = (
     "model_version", "run_id",
 )
 MONITORING_TAG = "gasforecast.monitoring"
+MONITORING_KEY_TAG = "track_record.training_key"  # the training that logged the latest record
 STATUSES = ("no_scores", "too_few_points", "ok", "degraded")
 
 
@@ -236,12 +237,16 @@ def monitoring_metrics(document: Mapping[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def log_monitoring(mlflow_client: "MlflowClient", experiment_name: str, document: Mapping[str, Any]) -> str | None:
+def log_monitoring(mlflow_client: "MlflowClient", experiment_name: str, document: Mapping[str, Any],
+                   training_key: str | None = None) -> str | None:
     """Append the aggregates to the monitoring run as time series (step = day index of the data);
     returns the run id, or None when nothing is scored yet.
 
     One long-lived run in its own experiment, found by tag, created on first use: the training holds
-    the lease, so two trainings never race to create it.
+    the lease, so two trainings never race to create it. A training that already logged its record
+    (the run's `track_record.training_key` tag) logs nothing more: a delivery retried after a crash
+    scores the same ledger and data again. The tag is set after the metrics, so a crash in between
+    can log one record twice, never lose one.
     """
     from mlflow.entities import Metric
 
@@ -253,6 +258,8 @@ def log_monitoring(mlflow_client: "MlflowClient", experiment_name: str, document
                                      order_by=["attributes.start_time ASC"], max_results=1)
     if runs:
         run_id = runs[0].info.run_id
+        if training_key is not None and runs[0].data.tags.get(MONITORING_KEY_TAG) == training_key:
+            return run_id
     else:
         run_id = mlflow_client.create_run(experiment_id, run_name="live-track-record",
                                           tags={MONITORING_TAG: "track_record"}).info.run_id
@@ -261,6 +268,8 @@ def log_monitoring(mlflow_client: "MlflowClient", experiment_name: str, document
     metrics = [Metric(key, value, stamp, step) for key, value in sorted(monitoring_metrics(document).items())]
     mlflow_client.log_batch(run_id, metrics=metrics)
     mlflow_client.set_tag(run_id, "track_record.status", document["status"])
+    if training_key is not None:
+        mlflow_client.set_tag(run_id, MONITORING_KEY_TAG, training_key)
     return run_id
 
 

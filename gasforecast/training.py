@@ -11,6 +11,10 @@ run is tagged with its key when it opens, the version when it is created, and th
 the version promoted. A retry closes runs a crashed trainer left RUNNING, finishes a version that was
 registered but not promoted, and registers only when the key has no version at all.
 
+The live track record (docs/track-record.md): every training scores the forecast ledger against the
+curated data and ships the result with its run as `track_record.json`; promoting a version records
+its forecast in the ledger, once, before the version is marked promoted, so a retry repairs a crash.
+
 Promotion and model selection are one procedure (`forecasting.run_procedure`, docs/model.md): the
 challenger selected on the new data replaces the current champion's configuration only with
 significant out-of-sample evidence; what it decides, refitted on all the data, is registered and
@@ -30,8 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import gasforecast
-from gasforecast import dataset, sanity
-from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT, SCHEMA_VERSION
+from gasforecast import dataset, ledger, sanity, track_record
+from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT, SCHEMA_VERSION, TRACK_RECORD_ARTIFACT
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
 from gasforecast.lease import Lease
@@ -91,7 +95,8 @@ class TrainingRun:
     key: str
     dataset_uri: str
     curated: StoredObject
-    frame: pd.DataFrame
+    observed: pd.DataFrame  # the curated data as read: only observed prices, what the track record scores against
+    frame: pd.DataFrame  # the training frame (calendar-aligned, gaps filled)
     prep: PrepReport
     result: ForecastResult
     run_id: str
@@ -160,20 +165,26 @@ def handle_retrain(settings: Settings, request: RetrainRequest, storage_client: 
                  Bucket(storage_client, settings.data_bucket), registry or Registry(settings), message_id=message_id)
 
 
-def train(settings: Settings, request: RetrainRequest, data_bucket: ObjectStore, object_name: str,
-          lease_bucket: ObjectStore, registry: Registry, *, message_id: str | None,
+def train(settings: Settings, request: RetrainRequest, dataset_bucket: ObjectStore, object_name: str,
+          data_bucket: ObjectStore, registry: Registry, *, message_id: str | None,
           forecaster: Forecaster = run_forecasting) -> TrainOutcome:
-    """`handle_retrain` on any buckets and registry (the unit tests pass in-memory ones)."""
-    lease = Lease(lease_bucket, LEASE_OBJECT, settings.train_lock_ttl_seconds)
+    """`handle_retrain` on any buckets and registry (the unit tests pass in-memory ones).
+
+    `dataset_bucket` holds the curated object the request names; `data_bucket` (DATA_BUCKET) holds
+    the training lease and the forecast ledger.
+    """
+    lease = Lease(data_bucket, LEASE_OBJECT, settings.train_lock_ttl_seconds)
     with lease.held(settings.train_lock_wait_seconds):
-        return _train_latest(settings, request, data_bucket, object_name, registry, lease, message_id, forecaster)
+        return _train_latest(settings, request, dataset_bucket, object_name, data_bucket, registry, lease, message_id,
+                             forecaster)
 
 
-def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: ObjectStore, object_name: str,
-                  registry: Registry, lease: Lease, message_id: str | None, forecaster: Forecaster) -> TrainOutcome:
-    curated = data_bucket.read(object_name)
+def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: ObjectStore, object_name: str,
+                  data_bucket: ObjectStore, registry: Registry, lease: Lease, message_id: str | None,
+                  forecaster: Forecaster) -> TrainOutcome:
+    curated = dataset_bucket.read(object_name)
     if curated is None:
-        raise TransientError(f"{data_bucket.uri(object_name)} does not exist yet")
+        raise TransientError(f"{dataset_bucket.uri(object_name)} does not exist yet")
     key = training_key(curated.generation, settings)
     request_id = message_id if request.force else None  # a forced retrain is its own key, once per message
     ids = {"message_id": message_id, "generation": curated.generation, "training_key": key}
@@ -191,7 +202,7 @@ def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: Obje
         return TrainOutcome("duplicate", key, existing.run_id, existing.version)
     if existing is not None:  # registered by a delivery that crashed before it finished promoting
         log.warning("train.resumed", run_id=existing.run_id, model_version=existing.version, **ids)
-        outcome = _promote(registry, lease, existing, key, "resumed", None)
+        outcome = _promote(registry, data_bucket, lease, existing, key, "resumed", None)
     else:
         refused = registry.find_refused_run(key, request_id)
         if refused is not None:
@@ -200,7 +211,8 @@ def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: Obje
         log.info("train.started", reason=request.reason, force=request.force, source=request.source, **ids)
         from gasforecast.forecasting import InsufficientHistory
 
-        frame, prep = dataset.training_frame(dataset.read_curated(curated.data), settings.target_column)
+        observed = dataset.read_curated(curated.data)
+        frame, prep = dataset.training_frame(observed, settings.target_column)
         try:
             result = forecaster(settings, frame, registry.champion_config())
         except InsufficientHistory as exc:
@@ -208,27 +220,30 @@ def _train_latest(settings: Settings, request: RetrainRequest, data_bucket: Obje
             log.warning("train.insufficient_history", error=str(exc), **ids)
             return TrainOutcome("insufficient_history", key)
         run_id = registry.start_run(key, request_id, request, message_id)
-        training = TrainingRun(settings, request, message_id, key, data_bucket.uri(object_name), curated, frame, prep,
-                               result, run_id)
-        outcome = _record_and_register(training, registry, lease, request_id, ids)
+        training = TrainingRun(settings, request, message_id, key, dataset_bucket.uri(object_name), curated, observed,
+                               frame, prep, result, run_id)
+        outcome = _record_and_register(training, registry, data_bucket, lease, request_id, ids)
     if outcome.status != "refused":
         log.info("train.finished", status=outcome.status, run_id=outcome.run_id, model_version=outcome.version,
                  decision=outcome.decision, duration_s=round(time.monotonic() - started, 2), **ids)
     return outcome
 
 
-def _record_and_register(training: TrainingRun, registry: Registry, lease: Lease, request_id: str | None,
-                         ids: dict[str, Any]) -> TrainOutcome:
-    """Log the run's bundle, model, params and metrics; register and promote unless sanity refuses."""
-    result, run_id = training.result, training.run_id
+def _record_and_register(training: TrainingRun, registry: Registry, data_bucket: ObjectStore, lease: Lease,
+                         request_id: str | None, ids: dict[str, Any]) -> TrainOutcome:
+    """Log the run's bundle, track record, model, params and metrics; register and promote unless
+    sanity refuses."""
+    result, run_id, settings = training.result, training.run_id, training.settings
     history_doc = history_document(training)
     forecast_doc = forecast_document(training)
     verdict = sanity.check(forecast_doc["points"], (p["value"] for p in history_doc["points"]))
     forecast_doc["sanity"] = verdict.to_dict()
+    track = track_record.score_served_forecasts(data_bucket, training.observed, target=settings.target_column,
+                                                unit=settings.target_unit, horizons=settings.backtest_horizons, ids=ids)
     model = None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        documents = {FORECAST_ARTIFACT: forecast_doc, HISTORY_ARTIFACT: history_doc,
+        documents = {FORECAST_ARTIFACT: forecast_doc, HISTORY_ARTIFACT: history_doc, TRACK_RECORD_ARTIFACT: track,
                      EVIDENCE_ARTIFACT: result.report.to_dict()}
         for name, doc in documents.items():
             (folder / name).write_text(json.dumps(doc, default=str), encoding="utf-8")
@@ -237,6 +252,7 @@ def _record_and_register(training: TrainingRun, registry: Registry, lease: Lease
         if verdict.servable:  # the model goes before any metric (see Registry.log_model)
             model = registry.log_model(run_id, result.fitted.model, folder / FORECAST_ARTIFACT)
     registry.record(run_id, run_record(training))
+    registry.log_track_record(track, training.key)
     if model is None:
         registry.finish_run(run_id, "refused")
         # Retrying cannot fix the bundle: acknowledge; the served champion stays as it is.
@@ -245,14 +261,16 @@ def _record_and_register(training: TrainingRun, registry: Registry, lease: Lease
         return TrainOutcome("refused", training.key, run_id, None, result.decision["decision"])
     lease.ensure_held()  # a lease broken under us means another trainer may be registering
     version = registry.register(run_id, model, training.key, request_id, result.winner.to_dict())
-    return _promote(registry, lease, version, training.key, "trained", result.decision["decision"])
+    return _promote(registry, data_bucket, lease, version, training.key, "trained", result.decision["decision"])
 
 
-def _promote(registry: Registry, lease: Lease, version: KeyedVersion, key: str, status: TrainStatus,
-             decision: str | None) -> TrainOutcome:
-    """Move the alias, finish the run, mark the version promoted: each step repeatable by a retry."""
+def _promote(registry: Registry, data_bucket: ObjectStore, lease: Lease, version: KeyedVersion, key: str,
+             status: TrainStatus, decision: str | None) -> TrainOutcome:
+    """Move the alias, record the served forecast in the ledger (created once: a retry finds it), finish
+    the run, mark the version promoted: each step repeatable by a retry."""
     lease.ensure_held()
     registry.promote(version.version)
+    ledger.record_served_forecast(data_bucket, registry.load_bundle(version), key)
     registry.finish_run(version.run_id, "registered", version.version)
     registry.mark_promoted(version.version)
     log.info("train.promoted", run_id=version.run_id, model_version=version.version, decision=decision,

@@ -175,6 +175,16 @@ def champion(local_stack, settings):
     return settings
 
 
+@pytest.fixture(scope="session")
+def scored_champion(running_stack, champion, settings, pubsub_emulator):
+    """The champion after one upload that continued the series by 30 days: it serves the scores of the
+    forecast served before (tests.stack_helpers.score_a_served_forecast). Once per session: the
+    track-record integration test and the browser test read the same scenario."""
+    from tests.stack_helpers import score_a_served_forecast
+
+    return score_a_served_forecast(running_stack, settings, pubsub_emulator)
+
+
 def pytest_collection_modifyitems(items) -> None:
     """Every test that touches the local stack is an integration test (`make test-unit` skips them)."""
     for item in items:

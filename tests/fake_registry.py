@@ -42,6 +42,7 @@ class FakeRunData:
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # metric -> [(step, value)]
 
 
 @dataclass
@@ -133,11 +134,12 @@ class FakeMlflowClient:
         self._after("create_experiment")
         return experiment.experiment_id
 
-    def create_run(self, experiment_id: str, tags: dict[str, str] | None = None) -> FakeRun:
+    def create_run(self, experiment_id: str, tags: dict[str, str] | None = None, run_name: str | None = None) -> FakeRun:
         self._enter("create_run")
-        for key, value in (tags or {}).items():
+        tags = {**(tags or {}), **({"mlflow.runName": run_name} if run_name else {})}
+        for key, value in tags.items():
             _validate_tag(key, value)
-        run = FakeRun(FakeRunInfo(f"run{next(self._ids):04d}", experiment_id), FakeRunData(tags=dict(tags or {})))
+        run = FakeRun(FakeRunInfo(f"run{next(self._ids):04d}", experiment_id), FakeRunData(tags=tags))
         self.runs[run.info.run_id] = run
         self._after("create_run")
         return run
@@ -148,8 +150,11 @@ class FakeMlflowClient:
             raise MlflowException(f"run {run_id} not found", RESOURCE_DOES_NOT_EXIST)
         return self.runs[run_id]
 
-    def search_runs(self, experiment_ids: list[str], filter_string: str = "", max_results: int = 1000) -> list[FakeRun]:
+    def search_runs(self, experiment_ids: list[str], filter_string: str = "", max_results: int = 1000,
+                    order_by: list[str] | None = None) -> list[FakeRun]:
         self._enter("search_runs")
+        if order_by not in (None, ["attributes.start_time ASC"]):  # runs are kept in creation order
+            raise MlflowException(f"fake client cannot order by {order_by}", INVALID_PARAMETER_VALUE)
         found = [r for r in self.runs.values() if r.info.experiment_id in experiment_ids
                  and _matches(filter_string, None, r.info.status, r.data.tags)]
         return found[:max_results]
@@ -170,6 +175,8 @@ class FakeMlflowClient:
         _validate_batch_log_data(list(metrics), list(params), list(tags))
         data = self.get_run(run_id).data
         data.metrics.update({m.key: m.value for m in metrics})
+        for m in metrics:
+            data.history.setdefault(m.key, []).append((m.step, m.value))
         data.params.update({p.key: p.value for p in params})
         data.tags.update({t.key: t.value for t in tags})
         self._after("log_batch")
@@ -179,6 +186,15 @@ class FakeMlflowClient:
         path = Path(local_path)
         self.get_run(run_id).artifacts[path.name] = path.read_bytes()
         self._after("log_artifact")
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str) -> str:
+        self._enter("download_artifacts")
+        data = self.get_run(run_id).artifacts.get(path)
+        if data is None:
+            raise MlflowException(f"run {run_id} has no artifact {path}", RESOURCE_DOES_NOT_EXIST)
+        local = Path(dst_path) / path
+        local.write_bytes(data)
+        return str(local)
 
     # ---- registry ----------------------------------------------------------------------------
     def create_registered_model(self, name: str) -> None:
@@ -245,6 +261,10 @@ class FakeMlflowClient:
 
     def champion(self, name: str, alias: str = "champion") -> str | None:
         return self.aliases.get((name, alias))
+
+    def training_runs(self) -> list[FakeRun]:
+        """The runs trainings opened (tagged with their key), without the long-lived monitoring run."""
+        return [r for r in self.runs.values() if Registry.KEY_TAG in r.data.tags]
 
 
 class MemoryRegistry(Registry):

@@ -5,9 +5,10 @@ log and, through Chrome's performance log, every network request the page made, 
 DevTools client. A host resolver rule makes any name other than 127.0.0.1 unresolvable, and the test
 still checks the log, so a request to another host fails the test instead of leaving the machine.
 
-Two servers: the real service with a real champion from the local stack, and the app on a fake
-champion that carries a track record and a business-day calendar (served by werkzeug in a thread),
-so the track-record section is checked even before training ships one.
+Two servers: the real service with the real champion of the local stack after an upload brought the
+prices of the forecast served before (`scored_champion`: its track record has data), and the app on
+a fake champion that carries a longer track record and a business-day calendar (served by werkzeug
+in a thread), for what only a business-day series shows.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from urllib.parse import urlparse
 
 import pytest
 from service_fakes import FakeSource, make_bundle
-from tests.stack_helpers import require
+from tests.stack_helpers import require, served_track_record
 
+from devstack.processes import wait_for
 from gasforecast.config import Settings
 from service.app import create_app
 
@@ -154,23 +156,33 @@ def _check_layout(driver, width: int) -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_the_real_champion_draws_offline_with_hover_at_desktop_and_phone_widths(browser, live_service, width):
+def test_the_real_champion_draws_offline_with_hover_at_desktop_and_phone_widths(browser, live_service,
+                                                                                 scored_champion, width):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
+    wait_for(lambda: (lambda t: t and t["model"]["run_id"] == scored_champion.run_id and t["points"])(
+        served_track_record(live_service.url)), 60, "the scored champion served", 0.5)
     _open(browser, live_service.url + "/", width)
     for element_id in ("history-line", "forecast-mean", "band-80", "band-95"):
         path = browser.find_element(By.ID, element_id)
         assert path.get_attribute("d").startswith("M"), element_id
         box = path.rect
-        assert box["width"] > 50 and box["height"] > 0, element_id
+        # The procedure keeps "no change" unless a model beats it: a flat mean is a horizontal line.
+        assert box["width"] > 50 and (box["height"] > 0 or element_id == "forecast-mean"), element_id
 
     chart = browser.find_element(By.ID, "fan-chart")
     ActionChains(browser).move_to_element_with_offset(chart, chart.size["width"] // 2 - 40, 0).perform()
     tooltip = browser.find_element(By.CSS_SELECTOR, "#fan-chart + .tooltip")
     assert tooltip.is_displayed() and "forecast" in tooltip.text
     assert "forecast" in browser.find_element(By.ID, "fan-chart-readout").text
-    assert browser.find_element(By.ID, "track-record").is_displayed()
+    section = browser.find_element(By.ID, "track-record")
+    assert section.is_displayed() and "closer than “no change”" in section.text
+    for horizon in (7, 30):
+        track_chart = browser.find_element(By.ID, f"track-chart-{horizon}")
+        assert track_chart.is_displayed() and track_chart.size["width"] > 300
+        assert track_chart.find_elements(By.CSS_SELECTOR, ".bars.band-80"), f"no scored {horizon}-day forecast drawn"
+    assert section.find_element(By.CSS_SELECTOR, "table.scores-table").is_displayed()
     _check_layout(browser, width)
     assert _save_full_page(browser, f"service-page-{width}.png").stat().st_size > 10_000
     _check_offline_and_quiet(browser)

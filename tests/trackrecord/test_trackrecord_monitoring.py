@@ -44,3 +44,15 @@ def test_nothing_is_logged_before_any_price_is_known(tmp_path):
     empty = build_document([], {}, (1,), target="uk_gas_price", unit="pence/therm")
     assert log_monitoring(client, "monitoring", empty) is None
     assert client.get_experiment_by_name("monitoring") is None
+
+
+def test_a_training_retried_after_a_crash_logs_its_record_once(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = log_monitoring(client, "monitoring", _document(10), training_key="gen1-abc")
+    assert log_monitoring(client, "monitoring", _document(10), training_key="gen1-abc") == run_id
+    assert len(client.get_metric_history(run_id, "live.h1.all.mae")) == 1
+    log_monitoring(client, "monitoring", _document(31), training_key="gen2-abc")
+    assert len(client.get_metric_history(run_id, "live.h1.all.mae")) == 2
+    assert client.get_run(run_id).data.tags["track_record.training_key"] == "gen2-abc"

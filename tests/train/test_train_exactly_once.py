@@ -1,8 +1,9 @@
-"""Exactly one version per training key, crash or not (issue 11.4), on in-memory storage and registry.
+"""Exactly one version per training key, crash or not (issue 11.4), on in-memory storage and registry,
+and exactly one forecast-ledger entry per promoted version (issue 13).
 
 The forecasting is computed once per module and replayed, so every test here exercises only the
-keying, lease and registry steps, and the whole file runs in seconds. The same scenario through the
-real MLflow server is in test_train_registry_real.py.
+keying, lease, ledger and registry steps, and the whole file runs in seconds. The same scenario
+through the real MLflow server is in test_train_registry_real.py.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from gasforecast import dataset
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
 from gasforecast.lease import LeaseLost
+from gasforecast.ledger import LEDGER_PREFIX, read_ledger
 from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.registry import Registry
 from gasforecast.sample import synthetic_history, to_csv_bytes
+from gasforecast.track_record import MONITORING_TAG, day_index, validate_document
 from gasforecast.training import LEASE_OBJECT, ForecastResult, run_forecasting, train
 
 SETTINGS = Settings(nested_origins=4, max_drivers=2, forecast_horizon_max=60,
@@ -38,6 +41,18 @@ def curated_bytes() -> bytes:
 @pytest.fixture(scope="module")
 def forecast_result(curated_bytes) -> ForecastResult:
     frame, _ = dataset.training_frame(dataset.read_curated(curated_bytes), SETTINGS.target_column)
+    return run_forecasting(SETTINGS, frame, None)
+
+
+@pytest.fixture(scope="module")
+def later_bytes() -> bytes:
+    """The same series 30 days further on (the sample is prefix-stable): the first forecast matures."""
+    return dataset.curated_to_bytes(dataset.read_curated(to_csv_bytes(synthetic_history(3 * 365 + 30, seed=11))))
+
+
+@pytest.fixture(scope="module")
+def later_result(later_bytes) -> ForecastResult:
+    frame, _ = dataset.training_frame(dataset.read_curated(later_bytes), SETTINGS.target_column)
     return run_forecasting(SETTINGS, frame, None)
 
 
@@ -73,7 +88,8 @@ def leave_dead_lease(bucket) -> None:
     bucket.write(LEASE_OBJECT, body, content_type="application/json")
 
 
-def assert_one_promoted_version(fake, name=SETTINGS.model_name) -> str:
+def assert_one_promoted_version(fake, bucket, name=SETTINGS.model_name) -> str:
+    """One version, the champion, marked promoted, its run finished, and its forecast in the ledger once."""
     versions = fake.model_versions(name)
     assert len(versions) == 1, [v.version for v in versions]
     (version,) = versions
@@ -81,14 +97,32 @@ def assert_one_promoted_version(fake, name=SETTINGS.model_name) -> str:
     assert version.tags[Registry.STATE_TAG] == "promoted"
     run = fake.runs[version.run_id]
     assert run.info.status == "FINISHED" and run.data.tags[Registry.VERSION_TAG] == version.version
-    assert not [r for r in fake.runs.values() if r.info.status == "RUNNING"], "a run was left RUNNING"
+    assert not [r for r in fake.training_runs() if r.info.status == "RUNNING"], "a run was left RUNNING"
+    assert_ledger(bucket, fake, [version.version])
     return version.version
+
+
+def assert_ledger(bucket, fake, versions: list[str]) -> None:
+    """The ledger holds exactly one entry per promoted version, each the forecast its run stored."""
+    assert len(bucket.list_names(LEDGER_PREFIX)) == len(versions), bucket.list_names(LEDGER_PREFIX)
+    entries = read_ledger(bucket)
+    assert [e["model_version"] for e in entries] == versions
+    for entry in entries:
+        (version,) = [v for v in fake.model_versions(SETTINGS.model_name) if v.version == entry["model_version"]]
+        stored = json.loads(fake.runs[version.run_id].artifacts["forecast.json"])
+        assert (entry["run_id"], entry["training_key"]) == (version.run_id, version.tags[Registry.KEY_TAG])
+        assert [p["mean"] for p in entry["points"]] == [p["mean"] for p in stored["points"]]
+
+
+def monitoring_run(fake):
+    (run,) = [r for r in fake.runs.values() if r.data.tags.get(MONITORING_TAG) == "track_record"]
+    return run
 
 
 def test_a_training_registers_and_promotes_one_version_tagged_with_its_key(bucket, fake, forecast_result, events):
     outcome = deliver(bucket, fake, forecast_result)
     assert outcome.status == "trained" and outcome.version == "1"
-    assert_one_promoted_version(fake)
+    assert_one_promoted_version(fake, bucket)
     version = fake.model_versions(SETTINGS.model_name)[0]
     assert version.tags[Registry.KEY_TAG] == outcome.key
     assert json.loads(version.tags[Registry.CONFIG_TAG]) == forecast_result.winner.to_dict()
@@ -105,6 +139,7 @@ def test_the_same_key_delivered_again_is_a_duplicate(bucket, fake, forecast_resu
     assert again.status == "duplicate" and again.version == first.version
     assert len(fake.runs) == runs and len(fake.model_versions(SETTINGS.model_name)) == 1
     assert len(events("train.duplicate")) == 1
+    assert_one_promoted_version(fake, bucket)
 
 
 def test_new_data_is_a_new_key(bucket, fake, forecast_result, curated_bytes):
@@ -124,8 +159,8 @@ def test_a_crash_right_after_registration_is_finished_by_the_retry_with_the_same
     (orphan,) = fake.model_versions(SETTINGS.model_name)
     outcome = deliver(bucket, fake, forecast_result)
     assert outcome.status == "resumed" and outcome.version == orphan.version and outcome.run_id == orphan.run_id
-    assert assert_one_promoted_version(fake) == orphan.version
-    assert len(fake.runs) == 1
+    assert assert_one_promoted_version(fake, bucket) == orphan.version
+    assert len(fake.training_runs()) == 1
     assert len(events("train.resumed")) == 1 and len(events("lease.broken")) == 1
 
 
@@ -146,16 +181,72 @@ def test_a_crash_at_any_step_leaves_exactly_one_promoted_version_after_the_retry
         fake.crash_after_write = None
         outcome = deliver(data, fake, forecast_result)
         assert outcome.status in ("trained", "resumed", "duplicate"), (number, step)
-        assert assert_one_promoted_version(fake) == outcome.version, (number, step)
-        crashed_runs = [r for r in fake.runs.values() if r.info.run_id != outcome.run_id]
+        assert assert_one_promoted_version(fake, data) == outcome.version, (number, step)
+        crashed_runs = [r for r in fake.training_runs() if r.info.run_id != outcome.run_id]
         assert all(r.info.status == "FAILED" for r in crashed_runs), (number, step)
+        # At least once, and only a crash between its metrics and its key tag logs a record twice.
+        assert 1 <= len(monitoring_run(fake).data.history["live.degraded"]) <= 2, (number, step)
+
+
+class CrashAfterLedgerWrite(MemoryBucket):
+    """A bucket whose first ledger write lands, then the trainer dies before its next step."""
+
+    armed = True
+
+    def write(self, object_name: str, data: bytes, **options) -> int:
+        generation = super().write(object_name, data, **options)
+        if self.armed and object_name.startswith(LEDGER_PREFIX):
+            self.armed = False
+            raise InjectedCrash(f"crashed right after writing {object_name}")
+        return generation
+
+
+def test_a_crash_right_after_the_ledger_write_is_finished_by_the_retry_without_a_second_entry(
+        curated_bytes, fake, forecast_result, events):
+    bucket = CrashAfterLedgerWrite("data")
+    bucket.write(SETTINGS.curated_object, curated_bytes, content_type="text/csv")
+    with pytest.raises(InjectedCrash):
+        deliver(bucket, fake, forecast_result)
+    leave_dead_lease(bucket)
+    (written,) = bucket.list_names(LEDGER_PREFIX)
+    generation = bucket.generation(written)
+    outcome = deliver(bucket, fake, forecast_result)
+    assert outcome.status == "resumed"
+    assert assert_one_promoted_version(fake, bucket) == outcome.version
+    assert bucket.generation(written) == generation, "the entry is never rewritten"
+    assert [e["model_version"] for e in events("ledger.already_recorded")] == [outcome.version]
+
+
+def test_the_next_training_scores_the_served_forecast_and_ships_the_track_record(
+        bucket, fake, forecast_result, later_bytes, later_result, events):
+    """Issue 13's scenario on the fakes: a first champion, then the series 30 days further on."""
+    first = deliver(bucket, fake, forecast_result)
+    origin = read_ledger(bucket)[0]["data_through"]
+    bucket.write(SETTINGS.curated_object, later_bytes, content_type="text/csv")
+    second = deliver(bucket, fake, later_result, message_id="m-2")
+    assert second.status == "trained"
+    track = validate_document(json.loads(fake.runs[second.run_id].artifacts["track_record.json"]))
+    assert {(p["horizon"], p["model_version"], p["forecast_date"]) for p in track["points"]} == {
+        (h, first.version, origin) for h in SETTINGS.backtest_horizons}
+    prices = dataset.read_curated(later_bytes)[SETTINGS.target_column]
+    (h30,) = [p for p in track["points"] if p["horizon"] == 30]
+    assert h30["actual"] == prices[h30["target_date"]] and track["data_through"] == prices.index[-1].date().isoformat()
+    assert_ledger(bucket, fake, [first.version, second.version])
+    assert events("track_record.scored")[-1]["scored_points"] == len(SETTINGS.backtest_horizons)
+
+    history = monitoring_run(fake).data.history
+    assert history["live.h30.all.points"] == [(day_index(origin), 0.0), (day_index(track["data_through"]), 1.0)]
+    again = deliver(bucket, fake, later_result, message_id="m-3")  # a redelivered promotion
+    assert again.status == "duplicate" and again.version == second.version
+    assert_ledger(bucket, fake, [first.version, second.version])
+    assert len(monitoring_run(fake).data.history["live.h30.all.points"]) == 2
 
 
 def test_a_retried_create_request_that_made_two_versions_settles_on_the_first(bucket, fake, forecast_result, events):
     fake.duplicate_creates = True
     outcome = deliver(bucket, fake, forecast_result)
     assert outcome.version == "1"
-    assert_one_promoted_version(fake)
+    assert_one_promoted_version(fake, bucket)
     assert [e["model_version"] for e in events("registry.duplicate_version_deleted")] == ["2"]
 
 
@@ -170,8 +261,8 @@ def test_mlflow_down_mid_training_is_transient_and_the_retry_registers_once(buck
     assert bucket.read(LEASE_OBJECT) is None, "a delivery that fails releases its lease"
     outcome = deliver(bucket, fake, forecast_result)
     assert outcome.status == "trained"
-    assert_one_promoted_version(fake)
-    assert [r.info.status for r in fake.runs.values()] == ["FAILED", "FINISHED"]
+    assert_one_promoted_version(fake, bucket)
+    assert [r.info.status for r in fake.training_runs()] == ["FAILED", "FINISHED"]
 
 
 def test_a_lost_lease_stops_the_training_before_it_registers(bucket, fake, forecast_result, monkeypatch):
@@ -213,6 +304,8 @@ def test_an_unservable_bundle_is_never_registered_and_the_champion_stays(bucket,
     assert run.info.status == "FINISHED" and run.data.tags[Registry.OUTCOME_TAG] == "refused"
     stored = json.loads(run.artifacts["forecast.json"])["sanity"]
     assert stored["servable"] is False and stored["band_ratio"] > stored["max_band_ratio"]
+    assert validate_document(json.loads(run.artifacts["track_record.json"])), "scored even when refused"
+    assert_ledger(bucket, fake, [champion.version])
     (logged,) = events("train.promotion_refused")
     assert logged["sanity"]["band_ratio"] == stored["band_ratio"] and logged["reasons"]
     runs = len(fake.runs)

@@ -13,6 +13,7 @@ import json
 import pytest
 
 from gasforecast import dataset, registry_rest
+from gasforecast.ledger import read_ledger
 from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.registry import Registry, safe_name
 from gasforecast.sample import synthetic_history, to_csv_bytes
@@ -81,6 +82,9 @@ def test_a_crash_right_after_registration_is_promoted_by_the_retry_with_one_vers
     assert run.info.status == "FINISHED" and run.data.tags[Registry.VERSION_TAG] == "1"
     again = _deliver(settings, gcs_emulator)
     assert again.status == "duplicate" and model_versions(settings) == [1]
+    # The resumed promotion recorded the version's stored forecast in the ledger, once.
+    (entry,) = read_ledger(Bucket(gcs_emulator.client, settings.data_bucket))
+    assert (entry["model_version"], entry["run_id"], entry["training_key"]) == ("1", version.run_id, outcome.key)
 
 
 def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resumed, tmp_path):
@@ -88,6 +92,7 @@ def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resu
     client = Registry(settings).client
     good = client.get_model_version_by_alias(settings.model_name, settings.champion_alias)
     bundle = registry_rest.load_bundle(settings, registry_rest.champion_pointer(settings))
+    assert bundle.track_record is not None and bundle.track_record["status"] == "no_scores"
     bundle.forecast["points"][4]["upper_95"] = float("inf")  # what a 1e300 row once produced
     run = client.create_run(client.get_experiment_by_name(settings.mlflow_experiment).experiment_id)
     for name, doc in (("forecast.json", bundle.forecast), ("history.json", bundle.history)):
@@ -97,6 +102,8 @@ def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resu
     bad = client.create_model_version(settings.model_name, source=good.source, run_id=run.info.run_id,
                                       model_id=good.model_id or good.source.removeprefix("models:/"))
     client.set_registered_model_alias(settings.model_name, settings.champion_alias, bad.version)
+    older = registry_rest.load_bundle(settings, registry_rest.ChampionPointer(bad.version, run.info.run_id))
+    assert older.track_record is None, "a run without track_record.json (older runs) still loads"
 
     cache = ChampionCache(MlflowChampionSource(settings), build=lambda b: b.version, refresh_seconds=60)
     assert cache.start(timeout=60), "a fresh instance serves something"

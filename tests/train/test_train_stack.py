@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
 from devstack.processes import wait_for
 from devstack.stack import MAX_DELIVERY_ATTEMPTS
@@ -22,6 +20,7 @@ from tests.stack_helpers import (
     elapsed_since,
     function_events,
     model_versions,
+    push_to_train,
     wait_event,
 )
 
@@ -38,23 +37,13 @@ def _terminal_events(stack, message_id: str) -> list[dict]:
     return [e for e in function_events(stack, "train", message_id=message_id) if e["event"] in TERMINAL]
 
 
-def _push_envelope(data: bytes, message_id: str, settings) -> dict:
-    return {
-        "message": {"data": base64.b64encode(data).decode(), "attributes": {"reason": "manual"},
-                    "messageId": message_id, "publishTime": utc_now_iso()},
-        "subscription": f"projects/{settings.project}/subscriptions/retrain-requests-to-train",
-    }
-
-
 def test_the_same_message_delivered_three_times_trains_once(running_stack, settings, new_data):
     new_data()
     versions_before = model_versions(settings)
     message_id = f"redelivered-{uuid.uuid4().hex[:8]}"
     body = RetrainRequest(reason="manual", requested_at=utc_now_iso()).to_bytes()
-    url = f"http://127.0.0.1:{running_stack.ports.train}/projects/{settings.project}/topics/{settings.retrain_topic}"
     with ThreadPoolExecutor(3) as pool:  # three concurrent deliveries of one message, as a push retry would
-        statuses = list(pool.map(lambda _: requests.post(url, json=_push_envelope(body, message_id, settings),
-                                                         timeout=300).status_code, range(3)))
+        statuses = list(pool.map(lambda _: push_to_train(running_stack, settings, body, message_id), range(3)))
     assert statuses == [200, 200, 200]
     events = _terminal_events(running_stack, message_id)
     assert sorted(e["event"] for e in events) == ["train.duplicate", "train.duplicate", "train.finished"]

@@ -1,0 +1,123 @@
+"""Issue 13 through the real stack: a served forecast is scored once an upload brings its prices.
+
+The scenario (`scored_champion`, once per session): the newest forecast in the ledger — the first
+champion's on a fresh stack — then one upload to the uploads bucket that continues the series by 30
+days; ingest, the retrain message, the train function, MLflow and the service do the rest. The
+checks read what a user and an operator would: the API, the page, the CSV, the ledger in the data
+bucket and the monitoring run in MLflow.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+import pytest
+import requests
+
+from gasforecast import dataset
+from gasforecast.ledger import LEDGER_PREFIX, read_ledger
+from gasforecast.registry import Registry
+from gasforecast.track_record import MONITORING_TAG, POINT_COLUMNS, day_index
+from tests.stack_helpers import data_bucket, function_events, push_to_train, served_track_record, wait_event
+
+pytestmark = pytest.mark.integration
+
+HORIZONS = (1, 7, 30)
+
+
+@pytest.fixture(scope="module")
+def record(scored_champion, running_stack) -> dict:
+    return served_track_record(running_stack.service_url)
+
+
+def _entry(stack, version: str) -> dict:
+    (entry,) = [e for e in read_ledger(data_bucket(stack)) if e["model_version"] == version]
+    return entry
+
+
+def test_the_earlier_forecast_is_scored_at_1_7_and_30_days_with_the_version_that_made_it(
+        scored_champion, record, running_stack, settings):
+    assert record["model"]["run_id"] == scored_champion.run_id  # the alias may since point at a copy of the version
+    assert record["calendar"] == "daily" and set(HORIZONS) <= set(record["horizons"])
+    made = {p["horizon"]: p for p in record["points"] if p["forecast_date"] == scored_champion.forecast_date}
+    assert set(HORIZONS) <= set(made), f"scored horizons: {sorted(made)}"
+    entry = _entry(running_stack, scored_champion.forecast_version)
+    curated = dataset.read_curated(data_bucket(running_stack).read(settings.curated_object).data)
+    prices = curated[settings.target_column]
+    for horizon, point in made.items():
+        assert (point["model_version"], point["run_id"]) == (scored_champion.forecast_version,
+                                                             scored_champion.forecast_run_id)
+        promised = entry["points"][horizon - 1]  # the point as served: its date, mean and bands
+        assert point["target_date"] == promised["date"] and point["mean"] == promised["mean"]
+        assert (point["lower_80"], point["upper_95"]) == (promised["lower_80"], promised["upper_95"])
+        assert point["actual"] == pytest.approx(prices[point["target_date"]])
+        assert point["naive"] == entry["origin_value"]
+        assert point["abs_error"] == pytest.approx(abs(point["actual"] - point["mean"]), abs=1e-6)
+        assert point["inside_80"] == (point["lower_80"] <= point["actual"] <= point["upper_80"])
+    summary = {(row["horizon"], row["window"]): row for row in record["summary"]}
+    assert all(summary[(h, "all")]["points"] >= 1 and summary[(h, "all")]["mae"] is not None for h in HORIZONS)
+    assert record["status"] in ("too_few_points", "ok", "degraded")
+
+
+def test_the_page_shows_how_past_forecasts_did_with_data(scored_champion, running_stack):
+    response = requests.get(f"{running_stack.service_url}/", timeout=10)
+    assert response.status_code == 200
+    html = response.text
+    start = html.index('<section id="track-record"')
+    section = html[start:html.index("</section>", start)]
+    assert "How past forecasts did" in section
+    assert 'id="track-chart-7"' in section and 'id="track-chart-30"' in section
+    assert f"v{scored_champion.forecast_version}</td>" in section  # the table under each chart names the version
+    assert 'class="scores-table"' in section and "closer than “no change”" in section
+    assert "No track record yet" not in section
+
+
+def test_the_csv_download_parses_with_pandas_and_matches_the_json(record, running_stack):
+    import pandas as pd
+
+    response = requests.get(f"{running_stack.service_url}/api/v1/track-record", params={"format": "csv"}, timeout=10)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
+    frame = pd.read_csv(io.StringIO(response.text), dtype={"model_version": str, "run_id": str})
+    assert list(frame.columns) == list(POINT_COLUMNS) and len(frame) == len(record["points"]) > 0
+    assert frame.to_dict(orient="records") == [{name: point[name] for name in POINT_COLUMNS}
+                                               for point in record["points"]]
+
+
+def test_the_monitoring_run_has_the_live_scores_as_time_series(record, settings):
+    client = Registry(settings).client
+    experiment = client.get_experiment_by_name(settings.monitoring_experiment)
+    (run,) = client.search_runs([experiment.experiment_id], filter_string=f"tags.`{MONITORING_TAG}` = 'track_record'")
+    history = client.get_metric_history(run.info.run_id, "live.h30.all.points")
+    (latest,) = [m for m in history if m.step == day_index(record["data_through"])]
+    assert latest.value >= 1
+
+
+def test_a_redelivered_promotion_leaves_one_ledger_entry_per_version(scored_champion, running_stack, settings):
+    bucket = data_bucket(running_stack)
+    assert str(bucket.generation(settings.curated_object)) == scored_champion.generation, \
+        "no newer data since the scenario (a redelivery would train it instead)"
+    names = bucket.list_names(LEDGER_PREFIX)
+    message = scored_champion.message
+
+    def redeliver() -> None:
+        assert push_to_train(running_stack, settings, message.data, message.message_id, message.attributes) == 200
+
+    redeliver()  # the promotion had finished: a duplicate
+    wait_event(running_stack, "train", 300, event="train.duplicate", message_id=message.message_id)
+    # The trainer died after recording the forecast but before marking the version promoted: the
+    # redelivery resumes the version, finds its entry and leaves it.
+    client = Registry(settings).client
+    client.set_model_version_tag(settings.model_name, scored_champion.version, Registry.STATE_TAG, "pending")
+    redeliver()
+    wait_event(running_stack, "train", 300, event="train.resumed", message_id=message.message_id)
+    wait_event(running_stack, "train", 300, event="train.finished", message_id=message.message_id, status="resumed")
+    assert function_events(running_stack, "train", event="ledger.already_recorded",
+                           model_version=scored_champion.version)
+    version = client.get_model_version(settings.model_name, scored_champion.version)
+    assert version.tags[Registry.STATE_TAG] == "promoted"
+
+    assert bucket.list_names(LEDGER_PREFIX) == names
+    per_version = Counter(entry["model_version"] for entry in read_ledger(bucket))
+    assert per_version[scored_champion.forecast_version] == 1 and per_version[scored_champion.version] == 1
+    assert set(per_version.values()) == {1}
