@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
+# Test files run in parallel, each worker with its own local stack on free ports (see docs/local-development.md).
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: setup demo test test-unit lint bench system-packages airflow clean
 
@@ -30,17 +33,20 @@ system-packages:
 airflow:
 	bash scripts/setup-airflow-venv.sh
 
-## lint: pyflakes-level checks (unused or undefined names, syntax) over the whole tree
+## lint: pyflakes-level checks over the whole tree, then the type checker over the core and every entry point
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/mypy functions/ingest/main.py
+	$(BIN)/mypy functions/train/main.py
 
 ## test: lint, then every test, unit and integration (real emulators, PostgreSQL, MLflow server)
 test: $(STAMP) system-packages airflow lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 ## test-unit: the fast tests that need no service (what Cloud Build runs)
 test-unit: $(STAMP) lint
-	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+	$(PYTEST) -m "not integration" $(PYTEST_ARGS)
 
 ## bench: nested forecast accuracy on every real series (when ../shared/data exists) and serving load figures
 bench: $(STAMP) system-packages
@@ -48,4 +54,4 @@ bench: $(STAMP) system-packages
 	$(BIN)/python bench/serve_load.py
 
 clean:
-	rm -rf .run test-output build .pytest_cache
+	rm -rf .run test-output build .pytest_cache .mypy_cache

@@ -98,7 +98,8 @@ class ManagedProcess:
     def await_ready(self, check: Callable[[], bool], timeout: float) -> None:
         def ready() -> bool:
             if not self.running():
-                raise StartupError(f"{self.name} exited ({self._proc.returncode}):\n{self.log_tail()}")
+                code = self._proc.returncode if self._proc else None
+                raise StartupError(f"{self.name} exited ({code}):\n{self.log_tail()}")
             return check()
 
         deadline = time.monotonic() + timeout

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
-from typing import Mapping
+from typing import Any, Mapping
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -103,7 +103,7 @@ def env_names() -> dict[str, str]:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build `Settings` from the environment; unset or empty variables keep their defaults."""
     environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for field in fields(Settings):
         raw = environ.get(_ENV_NAMES[field.name], "").strip()
         if not raw:

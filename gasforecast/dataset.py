@@ -191,7 +191,7 @@ def training_frame(
                      f"training on the longest regular stretch, which ends {_iso(end)}")
     report = PrepReport(
         gaps_filled=int(target_filled.sum()),
-        filled_dates=[_iso(day) for day in target_filled[target_filled].index[:10]],
+        filled_dates=[day.strftime(_ISO) for day in target_filled[target_filled].index[:10]],
         long_gaps=long_gaps,
         start=_iso(start),
         end=_iso(end),

@@ -105,7 +105,7 @@ class _Upload:
         self.rejected = stored_name(REJECTED_PREFIX, object_name, generation)
         self.held = stored_name(HELD_PREFIX, object_name, generation)
         self.source = f"gs://{settings.uploads_bucket}/{object_name}"
-        self.context = {"object": object_name, "generation": generation, "event_id": event_id}
+        self.context: dict[str, Any] = {"object": object_name, "generation": generation, "event_id": event_id}
         self.event_id = event_id
 
     def outcome(self, status: Status, report: dict[str, Any], message_id: str | None = None) -> IngestOutcome:
@@ -230,7 +230,7 @@ def _merge(upload: _Upload, incoming: pd.DataFrame, *, check_plausibility: bool 
         current = bucket.read(settings.curated_object)
         applied = current.metadata.get(APPLIED_METADATA_KEY, "").split() if current else []
         curated = read_curated(current.data) if current else None
-        if upload.id in applied:
+        if current is not None and upload.id in applied:
             log.info("ingest.already_merged", curated_generation=current.generation, **upload.context)
             return _Merge("already_merged", current.generation, None, curated)
         suspicions = suspicious_cells(curated, incoming) if check_plausibility else []

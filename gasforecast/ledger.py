@@ -46,11 +46,13 @@ def _iso_date(text: Any) -> str:
     return date.fromisoformat(text).isoformat()
 
 
-def entry_name(data_through: str, version: str, run_id: str) -> str:
-    """Where the entry of one promoted version lives; sorts by data-through date, then version."""
+def entry_name(data_through: Any, version: Any, run_id: Any) -> str:
+    """Where the entry of one promoted version lives; sorts by data-through date, then version.
+
+    Takes any values (they may come from a stored entry) and raises ValueError unless each is valid."""
     if not _VERSION.fullmatch(str(version)):
         raise ValueError(f"model version must be a registry version number, got {version!r}")
-    if not _RUN_ID.fullmatch(run_id):
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise ValueError(f"not a run id: {run_id!r}")
     return f"{LEDGER_PREFIX}{_iso_date(data_through)}_v{int(version):06d}_{run_id}.json"
 

@@ -10,12 +10,12 @@ mlflow, pandas and statsmodels — not this project.
 import json
 import pickle
 
-import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import set_model
+from mlflow.pyfunc import PythonModel
 
 
-class PrecomputedForecaster(mlflow.pyfunc.PythonModel):
+class PrecomputedForecaster(PythonModel):
     def load_context(self, context) -> None:
         with open(context.artifacts["forecast"], encoding="utf-8") as handle:
             self.points = json.load(handle)["points"]

@@ -102,7 +102,7 @@ def _column_suspicions(column: str, series: pd.Series, checked: pd.Index, positi
 
     wanted = series.index.isin(checked)
     suspicions = []
-    for position in np.flatnonzero(wanted & (ratio_step | volatility_jump)):
+    for position in map(int, np.flatnonzero(wanted & (ratio_step | volatility_jump))):
         ref = float(np.exp(reference.iloc[position]) if positive else reference.iloc[position])
         value = float(series.iloc[position])
         if ratio_step[position]:

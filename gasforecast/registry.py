@@ -171,13 +171,20 @@ class Registry:
         return self._client
 
     # ---- lookups -----------------------------------------------------------------------------
-    def _experiment(self, create: bool) -> str | None:
+    def _experiment(self) -> str | None:
+        """The experiment's id, or None while it does not exist."""
         if self._experiment_id is None:
             experiment = self.client.get_experiment_by_name(self.settings.mlflow_experiment)
             if experiment is not None:
                 self._experiment_id = experiment.experiment_id
-            elif create:
-                self._experiment_id = self._create_experiment()
+        return self._experiment_id
+
+    def _experiment_for_run(self) -> str:
+        """The experiment's id, created on first use."""
+        existing = self._experiment()
+        if existing is not None:
+            return existing
+        self._experiment_id = self._create_experiment()
         return self._experiment_id
 
     def _create_experiment(self) -> str:
@@ -188,7 +195,10 @@ class Registry:
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-            return self.client.get_experiment_by_name(self.settings.mlflow_experiment).experiment_id
+            experiment = self.client.get_experiment_by_name(self.settings.mlflow_experiment)
+            if experiment is None:  # created and deleted again meanwhile: a retry will sort it out
+                raise
+            return experiment.experiment_id
 
     @_transient
     def find_version(self, key: str, request_id: str | None) -> KeyedVersion | None:
@@ -210,10 +220,10 @@ class Registry:
                             kept_version=mine[0].version, training_key=key)
         kept = mine[0]
         state: VersionState = "pending" if kept.tags.get(self.STATE_TAG) == "pending" else "promoted"
-        return KeyedVersion(version=str(kept.version), run_id=kept.run_id, state=state)
+        return KeyedVersion(version=str(kept.version), run_id=str(kept.run_id), state=state)
 
     def _runs(self, filter_string: str) -> list:
-        experiment_id = self._experiment(create=False)
+        experiment_id = self._experiment()
         if experiment_id is None:
             return []
         return self.client.search_runs([experiment_id], filter_string=filter_string, max_results=200)
@@ -250,7 +260,7 @@ class Registry:
                 return None
             raise
         # Versions registered before the configuration was tagged on them carry it on their run only.
-        text = version.tags.get(self.CONFIG_TAG) or self.client.get_run(version.run_id).data.tags.get(self.CONFIG_TAG)
+        text = version.tags.get(self.CONFIG_TAG) or self.client.get_run(str(version.run_id)).data.tags.get(self.CONFIG_TAG)
         return json.loads(text) if text else None
 
     # ---- a training run ------------------------------------------------------------------------
@@ -265,7 +275,7 @@ class Registry:
         }
         if request_id is not None:
             tags[self.REQUEST_TAG] = request_id
-        run = self.client.create_run(self._experiment(create=True),
+        run = self.client.create_run(self._experiment_for_run(),
                                      tags={k: bounded(v, MAX_TAG_VALUE_LENGTH) for k, v in tags.items()})
         return run.info.run_id
 

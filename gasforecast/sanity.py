@@ -92,12 +92,12 @@ def check(points: Sequence[dict[str, Any]], history_values: Iterable[Any]) -> Sa
     bad = [(i + 1, name) for i, point in enumerate(points) for name in _PRICE_FIELDS
            if _price(point.get(name) if isinstance(point, dict) else None) is None]
     if bad:
-        step, name = bad[0]
-        reasons.append(f"{len(bad)} forecast values are not finite positive prices (first: step {step}, {name})")
+        first_step, name = bad[0]
+        reasons.append(f"{len(bad)} forecast values are not finite positive prices (first: step {first_step}, {name})")
     elif any(point["lower_95"] > point["upper_95"] for point in points):
         reasons.append("a 95 % band has its lower bound above its upper bound")
     sigma, count = robust_sigma(history_values)
-    step = min(BAND_STEP, len(points)) or None
+    step: int | None = min(BAND_STEP, len(points)) or None
     band = naive = ratio = None
     if step is not None and not bad:
         last = points[step - 1]

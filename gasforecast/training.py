@@ -307,10 +307,10 @@ def run_record(training: TrainingRun) -> RunRecord:
                 if _finite(value) is not None:  # MLflow refuses NaN
                     metrics[f"{prefix}.h{horizon}.{safe_name(str(name))}"] = float(value)
     test = decision.get("test") or {}
-    for name, value in (("score.challenger", decision.get("challenger_score")),
-                        ("score.champion", decision.get("champion_score")), ("gate.p_value", test.get("p_value"))):
-        if value is not None and _finite(value) is not None:
-            metrics[name] = float(value)
+    for name, figure in (("score.challenger", decision.get("challenger_score")),
+                         ("score.champion", decision.get("champion_score")), ("gate.p_value", test.get("p_value"))):
+        if figure is not None and _finite(figure) is not None:
+            metrics[name] = float(figure)
     evaluation = result.evaluation or {}
     for name in ("mae_ratio_to_naive", "coverage_80", "coverage_95", "interval_score_ratio"):
         for horizon, value in (evaluation.get(name) or {}).items():

@@ -50,15 +50,20 @@ def _clean(value: float) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+def _no_values() -> np.ndarray:
+    return np.empty(0)
+
+
 @dataclass
 class CandidateEvidence:
     """One candidate on the stretch: its ratios to naive, its test-half losses, its served forecast."""
 
     config: ModelConfig
-    selection_ratios: np.ndarray | None = None  # per horizon: mean |log error| ÷ naive's, selection half
-    test_ratios: np.ndarray | None = None  # the same on the test half
-    test_losses: np.ndarray | None = None  # per test origin with every horizon observed: mean |log error|
-    final: np.ndarray | None = None  # log forecast from the last row, steps 1..horizon_out
+    # Empty for an unusable candidate (`unusable` says why), so the arrays are never None.
+    selection_ratios: np.ndarray = field(default_factory=_no_values)  # per horizon: mean |log error| ÷ naive's, selection half
+    test_ratios: np.ndarray = field(default_factory=_no_values)  # the same on the test half
+    test_losses: np.ndarray = field(default_factory=_no_values)  # per test origin with every horizon observed: mean |log error|
+    final: np.ndarray = field(default_factory=_no_values)  # log forecast from the last row, steps 1..horizon_out
     widths: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # level → (below, above)
     orders: dict = field(default_factory=dict)
     unusable: str | None = None

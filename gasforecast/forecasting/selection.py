@@ -99,16 +99,17 @@ def forward_select(frame: pd.DataFrame, target: str, eligible: Sequence[str], st
         return selection_score(frame, target, ModelConfig("var", drivers, settings.window_years), stretch, settings)
 
     singles = {name: score((name,)) for name in eligible}
-    ranked = [name for name in sorted(singles, key=singles.get) if math.isfinite(singles[name])]
+    ranked = [name for name in sorted(singles, key=singles.__getitem__) if math.isfinite(singles[name])]
     if not ranked:
         return ()
     screened = ranked[: settings.max_drivers + EXTRA_SCREENED]
-    chosen, current = (ranked[0],), singles[ranked[0]]
+    chosen: tuple[str, ...] = (ranked[0],)
+    current = singles[ranked[0]]
     while len(chosen) < settings.max_drivers:
         trials = {name: score(chosen + (name,)) for name in screened if name not in chosen}
         if not trials:
             break
-        name = min(trials, key=trials.get)
+        name = min(trials, key=trials.__getitem__)
         if trials[name] > current - IMPROVEMENT:
             break
         chosen, current = chosen + (name,), trials[name]

@@ -137,8 +137,9 @@ class StretchPaths:
     """A core configuration's forecasts from every stretch origin and from the last row (log space)."""
 
     config: ModelConfig
-    paths: np.ndarray | None = None  # (stretch origins, steps)
-    final: np.ndarray | None = None  # (final_steps,) from the last row, fitted on every row
+    # Empty for an unusable configuration (`unusable` says why), so the arrays are never None.
+    paths: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # (stretch origins, steps)
+    final: np.ndarray = field(default_factory=lambda: np.empty(0))  # (final_steps,) from the last row, fitted on every row
     orders: dict = field(default_factory=dict)
     unusable: str | None = None
 
