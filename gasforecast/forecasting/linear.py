@@ -1,8 +1,7 @@
 """Every candidate as a linear recursion in (log-)levels, so one vectorised routine forecasts them all.
 
 A VAR on differences, a VECM and an AR on differences all have an exact VAR-in-levels form
-`z_t = c + A_1 z_{t-1} + ... + A_p z_{t-p}`; the naive forecast is `A_1 = 1`, the seasonal naive
-`A_7 = 1`. Forecasting from thousands of origins is then a few `einsum` calls, which is what makes
+`z_t = c + A_1 z_{t-1} + ... + A_p z_{t-p}`; the naive forecast is `A_1 = 1`. Forecasting from thousands of origins is then a few `einsum` calls, which is what makes
 an honest daily-origin backtest cheap.
 """
 
