@@ -88,17 +88,7 @@ class ParseReport:
 
 def parse_all(sdk: Sdk, commands: list[list[str]], timeout: float = 120.0) -> ParseReport:
     """Parse every command (argv without the leading `gcloud`) in one SDK process."""
-    with tempfile.TemporaryDirectory(prefix="gcloud-offline-") as config_dir:
-        done = subprocess.run(
-            [sdk.python, str(DRIVER), "parse", sdk.lib],
-            input="".join(json.dumps(argv) + "\n" for argv in commands),
-            capture_output=True,
-            text=True,
-            env=offline_env(config_dir),
-            timeout=timeout,
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"gcloud parse driver failed ({done.returncode}): {done.stderr[-2000:]}")
+    done = _run_driver(sdk, "parse", commands, timeout)
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     header, rows = lines[0], lines[1:]
     results = [
@@ -106,6 +96,22 @@ def parse_all(sdk: Sdk, commands: list[list[str]], timeout: float = 120.0) -> Pa
     ]
     blocked = _blocked(done.stderr) + [line for row in rows for line in row["blocked"]]
     return ParseReport(results, header["loaded_seconds"], blocked)
+
+
+def _run_driver(sdk: Sdk, mode: str, requests: list, timeout: float) -> subprocess.CompletedProcess:
+    """One SDK process in `mode` ("parse" or "decode") over JSON-line requests, with an empty config."""
+    with tempfile.TemporaryDirectory(prefix="gcloud-offline-") as config_dir:
+        done = subprocess.run(
+            [sdk.python, str(DRIVER), mode, sdk.lib],
+            input="".join(json.dumps(request) + "\n" for request in requests),
+            capture_output=True,
+            text=True,
+            env=offline_env(config_dir),
+            timeout=timeout,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"gcloud {mode} driver failed ({done.returncode}): {done.stderr[-2000:]}")
+    return done
 
 
 @dataclass(frozen=True)
@@ -120,17 +126,7 @@ class DecodeRequest:
 
 def decode_all(sdk: Sdk, requests: list[DecodeRequest], timeout: float = 120.0) -> dict[str, str | None]:
     """Decode every file with the SDK's strict message decoder: path -> None when it decodes, else why not."""
-    with tempfile.TemporaryDirectory(prefix="gcloud-offline-") as config_dir:
-        done = subprocess.run(
-            [sdk.python, str(DRIVER), "decode", sdk.lib],
-            input="".join(json.dumps(request.__dict__) + "\n" for request in requests),
-            capture_output=True,
-            text=True,
-            env=offline_env(config_dir),
-            timeout=timeout,
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"gcloud decode driver failed ({done.returncode}): {done.stderr[-2000:]}")
+    done = _run_driver(sdk, "decode", [request.__dict__ for request in requests], timeout)
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     return {row["path"]: (None if row["ok"] else row["error"]) for row in rows}
 

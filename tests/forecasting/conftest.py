@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gasforecast.forecasting import ProcedureSettings
-from gasforecast.sample import synthetic_history
+from gasforecast.sample import synthetic_history, to_csv_bytes
 
 # Short stretch and few horizons keep each procedure run well under a second.
 FAST = ProcedureSettings(horizons=(1, 7), stretch_years=1.5, nested_origins=0)
@@ -57,3 +57,11 @@ def leading() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def random_walk() -> pd.DataFrame:
     return random_walk_frame()
+
+
+@pytest.fixture(scope="session")
+def business_csv(tmp_path_factory) -> str:
+    """A business-day sample CSV (about 3.5 years of trading days) for the CLI tests."""
+    path = tmp_path_factory.mktemp("cli") / "history.csv"
+    path.write_bytes(to_csv_bytes(synthetic_history(1000, seed=2, business_days_only=True)))
+    return str(path)

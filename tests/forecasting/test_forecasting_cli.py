@@ -3,21 +3,13 @@
 import json
 
 import pandas as pd
-import pytest
 
 from gasforecast.cli import main
-from gasforecast.sample import synthetic_history, to_csv_bytes
 
 
-@pytest.fixture(scope="module")
-def csv_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cli") / "history.csv"
-    path.write_bytes(to_csv_bytes(synthetic_history(1000, seed=2, business_days_only=True)))
-    return str(path)
 
-
-def test_backtest_json_reports_the_evidence_and_the_decision(csv_path, capsys):
-    assert main(["backtest", "--csv", csv_path, "--horizons", "1,7", "--json"]) == 0
+def test_backtest_json_reports_the_evidence_and_the_decision(business_csv, capsys):
+    assert main(["backtest", "--csv", business_csv, "--horizons", "1,7", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["served"]["kind"] in ("naive", "ar", "ses", "var", "vecm")
     assert result["decision"]["decision"] in ("naive", "promoted")
@@ -25,14 +17,14 @@ def test_backtest_json_reports_the_evidence_and_the_decision(csv_path, capsys):
     assert set(result["report"]["candidates"]["naive"]["test_ratio"]) == {"1", "7"}
 
 
-def test_backtest_table_shows_both_halves(csv_path, capsys):
-    assert main(["backtest", "--csv", csv_path, "--horizons", "1,7", "--drivers", "ttf_price"]) == 0
+def test_backtest_table_shows_both_halves(business_csv, capsys):
+    assert main(["backtest", "--csv", business_csv, "--horizons", "1,7", "--drivers", "ttf_price"]) == 0
     out = capsys.readouterr().out
     assert "selection" in out and "test" in out and "served:" in out and "brent_price" not in out
 
 
-def test_forecast_json_has_business_dates_and_the_api_point_format(csv_path, capsys):
-    assert main(["forecast", "--csv", csv_path, "--horizon", "14", "--horizons", "1,7", "--json"]) == 0
+def test_forecast_json_has_business_dates_and_the_api_point_format(business_csv, capsys):
+    assert main(["forecast", "--csv", business_csv, "--horizon", "14", "--horizons", "1,7", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert len(result["points"]) == 14 and result["calendar"] == "business"
     assert set(result["points"][0]) == {"date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"}
@@ -40,6 +32,6 @@ def test_forecast_json_has_business_dates_and_the_api_point_format(csv_path, cap
     assert result["target"] == "uk_gas_price" and result["decision"]["served"] == result["model"]["label"]
 
 
-def test_unknown_target_is_a_clear_error(csv_path, capsys):
-    assert main(["forecast", "--csv", csv_path, "--horizon", "3", "--target", "nope"]) == 2
+def test_unknown_target_is_a_clear_error(business_csv, capsys):
+    assert main(["forecast", "--csv", business_csv, "--horizon", "3", "--target", "nope"]) == 2
     assert "nope" in capsys.readouterr().err

@@ -41,19 +41,13 @@ def test_nested_figures_follow_the_forecast_json_contract(nested):
     assert block["mean_mae_ratio"] == pytest.approx(np.mean(list(block["mae_ratio_to_naive"].values())), abs=1e-3)
 
 
-@pytest.fixture(scope="module")
-def csv_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("evaluate") / "history.csv"
-    path.write_bytes(to_csv_bytes(synthetic_history(900, seed=2, business_days_only=True)))
-    return str(path)
 
-
-def test_evaluate_cli_prints_the_nested_figures(csv_path, capsys):
-    assert main(["evaluate", "--csv", csv_path, "--origins", "4", "--horizons", "1,7", "--span-years", "0.2",
+def test_evaluate_cli_prints_the_nested_figures(business_csv, capsys):
+    assert main(["evaluate", "--csv", business_csv, "--origins", "4", "--horizons", "1,7", "--span-years", "0.2",
                  "--workers", "1", "--json"]) == 0
     block = json.loads(capsys.readouterr().out)["evaluation"]
     assert block["origins"] == 4 and block["calendar"] == "business" and block["horizons"] == [1, 7]
-    assert main(["evaluate", "--csv", csv_path, "--origins", "3", "--horizons", "1", "--span-years", "0.1",
+    assert main(["evaluate", "--csv", business_csv, "--origins", "3", "--horizons", "1", "--span-years", "0.1",
                  "--workers", "1", "--end", "2023-04-28"]) == 0
     out = capsys.readouterr().out
     assert "MAE ÷ naive" in out and "coverage 95 %" in out and ".. 2023-04-27" in out  # last origin: 1 step before
