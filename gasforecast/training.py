@@ -270,11 +270,13 @@ def _promote(registry: Registry, data_bucket: ObjectStore, lease: Lease, version
     the run, mark the version promoted: each step repeatable by a retry."""
     lease.ensure_held()
     registry.promote(version.version)
-    ledger.record_served_forecast(data_bucket, registry.load_bundle(version), key)
+    bundle = registry.load_bundle(version)
+    ledger.record_served_forecast(data_bucket, bundle, key)
     registry.finish_run(version.run_id, "registered", version.version)
     registry.mark_promoted(version.version)
-    log.info("train.promoted", run_id=version.run_id, model_version=version.version, decision=decision,
-             training_key=key)
+    decision = decision or bundle.forecast.get("promotion", {}).get("decision")  # a resumed promotion's too
+    log.info("train.promoted", run_id=version.run_id, model_version=version.version,
+             model=bundle.forecast.get("model", {}).get("label"), decision=decision, training_key=key)
     return TrainOutcome(status, key, version.run_id, version.version, decision)
 
 

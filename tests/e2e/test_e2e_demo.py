@@ -76,7 +76,7 @@ def test_demo_serves_a_forecast_then_ctrl_c_stops_everything(tmp_path):
         await_line(r"^Ready in", 240)
         text = await_line(r"upload more:", 30)  # the URL lines follow "Ready in"
         assert re.search(r"ingest\s+accepted synthetic-sample.csv", text)
-        assert re.search(r"mlflow\s+run \w+ registered as version 1", text)
+        assert re.search(r"mlflow\s+run \w+ registered as version 1 \((?!\?,)\S.*, \w+\)", text), "model and decision named"
         api = re.search(r"JSON API\s+(\S+)", text).group(1)
         forecast = requests.get(api, timeout=5).json()
         assert len(forecast["points"]) == 14 and forecast["model"]["version"] == "1" and forecast["model"]["run_id"]
