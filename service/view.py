@@ -78,7 +78,9 @@ def model_reference(bundle: ForecastBundle, settings: Settings) -> dict[str, Any
 
 
 def model_card(bundle: ForecastBundle, settings: Settings) -> dict[str, Any]:
-    """The `/api/v1/model` document: the champion's card, data provenance, backtest and promotion."""
+    """The `/api/v1/model` document (docs/api.md#model-card): the champion's card, data provenance, its
+    out-of-sample accuracy (`evaluation`), the evidence and decision of the gate that chose it
+    (`backtest`, `promotion`) and the promotion sanity figures, as training recorded them."""
     forecast = bundle.forecast
     model = forecast["model"]
     return {
@@ -96,9 +98,10 @@ def model_card(bundle: ForecastBundle, settings: Settings) -> dict[str, Any]:
         "data": forecast["data"],
         "training_window": forecast["training_window"],
         "horizon_max": len(forecast["points"]),
-        "backtest": forecast["backtest"],
         "evaluation": forecast.get("evaluation"),
+        "backtest": forecast["backtest"],
         "promotion": forecast.get("promotion"),
+        "sanity": forecast.get("sanity"),
     }
 
 
