@@ -6,11 +6,13 @@ under gunicorn exactly as deployed and measures:
 
 - cold start: process start → first 200 from /api/v1/forecast (champion loaded);
 - throughput and p50/p99 latency of /healthz and /api/v1/forecast?horizon=30 at 32 concurrent
-  keep-alive connections (wrk), each phase bounded in time;
+  keep-alive connections (wrk), each phase bounded in time, and of the page / (reported, no target);
 - resident memory (VmRSS) of one gunicorn worker after the load.
 
 Targets (issue 5): forecast throughput ≥ 80 % of /healthz's, p99 ≤ 25 ms, cold start ≤ 3 s,
-worker RSS ≤ 300 MB. Loopback only. Usage: .venv/bin/python bench/serve_load.py [--seconds 5]
+worker RSS ≤ 300 MB. The load average before and after is printed: on a shared machine other work
+shows up in every endpoint's tail alike (compare the forecast's p99 with /healthz's).
+Loopback only. Usage: .venv/bin/python bench/serve_load.py [--seconds 5]
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from devstack.stack import LocalStack, StackPorts, offline_env  # noqa: E402
 from gasforecast.config import load_settings  # noqa: E402
 
 CONNECTIONS = 32
-ENDPOINTS = ("/healthz", "/api/v1/forecast?horizon=30")
+ENDPOINTS = ("/healthz", "/api/v1/forecast?horizon=30", "/")  # trivial, forecast (targets), page (reported)
 
 
 @dataclass
@@ -112,6 +114,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is needed (Debian package): bash scripts/install-system-packages.sh", file=sys.stderr)
         return 2
+    load_before = os.getloadavg()[0]
     runtime = Path(tempfile.mkdtemp(prefix="gasforecast-bench-"))
     stack = LocalStack(runtime_dir=runtime, ports=StackPorts.free(), project="gasforecast-bench")
     stack.start_backing_services()
@@ -132,7 +135,7 @@ def main() -> int:
         cold_start = time.perf_counter() - started
         for path in ENDPOINTS:  # warm up connections and caches
             run_phase(port, path, 1)
-        # Alternate the endpoints (A B B A) so drift on a shared 2-core machine hits both alike.
+        # Alternate the endpoints (A B C C B A) so drift on a shared 2-core machine hits all alike.
         rounds = [run_phase(port, path, args.seconds / 2) for path in (*ENDPOINTS, *reversed(ENDPOINTS))]
         phases = [_combine([r for r in rounds if r.path == path]) for path in ENDPOINTS]
         rss = _worker_rss_mb(service.pid)
@@ -141,8 +144,9 @@ def main() -> int:
             service.stop()
         stack.stop()
 
-    trivial, forecast = phases
-    print(f"connections: {CONNECTIONS}, {args.seconds:.0f} s per endpoint in two alternating rounds, wrk, loopback only")
+    trivial, forecast = phases[:2]
+    print(f"connections: {CONNECTIONS}, {args.seconds:.0f} s per endpoint in two alternating rounds, wrk, loopback only; "
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores")
     for phase in phases:
         print(f"{phase.path:32s} {phase.throughput:8.0f} req/s   p50 {phase.p50_ms:6.2f} ms"
               f"   p99 {phase.p99_ms:6.2f} ms   ({phase.requests} requests)")

@@ -1,8 +1,8 @@
 """The public HTML page, rendered once per champion version (and a page for "no champion yet").
 
 Only two pieces depend on the day a request is made — the freshness note and the "today" marker on
-the chart — so the page is kept as static parts around those slots and joined per request
-(`ChampionPage.render`), which costs a few string joins.
+the chart — so the page is kept as static parts around those slots and joined for a date
+(`ChampionPage.render`); the view renders it once a day and serves those bytes (`ChampionView.page_body`).
 
 The page reads a bundle and the served track-record document; it knows nothing of the service's
 view object (which builds it), so the two modules do not import each other.

@@ -191,6 +191,21 @@ def test_freshness_and_the_today_marker_are_computed_for_the_day_of_the_request(
     assert "all of its 90 dates are already past" in far and 'class="marker today"' not in far
 
 
+def test_the_page_is_rendered_once_a_day_and_then_served_as_bytes(service_client, monkeypatch):
+    from service.page import ChampionPage
+
+    renders = []
+    render = ChampionPage.render
+    monkeypatch.setattr(ChampionPage, "render", lambda self, today: renders.append(today) or render(self, today))
+    pages = [service_client.get("/") for _ in range(3)]
+    assert len(renders) == 1 and len({page.headers["ETag"] for page in pages}) == 1
+    view = ChampionView(make_bundle(last_date=date(2024, 12, 30)), Settings())
+    today = view.page_body(date(2024, 12, 31))
+    assert view.page_body(date(2024, 12, 31)) is today and b"(1 day ago)" in today.data
+    tomorrow = view.page_body(date(2025, 1, 1))
+    assert tomorrow.etag != today.etag and b"(2 days ago)" in tomorrow.data
+
+
 def test_staleness_follows_the_setting():
     page = _render(make_bundle(last_date=date(2024, 12, 30)), today=date(2025, 1, 2), stale_after_days=2)
     assert 'class="freshness stale"' in page and "Older than 2 days" in page
