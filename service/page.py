@@ -77,7 +77,8 @@ def _timestamp(text: str) -> str:
 
 
 def _percent_change(start: float, end: float) -> str:
-    return f"{(end / start - 1) * 100:+.1f} %"
+    """"+1.2 %" or "−0.8 %" (a true minus sign, as wide as the plus)."""
+    return f"{(end / start - 1) * 100:+.1f} %".replace("-", "−")
 
 
 # --- outlook and fan chart ---------------------------------------------------------------------------------

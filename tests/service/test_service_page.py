@@ -121,7 +121,8 @@ def test_hover_data_covers_history_and_forecast(page):
 def test_page_shows_the_card_and_the_api_links(page):
     for text in ("A vector autoregression (VAR) on log returns, with ttf_price and hdd as drivers",
                  "<code>var[ttf_price,hdd]</code>", "lags = 3", "ttf_price, hdd", "log-difference", "v1",
-                 '<time datetime="2024-12-30T17:00:00Z">30 Dec 2024, 17:00 UTC</time>', "400 days of prices"):
+                 '<time datetime="2024-12-30T17:00:00Z">30 Dec 2024, 17:00 UTC</time>', "400 days of prices",
+                 '<span class="band">80 % band</span> <span class="range">'):
         assert text in page, text
     for link in ("/api/v1/forecast?horizon=30", "/api/v1/history?days=365", "/api/v1/model", "/api/v1/openapi.json",
                  "/api/v1/track-record", "/api/v1/forecast?format=csv", "/api/v1/track-record?format=csv",
@@ -328,7 +329,8 @@ def test_the_page_says_what_the_gate_decided_and_why(decision, headline, details
     assert all(re.fullmatch(r"(<td>\d\.\d\d</td>)+", cells) and cells.count("<td>") == len(columns)
                for _, cells in rows)
     assert f"Every candidate ({len(bundle.forecast['backtest']['metrics'])})" in text
-    assert "The gate’s record: " + bundle.forecast["promotion"]["reason"] in text.replace("&#39;", "'")
+    assert "In the gate’s own words (its “test half” is the second half): " + bundle.forecast["promotion"]["reason"] \
+        in text.replace("&#39;", "'")
 
 
 def test_a_champion_that_lost_its_place_is_named():
