@@ -109,9 +109,18 @@ def run_phase(port: int, path: str, seconds: float) -> Phase:
     )
 
 
-def _worker_rss_mb(master_pid: int) -> float:
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    status = Path(f"/proc/{children[0]}/status").read_text()
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _worker_rss_mb(pid: int) -> float:
+    """VmRSS of the gunicorn worker: the leaf under `pid` (the process guard, then the master, then the
+    worker), not the master, which never loads the app (preload_app is off)."""
+    while children := _children(pid):
+        pid = children[0]
+    status = Path(f"/proc/{pid}/status").read_text()
+    if "gunicorn" not in Path(f"/proc/{pid}/cmdline").read_text():
+        raise RuntimeError(f"process {pid} is not a gunicorn worker")
     rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
     return rss_kb / 1024
 
