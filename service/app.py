@@ -39,9 +39,10 @@ def _settings() -> Settings:
     return current_app.extensions["gasforecast_settings"]
 
 
-def _champion() -> ChampionView:
-    """The view to answer from, or a 503 JSON error when no champion has been loaded yet."""
-    snapshot = _cache().current()
+def _champion(snapshot: Snapshot[ChampionView] | None = None) -> ChampionView:
+    """The view to answer from (of `snapshot`, default the current one), or a 503 JSON error when no
+    champion has been loaded yet."""
+    snapshot = snapshot or _cache().current()
     if snapshot.view is None:
         reason = snapshot.last_error or "no model has been promoted to champion yet"
         raise http.ApiError(503, f"no champion model to serve: {reason}", {"Retry-After": NO_CHAMPION_RETRY_AFTER})
@@ -53,14 +54,17 @@ def _query(*accepted: str) -> dict[str, str]:
 
     Strict on purpose: a misspelt parameter (`?h=14`) silently ignored would answer a different question.
     """
+    args = request.args  # parsed once per request; every access through the proxy costs a lookup
+    if not args:
+        return {}
     listing = ", ".join(accepted) if accepted else "none"
-    for name in request.args:
+    for name, values in args.lists():
         shown = repr(name[:40])
         if name not in accepted:
             raise http.ApiError(400, f"unknown query parameter {shown}; accepted: {listing}")
-        if len(request.args.getlist(name)) > 1:
+        if len(values) > 1:
             raise http.ApiError(400, f"query parameter {shown} given more than once; accepted, once each: {listing}")
-    return {name: request.args[name] for name in request.args}
+    return args.to_dict()
 
 
 def _int_param(args: dict[str, str], name: str, default: int, upper: int) -> int:
@@ -100,7 +104,7 @@ def forecast() -> Response:
     # Validate before the 503 so a client learns about its own mistake first.
     upper = snapshot.view.horizon_max if snapshot.view else settings.forecast_horizon_max
     horizon, fmt = _int_param(args, "horizon", upper, upper), _format_param(args)
-    view = _champion()
+    view = _champion(snapshot)
     return _send(view, view.forecast(horizon, fmt), f"forecast-{horizon}")
 
 
@@ -187,8 +191,7 @@ def index() -> Response:
         response = Response(html, status=503, mimetype="text/html")
         response.headers.update({**headers, "Cache-Control": http.NO_STORE, "Retry-After": NO_CHAMPION_RETRY_AFTER})
         return response
-    page = Body.of_bytes(snapshot.view.page.render(_today_utc()).encode("utf-8"), "text/html; charset=utf-8")
-    return http.send_body(page, cache_control=http.PAGE_CACHE, headers=headers)
+    return http.send_body(snapshot.view.page_body(_today_utc()), cache_control=http.PAGE_CACHE, headers=headers)
 
 
 def create_app(

@@ -44,7 +44,8 @@ def json_error(status: int, message: str, headers: dict[str, str] | None = None)
 
 def send_body(body: Body, *, cache_control: str = DATA_CACHE, headers: dict[str, str] | None = None) -> Response:
     """Answer with a precomputed body, or 304 when the client already has it (If-None-Match)."""
-    not_modified = request.if_none_match.contains_weak(body.etag.strip('"'))
+    # Most requests carry no If-None-Match: skip parsing an absent header.
+    not_modified = "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains_weak(body.etag.strip('"'))
     response = Response(b"" if not_modified else body.data, status=304 if not_modified else 200,
                         content_type=body.mimetype)
     response.headers["ETag"] = body.etag

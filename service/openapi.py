@@ -19,6 +19,7 @@ _TEXT = {"type": "string"}
 _CALENDAR = {"enum": ["daily", "business"],
              "description": "business: steps and dates are trading days (Monday to Friday); daily: calendar days"}
 _HORIZON = {"type": "integer", "minimum": 1}
+_BY_HORIZON = {"type": "object", "additionalProperties": _NUMBER_OR_NULL, "description": "horizon (as a string) → value"}
 
 
 def _object(properties: dict[str, Any], required: list[str] | None = None, extra: bool = False) -> dict[str, Any]:
@@ -97,31 +98,82 @@ SCHEMAS: dict[str, Any] = {
             },
             "training_window": _object({"start": _DATE, "end": _DATE}),
             "horizon_max": {"type": "integer", "minimum": 1},
-            "backtest": {
-                "type": "object",
-                "required": ["horizons", "origins", "selected", "baseline", "metrics"],
-                "properties": {
-                    "horizons": {"type": "array", "items": {"type": "integer", "minimum": 1}},
-                    "origins": {"type": "integer", "minimum": 0},
-                    "first_origin": _DATE,
-                    "last_origin": _DATE,
-                    "selected": _TEXT,
-                    "baseline": _TEXT,
-                    "metrics": {
-                        "type": "object",
-                        "description": "model label → horizon (as a string) → metric name → value",
-                        "additionalProperties": {
-                            "type": "object",
-                            "additionalProperties": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
-                        },
-                    },
-                    "scores": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
-                },
+            "evaluation": {
+                "oneOf": [{"type": "null"}, _ref("Evaluation")],
+                "description": "the headline accuracy: the whole training procedure re-run at past origins on the data "
+                               "before each, and scored (null when training ran none)",
             },
-            "evaluation": {"type": ["object", "null"],
-                           "description": "nested (out-of-sample) evaluation of the procedure, when training ran one"},
-            "promotion": {"type": ["object", "null"]},
-        }
+            "backtest": _ref("Backtest"),
+            "promotion": {"oneOf": [{"type": "null"}, _ref("Promotion")]},
+            "sanity": {"type": ["object", "null"],
+                       "description": "promotion sanity figures: servable, reasons, band_ratio, max_band_ratio, …"},
+        },
+        required=["model", "target", "unit", "data", "training_window", "horizon_max", "evaluation", "backtest",
+                  "promotion", "sanity"],
+    ),
+    "Evaluation": _object(
+        {
+            "kind": {"const": "nested"},
+            "origins": {"type": "integer", "minimum": 1},
+            "first_origin": _DATE,
+            "last_origin": _DATE,
+            "step_rows": {"type": "integer", "minimum": 1, "description": "steps of the calendar between origins"},
+            "horizons": {"type": "array", "items": _HORIZON},
+            "mae_ratio_to_naive": _BY_HORIZON,
+            "mean_mae_ratio": _NUMBER_OR_NULL,
+            "coverage_80": _BY_HORIZON,
+            "coverage_95": _BY_HORIZON,
+            "interval_score_ratio": {**_BY_HORIZON,
+                                     "description": "mean 80 %/95 % Winkler score ÷ the Gaussian naive baseline's"},
+            "served": {"type": "object", "additionalProperties": {"type": "integer"},
+                       "description": "model label → origins at which the procedure served it"},
+        },
+        required=["kind", "origins", "first_origin", "last_origin", "horizons", "mae_ratio_to_naive",
+                  "mean_mae_ratio", "coverage_80", "coverage_95", "interval_score_ratio"],
+        extra=True,
+    ),
+    "Backtest": _object(
+        {
+            "kind": {"const": "stretch", "description": "absent in bundles trained before the evaluation stretch"},
+            "horizons": {"type": "array", "items": _HORIZON},
+            "origins": {"type": "integer", "minimum": 0},
+            "first_origin": _DATE,
+            "last_origin": _DATE,
+            "stretch": {"type": "object", "properties": {"first_origin": _DATE, "test_from": _DATE,
+                                                         "last_origin": _DATE, "origins": {"type": "integer"},
+                                                         "refits": {"type": "integer"}}},
+            "selected": {**_TEXT, "description": "label of the served configuration"},
+            "challenger": {**_TEXT, "description": "the best candidate on the selection half"},
+            "baseline": _TEXT,
+            "metrics": {
+                "type": "object",
+                "description": "candidate label → horizon (as a string) → {selection_ratio, test_ratio}: mean |log "
+                               "error| ÷ the naive forecast's on each half of the stretch",
+                "additionalProperties": {"type": "object", "additionalProperties": {
+                    "type": "object", "additionalProperties": _NUMBER_OR_NULL}},
+            },
+        },
+        required=["horizons", "origins", "selected", "baseline", "metrics"],
+        extra=True,
+    ),
+    "Promotion": _object(
+        {
+            "decision": {"type": "string",
+                         "description": "promoted | kept_champion_config | naive (older bundles: other values)"},
+            "served": _TEXT,
+            "reason": _TEXT,
+            "challenger": _TEXT,
+            "champion": {"type": ["string", "null"]},
+            "incumbent": _TEXT,
+            "challenger_score": _NUMBER_OR_NULL,
+            "champion_score": _NUMBER_OR_NULL,
+            "test": {"oneOf": [{"type": "null"}, _object(
+                {"mean_difference": _NUMBER_OR_NULL, "statistic": _NUMBER_OR_NULL, "p_value": _NUMBER_OR_NULL,
+                 "origins": {"type": "integer"}})],
+                     "description": "one-sided Diebold–Mariano test of the challenger against the incumbent"},
+        },
+        required=["decision", "reason"],
+        extra=True,
     ),
     "TrackRecordSummary": _object(
         {
@@ -273,7 +325,7 @@ def openapi_document(horizon_max: int, history_days_default: int, history_days_m
             "/api/v1/track-record": _data_operation(
                 "How the forecasts served before did: per-horizon scores and every matured point", "TrackRecord", [],
                 csv="the matured points, one row each, with the columns of TrackRecordPoint"),
-            "/api/v1/model": _data_operation("The champion's card, backtest against the naive forecast and promotion", "ModelCard", []),
+            "/api/v1/model": _data_operation("The champion's card, out-of-sample accuracy and how it was chosen", "ModelCard", []),
             "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": _json("Health", "alive")}}},
             "/readyz": {
                 "get": {

@@ -1,8 +1,8 @@
 """The public HTML page, rendered once per champion version (and a page for "no champion yet").
 
 Only two pieces depend on the day a request is made — the freshness note and the "today" marker on
-the chart — so the page is kept as static parts around those slots and joined per request
-(`ChampionPage.render`), which costs a few string joins.
+the chart — so the page is kept as static parts around those slots and joined for a date
+(`ChampionPage.render`); the view renders it once a day and serves those bytes (`ChampionView.page_body`).
 
 The page reads a bundle and the served track-record document; it knows nothing of the service's
 view object (which builds it), so the two modules do not import each other.
@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, TypeGuard
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from gasforecast.bundle import ForecastBundle
 from gasforecast.config import Settings
 from service import chart
-from service.chart import Scale, format_number, short_date
+from service.chart import MONTHS, Scale, format_number, short_date
 
 CHART_HISTORY_DAYS = 180  # enough context to see the trend, short enough that the fan stays readable
 KEY_HORIZONS = {"daily": (7, 30, 90), "business": (5, 21, 63)}  # a week, a month, a quarter
@@ -54,16 +55,30 @@ def steps_adjective(n: int, calendar: str) -> str:
     return f"{n}-trading-day" if calendar == "business" else f"{n}-day"
 
 
+def _is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _number(value: Any, places: int = 2) -> str:
-    return format_number(value, places) if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
+    return format_number(value, places) if _is_number(value) else "—"
 
 
 def _percent(share: Any) -> str:
-    return f"{share * 100:.0f} %" if isinstance(share, (int, float)) and not isinstance(share, bool) else "—"
+    return f"{share * 100:.0f} %" if _is_number(share) else "—"
+
+
+def _timestamp(text: str) -> str:
+    """"29 Nov 2026, 17:23 UTC" from an ISO time with a Z or an offset; the text itself if it is not one."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except (AttributeError, ValueError):
+        return str(text)
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
 
 
 def _percent_change(start: float, end: float) -> str:
-    return f"{(end / start - 1) * 100:+.1f} %"
+    """"+1.2 %" or "−0.8 %" (a true minus sign, as wide as the plus)."""
+    return f"{(end / start - 1) * 100:+.1f} %".replace("-", "−")
 
 
 # --- outlook and fan chart ---------------------------------------------------------------------------------
@@ -133,32 +148,23 @@ def _json_for_script(payload: Any) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
 
 
-# --- accuracy: nested evaluation and the selection backtest -----------------------------------------------
+# --- accuracy: the nested evaluation, and how the gate chose the model ---------------------------------
 
-def _backtest_rows(backtest: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per horizon: the champion's errors beside the naive forecast's on the same windows."""
-    selected = backtest["metrics"].get(backtest["selected"], {})
-    naive = backtest["metrics"].get(backtest["baseline"], {})
-    rows = []
-    for horizon in backtest["horizons"]:
-        ours, theirs = selected.get(str(horizon), {}), naive.get(str(horizon), {})
-        mase, naive_mase = ours.get("mase"), theirs.get("mase")
-        verdict = "—" if mase is None or naive_mase is None else "Yes" if mase < naive_mase else "No"
-        rows.append({
-            "horizon": horizon,
-            "mase": f'{_number(mase, 3)} / {_number(naive_mase, 3)}',
-            "smape": f'{_number(ours.get("smape"))} / {_number(theirs.get("smape"))}',
-            "rmse": f'{_number(ours.get("rmse"))} / {_number(theirs.get("rmse"))}',
-            "coverage_80": _percent(ours.get("coverage_80")),
-            "coverage_95": _percent(ours.get("coverage_95")),
-            "verdict": verdict,
-        })
-    return rows
+NAIVE_LABEL = "naive"
+FEW_ORIGINS = 30  # fewer nested origins than this cannot tell a few percent from chance: the page says so
+# What each model kind is, in words (gasforecast.forecasting.config.KINDS; docs/model.md#candidates).
+KIND_WORDS = {
+    "naive": "“no change”: the last price, carried forward",
+    "ar": "an autoregression (AR) on log returns",
+    "ses": "simple exponential smoothing (SES) of the log price",
+    "var": "a vector autoregression (VAR) on log returns",
+    "vecm": "a vector error-correction model (VECM) on log prices",
+}
 
 
 def _relative_error(ratio: Any) -> str | None:
-    """MAE ratio in words: "7 % smaller than" / "12 % larger than" / "the same as"."""
-    if not isinstance(ratio, (int, float)) or isinstance(ratio, bool):
+    """MAE ratio in words: "7 % smaller than" / "12 % larger than" / "about the same as"."""
+    if not _is_number(ratio):
         return None
     change = round((ratio - 1) * 100)
     if change == 0:
@@ -166,8 +172,39 @@ def _relative_error(ratio: Any) -> str | None:
     return f"{abs(change)} % {'smaller' if change < 0 else 'larger'} than"
 
 
+def _p_value(p: Any) -> str:
+    if not _is_number(p):
+        return "p unknown"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
+
+def _model_name(label: str) -> Markup:
+    """A candidate as the page names it: “no change” for the naive forecast, else its label."""
+    return Markup("“no change”") if label == NAIVE_LABEL else Markup("<code>{}</code>").format(label)
+
+
+def describe_model(config: Any, label: str) -> str:
+    """The served configuration in words, e.g. "a vector autoregression (VAR) on log returns, with ttf_price
+    as driver, averaged half and half with “no change”"; the label for a bundle without a readable config."""
+    if not isinstance(config, dict) or config.get("kind") not in KIND_WORDS:
+        return label
+    words = [KIND_WORDS[config["kind"]]]
+    drivers = config.get("drivers") or []
+    if drivers:
+        words.append(f"with {' and '.join(drivers)} as driver{'s' if len(drivers) > 1 else ''}")
+    if config.get("seasonal") == "weekday":
+        words.append("less a weekday profile")
+    if _is_number(config.get("window_years")):
+        words.append(f"fitted on the last {config['window_years']:g} years")
+    weight = config.get("naive_weight")
+    if _is_number(weight) and weight > 0:
+        share = round(weight * 100)
+        words.append("averaged half and half with “no change”" if share == 50 else f"with {share} % weight on “no change”")
+    return ", ".join(words)
+
+
 def _evaluation(evaluation: Any, calendar: str) -> dict[str, Any] | None:
-    """The nested evaluation as headline figures, or None when the bundle has none (older training)."""
+    """The nested evaluation as the headline figures, or None when the bundle has none."""
     if not isinstance(evaluation, dict) or not isinstance(evaluation.get("horizons"), list):
         return None
 
@@ -175,16 +212,135 @@ def _evaluation(evaluation: Any, calendar: str) -> dict[str, Any] | None:
         values = evaluation.get(name)
         return values.get(str(horizon)) if isinstance(values, dict) else None
 
-    rows = [{"horizon": steps(h, calendar), "ratio": _number(per("mae_ratio_to_naive", h)),
+    rows = [{"horizon": h, "ratio": _number(per("mae_ratio_to_naive", h)),
              "coverage_80": _percent(per("coverage_80", h)), "coverage_95": _percent(per("coverage_95", h)),
              "interval": _number(per("interval_score_ratio", h))}
             for h in evaluation["horizons"] if isinstance(h, int)]
+    origins, served, step = evaluation.get("origins"), evaluation.get("served"), evaluation.get("step_rows")
+    served_words = None
+    if isinstance(served, dict) and served:
+        counts = sorted(((label, count) for label, count in served.items() if isinstance(label, str)),
+                        key=lambda item: -item[1])
+        served_words = Markup(", ").join(
+            Markup("{} at {}").format(_model_name(label), f"{count} of them" if len(counts) > 1 else "every one")
+            for label, count in counts)
     return {
-        "origins": evaluation.get("origins"),
+        "origins": origins,
         "first_origin": evaluation.get("first_origin"),
         "last_origin": evaluation.get("last_origin"),
+        "apart": steps(step, calendar) if isinstance(step, int) and step > 0 else None,
         "headline": _relative_error(evaluation.get("mean_mae_ratio")),
+        "served": served_words,
+        "granularity": round(100 / origins) if isinstance(origins, int) and origins > 0 else None,
+        "few": isinstance(origins, int) and origins < FEW_ORIGINS,
         "rows": rows,
+    }
+
+
+def _ratios(metrics: dict[str, Any], label: str, horizons: list[int], half: str) -> list[Any]:
+    per_horizon = metrics.get(label) or {}
+    return [(per_horizon.get(str(h)) or {}).get(half) for h in horizons]
+
+
+def _mean(values: list[Any]) -> float | None:
+    numbers = [v for v in values if _is_number(v)]
+    return sum(numbers) / len(numbers) if numbers and len(numbers) == len(values) else None
+
+
+def _errors_words(ratio: str | None) -> Markup:
+    return Markup(" (errors {} those of “no change”)").format(ratio) if ratio else Markup("")
+
+
+def _decision_words(promotion: dict[str, Any], candidates: int) -> tuple[Markup, list[Markup]]:
+    """(headline, details): what the gate decided and why, from its recorded fields (not its free text)."""
+    decision, served, challenger = promotion["decision"], promotion["served"], promotion["challenger"]
+    incumbent, champion = promotion.get("incumbent"), promotion.get("champion")
+    p = _p_value((promotion.get("test") or {}).get("p_value"))
+    ratio = _relative_error(promotion.get("challenger_score"))
+    details: list[Markup] = []
+    if decision == "promoted":
+        headline = Markup("A model earned its place: {} is served.").format(_model_name(served))
+        against = Markup("“no change”") if incumbent == NAIVE_LABEL else Markup("the model served before, {}").format(
+            _model_name(incumbent or ""))
+        details.append(Markup("It was the best of the {} candidates on the first half of the evaluation stretch. On the "
+                              "second half, which it was not chosen on, it did better{}, and the test against {} says "
+                              "an edge this size would rarely come from luck ({}).").format(
+            candidates, _errors_words(ratio), against, p))
+    elif decision == "kept_champion_config":
+        headline = Markup("The model in service stays: {}.").format(_model_name(served))
+        if challenger == served:
+            details.append(Markup("It was again the best of the {} candidates on the first half of the evaluation "
+                                  "stretch, and it still beats “no change” clearly on the second half{}.").format(
+                candidates, _errors_words(ratio)))
+        else:
+            details.append(Markup("{} did best on the first half of the evaluation stretch, but on the second half its "
+                                  "edge over the model in service is not clear enough to rule out luck ({}), and a "
+                                  "change of model needs strong evidence.").format(_model_name(challenger), p))
+    else:
+        headline = Markup("Kept the naive forecast (“no change”: the last price, carried forward), because no "
+                          "candidate beat it significantly.")
+        if challenger == NAIVE_LABEL:
+            details.append(Markup("None of the other {} candidates did better than “no change” on the first half of "
+                                  "the evaluation stretch.").format(candidates - 1))
+        elif _is_number(promotion.get("challenger_score")) and promotion["challenger_score"] >= 1:
+            details.append(Markup("The best candidate on the first half of the evaluation stretch, {}, did not beat "
+                                  "“no change” on the second half{}.").format(_model_name(challenger),
+                                                                             _errors_words(ratio)))
+        else:
+            details.append(Markup("The best candidate on the first half of the evaluation stretch, {}, was a little "
+                                  "closer on the second half{}, but not clearly enough to rule out luck ({}).").format(
+                _model_name(challenger), _errors_words(ratio), p))
+    if champion and champion not in (NAIVE_LABEL, incumbent):
+        lost = ("could not run on the new data" if promotion.get("champion_score") is None
+                else "no longer beats “no change” clearly on the second half")
+        details.append(Markup("The model served before, {}, {}, so it lost its place.").format(_model_name(champion), lost))
+    return headline, details
+
+
+def _roles(promotion: dict[str, Any], label: str) -> str:
+    """What a candidate was to the gate, e.g. "served, best on the first half"."""
+    served, champion = promotion["served"], promotion.get("champion")
+    roles = ["kept in service" if label == served == champion else "served" if label == served else
+             "served before" if label == champion else "",
+             "best on the first half" if label == promotion["challenger"] else "",
+             "baseline" if label == NAIVE_LABEL else ""]
+    return ", ".join(role for role in roles if role)
+
+
+def _model_choice(forecast: dict[str, Any], calendar: str) -> dict[str, Any] | None:
+    """How the gate chose the served model, or None for a bundle trained before the stretch and the gate."""
+    backtest, promotion = forecast.get("backtest"), forecast.get("promotion")
+    if not (isinstance(backtest, dict) and backtest.get("kind") == "stretch" and isinstance(promotion, dict)
+            and isinstance(promotion.get("served"), str) and isinstance(promotion.get("challenger"), str)):
+        return None
+    metrics, horizons, stretch = backtest["metrics"], backtest["horizons"], backtest.get("stretch") or {}
+    headline, details = _decision_words(promotion, len(metrics))
+    # The models the gate weighed, side by side (naive is 1 by definition, so it needs no column).
+    weighed = [label for label in dict.fromkeys((promotion["served"], promotion["challenger"], promotion.get("champion")))
+               if label in metrics and label != NAIVE_LABEL]
+    columns = [{"roles": _roles(promotion, label), "label": label,
+                "ratios": _ratios(metrics, label, horizons, "test_ratio")} for label in weighed]
+    rows = [{"horizon": h, "cells": [_number(column["ratios"][i]) for column in columns]}
+            for i, h in enumerate(horizons)]
+    candidates = []
+    for label in metrics:
+        selection = _mean(_ratios(metrics, label, horizons, "selection_ratio"))
+        test = _mean(_ratios(metrics, label, horizons, "test_ratio"))
+        candidates.append({"label": label, "selection": _number(selection), "test": _number(test),
+                           "roles": _roles(promotion, label),
+                           "order": selection if selection is not None else float("inf")})
+    candidates.sort(key=lambda row: row["order"])
+    return {
+        "headline": headline,
+        "details": details,
+        "origins": backtest.get("origins"),
+        "first_origin": stretch.get("first_origin", backtest.get("first_origin")),
+        "test_from": stretch.get("test_from"),
+        "last_origin": stretch.get("last_origin", backtest.get("last_origin")),
+        "columns": columns,
+        "rows": rows,
+        "candidates": candidates,
+        "reason": promotion.get("reason"),
     }
 
 
@@ -366,9 +522,10 @@ def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, 
         points=shown,
         last=last,
         step_unit="trading day" if bundle.calendar == "business" else "day",
-        backtest=forecast["backtest"],
-        backtest_rows=_backtest_rows(forecast["backtest"]),
+        model_words=describe_model(forecast["model"].get("config"), forecast["model"]["label"]),
+        trained_at=_timestamp(forecast["trained_at"]),
         evaluation=_evaluation(forecast.get("evaluation"), bundle.calendar),
+        choice=_model_choice(forecast, bundle.calendar),
         promotion=forecast.get("promotion"),
         fan=fan,
         track=_track_section(track, bundle, unit),

@@ -1,7 +1,8 @@
 """Everything the service answers about one champion version, computed once when it is loaded.
 
 The request path only picks a precomputed body (bytes + ETag) — no JSON encoding of the forecast,
-no SVG drawing, no pandas — so the forecast endpoint costs about as much as a trivial one.
+no SVG drawing, no pandas — so the forecast endpoint costs about as much as a trivial one. The page,
+whose freshness note changes with the date, is rendered once a day and then picked like the rest.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = get_logger(__name__)
 HISTORY_DAYS_MAX = 3660  # ten years: more than any bundle holds (training keeps five)
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
 Format = Literal["json", "csv"]
 FORMATS: tuple[Format, ...] = ("json", "csv")
 
@@ -78,7 +80,9 @@ def model_reference(bundle: ForecastBundle, settings: Settings) -> dict[str, Any
 
 
 def model_card(bundle: ForecastBundle, settings: Settings) -> dict[str, Any]:
-    """The `/api/v1/model` document: the champion's card, data provenance, backtest and promotion."""
+    """The `/api/v1/model` document (docs/api.md#model-card): the champion's card, data provenance, its
+    out-of-sample accuracy (`evaluation`), the evidence and decision of the gate that chose it
+    (`backtest`, `promotion`) and the promotion sanity figures, as training recorded them."""
     forecast = bundle.forecast
     model = forecast["model"]
     return {
@@ -96,9 +100,10 @@ def model_card(bundle: ForecastBundle, settings: Settings) -> dict[str, Any]:
         "data": forecast["data"],
         "training_window": forecast["training_window"],
         "horizon_max": len(forecast["points"]),
-        "backtest": forecast["backtest"],
         "evaluation": forecast.get("evaluation"),
+        "backtest": forecast["backtest"],
         "promotion": forecast.get("promotion"),
+        "sanity": forecast.get("sanity"),
     }
 
 
@@ -158,6 +163,7 @@ class ChampionView:
         self.history_points: list[dict[str, Any]] = bundle.history["points"]
         self._history = lru_cache(maxsize=32)(self._history_body)
         self.page = champion_page(bundle, settings, self.horizon_max, track)
+        self._page_of_the_day: tuple[date, Body] | None = None
 
     def _forecast_body(self, points: list[dict[str, Any]], horizon: int) -> Body:
         return Body.of_json(
@@ -179,6 +185,15 @@ class ChampionView:
     def history(self, days: int, fmt: Format = "json") -> Body:
         """Observations of the last `days` calendar days up to the last observed date (inclusive)."""
         return self._history(days, fmt)
+
+    def page_body(self, today: date) -> Body:
+        """The HTML page as of `today`, rendered once a day (only its freshness note and "today"
+        marker depend on the date), so a page request costs a lookup like any other."""
+        cached = self._page_of_the_day  # one read: another thread may replace it, never half-way
+        if cached is None or cached[0] != today:
+            cached = (today, Body.of_bytes(self.page.render(today).encode("utf-8"), HTML_TYPE))
+            self._page_of_the_day = cached
+        return cached[1]
 
     def track_record(self, fmt: Format = "json") -> Body:
         """The live track record: aggregates and matured points (JSON) or the matured points (CSV)."""

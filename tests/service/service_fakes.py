@@ -1,4 +1,5 @@
-"""Test doubles for the service: schema-true synthetic bundles, a controllable source, a manual clock."""
+"""Test doubles for the service: bundles written by the real training code from synthetic numbers, a
+controllable source, a manual clock."""
 
 from __future__ import annotations
 
@@ -9,29 +10,23 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from gasforecast import sanity
 from gasforecast.bundle import ForecastBundle
+from gasforecast.config import Settings
+from gasforecast.forecasting import Assessment, Decision, FittedForecast, ModelConfig, NestedEvaluation
+from gasforecast.forecasting.evidence import LossTest
+from gasforecast.forecasting.metrics import gaussian_naive_bounds
+from gasforecast.forecasting.procedure import CandidateEvidence
+from gasforecast.forecasting.selection import NAIVE
 from gasforecast.ledger import ledger_entry
 from gasforecast.registry_rest import ChampionPointer
+from gasforecast.storage import StoredObject
 from gasforecast.track_record import build_document
+from gasforecast.training import ForecastResult, TrainingRun, forecast_document, history_document
 
 LABEL = "var[ttf_price,hdd]"
-
-
-def _metrics(rng: np.random.Generator, horizons: tuple[int, ...], scale: float) -> dict[str, dict[str, float]]:
-    table = {}
-    for h in horizons:
-        error = scale * math.sqrt(h)
-        table[str(h)] = {
-            "mae": round(error, 4),
-            "rmse": round(error * 1.3, 4),
-            "mase": round(error / math.sqrt(h) * (0.9 + 0.05 * rng.random()), 4),
-            "smape": round(error * 0.8, 4),
-            "coverage_80": round(0.78 + 0.04 * rng.random(), 3),
-            "coverage_95": round(0.93 + 0.04 * rng.random(), 3),
-            "winkler_95": round(error * 5, 4),
-        }
-    return table
 
 
 def series_dates(last_date: date, count: int, calendar: str = "daily", *, after: bool = False) -> list[date]:
@@ -86,6 +81,72 @@ def synthetic_track_record(history: list[dict[str, Any]], calendar: str, horizon
     return build_document(entries, actuals, horizons, target="uk_gas_price", unit="pence/therm")
 
 
+# The gate's three outcomes (gasforecast.forecasting.procedure.gate), each with test-half ratios to naive per
+# horizon for the challenger and the p-value of its Diebold–Mariano test, as a real training records them.
+DECISIONS = ("promoted", "kept_champion_config", "naive")
+_MODEL = ModelConfig("var", ("ttf_price", "hdd"))
+_RIVAL = ModelConfig("ar", naive_weight=0.5)
+
+
+def _candidate(config: ModelConfig, selection: list[float], test: list[float]) -> CandidateEvidence:
+    return CandidateEvidence(config, selection_ratios=np.array(selection), test_ratios=np.array(test))
+
+
+def _assessment_and_decision(decision: str, calendar: str, history: list[dict[str, Any]],
+                             horizons: tuple[int, ...]) -> tuple[Assessment, Decision]:
+    """What the procedure's assess and gate steps hand to training, for one of `DECISIONS`."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {DECISIONS}")
+    model = _candidate(_MODEL, [0.92, 0.95, 0.97, 0.98], [0.90, 0.95, 0.96, 0.97])
+    rival = _candidate(_RIVAL, [0.96, 0.98, 0.99, 0.99], [0.95, 0.99, 1.0, 1.0])
+    naive = _candidate(NAIVE, [1.0] * 4, [1.0] * 4)
+    if decision == "naive":  # a challenger that looked better on the selection half, not clearly so on the test half
+        model = _candidate(_MODEL, [0.95, 0.98, 0.99, 0.99], [0.97, 1.0, 1.01, 1.0])
+    if decision == "kept_champion_config":  # a rival best on the selection half, no better on the test half
+        rival = _candidate(_RIVAL, [0.90, 0.94, 0.96, 0.97], [0.92, 0.96, 0.97, 0.98])
+    candidates = {ev.config.label: ev for ev in (naive, rival, model)}
+    origins = min(len(history) // 2, 730)
+    dates = [p["date"] for p in history]
+    stretch = {"first_origin": dates[-origins], "test_from": dates[-origins // 2], "last_origin": dates[-1],
+               "origins": origins, "refits": 8}
+    challenger = _MODEL if decision != "kept_champion_config" else _RIVAL
+    assessment = Assessment("uk_gas_price", calendar, horizons, pd.Timestamp(dates[-1]), stretch,
+                            ["ttf_price", "hdd", "brent_price"], _MODEL.drivers, candidates, challenger.label)
+    score = candidates[challenger.label].test_score
+    if decision == "promoted":
+        gate = Decision(_MODEL, decision, "the challenger beats naive on the test half (p = 0.0031); no champion yet",
+                        _MODEL.label, None, NAIVE.label, score, None, LossTest(-0.002, -2.9, 0.0031, 336))
+    elif decision == "kept_champion_config":
+        gate = Decision(_MODEL, decision, f"the challenger's edge over {_MODEL.label} on the test half is not "
+                        "significant (p = 0.62); the champion's configuration still beats naive (p = 0.0004)",
+                        _RIVAL.label, _MODEL.label, _MODEL.label, score, model.test_score,
+                        LossTest(0.0004, 0.3, 0.62, 336))
+    else:
+        gate = Decision(NAIVE, decision, "the challenger's edge over naive on the test half is not significant "
+                        "(p = 0.21); no champion yet", _MODEL.label, None, NAIVE.label, score, None,
+                        LossTest(-0.0003, -0.8, 0.21, 336))
+    return assessment, gate
+
+
+def _nested_evaluation(frame: pd.DataFrame, calendar: str, horizons: tuple[int, ...], served: str, decision: str,
+                       origins: int = 12, step: int = 21) -> NestedEvaluation:
+    """Nested figures scored by the real code: forecasts a little closer than naive, fixed log-normal bands."""
+    prices = frame["uk_gas_price"].to_numpy()
+    h = np.asarray(horizons)
+    positions = len(prices) - 1 - h[-1] - step * np.arange(origins - 1, -1, -1)
+    naive = prices[positions]
+    actual = prices[positions[:, None] + h[None, :]]
+    mean = naive[:, None] + np.array([0.12, 0.06, 0.03, 0.01])[: h.size] * (actual - naive[:, None])
+    spread = 0.02 * np.sqrt(h)[None, :]
+    bounds = {level: (mean * np.exp(-z * spread), mean * np.exp(z * spread)) for level, z in ((80, 1.28), (95, 1.96))}
+    gaussian_rows = [gaussian_naive_bounds(prices[: p + 1], h) for p in positions]
+    gaussian = {level: (np.array([g[level][0] for g in gaussian_rows]), np.array([g[level][1] for g in gaussian_rows]))
+                for level in (80, 95)}
+    return NestedEvaluation("uk_gas_price", calendar, horizons, frame.index[positions], step,
+                            [served] * origins, [decision] * origins, actual, mean,
+                            bounds, naive, gaussian, seconds=1.0)
+
+
 def make_bundle(
     version: str = "1",
     run_id: str = "run-aaaa",
@@ -97,66 +158,48 @@ def make_bundle(
     seed: int = 1,
     calendar: str | None = None,
     track_record: bool = True,
+    decision: str = "promoted",
+    evaluation: bool = True,
 ) -> ForecastBundle:
-    """A bundle that follows the forecast.json/history.json contract, parsed like the real one.
+    """A bundle written by the real `training.forecast_document` and `history_document`, parsed like the real one.
 
-    `calendar` None leaves `data.calendar` out (an older bundle: daily); "business" puts history and
-    forecast on Monday–Friday. `track_record` adds a `track_record.json` scored by the real code.
+    The procedure's objects (assessment, gate decision, fitted forecast, nested evaluation) are the real
+    classes filled with synthetic numbers, so the bundle has exactly the fields training writes
+    (test_service_fakes.py also compares it with a real training's). `calendar` None leaves
+    `data.calendar` out (an older bundle: daily); "business" puts history and forecast on Monday–Friday.
+    `decision` is one of `DECISIONS`; `evaluation` False leaves the nested figures out (NESTED_ORIGINS=0);
+    `track_record` adds a `track_record.json` scored by the real code.
     """
     rng = np.random.default_rng(seed)
-    dates = series_dates(last_date, history_days, calendar or "daily")
+    series_calendar = calendar or "daily"
+    dates = series_dates(last_date, history_days, series_calendar)
     walk = level * np.exp(np.cumsum(rng.normal(0, 0.02, history_days)))
-    history = [{"date": day.isoformat(), "value": round(float(v), 3)} for day, v in zip(dates, walk)]
-    last_value = history[-1]["value"]
-    points = forecast_points(last_value, series_dates(last_date, horizon_max, calendar or "daily", after=True))
+    frame = pd.DataFrame({"uk_gas_price": np.round(walk, 3)}, index=pd.DatetimeIndex(dates))
+    history = [{"date": day.isoformat(), "value": float(v)} for day, v in zip(dates, frame["uk_gas_price"])]
     horizons = (1, 7, 14, 30)
-    forecast: dict[str, Any] = {
-        "schema_version": 1,
-        "run_id": run_id,
-        "trained_at": f"{last_date.isoformat()}T17:00:00Z",
-        "target": "uk_gas_price",
-        "unit": "pence/therm",
-        "model": {
-            "class": "VAR",
-            "label": LABEL,
-            "config": {"drivers": ["ttf_price", "hdd"], "maxlags": 14, "ic": "aic"},
-            "orders": {"lags": 3},
-            "drivers": ["ttf_price", "hdd"],
-            "transforms": "log-difference",
-        },
-        "data": {
-            "uri": "gs://b/curated/history.csv",
-            "generation": "1732000000000000",
-            "sha256": "0" * 64,
-            "first_date": history[0]["date"],
-            "last_date": last_date.isoformat(),
-            "rows": history_days,
-            **({"calendar": calendar} if calendar else {}),
-        },
-        "training_window": {"start": history[0]["date"], "end": last_date.isoformat()},
-        "horizon_max": horizon_max,
-        "points": points,
-        "backtest": {
-            "horizons": list(horizons),
-            "origins": 104,
-            "first_origin": "2023-01-02",
-            "last_origin": "2024-12-23",
-            "selected": LABEL,
-            "baseline": "naive",
-            "metrics": {LABEL: _metrics(rng, horizons, 1.0), "naive": _metrics(rng, horizons, 1.2)},
-            "scores": {LABEL: 0.97, "naive": 1.0},
-        },
-        "promotion": {
-            "decision": "first_champion",
-            "challenger": LABEL,
-            "champion": None,
-            "challenger_score": 0.97,
-            "champion_score": None,
-            "reason": "no champion yet",
-        },
-    }
-    history_doc = {"target": "uk_gas_price", "unit": "pence/therm", "points": history}
-    record = synthetic_track_record(history, calendar or "daily", horizon_max) if track_record else None
+    assessment, gate = _assessment_and_decision(decision, series_calendar, history, horizons)
+    points = pd.DataFrame(forecast_points(history[-1]["value"], series_dates(last_date, horizon_max, series_calendar,
+                                                                              after=True)),
+                          index=pd.RangeIndex(1, horizon_max + 1, name="step"))
+    points["date"] = pd.to_datetime(points["date"])
+    naive_served = gate.served.kind == "naive"
+    fitted = FittedForecast(gate.served, points, model=None, orders={} if naive_served else {"lags": 3},
+                            transforms="log" if naive_served else "log-difference", train_start=frame.index[0],
+                            train_end=frame.index[-1], calendar=series_calendar)
+    nested = _nested_evaluation(frame, series_calendar, horizons, gate.served.label, decision).to_dict() if evaluation else None
+    result = ForecastResult(assessment, gate.served, fitted, gate.to_dict(), nested, chart_png=b"")
+    csv = b"date,uk_gas_price\n"
+    training = TrainingRun(Settings(forecast_horizon_max=horizon_max), request=None, message_id=None, key="key",
+                           dataset_uri="gs://b/curated/history.csv", curated=StoredObject("curated/history.csv", csv,
+                                                                                           1732000000000000),
+                           observed=None, frame=frame, prep=None, result=result, run_id=run_id)
+    forecast = forecast_document(training)
+    forecast["trained_at"] = f"{last_date.isoformat()}T17:00:00Z"  # not the wall clock: pages and ETags stay stable
+    forecast["sanity"] = sanity.check(forecast["points"], frame["uk_gas_price"]).to_dict()
+    if calendar is None:
+        del forecast["data"]["calendar"]
+    history_doc = history_document(training)
+    record = synthetic_track_record(history, series_calendar, horizon_max) if track_record else None
     return ForecastBundle.from_files(json.dumps(forecast), json.dumps(history_doc), version=version,
                                      track_record_text=json.dumps(record) if record else None)
 

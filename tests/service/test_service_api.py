@@ -70,12 +70,24 @@ def test_history_counts_calendar_days_back_from_the_last_observation(service_cli
     assert "days must be an integer" in _error(service_client.get("/api/v1/history?days=99999"), 400)
 
 
-def test_model_card_carries_the_champion_and_its_backtest(service_client):
+def test_model_card_carries_the_champion_its_accuracy_and_the_gate_that_chose_it(service_client, fake_source):
     card = service_client.get("/api/v1/model").get_json()
     assert card["model"]["class"] == "VAR" and card["model"]["orders"] == {"lags": 3}
     assert card["model"]["drivers"] == ["ttf_price", "hdd"] and card["model"]["version"] == "1"
-    assert card["backtest"]["baseline"] == "naive" and set(card["backtest"]["metrics"]) == {"var[ttf_price,hdd]", "naive"}
     assert card["data"]["last_date"] == "2024-12-30" and card["horizon_max"] == 90
+    forecast = fake_source.bundles["1"].forecast
+    for name in ("evaluation", "backtest", "promotion", "sanity"):  # as training recorded them
+        assert card[name] == forecast[name], name
+    assert card["evaluation"]["kind"] == "nested" and card["backtest"]["kind"] == "stretch"
+    assert card["promotion"]["served"] == card["model"]["label"] and card["sanity"]["servable"] is True
+    assert set(card["backtest"]["metrics"]["naive"]["30"]) == {"selection_ratio", "test_ratio"}
+
+
+@pytest.mark.parametrize("options", [{"decision": "naive", "evaluation": False}, {"decision": "kept_champion_config"}],
+                         ids=["naive-without-evaluation", "kept"])
+def test_every_kind_of_model_card_matches_the_openapi_document(openapi, options):
+    client = create_app(Settings(), champion_source=FakeSource(make_bundle(**options))).test_client()
+    validate_response(openapi, "/api/v1/model", 200, client.get("/api/v1/model").get_json())
 
 
 @pytest.mark.parametrize(

@@ -140,6 +140,17 @@ def _check_offline_and_quiet(driver) -> None:
     assert [url for url in network if urlparse(url).hostname != "127.0.0.1"] == []
 
 
+def _check_accuracy_and_choice(driver) -> None:
+    """The headline accuracy and the gate's decision in words, with every cell filled."""
+    from selenium.webdriver.common.by import By
+
+    accuracy = driver.find_element(By.ID, "accuracy")
+    assert accuracy.is_displayed() and "scored on data they had not seen" in accuracy.text
+    choice = driver.find_element(By.ID, "model-choice")
+    assert choice.find_element(By.CSS_SELECTOR, ".headline").text.strip()
+    assert "Diebold–Mariano" in choice.text and "— / —" not in driver.find_element(By.TAG_NAME, "main").text
+
+
 def _check_layout(driver, width: int) -> None:
     overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow} px wider than the {width} px screen"
@@ -183,6 +194,7 @@ def test_the_real_champion_draws_offline_with_hover_at_desktop_and_phone_widths(
         assert track_chart.is_displayed() and track_chart.size["width"] > 300
         assert track_chart.find_elements(By.CSS_SELECTOR, ".bars.band-80"), f"no scored {horizon}-day forecast drawn"
     assert section.find_element(By.CSS_SELECTOR, "table.scores-table").is_displayed()
+    _check_accuracy_and_choice(browser)
     _check_layout(browser, width)
     assert _save_full_page(browser, f"service-page-{width}.png").stat().st_size > 10_000
     _check_offline_and_quiet(browser)
@@ -207,10 +219,14 @@ def test_track_record_page_reads_well_at_desktop_and_phone_widths(browser, fake_
     assert labels and all("," in label for label in labels) and all(label != "000000" for label in labels)
     first_label = browser.find_element(By.CSS_SELECTOR, "#fan-chart .tick-label")
     assert first_label.rect["x"] >= 0
+    _check_accuracy_and_choice(browser)
     _check_layout(browser, width)
     if width < 600:
-        table = browser.find_element(By.CSS_SELECTOR, ".scroll:has(> table.backtest)")
-        assert browser.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", table)
+        scrolls = "return arguments[0].scrollWidth > arguments[0].clientWidth"
+        for fits in ("evaluation", "choice"):  # a few columns: the headings wrap, the table fits the phone
+            assert not browser.execute_script(scrolls, browser.find_element(By.CSS_SELECTOR, f".scroll:has(> table.{fits})"))
+        table = browser.find_element(By.CSS_SELECTOR, ".scroll:has(> table.scores-table)")
+        assert browser.execute_script(scrolls, table)
         hint = table.find_element(By.XPATH, "preceding-sibling::p[1]")
         assert hint.is_displayed() and "sideways" in hint.text
     _save_full_page(browser, f"service-page-track-record-{width}.png")

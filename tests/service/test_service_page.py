@@ -1,4 +1,5 @@
-"""The public page: charts drawn on the server, track record, card, backtest, freshness, offline and accessible."""
+"""The public page: charts drawn on the server, accuracy, track record, model choice, card, freshness, offline
+and accessible."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from service_fakes import FakeSource, make_bundle
 from gasforecast.config import Settings
 from service.app import create_app
 from service.chart import PLOT_HEIGHT, PLOT_WIDTH, Scale, decimals_for, format_number, line, nice_ticks
+from service.page import describe_model
 from service.view import ChampionView
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -116,17 +118,34 @@ def test_hover_data_covers_history_and_forecast(page):
     assert [p["x"] for p in data] == sorted(p["x"] for p in data)
 
 
-def test_page_shows_the_card_the_backtest_and_the_api_links(page):
-    for text in ("VAR", "var[ttf_price,hdd]", "lags = 3", "ttf_price, hdd", "log-difference", "v1",
-                 "2024-12-30T17:00:00Z", "first champion", "against the naive forecast"):
+def test_page_shows_the_card_and_the_api_links(page):
+    for text in ("A vector autoregression (VAR) on log returns, with ttf_price and hdd as drivers",
+                 "<code>var[ttf_price,hdd]</code>", "lags = 3", "ttf_price, hdd", "log-difference", "v1",
+                 '<time datetime="2024-12-30T17:00:00Z">30 Dec 2024, 17:00 UTC</time>', "400 days of prices",
+                 '<span class="band">80 % band</span> <span class="range">'):
         assert text in page, text
-    rows = re.findall(r'<th scope="row">(\d+) d</th>', page)
-    assert rows == ["1", "7", "14", "30"]
-    assert re.findall(r'class="verdict (?:yes|no)"', page)
     for link in ("/api/v1/forecast?horizon=30", "/api/v1/history?days=365", "/api/v1/model", "/api/v1/openapi.json",
                  "/api/v1/track-record", "/api/v1/forecast?format=csv", "/api/v1/track-record?format=csv",
                  "/api/v1/history?days=3660&amp;format=csv"):
         assert f'href="{link}"' in page, link
+
+
+def test_no_cell_of_the_page_is_left_empty(page):
+    cells = re.findall(r"<td>([^<]*)</td>", page)
+    assert cells and "—" not in cells and not [c for c in cells if "— / —" in c]
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"kind": "naive", "drivers": []}, "“no change”: the last price, carried forward"),
+    ({"kind": "var", "drivers": ["ttf_price"], "window_years": 3, "naive_weight": 0.5},
+     "a vector autoregression (VAR) on log returns, with ttf_price as driver, fitted on the last 3 years, "
+     "averaged half and half with “no change”"),
+    ({"kind": "ar", "seasonal": "weekday", "naive_weight": 0.25},
+     "an autoregression (AR) on log returns, less a weekday profile, with 25 % weight on “no change”"),
+    (None, "var[x]"),
+])
+def test_the_served_configuration_is_described_in_words(config, words):
+    assert describe_model(config, "var[x]") == words
 
 
 def test_every_csv_link_on_the_page_answers_a_csv(service_client, page):
@@ -158,7 +177,7 @@ def test_page_is_readable_on_a_phone_and_labelled(page):
     assert all("scope" in attrs for tag, attrs in parser.tags if tag == "th")
     scrollers = [attrs for tag, attrs in parser.tags if tag == "div" and attrs.get("class") == "scroll"]
     assert scrollers and all(a.get("tabindex") == "0" and a.get("aria-label") for a in scrollers)
-    assert page.count('class="scroll-hint"') >= 2
+    assert page.count('class="scroll-hint"') >= 1
 
 
 def test_freshness_and_the_today_marker_are_computed_for_the_day_of_the_request():
@@ -171,6 +190,21 @@ def test_freshness_and_the_today_marker_are_computed_for_the_day_of_the_request(
     assert "30 of its 90 dates are already past" in stale
     far = view.page.render(date(2026, 1, 1))
     assert "all of its 90 dates are already past" in far and 'class="marker today"' not in far
+
+
+def test_the_page_is_rendered_once_a_day_and_then_served_as_bytes(service_client, monkeypatch):
+    from service.page import ChampionPage
+
+    renders = []
+    render = ChampionPage.render
+    monkeypatch.setattr(ChampionPage, "render", lambda self, today: renders.append(today) or render(self, today))
+    pages = [service_client.get("/") for _ in range(3)]
+    assert len(renders) == 1 and len({page.headers["ETag"] for page in pages}) == 1
+    view = ChampionView(make_bundle(last_date=date(2024, 12, 30)), Settings())
+    today = view.page_body(date(2024, 12, 31))
+    assert view.page_body(date(2024, 12, 31)) is today and b"(1 day ago)" in today.data
+    tomorrow = view.page_body(date(2025, 1, 1))
+    assert tomorrow.etag != today.etag and b"(2 days ago)" in tomorrow.data
 
 
 def test_staleness_follows_the_setting():
@@ -236,18 +270,84 @@ def test_a_malformed_track_record_shows_as_none_instead_of_breaking_the_page():
     assert "No track record yet" in page
 
 
-def test_the_nested_evaluation_is_the_headline_when_the_bundle_has_it(page):
-    assert "Tested the way it is used" not in page
-    bundle = make_bundle()
-    bundle.forecast["evaluation"] = {
-        "kind": "nested", "origins": 52, "first_origin": "2023-01-02", "last_origin": "2024-12-23",
-        "horizons": [1, 30], "mae_ratio_to_naive": {"1": 0.99, "30": 0.95}, "mean_mae_ratio": 0.97,
-        "coverage_80": {"1": 0.81, "30": 0.78}, "coverage_95": {"1": 0.95, "30": 0.93},
-        "interval_score_ratio": {"1": 0.96, "30": 0.9}}
-    with_evaluation = _render(bundle)
-    assert "at 52 past dates from 2023-01-02 to 2024-12-23" in with_evaluation
-    assert "3 % smaller than those of “no change”" in with_evaluation
-    assert re.search(r'<th scope="row">30 days</th><td>0.95</td><td>78 %</td><td>93 %</td><td>0.90</td>', with_evaluation)
+def _section(page: str, section_id: str) -> str:
+    return page.split(f'<section id="{section_id}"', 1)[1].split("</section>", 1)[0]
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+def test_the_nested_evaluation_is_the_headline(page, fake_source):
+    evaluation = fake_source.bundles["1"].forecast["evaluation"]
+    section = _section(page, "accuracy")
+    text = _text(section)
+    assert "Forecasts made the way this one was made, scored on data they had not seen" in text
+    change = round((1 - evaluation["mean_mae_ratio"]) * 100)
+    assert f"on average their errors were {change} % smaller than those of “no change”" in text
+    assert (f"At 12 past dates from {evaluation['first_origin']} to {evaluation['last_origin']}, 21 days apart"
+            in text)
+    assert "It served var[ttf_price,hdd] at every one. That is only 12 forecasts per horizon" in text
+    assert "steps of 8 points" in text and '<th scope="col">Days ahead</th>' in section
+    ratio, cover80, cover95, score = (evaluation[name]["30"] for name in
+                                      ("mae_ratio_to_naive", "coverage_80", "coverage_95", "interval_score_ratio"))
+    assert (f'<th scope="row">30</th><td>{ratio:.2f}</td><td>{cover80 * 100:.0f} %</td>'
+            f'<td>{cover95 * 100:.0f} %</td><td>{score:.2f}</td>') in section
+    assert page.index('id="accuracy"') < page.index('id="track-record"') < page.index('id="model-choice"')
+
+
+def test_a_bundle_without_nested_figures_says_there_is_no_headline():
+    text = _text(_section(_render(make_bundle(evaluation=False)), "accuracy"))
+    assert "trained without the out-of-sample check" in text and "%" not in text
+
+
+@pytest.mark.parametrize("decision, headline, details, columns", [
+    ("promoted", "A model earned its place: var[ttf_price,hdd] is served.",
+     "it did better (errors 5 % smaller than those of “no change”), and the test against “no change” says an edge "
+     "this size would rarely come from luck (p = 0.0031)", ["Served, best on the first half"]),
+    ("kept_champion_config", "The model in service stays: var[ttf_price,hdd].",
+     "ar~naive50 did best on the first half of the evaluation stretch, but on the second half its edge over the model "
+     "in service is not clear enough to rule out luck (p = 0.62)",
+     ["Kept in service", "Best on the first half"]),
+    ("naive", "Kept the naive forecast (“no change”: the last price, carried forward), because no candidate beat it "
+              "significantly.",
+     "var[ttf_price,hdd], was a little closer on the second half (errors 1 % smaller than those of “no change”), but "
+     "not clearly enough to rule out luck (p = 0.21)", ["Best on the first half"]),
+])
+def test_the_page_says_what_the_gate_decided_and_why(decision, headline, details, columns):
+    bundle = make_bundle(decision=decision)
+    section = _section(_render(bundle), "model-choice")
+    text = _text(section)
+    assert headline in text and details in text
+    heads = re.findall(r'<th scope="col">([^<]+)<br><code>', section)
+    assert heads == columns
+    test_from = bundle.forecast["backtest"]["stretch"]["test_from"]
+    assert f"on the second half ({test_from} to" in text and "Diebold–Mariano" in text
+    assert '<th scope="col">Days ahead</th>' in section
+    rows = re.findall(r'<tr><th scope="row">(\d+)</th>((?:<td>[^<]+</td>)+)</tr>', section)
+    assert [r[0] for r in rows] == ["1", "7", "14", "30"]
+    assert all(re.fullmatch(r"(<td>\d\.\d\d</td>)+", cells) and cells.count("<td>") == len(columns)
+               for _, cells in rows)
+    assert f"Every candidate ({len(bundle.forecast['backtest']['metrics'])})" in text
+    assert "In the gate’s own words (its “test half” is the second half): " + bundle.forecast["promotion"]["reason"] \
+        in text.replace("&#39;", "'")
+
+
+def test_a_champion_that_lost_its_place_is_named():
+    bundle = make_bundle(decision="naive")
+    bundle.forecast["promotion"].update(champion="var[ttf_price]", champion_score=1.02)
+    text = _text(_section(_render(bundle), "model-choice"))
+    assert "The model served before, var[ttf_price], no longer beats “no change” clearly" in text
+
+
+def test_a_bundle_from_before_the_gate_still_shows_its_promotion():
+    bundle = make_bundle(evaluation=False)
+    bundle.forecast["backtest"] = {"horizons": [1, 30], "origins": 104, "selected": "var[ttf_price,hdd]",
+                                   "baseline": "naive", "metrics": {"naive": {"1": {"mase": 1.0}}}}
+    bundle.forecast["promotion"] = {"decision": "first_champion", "reason": "no champion yet"}
+    section = _section(_render(bundle), "model-choice")
+    assert "trained before the current selection procedure" in section and "no champion yet" in section
+    assert "<table" not in section
 
 
 def test_page_revalidates_with_its_etag(service_client):
