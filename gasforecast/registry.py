@@ -86,6 +86,7 @@ class KeyedVersion:
     version: str
     run_id: str
     state: VersionState
+    key: str
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ class Registry:
                             kept_version=mine[0].version, training_key=key)
         kept = mine[0]
         state: VersionState = "pending" if kept.tags.get(self.STATE_TAG) == "pending" else "promoted"
-        return KeyedVersion(version=str(kept.version), run_id=str(kept.run_id), state=state)
+        return KeyedVersion(version=str(kept.version), run_id=str(kept.run_id), state=state, key=key)
 
     def _runs(self, filter_string: str) -> list:
         experiment_id = self._experiment()
@@ -247,18 +248,35 @@ class Registry:
                 closed.append(run.info.run_id)
         return closed
 
-    @_transient
-    def champion_config(self) -> dict | None:
-        """The configuration of the current champion, or None without a champion."""
+    def _champion_version(self) -> Any:
+        """The version the champion alias points at, or None without a champion."""
         from mlflow.exceptions import MlflowException
 
         try:
-            version = self.client.get_model_version_by_alias(self.settings.model_name, self.settings.champion_alias)
+            return self.client.get_model_version_by_alias(self.settings.model_name, self.settings.champion_alias)
         except MlflowException as exc:
             # No registered model yet, or no alias on it (the server says so with a 400).
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "alias" in str(exc) and "not found" in str(exc):
                 return None
             raise
+
+    @_transient
+    def stranded_champion(self) -> KeyedVersion | None:
+        """The champion if its promotion never finished: the alias moved, then its trainer died and
+        no retry came back for its key (dead-lettered, or newer data changed the key). It is being
+        served, so the next training finishes it (ledger entry, run, state)."""
+        version = self._champion_version()
+        if version is None or version.tags.get(self.STATE_TAG) != "pending":
+            return None
+        return KeyedVersion(version=str(version.version), run_id=str(version.run_id), state="pending",
+                            key=version.tags.get(self.KEY_TAG, ""))
+
+    @_transient
+    def champion_config(self) -> dict | None:
+        """The configuration of the current champion, or None without a champion."""
+        version = self._champion_version()
+        if version is None:
+            return None
         # Versions registered before the configuration was tagged on them carry it on their run only.
         text = version.tags.get(self.CONFIG_TAG) or self.client.get_run(str(version.run_id)).data.tags.get(self.CONFIG_TAG)
         return json.loads(text) if text else None

@@ -9,7 +9,8 @@ one writer of the `champion` alias.
 Exactly one version per key, crash or not (docs/model.md#exactly-one-version-per-training-key): the
 run is tagged with its key when it opens, the version when it is created, and the last step marks
 the version promoted. A retry closes runs a crashed trainer left RUNNING, finishes a version that was
-registered but not promoted, and registers only when the key has no version at all.
+registered but not promoted, and registers only when the key has no version at all; any training
+first finishes a served champion whose promotion was cut short and whose own retry never came.
 
 The live track record (docs/track-record.md): every training scores the forecast ledger against the
 curated data and ships the result with its run as `track_record.json`; promoting a version records
@@ -35,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import gasforecast
 from gasforecast import dataset, ledger, sanity, track_record
-from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT, SCHEMA_VERSION, TRACK_RECORD_ARTIFACT
+from gasforecast.bundle import (FORECAST_ARTIFACT, HISTORY_ARTIFACT, SCHEMA_VERSION, TRACK_RECORD_ARTIFACT,
+                               ForecastBundle)
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
 from gasforecast.lease import Lease
@@ -192,6 +194,12 @@ def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: O
         log.info("train.coalesced", requested_generation=request.generation, **ids)
 
     existing = registry.find_version(key, request_id)
+    stranded = registry.stranded_champion()
+    if stranded is not None and (existing is None or stranded.version != existing.version):
+        lease.ensure_held()
+        _complete_promotion(registry, data_bucket, stranded)
+        log.warning("train.promotion_completed", stranded_version=stranded.version, stranded_run_id=stranded.run_id,
+                    stranded_key=stranded.key, **ids)
     pending_run = existing.run_id if existing is not None and existing.state == "pending" else None
     closed = registry.close_abandoned_runs(keep_run_id=pending_run)
     if closed:
@@ -202,7 +210,7 @@ def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: O
         return TrainOutcome("duplicate", key, existing.run_id, existing.version)
     if existing is not None:  # registered by a delivery that crashed before it finished promoting
         log.warning("train.resumed", run_id=existing.run_id, model_version=existing.version, **ids)
-        outcome = _promote(registry, data_bucket, lease, existing, key, "resumed", None)
+        outcome = _promote(registry, data_bucket, lease, existing, "resumed", None)
     else:
         refused = registry.find_refused_run(key, request_id)
         if refused is not None:
@@ -261,23 +269,30 @@ def _record_and_register(training: TrainingRun, registry: Registry, data_bucket:
         return TrainOutcome("refused", training.key, run_id, None, result.decision["decision"])
     lease.ensure_held()  # a lease broken under us means another trainer may be registering
     version = registry.register(run_id, model, training.key, request_id, result.winner.to_dict())
-    return _promote(registry, data_bucket, lease, version, training.key, "trained", result.decision["decision"])
+    return _promote(registry, data_bucket, lease, version, "trained", result.decision["decision"])
 
 
-def _promote(registry: Registry, data_bucket: ObjectStore, lease: Lease, version: KeyedVersion, key: str,
+def _promote(registry: Registry, data_bucket: ObjectStore, lease: Lease, version: KeyedVersion,
              status: TrainStatus, decision: str | None) -> TrainOutcome:
     """Move the alias, record the served forecast in the ledger (created once: a retry finds it), finish
     the run, mark the version promoted: each step repeatable by a retry."""
     lease.ensure_held()
     registry.promote(version.version)
-    bundle = registry.load_bundle(version)
-    ledger.record_served_forecast(data_bucket, bundle, key)
-    registry.finish_run(version.run_id, "registered", version.version)
-    registry.mark_promoted(version.version)
+    bundle = _complete_promotion(registry, data_bucket, version)
     decision = decision or bundle.forecast.get("promotion", {}).get("decision")  # a resumed promotion's too
     log.info("train.promoted", run_id=version.run_id, model_version=version.version,
-             model=bundle.forecast.get("model", {}).get("label"), decision=decision, training_key=key)
-    return TrainOutcome(status, key, version.run_id, version.version, decision)
+             model=bundle.forecast.get("model", {}).get("label"), decision=decision, training_key=version.key)
+    return TrainOutcome(status, version.key, version.run_id, version.version, decision)
+
+
+def _complete_promotion(registry: Registry, data_bucket: ObjectStore, version: KeyedVersion) -> ForecastBundle:
+    """What follows the alias move: the served forecast into the ledger, the run finished, the version
+    marked promoted (last, so a version marked promoted always has its ledger entry)."""
+    bundle = registry.load_bundle(version)
+    ledger.record_served_forecast(data_bucket, bundle, version.key)
+    registry.finish_run(version.run_id, "registered", version.version)
+    registry.mark_promoted(version.version)
+    return bundle
 
 
 def run_record(training: TrainingRun) -> RunRecord:

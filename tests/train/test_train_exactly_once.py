@@ -217,6 +217,32 @@ def test_a_crash_right_after_the_ledger_write_is_finished_by_the_retry_without_a
     assert [e["model_version"] for e in events("ledger.already_recorded")] == [outcome.version]
 
 
+@pytest.mark.parametrize("force", [False, True], ids=["new-data", "forced"])
+def test_a_champion_stranded_before_its_ledger_entry_is_finished_by_the_next_training(
+        bucket, fake, forecast_result, later_bytes, later_result, events, force):
+    """The alias moved, the trainer died, and its retry never came for that key (dead-lettered, then
+    newer data or a forced retrain): the forecast was served, so the next training records it."""
+    fake.crash_after["set_registered_model_alias"] = 1
+    with pytest.raises(InjectedCrash):
+        deliver(bucket, fake, forecast_result)
+    leave_dead_lease(bucket)
+    (stranded,) = fake.model_versions(SETTINGS.model_name)
+    assert fake.champion(SETTINGS.model_name) == stranded.version and not bucket.list_names(LEDGER_PREFIX)
+    if not force:
+        bucket.write(SETTINGS.curated_object, later_bytes, content_type="text/csv")
+    result = forecast_result if force else later_result
+    outcome = deliver(bucket, fake, result, message_id="m-2", force=force)
+    assert outcome.status == "trained" and outcome.version != stranded.version
+    assert_ledger(bucket, fake, [stranded.version, outcome.version])
+    assert stranded.tags[Registry.STATE_TAG] == "promoted"
+    assert fake.runs[stranded.run_id].info.status == "FINISHED", "the stranded run is finished, not failed"
+    (completed,) = events("train.promotion_completed")
+    assert (completed["stranded_version"], completed["stranded_key"]) == (stranded.version, stranded.tags[Registry.KEY_TAG])
+    assert not events("train.abandoned_runs_closed")
+    assert deliver(bucket, fake, result, message_id="m-3").status == "duplicate"
+    assert len(events("train.promotion_completed")) == 1, "a finished champion is left alone"
+
+
 def test_the_next_training_scores_the_served_forecast_and_ships_the_track_record(
         bucket, fake, forecast_result, later_bytes, later_result, events):
     """Issue 13's scenario on the fakes: a first champion, then the series 30 days further on."""
