@@ -194,12 +194,7 @@ def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: O
         log.info("train.coalesced", requested_generation=request.generation, **ids)
 
     existing = registry.find_version(key, request_id)
-    stranded = registry.stranded_champion()
-    if stranded is not None and (existing is None or stranded.version != existing.version):
-        lease.ensure_held()
-        _complete_promotion(registry, data_bucket, stranded)
-        log.warning("train.promotion_completed", stranded_version=stranded.version, stranded_run_id=stranded.run_id,
-                    stranded_key=stranded.key, **ids)
+    _finish_stranded_champion(registry, data_bucket, lease, existing, ids)
     pending_run = existing.run_id if existing is not None and existing.state == "pending" else None
     closed = registry.close_abandoned_runs(keep_run_id=pending_run)
     if closed:
@@ -283,6 +278,25 @@ def _promote(registry: Registry, data_bucket: ObjectStore, lease: Lease, version
     log.info("train.promoted", run_id=version.run_id, model_version=version.version,
              model=bundle.forecast.get("model", {}).get("label"), decision=decision, training_key=version.key)
     return TrainOutcome(status, version.key, version.run_id, version.version, decision)
+
+
+def _finish_stranded_champion(registry: Registry, data_bucket: ObjectStore, lease: Lease,
+                              existing: KeyedVersion | None, ids: dict[str, Any]) -> None:
+    """Finish a served champion whose promotion was cut short under another key (this key's own
+    pending version is resumed by the caller): its forecast was public, so it belongs in the ledger."""
+    stranded = registry.stranded_champion()
+    if stranded is None or (existing is not None and stranded.version == existing.version):
+        return
+    lease.ensure_held()
+    stranded_ids: dict[str, Any] = {"stranded_version": stranded.version, "stranded_run_id": stranded.run_id,
+                                    "stranded_key": stranded.key, **ids}
+    try:
+        _complete_promotion(registry, data_bucket, stranded)
+    except ValueError as exc:
+        # An unreadable bundle cannot enter the ledger; it must not stop every training after it.
+        log.error("train.promotion_completion_failed", error=str(exc), **stranded_ids)
+    else:
+        log.warning("train.promotion_completed", **stranded_ids)
 
 
 def _complete_promotion(registry: Registry, data_bucket: ObjectStore, version: KeyedVersion) -> ForecastBundle:

@@ -15,7 +15,7 @@ from gcloud_offline import DecodeRequest, decode_all
 
 # The log events docs/operations.md#alerts names, each counted by the log-based metric and alerted on.
 ALERTED_EVENTS = {"ingest.rejected", "ingest.held", "train.failed", "train.promotion_refused", "train.message_refused",
-                  "track_record.degraded"}
+                  "train.promotion_completion_failed", "track_record.degraded"}
 METRICS = sorted((REPO / "deploy" / "monitoring" / "metrics").glob("*.yaml"))
 LIFECYCLES = sorted((REPO / "deploy" / "storage").glob("*-lifecycle.json"))
 

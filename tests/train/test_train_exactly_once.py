@@ -243,6 +243,23 @@ def test_a_champion_stranded_before_its_ledger_entry_is_finished_by_the_next_tra
     assert len(events("train.promotion_completed")) == 1, "a finished champion is left alone"
 
 
+def test_a_stranded_champion_with_an_unreadable_bundle_does_not_stop_the_next_training(
+        bucket, fake, forecast_result, later_bytes, later_result, events):
+    fake.crash_after["set_registered_model_alias"] = 1
+    with pytest.raises(InjectedCrash):
+        deliver(bucket, fake, forecast_result)
+    leave_dead_lease(bucket)
+    (stranded,) = fake.model_versions(SETTINGS.model_name)
+    fake.runs[stranded.run_id].artifacts["forecast.json"] = b'{"schema_version": 1, "points": [{"mean": Infinity'  # cut off mid-write
+    bucket.write(SETTINGS.curated_object, later_bytes, content_type="text/csv")
+    outcome = deliver(bucket, fake, later_result, message_id="m-2")
+    assert outcome.status == "trained" and fake.champion(SETTINGS.model_name) == outcome.version
+    assert_ledger(bucket, fake, [outcome.version])
+    assert stranded.tags[Registry.STATE_TAG] == "pending", "never marked promoted without its ledger entry"
+    (failed,) = events("train.promotion_completion_failed")
+    assert failed["stranded_version"] == stranded.version and failed["error"]
+
+
 def test_the_next_training_scores_the_served_forecast_and_ships_the_track_record(
         bucket, fake, forecast_result, later_bytes, later_result, events):
     """Issue 13's scenario on the fakes: a first champion, then the series 30 days further on."""
