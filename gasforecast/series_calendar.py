@@ -11,7 +11,6 @@ import pandas as pd
 
 DAILY = "daily"
 BUSINESS = "business"
-CALENDARS = (DAILY, BUSINESS)
 ROWS_PER_YEAR = {DAILY: 365.25, BUSINESS: 5 * 365.25 / 7}
 WEEKEND_SHARE_MAX = 0.02  # a target observed on weekends at most this often is a business-day series
 

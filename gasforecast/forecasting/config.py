@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 KINDS = ("naive", "ar", "ses", "var", "vecm")
@@ -73,7 +73,7 @@ class ModelConfig:
     @property
     def core(self) -> "ModelConfig":
         """The same model without the naive blend: what is fitted and filtered."""
-        return ModelConfig(self.kind, self.drivers, self.window_years, self.max_lags, self.ic, self.seasonal)
+        return replace(self, naive_weight=0.0)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

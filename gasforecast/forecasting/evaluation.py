@@ -19,7 +19,7 @@ import os
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -164,12 +164,9 @@ def _workers(requested: int | None) -> int:
 
 def evaluate_nested(frame: pd.DataFrame, target: str, settings: ProcedureSettings = ProcedureSettings(),
                     origins: int = 52, step: int | None = None, span_years: float = 2.0,
-                    horizons: Sequence[int] | None = None, drivers: Sequence[str] | None = None,
-                    workers: int | None = None) -> NestedEvaluation:
+                    drivers: Sequence[str] | None = None, workers: int | None = None) -> NestedEvaluation:
     """Run the procedure at `origins` past origins (rows before each only) and score what it would have served."""
     started = time.perf_counter()
-    if horizons is not None:
-        settings = replace(settings, horizons=tuple(horizons))
     calendar = validate_frame(frame, target)
     positions = scored_positions(len(frame), calendar, settings, origins, step, span_years)
     jobs = [(frame.iloc[: p + 1], target, settings, drivers) for p in positions]

@@ -53,10 +53,13 @@ def forecast_points(evidence: CandidateEvidence, last_date: pd.Timestamp, horizo
 
 
 def served_forecast(frame: pd.DataFrame, target: str, evidence: CandidateEvidence, horizon: int,
-                    min_train_rows: int) -> FittedForecast:
-    """The points of `evidence` plus the statsmodels results of its configuration refitted on every row."""
+                    min_train_rows: int, calendar: str | None = None) -> FittedForecast:
+    """The points of `evidence` plus the statsmodels results of its configuration refitted on every row.
+
+    `calendar`: the frame's calendar when the caller already knows it (inferred from the index otherwise).
+    """
     config = evidence.config
-    calendar = infer_calendar(frame.index)
+    calendar = infer_calendar(frame.index) if calendar is None else calendar
     values = config_values(frame, target, config)
     last = len(frame) - 1
     dates = extended_index(frame.index, horizon, calendar)

@@ -19,7 +19,7 @@ evaluation run (docs/model.md#procedure):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -33,14 +33,14 @@ from gasforecast.forecasting.frame import validate_frame
 from gasforecast.forecasting.intervals import IntervalCalibration
 from gasforecast.forecasting.selection import (
     NAIVE,
+    NAIVE_WEIGHT,
     absolute_log_errors,
-    blended,
     core_candidates,
     eligible_drivers,
     forward_select,
     ratio_to_naive,
 )
-from gasforecast.forecasting.stretch import Stretch, StretchPaths, make_stretch, stretch_paths
+from gasforecast.forecasting.stretch import InsufficientHistory, Stretch, StretchPaths, make_stretch, stretch_paths
 from gasforecast.logs import get_logger
 
 log = get_logger(__name__)
@@ -153,10 +153,8 @@ def _candidate_evidence(config: ModelConfig, paths: np.ndarray, final: np.ndarra
     test_errors = absolute_log_errors(paths[test], log_target, stretch.origins[test], horizons, last)
     complete = np.all(np.isfinite(test_errors), axis=1)
 
-    ahead = stretch.origins[:, None] + np.arange(1, stretch.steps + 1)[None, :]
-    errors = log_target[np.minimum(ahead, last)] - paths
-    errors[ahead > last] = np.nan
-    widths = calibration.widths(errors)
+    every_step = absolute_log_errors(paths, log_target, stretch.origins, range(1, stretch.steps + 1), last)
+    widths = calibration.widths(every_step)
     if widths is None:
         return CandidateEvidence(config, unusable="too few observed errors to calibrate intervals")
     return CandidateEvidence(
@@ -171,7 +169,7 @@ def _candidate_evidence(config: ModelConfig, paths: np.ndarray, final: np.ndarra
 
 
 def _weights_for(core: ModelConfig, extra: Sequence[ModelConfig]) -> list[float]:
-    weights = [0.0] if core == NAIVE else [0.0, blended(core).naive_weight]
+    weights = [0.0] if core == NAIVE else [0.0, NAIVE_WEIGHT]
     weights += [config.naive_weight for config in extra if config.core == core and config.naive_weight not in weights]
     return weights
 
@@ -209,8 +207,7 @@ def assess(frame: pd.DataFrame, target: str, settings: ProcedureSettings = Proce
     for core in cores:
         run: StretchPaths = stretch_paths(frame, target, core, stretch, horizon_out, settings.min_train_rows)
         for weight in _weights_for(core, extra):
-            config = ModelConfig(core.kind, core.drivers, core.window_years, core.max_lags, core.ic, core.seasonal,
-                                 weight)
+            config = replace(core, naive_weight=weight)
             if run.unusable:
                 candidates[config.label] = CandidateEvidence(config, unusable=run.unusable)
                 continue
@@ -332,7 +329,6 @@ def run_procedure(frame: pd.DataFrame, target: str, settings: ProcedureSettings 
     the same procedure re-run at earlier origins on the rows before each (`evaluation.evaluate_nested`).
     """
     from gasforecast.forecasting.evaluation import evaluate_nested
-    from gasforecast.forecasting.stretch import InsufficientHistory
 
     if horizon < 1:
         raise ValueError("horizon must be at least 1")
@@ -340,7 +336,7 @@ def run_procedure(frame: pd.DataFrame, target: str, settings: ProcedureSettings 
     assessment = assess(frame, target, settings, horizon, drivers, [champion_config] if champion_config else [])
     decision = gate(assessment, champion_config, settings.significance)
     forecast = served_forecast(frame, target, assessment.candidates[decision.served.label], horizon,
-                               settings.min_train_rows)
+                               settings.min_train_rows, calendar=assessment.calendar)
     log.info("procedure.decided", served=decision.served.label, decision=decision.decision,
              challenger=decision.challenger, p_value=decision.test.p_value if decision.test else None)
     evaluation = None

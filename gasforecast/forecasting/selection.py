@@ -128,9 +128,3 @@ def core_candidates(drivers: tuple[str, ...], calendar: str, settings: Procedure
     if drivers:
         configs += [ModelConfig("var", drivers, window), ModelConfig("vecm", drivers, window)]
     return configs
-
-
-def blended(config: ModelConfig) -> ModelConfig:
-    """The candidate combined half-and-half with the naive forecast."""
-    return ModelConfig(config.kind, config.drivers, config.window_years, config.max_lags, config.ic,
-                       config.seasonal, NAIVE_WEIGHT)

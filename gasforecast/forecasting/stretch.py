@@ -39,7 +39,6 @@ class Stretch:
     split: int  # first origin of the test half; the selection half sees outcomes up to this row only
     block_starts: np.ndarray
     steps: int  # the largest horizon
-    rows: int  # rows in the frame
     calendar: str
 
     @property
@@ -69,7 +68,7 @@ def make_stretch(rows: int, calendar: str, settings: ProcedureSettings) -> Stret
     origins = np.arange(rows - 1 - length, rows - 1)
     refit = rows_for_years(settings.refit_years, calendar)
     return Stretch(origins=origins, split=int(origins[0] + length // 2), block_starts=origins[::refit],
-                   steps=steps, rows=rows, calendar=calendar)
+                   steps=steps, calendar=calendar)
 
 
 def finite_run_start(values: np.ndarray) -> int:
