@@ -118,16 +118,15 @@ class ValidationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report stored beside a rejected or archived file and printed by `validate --json`."""
-        dates = self.frame.index if self.frame is not None else None
-        has_dates = dates is not None and len(dates) > 0
+        dates = self.frame.index if self.frame is not None and len(self.frame.index) > 0 else None
         return {
             "ok": self.ok,
             "errors": [p.to_dict() for p in self.problems],
             "warnings": [p.to_dict() for p in self.warnings],
             "rows": self.rows,
             "columns": list(self.columns),
-            "first_date": dates[0].strftime("%Y-%m-%d") if dates is not None and has_dates else None,
-            "last_date": dates[-1].strftime("%Y-%m-%d") if dates is not None and has_dates else None,
+            "first_date": dates[0].strftime("%Y-%m-%d") if dates is not None else None,
+            "last_date": dates[-1].strftime("%Y-%m-%d") if dates is not None else None,
         }
 
 

@@ -143,8 +143,7 @@ def _choose_stretch(target: pd.Series, min_recent_days: int) -> tuple[pd.Timesta
     observed = target.notna()
     stretch_id = (~observed).cumsum()[observed]
     bounds = target[observed].index.to_series().groupby(stretch_id.to_numpy()).agg(["first", "last"])
-    positions = pd.Series(np.arange(len(target)), index=target.index)
-    bounds["days"] = positions[bounds["last"]].to_numpy() - positions[bounds["first"]].to_numpy() + 1
+    bounds["days"] = target.index.get_indexer(bounds["last"]) - target.index.get_indexer(bounds["first"]) + 1
     recent = bounds.iloc[-1]
     if recent["days"] >= min_recent_days or len(bounds) == 1:
         return recent["first"], recent["last"], "recent"

@@ -141,7 +141,7 @@ def _finished_receipt(upload: _Upload) -> dict[str, Any] | None:
 
 
 def _settle(upload: _Upload, status: Status, stored: str, report: dict[str, Any], *, data: bytes | None,
-            content_type: str = "application/octet-stream", **log_fields: Any) -> IngestOutcome:
+            **log_fields: Any) -> IngestOutcome:
     """Finish an upload that asks for no retrain (rejected, held, unchanged).
 
     The copy first (when the content was read), then the report, created once: it is the receipt, so
@@ -150,7 +150,10 @@ def _settle(upload: _Upload, status: Status, stored: str, report: dict[str, Any]
     """
     bucket = upload.bucket
     if data is not None:
-        _create_once(bucket, stored, data, content_type)
+        if stored == upload.archive:
+            _archive(upload, data)
+        else:
+            _create_once(bucket, stored, data, "application/octet-stream")
     report_uri = bucket.uri(report_name(stored))
     if not _create_once(bucket, report_name(stored), _json_bytes(report), "application/json"):
         log.info("ingest.duplicate", report_uri=report_uri, **upload.context)
@@ -300,7 +303,7 @@ def _unchanged(upload: _Upload, data: bytes, result: ValidationResult, merge: _M
                "curated": {"uri": settings.curated_uri, "generation": merge.generation},
                "summary": "every value is already in the curated dataset: nothing merged, no retrain",
                "validation": result.to_dict()}
-    return _settle(upload, "unchanged", upload.archive, receipt, data=data, content_type="text/csv",
+    return _settle(upload, "unchanged", upload.archive, receipt, data=data,
                    curated_generation=merge.generation)
 
 

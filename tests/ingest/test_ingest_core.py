@@ -379,6 +379,7 @@ def test_an_identical_re_upload_changes_nothing_and_asks_for_no_retrain(lane) ->
         stored = receipt(lane, outcome)
         assert stored["status"] == "unchanged" and "nothing merged" in stored["summary"]
         assert lane.data.read(stored_name("archive", name, outcome.generation)).data == data
+        assert lane.data.read(stored_name("archive", name, outcome.generation)).content_type == "text/csv"
         assert lane.uploads.read(name) is None
         assert lane.handle(name, outcome.generation, event_id="again").status == "duplicate"
     assert lane.curated()[1] == generation, "no new curated generation"
