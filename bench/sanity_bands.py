@@ -33,17 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from gasforecast import dataset, sanity
-    from gasforecast.forecasting import ProcedureSettings, run_procedure
-    from gasforecast.training import HISTORY_YEARS_SERVED
+    from gasforecast.config import Settings
+    from gasforecast.forecasting import run_procedure
+    from gasforecast.training import procedure_settings, served_history
 
     with open(args.csv, "rb") as handle:
         curated = dataset.read_curated(handle.read())
 
+    procedure = procedure_settings(Settings(target_column=args.target))  # what training runs
+
     def ratio(history: pd.DataFrame) -> float:
         frame = dataset.training_frame(history, args.target)[0][[args.target]]
-        fitted = run_procedure(frame, args.target, ProcedureSettings(), horizon=sanity.BAND_STEP,
-                               evaluate=False).forecast
-        served = frame[args.target].iloc[-HISTORY_YEARS_SERVED * 366:].round(4)
+        fitted = run_procedure(frame, args.target, procedure, horizon=sanity.BAND_STEP, evaluate=False).forecast
+        served = served_history(frame[args.target]).round(4)
         return sanity.check(fitted.points_records(), served.tolist()).band_ratio
 
     genuine = pd.Series({

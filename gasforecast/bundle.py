@@ -22,6 +22,13 @@ POINT_FIELDS = ("date", "mean", "lower_80", "upper_80", "lower_95", "upper_95")
 CALENDARS = ("daily", "business")
 
 
+def is_finite_number(value: Any) -> bool:
+    """A JSON number that is a real figure: not a bool, not NaN or ±Infinity (documents read back
+    are checked with it before anything is built from them)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and value not in (float("inf"), float("-inf"))
+
+
 @dataclass
 class ForecastBundle:
     """One trained model's precomputed forecast, its card and its backtest.

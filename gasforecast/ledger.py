@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from gasforecast.bundle import CALENDARS, POINT_FIELDS, ForecastBundle
+from gasforecast.bundle import CALENDARS, POINT_FIELDS, ForecastBundle, is_finite_number
 from gasforecast.logs import get_logger
 from gasforecast.storage import ObjectStore, PreconditionFailed
 
@@ -105,11 +105,6 @@ def record_served_forecast(bucket: ObjectStore, bundle: ForecastBundle, training
     return LedgerWrite(name, created=True)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
-        and value not in (float("inf"), float("-inf"))
-
-
 def parse_entry(data: bytes) -> dict:
     """A ledger entry read back, checked field by field (ValueError when it is not one)."""
     entry = json.loads(data)
@@ -118,7 +113,7 @@ def parse_entry(data: bytes) -> dict:
     entry_name(entry.get("data_through"), entry.get("model_version"), entry.get("run_id"))  # validates all three
     if entry.get("calendar") not in CALENDARS or not isinstance(entry.get("target"), str):
         raise ValueError("calendar or target missing")
-    if not _number(entry.get("origin_value")):
+    if not is_finite_number(entry.get("origin_value")):
         raise ValueError("origin_value is not a number")
     points = entry.get("points")
     if not isinstance(points, list) or not points:
@@ -127,7 +122,7 @@ def parse_entry(data: bytes) -> dict:
         if not isinstance(point, dict) or point.get("step") != step:
             raise ValueError(f"point {step} is out of order")
         _iso_date(point.get("date"))
-        if not all(_number(point.get(name)) for name in POINT_FIELDS[1:]):
+        if not all(is_finite_number(point.get(name)) for name in POINT_FIELDS[1:]):
             raise ValueError(f"point {step} has a missing or non-finite value")
     return entry
 

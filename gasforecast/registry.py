@@ -29,6 +29,7 @@ from gasforecast.config import Settings
 from gasforecast.errors import TransientError
 from gasforecast.logs import get_logger
 from gasforecast.messaging import RetrainRequest
+from gasforecast.registry_rest import quoted
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -138,10 +139,6 @@ def _transient(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class Registry:
     """The experiment, the registered model and the `champion` alias, for one training."""
 
@@ -209,7 +206,7 @@ class Registry:
         extra one is deleted here: the oldest is kept, so every caller settles on the same version.
         """
         found = self.client.search_model_versions(
-            f"name = {_quoted(self.settings.model_name)} and tags.`{self.KEY_TAG}` = {_quoted(key)}"
+            f"name = {quoted(self.settings.model_name)} and tags.`{self.KEY_TAG}` = {quoted(key)}"
         )
         mine = sorted((v for v in found if v.tags.get(self.REQUEST_TAG) == request_id), key=lambda v: int(v.version))
         if not mine:
@@ -232,7 +229,7 @@ class Registry:
     @_transient
     def find_refused_run(self, key: str, request_id: str | None) -> str | None:
         """The finished run that refused this key's bundle (sanity), or None."""
-        runs = self._runs(f"tags.`{self.KEY_TAG}` = {_quoted(key)} and tags.`{self.OUTCOME_TAG}` = 'refused' "
+        runs = self._runs(f"tags.`{self.KEY_TAG}` = {quoted(key)} and tags.`{self.OUTCOME_TAG}` = 'refused' "
                           "and attributes.status = 'FINISHED'")
         refused = [r for r in runs if r.data.tags.get(self.REQUEST_TAG) == request_id]
         return refused[0].info.run_id if refused else None

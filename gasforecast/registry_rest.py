@@ -60,13 +60,18 @@ def champion_pointer(settings: Settings) -> ChampionPointer | None:
     return None if response is None else _pointer(response.json()["model_version"])
 
 
+def quoted(value: str) -> str:
+    """`value` as a string literal of MLflow's search filter language."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def recent_versions(settings: Settings, limit: int) -> list[ChampionPointer]:
     """The model's newest `limit` registered versions, newest first (for the service's fallback)."""
-    quoted = settings.model_name.replace("\\", "\\\\").replace("'", "\\'")
     response = _get(
         settings,
         "api/2.0/mlflow/model-versions/search",
-        {"filter": f"name = '{quoted}'", "order_by": ["version_number DESC"], "max_results": str(limit)},
+        {"filter": f"name = {quoted(settings.model_name)}", "order_by": ["version_number DESC"],
+         "max_results": str(limit)},
         "version search",
     )
     if response is None:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from gasforecast.bundle import CALENDARS
+from gasforecast.bundle import CALENDARS, is_finite_number
 from gasforecast.logs import get_logger
 
 if TYPE_CHECKING:  # the service imports this module for `validate_document` only: keep it light
@@ -275,11 +275,6 @@ def log_monitoring(mlflow_client: "MlflowClient", experiment_name: str, document
 
 # --- reading a document back (the service) -------------------------------------------------------------
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
-        and abs(value) != float("inf")
-
-
 def _require(condition: bool, what: str) -> None:
     if not condition:
         raise ValueError(f"track record: {what}")
@@ -307,7 +302,7 @@ def validate_document(document: Any) -> dict[str, Any]:
     _require(document.get("windows") == list(WINDOW_NAMES), "unknown windows")
     thresholds = document.get("thresholds")
     _require(isinstance(thresholds, dict) and set(thresholds) == set(THRESHOLDS.to_dict())
-             and all(_is_number(v) for v in thresholds.values()), "bad thresholds")
+             and all(is_finite_number(v) for v in thresholds.values()), "bad thresholds")
     horizons = document.get("horizons")
     _require(isinstance(horizons, list) and all(isinstance(h, int) and h >= 1 for h in horizons), "bad horizons")
     summary = document.get("summary")
@@ -316,14 +311,14 @@ def validate_document(document: Any) -> dict[str, Any]:
         _require(isinstance(row, dict) and row.get("horizon") in horizons and row.get("window") in WINDOW_NAMES,
                  "bad summary row")
         _require(isinstance(row.get("points"), int), "bad summary count")
-        _require(all(row.get(m) is None or _is_number(row.get(m)) for m in MEASURES), "bad summary value")
+        _require(all(row.get(m) is None or is_finite_number(row.get(m)) for m in MEASURES), "bad summary value")
     breaches = document.get("breaches")
     _require(isinstance(breaches, list), "no breaches")
     for breach in breaches:
         _require(isinstance(breach, dict) and breach.get("horizon") in horizons
                  and breach.get("measure") in ("mae_ratio", "coverage_80", "coverage_95")
                  and breach.get("window") in WINDOW_NAMES and isinstance(breach.get("points"), int)
-                 and _is_number(breach.get("value")) and _is_number(breach.get("threshold")), "bad breach")
+                 and is_finite_number(breach.get("value")) and is_finite_number(breach.get("threshold")), "bad breach")
     points = document.get("points")
     _require(isinstance(points, list), "no points")
     numbers = ("mean", "lower_80", "upper_80", "lower_95", "upper_95", "actual", "naive", "abs_error",
@@ -332,7 +327,7 @@ def validate_document(document: Any) -> dict[str, Any]:
         _require(isinstance(point, dict) and set(POINT_COLUMNS) <= set(point), "point fields missing")
         _require(_is_date(point["forecast_date"]) and _is_date(point["target_date"]), "bad point date")
         _require(isinstance(point["horizon"], int) and point["horizon"] >= 1, "bad point horizon")
-        _require(all(_is_number(point[name]) for name in numbers), "bad point value")
+        _require(all(is_finite_number(point[name]) for name in numbers), "bad point value")
         _require(all(isinstance(point[name], bool) for name in ("inside_80", "inside_95", "closer_than_naive")),
                  "bad point flag")
         _require(isinstance(point["model_version"], str) and isinstance(point["run_id"], str), "bad point model")

@@ -248,8 +248,9 @@ def _record_and_register(training: TrainingRun, registry: Registry, data_bucket:
         folder = Path(tmp)
         documents = {FORECAST_ARTIFACT: forecast_doc, HISTORY_ARTIFACT: history_doc, TRACK_RECORD_ARTIFACT: track,
                      EVIDENCE_ARTIFACT: result.report.to_dict()}
-        for name, doc in documents.items():
-            (folder / name).write_text(json.dumps(doc, default=str), encoding="utf-8")
+        texts = {name: json.dumps(doc, default=str) for name, doc in documents.items()}
+        for name, text in texts.items():
+            (folder / name).write_text(text, encoding="utf-8")
         (folder / CHART_ARTIFACT).write_bytes(result.chart_png)
         registry.log_artifacts(run_id, [folder / name for name in (*documents, CHART_ARTIFACT)])
         if verdict.servable:  # the model goes before any metric (see Registry.log_model)
@@ -264,16 +265,18 @@ def _record_and_register(training: TrainingRun, registry: Registry, data_bucket:
         return TrainOutcome("refused", training.key, run_id, None, result.decision["decision"])
     lease.ensure_held()  # a lease broken under us means another trainer may be registering
     version = registry.register(run_id, model, training.key, request_id, result.winner.to_dict())
-    return _promote(registry, data_bucket, lease, version, "trained", result.decision["decision"])
+    # The bundle as just logged: promoting needs no download of what this process wrote.
+    bundle = ForecastBundle.from_artifacts(texts, version=version.version)
+    return _promote(registry, data_bucket, lease, version, "trained", result.decision["decision"], bundle)
 
 
 def _promote(registry: Registry, data_bucket: ObjectStore, lease: Lease, version: KeyedVersion,
-             status: TrainStatus, decision: str | None) -> TrainOutcome:
+             status: TrainStatus, decision: str | None, bundle: ForecastBundle | None = None) -> TrainOutcome:
     """Move the alias, record the served forecast in the ledger (created once: a retry finds it), finish
     the run, mark the version promoted: each step repeatable by a retry."""
     lease.ensure_held()
     registry.promote(version.version)
-    bundle = _complete_promotion(registry, data_bucket, version)
+    bundle = _complete_promotion(registry, data_bucket, version, bundle)
     decision = decision or bundle.forecast.get("promotion", {}).get("decision")  # a resumed promotion's too
     log.info("train.promoted", run_id=version.run_id, model_version=version.version,
              model=bundle.forecast.get("model", {}).get("label"), decision=decision, training_key=version.key)
@@ -299,10 +302,13 @@ def _finish_stranded_champion(registry: Registry, data_bucket: ObjectStore, leas
         log.warning("train.promotion_completed", **stranded_ids)
 
 
-def _complete_promotion(registry: Registry, data_bucket: ObjectStore, version: KeyedVersion) -> ForecastBundle:
+def _complete_promotion(registry: Registry, data_bucket: ObjectStore, version: KeyedVersion,
+                        bundle: ForecastBundle | None = None) -> ForecastBundle:
     """What follows the alias move: the served forecast into the ledger, the run finished, the version
-    marked promoted (last, so a version marked promoted always has its ledger entry)."""
-    bundle = registry.load_bundle(version)
+    marked promoted (last, so a version marked promoted always has its ledger entry). `bundle` is
+    the version's own when the caller just logged it; otherwise (a resumed or stranded promotion) it
+    is read back from the version's run."""
+    bundle = bundle or registry.load_bundle(version)
     ledger.record_served_forecast(data_bucket, bundle, version.key)
     registry.finish_run(version.run_id, "registered", version.version)
     registry.mark_promoted(version.version)
@@ -412,9 +418,14 @@ def forecast_document(training: TrainingRun) -> dict:
     return document
 
 
+def served_history(target: pd.Series) -> pd.Series:
+    """The stretch of the target history.json carries (and promotion sanity judges the band by)."""
+    return target.iloc[-HISTORY_YEARS_SERVED * 366:]
+
+
 def history_document(training: TrainingRun) -> dict:
     settings = training.settings
-    recent = training.frame[settings.target_column].iloc[-HISTORY_YEARS_SERVED * 366:]
+    recent = served_history(training.frame[settings.target_column])
     return {
         "target": settings.target_column,
         "unit": settings.target_unit,
