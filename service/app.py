@@ -11,7 +11,6 @@ from datetime import date, datetime, timezone
 from typing import Callable
 
 from flask import Blueprint, Flask, Response, current_app, request
-from flask.json.provider import DefaultJSONProvider
 
 from gasforecast.config import Settings, load_settings
 from gasforecast.logs import configure, get_logger
@@ -218,8 +217,6 @@ def create_app(
     )
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600
-    app.json = DefaultJSONProvider(app)
-    app.json.sort_keys = False  # keep the documented field order
     app.extensions["champion_cache"] = cache
     app.extensions["gasforecast_settings"] = settings
     app.extensions["openapi_body"] = Body.of_json(

@@ -13,9 +13,10 @@ loop that polls MLflow would be throttled and unreliable. Instead:
 4. When MLflow or GCS is unreachable the refresh records the error and the previous champion keeps
    being served; `/readyz` reports "degraded" until a refresh succeeds again.
 5. A bundle that fails promotion sanity (`gasforecast.sanity`: non-finite or non-positive points, an
-   absurdly wide band) is never served. A running instance keeps its champion and remembers the
-   refused version, so it does not download it again; a fresh instance falls back to the newest
-   servable registered version. Either way `/readyz` says "degraded" and why; only when no version
+   absurdly wide band) is never served. The cache remembers every refused version (a registered
+   version's bundle never changes), so it does not download it again; a failed download is retried.
+   A running instance keeps its champion; a fresh instance falls back to the newest servable
+   registered version. Either way `/readyz` says "degraded" and why; only when no version
    is servable does the instance have nothing to serve.
 
 A newly promoted champion is therefore served after at most `refresh_seconds` plus one download,
@@ -89,6 +90,9 @@ class ChampionCache(Generic[View]):
         self._lock = threading.Lock()
         self._refresher: threading.Thread | None = None
         self._snapshot: Snapshot[View] = Snapshot(None, None, float("-inf"), None, "not loaded yet")
+        # Versions whose bundle failed sanity: a registered version's bundle never changes, so they are
+        # not downloaded again. Only refusals are remembered; a failed download is retried.
+        self._unservable: set[ChampionPointer] = set()
 
     def start(self, timeout: float) -> bool:
         """Load the champion before serving, waiting at most `timeout` seconds; True when one is there.
@@ -157,12 +161,20 @@ class ChampionCache(Generic[View]):
         self._snapshot = new
         return new
 
+    def _judge(self, pointer: ChampionPointer, bundle: ForecastBundle) -> tuple[View | None, sanity.SanityReport]:
+        """`bundle`'s view when it passes sanity; a refused version is remembered (never downloaded again)."""
+        verdict = sanity.check_bundle(bundle)
+        if not verdict.servable:
+            self._unservable.add(pointer)
+            return None, verdict
+        return self._build(bundle), verdict
+
     def _load(self, pointer: ChampionPointer, old: Snapshot[View], started: float) -> Snapshot[View]:
         """The alias moved (or nothing is served yet): load its bundle, serve it if it is servable."""
-        bundle = self._source.load(pointer)
-        verdict = sanity.check_bundle(bundle)
-        if verdict.servable:
-            view = self._build(bundle)
+        view = verdict = None
+        if pointer not in self._unservable:  # a known refusal was logged when it was first refused
+            view, verdict = self._judge(pointer, self._source.load(pointer))
+        if view is not None:
             log.info(
                 "service.champion_loaded",
                 model_version=pointer.version,
@@ -171,9 +183,10 @@ class ChampionCache(Generic[View]):
                 seconds=round(self._clock() - started, 3),
             )
             return Snapshot(view, pointer, started, _utc_now(), None)
-        log.error("service.champion_unservable", model_version=pointer.version, run_id=pointer.run_id,
-                  reasons=list(verdict.reasons), sanity=verdict.to_dict(),
-                  serving_version=old.pointer.version if old.view is not None and old.pointer else None)
+        if verdict is not None:
+            log.error("service.champion_unservable", model_version=pointer.version, run_id=pointer.run_id,
+                      reasons=list(verdict.reasons), sanity=verdict.to_dict(),
+                      serving_version=old.pointer.version if old.view is not None and old.pointer else None)
         if old.view is not None:  # a running instance keeps what it serves
             return replace(old, checked_at=started, last_success_at=_utc_now(),
                            last_error=_refused_reason(pointer, old.pointer), refused=pointer)
@@ -182,7 +195,7 @@ class ChampionCache(Generic[View]):
     def _fall_back(self, refused: ChampionPointer, started: float) -> Snapshot[View]:
         """A fresh instance whose champion is not servable: serve the newest servable version instead."""
         for candidate in self._source.fallbacks():
-            if candidate == refused:
+            if candidate == refused or candidate in self._unservable:
                 continue
             try:
                 bundle = self._source.load(candidate)
@@ -190,12 +203,11 @@ class ChampionCache(Generic[View]):
                 log.warning("service.fallback_load_failed", model_version=candidate.version,
                             error=f"{type(exc).__name__}: {exc}")
                 continue
-            verdict = sanity.check_bundle(bundle)
-            if not verdict.servable:
+            view, verdict = self._judge(candidate, bundle)
+            if view is None:
                 log.warning("service.fallback_unservable", model_version=candidate.version,
                             reasons=list(verdict.reasons))
                 continue
-            view = self._build(bundle)
             log.warning("service.champion_fallback", model_version=candidate.version, run_id=candidate.run_id,
                         refused_version=refused.version)
             return Snapshot(view, candidate, started, _utc_now(), _refused_reason(refused, candidate), refused)

@@ -12,11 +12,10 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from gasforecast.logs import get_logger
-from service.view import Body
+from service.view import JSON_TYPE, Body
 
 log = get_logger(__name__)
 
-JSON = "application/json"
 NO_STORE = "no-store"
 # Data changes only when a new champion is promoted (at most hourly) and is picked up within a minute;
 # clients and caches may reuse it briefly and then revalidate cheaply with If-None-Match.
@@ -36,7 +35,7 @@ class ApiError(HTTPException):
 
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     payload = {"error": {"status": status, "message": message}}
-    response = Response(json.dumps(payload), status=status, mimetype=JSON)
+    response = Response(json.dumps(payload), status=status, mimetype=JSON_TYPE)
     response.headers["Cache-Control"] = NO_STORE
     response.headers.update(headers or {})
     return response
@@ -56,7 +55,7 @@ def send_body(body: Body, *, cache_control: str = DATA_CACHE, headers: dict[str,
 
 def send_json(payload: object, status: int = 200, cache_control: str = NO_STORE) -> Response:
     """A small dynamic JSON answer (probes), never cached."""
-    response = Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype=JSON)
+    response = Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype=JSON_TYPE)
     response.headers["Cache-Control"] = cache_control
     return response
 

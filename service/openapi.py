@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gasforecast.bundle import CALENDARS
+from gasforecast.track_record import STATUSES, WINDOW_NAMES
+from service.view import FORMATS
+
 API_VERSION = "1.0.0"
 
 _NUMBER = {"type": "number"}
@@ -16,7 +20,7 @@ _SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 _DATE_OR_NULL = {"type": ["string", "null"], "format": "date"}
 _TEXT = {"type": "string"}
-_CALENDAR = {"enum": ["daily", "business"],
+_CALENDAR = {"enum": list(CALENDARS),
              "description": "business: steps and dates are trading days (Monday to Friday); daily: calendar days"}
 _HORIZON = {"type": "integer", "minimum": 1}
 _BY_HORIZON = {"type": "object", "additionalProperties": _NUMBER_OR_NULL, "description": "horizon (as a string) → value"}
@@ -178,7 +182,7 @@ SCHEMAS: dict[str, Any] = {
     "TrackRecordSummary": _object(
         {
             "horizon": _HORIZON,
-            "window": {"enum": ["last_30", "last_90", "all"], "description": "the last N matured points, or all"},
+            "window": {"enum": list(WINDOW_NAMES), "description": "the last N matured points, or all"},
             "points": {"type": "integer", "minimum": 0},
             "mae": _NUMBER_OR_NULL,
             "naive_mae": _NUMBER_OR_NULL,
@@ -215,7 +219,7 @@ SCHEMAS: dict[str, Any] = {
             "target": _TEXT,
             "unit": _TEXT,
             "calendar": _CALENDAR,
-            "status": {"enum": ["no_track_record", "no_scores", "too_few_points", "ok", "degraded"]},
+            "status": {"enum": ["no_track_record", *STATUSES]},
             "computed_at": {"type": ["string", "null"], "format": "date-time"},
             "data_through": _DATE_OR_NULL,
             "forecasts": {"type": "integer", "minimum": 0, "description": "served forecasts in the ledger"},
@@ -272,7 +276,7 @@ _FORMAT = {
     "in": "query",
     "required": False,
     "description": "json, or csv for a table with a header row (a download)",
-    "schema": {"enum": ["json", "csv"], "default": "json"},
+    "schema": {"enum": list(FORMATS), "default": "json"},
 }
 
 

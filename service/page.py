@@ -11,6 +11,7 @@ view object (which builds it), so the two modules do not import each other.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeGuard
@@ -42,6 +43,9 @@ _templates.filters["long_date"] = lambda text: short_date(date.fromisoformat(tex
 
 def _slot_mark(name: str) -> str:
     return f"<!--slot:{name}-->"
+
+
+_SLOT_MARKS = re.compile(_slot_mark("(" + "|".join(_SLOTS) + ")"))  # group: the slot's name
 
 
 def steps(n: int, calendar: str) -> str:
@@ -450,14 +454,12 @@ def _track_section(track: dict[str, Any], bundle: ForecastBundle, unit: str) -> 
         if points:
             charts.append(_track_chart(horizon, points, bundle.history["points"], unit, calendar))
     return {
-        "status": track["status"],
         "note_class": css,
         "note": note,
         "sentences": [_score_sentence(row, calendar) for row in all_rows],
         "rows": _score_rows(track, calendar),
         "charts": charts,
         "data_through": track["data_through"],
-        "forecasts": track["forecasts"],
     }
 
 
@@ -529,21 +531,11 @@ def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, 
         promotion=forecast.get("promotion"),
         fan=fan,
         track=_track_section(track, bundle, unit),
-        horizon_max=horizon_max,
         static_url=STATIC_URL,
         slot=_slot_mark,
     )
-    parts, slots, rest = [], [], html
-    while True:
-        positions = [(rest.find(_slot_mark(name)), name) for name in _SLOTS if _slot_mark(name) in rest]
-        if not positions:
-            break
-        index, name = min(positions)
-        parts.append(rest[:index])
-        slots.append(name)
-        rest = rest[index + len(_slot_mark(name)):]
-    parts.append(rest)
-    return ChampionPage(tuple(parts), tuple(slots), date.fromisoformat(forecast["data"]["last_date"]),
+    pieces = _SLOT_MARKS.split(html)  # static parts, each slot's name between two of them
+    return ChampionPage(tuple(pieces[0::2]), tuple(pieces[1::2]), date.fromisoformat(forecast["data"]["last_date"]),
                         tuple(p["date"] for p in shown), fan.scale, settings.stale_after_days)
 
 

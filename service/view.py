@@ -144,7 +144,6 @@ class ChampionView:
 
     def __init__(self, bundle: ForecastBundle, settings: Settings) -> None:
         forecast = bundle.forecast
-        self.bundle = bundle
         self.version = bundle.version
         self.reference = model_reference(bundle, settings)
         self.target = forecast["target"]

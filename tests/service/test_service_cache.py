@@ -167,6 +167,22 @@ def test_a_fresh_instance_without_any_servable_version_has_nothing_to_serve(manu
     assert snapshot.view is None and "no registered version passes" in snapshot.last_error
 
 
+def test_a_fresh_instance_does_not_download_a_refused_version_again(manual_clock):
+    source = FakeSource(_unservable("1", "run-1"), _unservable("2", "run-2"))
+    cache = _cache(source, manual_clock)
+    assert not cache.start(timeout=5)
+    assert source.load_calls == 2  # the champion 2 and the fallback 1, once each
+    manual_clock.advance(20)
+    cache.current()
+    assert cache.wait_idle(5)
+    assert source.load_calls == 2 and "no registered version passes" in cache.current().last_error
+    source.promote(make_bundle("3", "run-3"))
+    manual_clock.advance(20)
+    cache.current()
+    assert cache.wait_idle(5)
+    assert cache.current().view == "3" and source.load_calls == 3  # only the new version
+
+
 def test_a_running_instance_keeps_its_champion_and_does_not_download_a_refused_one_again(fake_source, manual_clock):
     cache = _cache(fake_source, manual_clock)
     cache.start(timeout=5)
