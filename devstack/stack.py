@@ -32,7 +32,15 @@ INGEST_SUBSCRIPTION = "gcs-events-to-ingest"
 TRAIN_SUBSCRIPTION = "retrain-requests-to-train"
 MAX_DELIVERY_ATTEMPTS = 5
 PORTS_FILE = "ports.json"
-MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+def get_served_json(url: str, timeout: float) -> dict | None:
+    """A service document at `url`, or None while the service is not up or does not answer 200."""
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException:
+        return None
+    return response.json() if response.status_code == 200 else None
 
 
 def retry_policy(backoff: tuple[int, int]) -> dict[str, str]:
@@ -161,16 +169,18 @@ class LocalStack:
                 "MLFLOW_TRACKING_URI": self.mlflow_url,
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONPATH": str(REPO_ROOT),
+                # No job runner: MLflow 3 otherwise starts about ten huey worker processes (some 2 GB of
+                # memory and a burst of CPU at each start) for features this project does not use.
+                # Only the MLflow server reads it.
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
             }
         )
         env.update(self.settings_env)
         return env
 
     # ---- processes -------------------------------------------------------------------------
-    def _start(self, name: str, argv: list[str], ready, timeout: float,
-               extra_env: Mapping[str, str] | None = None) -> ManagedProcess:
-        env = {**self.env, **(extra_env or {})}
-        proc = ManagedProcess(name, argv, env, self.runtime_dir / "logs" / f"{name}.log", cwd=REPO_ROOT)
+    def _start(self, name: str, argv: list[str], ready, timeout: float) -> ManagedProcess:
+        proc = ManagedProcess(name, argv, self.env, self.runtime_dir / "logs" / f"{name}.log", cwd=REPO_ROOT)
         self.processes[name] = proc
         proc.start().await_ready(ready, timeout)
         return proc
@@ -214,9 +224,6 @@ class LocalStack:
             ],
             lambda: http_ok(f"{self.mlflow_url}/health"),
             timeout=120,
-            # No job runner: MLflow 3 otherwise starts about ten huey worker processes (some 2 GB of
-            # memory and a burst of CPU at each start) for features this project does not use.
-            extra_env=MLFLOW_SERVER_ENV,
         )
 
     def restart_mlflow(self) -> None:
@@ -262,11 +269,7 @@ class LocalStack:
 
     def served_model(self) -> dict | None:
         """The service's `/api/v1/model` document, or None while it has no champion or is not up."""
-        try:
-            response = requests.get(f"{self.service_url}/api/v1/model", timeout=5)
-        except requests.RequestException:
-            return None
-        return response.json() if response.status_code == 200 else None
+        return get_served_json(f"{self.service_url}/api/v1/model", timeout=5)
 
     def create_buckets(self) -> None:
         """Create the uploads, data and artifact buckets (idempotent)."""
@@ -286,6 +289,10 @@ class LocalStack:
 
     def topic_path(self, topic: str) -> str:
         return f"projects/{self.project}/topics/{topic}"
+
+    def train_push_endpoint(self, topic: str) -> str:
+        """Where a push subscription delivers `topic`'s messages to the train function."""
+        return f"http://127.0.0.1:{self.ports.train}/{self.topic_path(topic)}"
 
     def subscription_path(self, subscription: str) -> str:
         return f"projects/{self.project}/subscriptions/{subscription}"
@@ -318,7 +325,7 @@ class LocalStack:
         self.create_subscription(
             topic, subscription, ackDeadlineSeconds=600,
             retryPolicy=retry_policy(backoff),
-            pushConfig={"pushEndpoint": f"http://127.0.0.1:{self.ports.train}/{self.topic_path(topic)}"},
+            pushConfig={"pushEndpoint": self.train_push_endpoint(topic)},
             deadLetterPolicy={"deadLetterTopic": self.topic_path(dead_letter_topic),
                               "maxDeliveryAttempts": MAX_DELIVERY_ATTEMPTS},
         )

@@ -15,8 +15,6 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
 import requests
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST
@@ -89,7 +87,6 @@ class FakeMlflowClient:
     def __init__(self) -> None:
         self.experiments: dict[str, FakeExperiment] = {}
         self.runs: dict[str, FakeRun] = {}
-        self.models: set[str] = set()
         self.versions: dict[str, list[FakeVersion]] = {}
         self.aliases: dict[tuple[str, str], str] = {}
         self.crash_after: dict[str, int] = {}  # call name -> crash after the Nth call from now (1 = next)
@@ -97,13 +94,11 @@ class FakeMlflowClient:
         self.writes: list[str] = []  # the calls that changed something, in order
         self.unreachable: int = 0  # how many next calls fail as if the server were down
         self.duplicate_creates = False  # create_model_version stores two versions (a retried POST)
-        self.calls: list[str] = []
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
 
     # ---- fault injection -------------------------------------------------------------------
     def _enter(self, call: str) -> None:
-        self.calls.append(call)
         if self.unreachable:
             self.unreachable -= 1
             raise requests.ConnectionError(f"injected: MLflow unreachable during {call}")
@@ -200,9 +195,8 @@ class FakeMlflowClient:
     def create_registered_model(self, name: str) -> None:
         self._enter("create_registered_model")
         with self._lock:
-            if name in self.models:
+            if name in self.versions:
                 raise MlflowException(f"model {name} exists", RESOURCE_ALREADY_EXISTS)
-            self.models.add(name)
             self.versions[name] = []
         self._after("create_registered_model")
 
@@ -277,17 +271,7 @@ class MemoryRegistry(Registry):
         self._client = self.fake  # type: ignore[assignment]
 
     def log_model(self, run_id: str, fitted_model: object | None, forecast_path: Path) -> ModelRef:
-        self.fake.calls.append("log_model")
         model_id = f"m-{run_id}"
         self.fake.get_run(run_id).artifacts["model/forecast.json"] = forecast_path.read_bytes()
         self.fake._after("log_model")
         return ModelRef(uri=f"models:/{model_id}", model_id=model_id)
-
-    def versions(self) -> list[FakeVersion]:
-        return self.fake.model_versions(self.settings.model_name)
-
-    def champion(self) -> str | None:
-        return self.fake.champion(self.settings.model_name, self.settings.champion_alias)
-
-    def run(self, run_id: str) -> Any:
-        return self.fake.runs[run_id]

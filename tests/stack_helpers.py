@@ -12,7 +12,7 @@ import pytest
 from devstack.logwatch import read_events
 from devstack.processes import wait_for
 from devstack.pubsub_rest import PulledMessage
-from devstack.stack import TRAIN_SUBSCRIPTION, LocalStack
+from devstack.stack import TRAIN_SUBSCRIPTION, LocalStack, get_served_json
 from gasforecast.storage import Bucket
 
 
@@ -120,13 +120,7 @@ class ScoredChampion:
 
 def served_track_record(base_url: str) -> dict | None:
     """A service's `/api/v1/track-record` document, or None while it is not answering one."""
-    import requests
-
-    try:
-        response = requests.get(f"{base_url}/api/v1/track-record", timeout=10)
-    except requests.RequestException:
-        return None
-    return response.json() if response.status_code == 200 else None
+    return get_served_json(f"{base_url}/api/v1/track-record", timeout=10)
 
 
 def score_a_served_forecast(stack: LocalStack, settings, pubsub_emulator, days: int = 30) -> ScoredChampion:
@@ -179,5 +173,4 @@ def push_to_train(stack: LocalStack, settings, data: bytes, message_id: str, att
                     "messageId": message_id, "publishTime": utc_now_iso()},
         "subscription": stack.subscription_path(TRAIN_SUBSCRIPTION),
     }
-    url = f"http://127.0.0.1:{stack.ports.train}/projects/{settings.project}/topics/{settings.retrain_topic}"
-    return requests.post(url, json=envelope, timeout=timeout).status_code
+    return requests.post(stack.train_push_endpoint(settings.retrain_topic), json=envelope, timeout=timeout).status_code
