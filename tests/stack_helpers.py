@@ -86,11 +86,31 @@ def wait_event(stack: LocalStack, function: str, timeout: float = 120, **match) 
                     f"{function} event {match}", 0.2)
 
 
-def model_versions(settings) -> list[int]:
+def model_versions(settings, training_key: str | None = None) -> list[int]:
+    """The registered versions of the stack's model; only those carrying `training_key` if given."""
     from gasforecast.registry import Registry
+    from gasforecast.registry_rest import quoted
 
-    client = Registry(settings).client
-    return sorted(int(v.version) for v in client.search_model_versions(f"name = '{settings.model_name}'"))
+    registry = Registry(settings)
+    query = f"name = {quoted(settings.model_name)}"
+    if training_key is not None:
+        query += f" and tags.`{registry.KEY_TAG}` = {quoted(training_key)}"
+    return sorted(int(v.version) for v in registry.client.search_model_versions(query))
+
+
+TRAINING_OVER = frozenset({"train.finished", "train.duplicate", "train.insufficient_history",
+                           "train.promotion_refused"})
+
+
+def await_trainings(stack: LocalStack, message_ids, timeout: float = 300) -> None:
+    """Await the end of the trainings `message_ids` asked for: a test leaves no training running on
+    into the next test's registry (each worker's tests share one stack)."""
+    pending = set(message_ids)
+
+    def ended() -> bool:
+        return pending <= {e.get("message_id") for e in function_events(stack, "train") if e["event"] in TRAINING_OVER}
+
+    wait_for(ended, timeout, f"the trainings of messages {sorted(pending)} to end", 0.5)
 
 
 def champion_version(settings) -> int | None:

@@ -26,7 +26,14 @@ from gasforecast.cli import main as cli
 from gasforecast.messaging import RetrainRequest, make_publisher, parse_retrain_request, publish, utc_now_iso
 from gasforecast.sample import synthetic_history, to_csv_bytes
 from gasforecast.storage import parse_gs_uri
-from tests.stack_helpers import continuation, data_bucket, function_events, wait_event, wait_served
+from tests.stack_helpers import (
+    await_trainings,
+    continuation,
+    data_bucket,
+    function_events,
+    wait_event,
+    wait_served,
+)
 
 pytestmark = pytest.mark.integration
 TIMEOUT = 120  # seconds: a loaded CI machine is slow, a healthy one answers in well under a second
@@ -74,7 +81,8 @@ def test_ten_concurrent_increments_all_land_with_one_message_each(curated_base, 
     with ThreadPoolExecutor(10) as pool:
         list(pool.map(lambda item: stack.upload(*item), files.items()))
 
-    sources = _sources(pubsub_emulator, audit, TIMEOUT, count=10)
+    messages = pubsub_emulator.pull_all(audit, timeout=TIMEOUT, count=10)
+    sources = [parse_retrain_request(m.data).source for m in messages]
     assert sorted(source.rsplit("/", 1)[-1] for source in sources) == sorted(files)
     assert _sources(pubsub_emulator, audit, 3) == [], "no second message for any upload"
     curated, _ = _curated(stack, settings)
@@ -83,6 +91,7 @@ def test_ten_concurrent_increments_all_land_with_one_message_each(curated_base, 
     archived = {hashlib.sha256(data_bucket(stack).read(n).data).hexdigest()
                 for n in data_bucket(stack).list_names("archive/") if n.endswith(".csv")}
     assert {hashlib.sha256(data).hexdigest() for data in files.values()} <= archived
+    await_trainings(stack, [m.message_id for m in messages])
 
 
 def test_a_mistyped_price_is_held_and_the_public_forecast_does_not_change(curated_base, settings, pubsub_emulator,
@@ -213,7 +222,8 @@ def test_an_accepted_held_file_trains_and_a_correction_replaces_it(curated_base,
         new.iloc[4, new.columns.get_loc(settings.target_column)] = genuine
         correction = _unique("correction")
         stack.upload(correction, dataset.curated_to_bytes(new))
-        wait_event(stack, "ingest", TIMEOUT, event="ingest.accepted", object=correction)
+        corrected = wait_event(stack, "ingest", TIMEOUT, event="ingest.accepted", object=correction)
+        await_trainings(stack, [corrected["message_id"]])
     curated, _ = _curated(stack, settings)
     assert curated.loc[new.index[4], settings.target_column] == pytest.approx(genuine)
 

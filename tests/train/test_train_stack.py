@@ -37,9 +37,14 @@ def _terminal_events(stack, message_id: str) -> list[dict]:
     return [e for e in function_events(stack, "train", message_id=message_id) if e["event"] in TERMINAL]
 
 
+def _registered_once(settings, finished: dict) -> None:
+    """The training key `finished` names has exactly one version, the one it registered (counted by
+    key, so a training another test left running cannot blur the count)."""
+    assert model_versions(settings, finished["training_key"]) == [int(finished["model_version"])]
+
+
 def test_the_same_message_delivered_three_times_trains_once(running_stack, settings, new_data):
     new_data()
-    versions_before = model_versions(settings)
     message_id = f"redelivered-{uuid.uuid4().hex[:8]}"
     body = RetrainRequest(reason="manual", requested_at=utc_now_iso()).to_bytes()
     with ThreadPoolExecutor(3) as pool:  # three concurrent deliveries of one message, as a push retry would
@@ -47,29 +52,30 @@ def test_the_same_message_delivered_three_times_trains_once(running_stack, setti
     assert statuses == [200, 200, 200]
     events = _terminal_events(running_stack, message_id)
     assert sorted(e["event"] for e in events) == ["train.duplicate", "train.duplicate", "train.finished"]
-    assert len(model_versions(settings)) == len(versions_before) + 1
+    (finished,) = [e for e in events if e["event"] == "train.finished"]
+    assert {e["training_key"] for e in events} == {finished["training_key"]}
+    assert {e["model_version"] for e in events} == {finished["model_version"]}, "the duplicates name its version"
+    _registered_once(settings, finished)
 
 
 def test_five_messages_at_once_leave_a_consistent_registry(running_stack, settings, new_data):
     new_data()
-    versions_before = model_versions(settings)
     publisher = make_publisher()
     ids = [publish_retrain(publisher, settings.project, settings.retrain_topic,
                            RetrainRequest(reason=reason, requested_at=utc_now_iso()))
            for reason in ("schedule", "manual", "upload", "schedule", "manual")]
     wait_for(lambda: all(_terminal_events(running_stack, i) for i in ids), 300, "five retrain messages")
-    finished = [e for i in ids for e in _terminal_events(running_stack, i) if e["event"] == "train.finished"]
-    versions = model_versions(settings)
+    events = [e for i in ids for e in _terminal_events(running_stack, i)]
+    finished = [e for e in events if e["event"] == "train.finished"]
     assert len(finished) == 1, "one dataset generation → one training"
-    assert len(versions) == len(versions_before) + 1
-    assert champion_version(settings) == max(versions)
-    assert versions == sorted(set(versions))
+    assert {e["training_key"] for e in events} == {finished[0]["training_key"]}
+    _registered_once(settings, finished[0])
+    assert champion_version(settings) == int(finished[0]["model_version"])
 
 
 def test_a_60_second_mlflow_restart_is_ridden_out_and_registers_once(running_stack, settings, new_data, mlflow_server):
     """Issue 11.5: the local retry policy outlives a 60 s outage; the message is not dead-lettered."""
     new_data()
-    versions_before = model_versions(settings)
     mlflow_server.stop()
     try:
         message_id = publish_retrain(make_publisher(), settings.project, settings.retrain_topic,
@@ -80,11 +86,11 @@ def test_a_60_second_mlflow_restart_is_ridden_out_and_registers_once(running_sta
         time.sleep(max(0.0, 60 - elapsed_since(down_since)))
     finally:
         mlflow_server.start()
-    wait_event(running_stack, "train", event="train.finished", message_id=message_id, timeout=300)
+    finished = wait_event(running_stack, "train", event="train.finished", message_id=message_id, timeout=300)
     failures = function_events(running_stack, "train", event="train.failed", message_id=message_id)
     assert 1 <= len(failures) < MAX_DELIVERY_ATTEMPTS
-    assert len(model_versions(settings)) == len(versions_before) + 1
-    assert champion_version(settings) == max(model_versions(settings))
+    _registered_once(settings, finished)
+    assert champion_version(settings) == int(finished["model_version"])
 
 
 def test_a_killed_trainers_lease_is_recovered_by_the_next_delivery(running_stack, settings, new_data):
