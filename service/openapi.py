@@ -175,6 +175,8 @@ SCHEMAS: dict[str, Any] = {
                 {"mean_difference": _NUMBER_OR_NULL, "statistic": _NUMBER_OR_NULL, "p_value": _NUMBER_OR_NULL,
                  "origins": {"type": "integer"}})],
                      "description": "one-sided Diebold–Mariano test of the challenger against the incumbent"},
+            "significance": {**_NUMBER_OR_NULL,
+                             "description": "the level the test's p-value had to be below (older bundles: absent)"},
         },
         required=["decision", "reason"],
         extra=True,

@@ -176,10 +176,12 @@ def _relative_error(ratio: Any) -> str | None:
     return f"{abs(change)} % {'smaller' if change < 0 else 'larger'} than"
 
 
-def _p_value(p: Any) -> str:
+def _p_value(p: Any, level: Any = None) -> str:
+    """The test's p-value, with the level the gate held it to when the bundle records one."""
     if not _is_number(p):
         return "p unknown"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+    text = "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+    return f"{text}; the gate asks for p below {level:g}" if _is_number(level) else text
 
 
 def _model_name(label: str) -> Markup:
@@ -259,7 +261,7 @@ def _decision_words(promotion: dict[str, Any], candidates: int) -> tuple[Markup,
     """(headline, details): what the gate decided and why, from its recorded fields (not its free text)."""
     decision, served, challenger = promotion["decision"], promotion["served"], promotion["challenger"]
     incumbent, champion = promotion.get("incumbent"), promotion.get("champion")
-    p = _p_value((promotion.get("test") or {}).get("p_value"))
+    p = _p_value((promotion.get("test") or {}).get("p_value"), promotion.get("significance"))
     ratio = _relative_error(promotion.get("challenger_score"))
     details: list[Markup] = []
     if decision == "promoted":

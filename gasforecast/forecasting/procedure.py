@@ -244,6 +244,7 @@ class Decision:
     challenger_score: float
     champion_score: float | None
     test: LossTest | None = None
+    significance: float | None = None  # the one-sided level `test.p_value` had to be below
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,6 +257,7 @@ class Decision:
             "challenger_score": _clean(self.challenger_score),
             "champion_score": _clean(self.champion_score) if self.champion_score is not None else None,
             "test": self.test.to_dict() if self.test else None,
+            "significance": self.significance,
         }
 
 
@@ -284,7 +286,7 @@ def gate(assessment: Assessment, champion: ModelConfig | None, significance: flo
     def decided(served: CandidateEvidence, decision: str, reason: str, test: LossTest | None = None) -> Decision:
         return Decision(served.config, decision, reason, challenger.config.label,
                         champion.label if champion is not None else None, incumbent.config.label,
-                        challenger.test_score, champion_score, test)
+                        challenger.test_score, champion_score, test, significance)
 
     if challenger is incumbent:
         return decided(incumbent, kept, f"the challenger is the incumbent; {why}")

@@ -40,6 +40,7 @@ def test_a_genuinely_better_model_is_chosen_and_promoted(leading_assessment):
     decision = gate(assessment, None, significance=0.01)
     assert decision.decision == "promoted" and "leader" in decision.served.drivers
     assert decision.test.p_value < 0.01 and decision.challenger_score < 0.9
+    assert decision.to_dict()["significance"] == 0.01, "the bundle records the level the page quotes"
     assert assessment.candidates[decision.served.label].test_ratios[0] < 0.5  # yesterday's leader move is today's
 
 

@@ -115,16 +115,16 @@ def _assessment_and_decision(decision: str, calendar: str, history: list[dict[st
     score = candidates[challenger.label].test_score
     if decision == "promoted":
         gate = Decision(_MODEL, decision, "the challenger beats naive on the test half (p = 0.0031); no champion yet",
-                        _MODEL.label, None, NAIVE.label, score, None, LossTest(-0.002, -2.9, 0.0031, 336))
+                        _MODEL.label, None, NAIVE.label, score, None, LossTest(-0.002, -2.9, 0.0031, 336), 0.01)
     elif decision == "kept_champion_config":
         gate = Decision(_MODEL, decision, f"the challenger's edge over {_MODEL.label} on the test half is not "
                         "significant (p = 0.62); the champion's configuration still beats naive (p = 0.0004)",
                         _RIVAL.label, _MODEL.label, _MODEL.label, score, model.test_score,
-                        LossTest(0.0004, 0.3, 0.62, 336))
+                        LossTest(0.0004, 0.3, 0.62, 336), 0.01)
     else:
         gate = Decision(NAIVE, decision, "the challenger's edge over naive on the test half is not significant "
                         "(p = 0.21); no champion yet", _MODEL.label, None, NAIVE.label, score, None,
-                        LossTest(-0.0003, -0.8, 0.21, 336))
+                        LossTest(-0.0003, -0.8, 0.21, 336), 0.01)
     return assessment, gate
 
 

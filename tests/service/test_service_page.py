@@ -301,18 +301,25 @@ def test_a_bundle_without_nested_figures_says_there_is_no_headline():
     assert "trained without the out-of-sample check" in text and "%" not in text
 
 
+def test_a_bundle_without_the_gates_level_shows_the_p_value_alone():
+    bundle = make_bundle(decision="promoted")
+    del bundle.forecast["promotion"]["significance"]  # a bundle trained before the level was recorded
+    text = _text(_section(_render(bundle), "model-choice"))
+    assert "would rarely come from luck (p = 0.0031)." in text and "asks for" not in text
+
+
 @pytest.mark.parametrize("decision, headline, details, columns", [
     ("promoted", "A model earned its place: var[ttf_price,hdd] is served.",
      "it did better (errors 5 % smaller than those of “no change”), and the test against “no change” says an edge "
-     "this size would rarely come from luck (p = 0.0031)", ["Served, best on the first half"]),
+     "this size would rarely come from luck (p = 0.0031; the gate asks for p below 0.01)", ["Served, best on the first half"]),
     ("kept_champion_config", "The model in service stays: var[ttf_price,hdd].",
      "ar~naive50 did best on the first half of the evaluation stretch, but on the second half its edge over the model "
-     "in service is not clear enough to rule out luck (p = 0.62)",
+     "in service is not clear enough to rule out luck (p = 0.62; the gate asks for p below 0.01)",
      ["Kept in service", "Best on the first half"]),
     ("naive", "Kept the naive forecast (“no change”: the last price, carried forward), because no candidate beat it "
               "significantly.",
      "var[ttf_price,hdd], was a little closer on the second half (errors 1 % smaller than those of “no change”), but "
-     "not clearly enough to rule out luck (p = 0.21)", ["Best on the first half"]),
+     "not clearly enough to rule out luck (p = 0.21; the gate asks for p below 0.01)", ["Best on the first half"]),
 ])
 def test_the_page_says_what_the_gate_decided_and_why(decision, headline, details, columns):
     bundle = make_bundle(decision=decision)
