@@ -186,7 +186,8 @@ def scored_champion(running_stack, champion, settings, pubsub_emulator):
 
 
 def pytest_collection_modifyitems(items) -> None:
-    """Every test that touches the local stack is an integration test (`make test-unit` skips them)."""
+    """Every test that touches the local stack or runs the installed Google Cloud SDK is an integration
+    test: `make test-unit` skips them, as Cloud Build's unit step (no stack, no SDK) does."""
     for item in items:
-        if "local_stack" in getattr(item, "fixturenames", ()):
+        if {"local_stack", "sdk"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
