@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeGuard
 
 FORECAST_ARTIFACT = "forecast.json"
 HISTORY_ARTIFACT = "history.json"
@@ -22,9 +22,9 @@ POINT_FIELDS = ("date", "mean", "lower_80", "upper_80", "lower_95", "upper_95")
 CALENDARS = ("daily", "business")
 
 
-def is_finite_number(value: Any) -> bool:
-    """A JSON number that is a real figure: not a bool, not NaN or ±Infinity (documents read back
-    are checked with it before anything is built from them)."""
+def is_finite_number(value: Any) -> TypeGuard[float]:
+    """A number that is a real figure: not a bool, not NaN or ±Infinity (documents read back are
+    checked with it before anything is built from them; MLflow metrics must pass it too)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
         and value not in (float("inf"), float("-inf"))
 

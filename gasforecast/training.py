@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 import gasforecast
 from gasforecast import dataset, ledger, sanity, track_record
 from gasforecast.bundle import (FORECAST_ARTIFACT, HISTORY_ARTIFACT, SCHEMA_VERSION, TRACK_RECORD_ARTIFACT,
-                               ForecastBundle)
+                               ForecastBundle, is_finite_number)
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
 from gasforecast.lease import Lease
@@ -341,12 +341,12 @@ def run_record(training: TrainingRun) -> RunRecord:
         prefix = "naive" if label == "naive" else f"candidate.{safe_name(label)}"
         for horizon, values in per_horizon.items():
             for name, value in values.items():
-                if _finite(value) is not None:  # MLflow refuses NaN
+                if is_finite_number(value):  # MLflow refuses NaN
                     metrics[f"{prefix}.h{horizon}.{safe_name(str(name))}"] = float(value)
     test = decision.get("test") or {}
     for name, figure in (("score.challenger", decision.get("challenger_score")),
                          ("score.champion", decision.get("champion_score")), ("gate.p_value", test.get("p_value"))):
-        if figure is not None and _finite(figure) is not None:
+        if is_finite_number(figure):
             metrics[name] = float(figure)
     evaluation = result.evaluation or {}
     for name in ("mae_ratio_to_naive", "coverage_80", "coverage_95", "interval_score_ratio"):
@@ -358,11 +358,6 @@ def run_record(training: TrainingRun) -> RunRecord:
             metrics[f"nested.{name}"] = float(evaluation[name])
     return RunRecord(config=winner.to_dict(), model_label=winner.label, decision=decision["decision"],
                      params=params, metrics=metrics)
-
-
-def _finite(value: float) -> float | None:
-    """JSON has no infinity: an unusable configuration's score is reported as null."""
-    return None if value != value or value in (float("inf"), float("-inf")) else float(value)
 
 
 def _iso_date(value) -> str:

@@ -46,7 +46,8 @@ from gasforecast.logs import get_logger
 log = get_logger(__name__)
 
 
-def _clean(value: float) -> float | None:
+def _clean(value: float | None) -> float | None:
+    """A figure for JSON, which has no NaN or infinity: an unusable score is null."""
     return float(value) if value is not None and math.isfinite(value) else None
 
 
@@ -255,7 +256,7 @@ class Decision:
             "champion": self.champion,
             "incumbent": self.incumbent,
             "challenger_score": _clean(self.challenger_score),
-            "champion_score": _clean(self.champion_score) if self.champion_score is not None else None,
+            "champion_score": _clean(self.champion_score),
             "test": self.test.to_dict() if self.test else None,
             "significance": self.significance,
         }
