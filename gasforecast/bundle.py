@@ -19,6 +19,10 @@ REQUIRED_ARTIFACTS = (FORECAST_ARTIFACT, HISTORY_ARTIFACT)
 OPTIONAL_ARTIFACTS = (TRACK_RECORD_ARTIFACT,)
 SCHEMA_VERSION = 1
 POINT_FIELDS = ("date", "mean", "lower_80", "upper_80", "lower_95", "upper_95")
+# The predictive distribution's quantile grid, in percent (docs/model.md#distribution); a point carries
+# `quantiles`, level name → price, from bundles trained since it was added.
+QUANTILE_PERCENTS = (2.5, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 97.5)
+QUANTILE_FIELDS = tuple(f"q{percent:g}" for percent in QUANTILE_PERCENTS)
 CALENDARS = ("daily", "business")
 
 

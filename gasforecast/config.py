@@ -38,7 +38,7 @@ class Settings:
     # and the nested figures each training ships: that many origins, that many rows apart.
     backtest_horizons: tuple[int, ...] = (1, 7, 14, 30)
     nested_origins: int = 12
-    nested_step_rows: int = 21
+    nested_step_rows: int = 22
     training_window_years: float = 0.0  # 0 means all history
     max_drivers: int = 3
     # Training coordination (docs/operations.md#training-lease-and-recovery): how long a delivery waits

@@ -85,6 +85,7 @@ class ForecastResult:
     decision: dict[str, Any]  # the gate's decision with its numbers (`Decision.to_dict()`)
     evaluation: dict[str, Any] | None  # the nested figures (forecast.json `evaluation`)
     chart_png: bytes  # the served forecast and the candidates' evidence, logged with the run
+    distribution: dict[str, Any] | None = None  # the predictive distribution's experts and weights (model card)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def run_forecasting(settings: Settings, frame: pd.DataFrame, champion_config: di
         plot_training(result, frame, target, str(chart_path))
         chart_png = chart_path.read_bytes()
     return ForecastResult(result.report, result.config, result.forecast, result.decision.to_dict(),
-                          result.evaluation, chart_png)
+                          result.evaluation, chart_png, result.distribution.to_dict())
 
 
 def handle_retrain(settings: Settings, request: RetrainRequest, storage_client: storage.Client, *,
@@ -349,11 +350,12 @@ def run_record(training: TrainingRun) -> RunRecord:
         if is_finite_number(figure):
             metrics[name] = float(figure)
     evaluation = result.evaluation or {}
-    for name in ("mae_ratio_to_naive", "coverage_80", "coverage_95", "interval_score_ratio"):
+    for name in ("mae_ratio_to_naive", "coverage_80", "coverage_95", "interval_score_ratio", "crps_ratio"):
         for horizon, value in (evaluation.get(name) or {}).items():
             if value is not None:
                 metrics[f"nested.h{horizon}.{name}"] = float(value)
-    for name in ("mean_mae_ratio", "mean_coverage_80", "mean_coverage_95", "mean_interval_score_ratio"):
+    for name in ("mean_mae_ratio", "mean_coverage_80", "mean_coverage_95", "mean_interval_score_ratio",
+                 "mean_crps_ratio"):
         if evaluation.get(name) is not None:
             metrics[f"nested.{name}"] = float(evaluation[name])
     return RunRecord(config=winner.to_dict(), model_label=winner.label, decision=decision["decision"],
@@ -410,6 +412,8 @@ def forecast_document(training: TrainingRun) -> dict:
     }
     if result.evaluation is not None:
         document["evaluation"] = result.evaluation
+    if result.distribution is not None:
+        document["distribution"] = result.distribution
     return document
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gasforecast.bundle import CALENDARS
+from gasforecast.bundle import CALENDARS, QUANTILE_FIELDS
 from gasforecast.track_record import STATUSES, WINDOW_NAMES
 from service.view import FORMATS
 
@@ -49,7 +49,12 @@ _MODEL_REFERENCE = {
 SCHEMAS: dict[str, Any] = {
     "ModelReference": _object(_MODEL_REFERENCE),
     "ForecastPoint": _object(
-        {"date": _DATE, "mean": _NUMBER, "lower_80": _NUMBER, "upper_80": _NUMBER, "lower_95": _NUMBER, "upper_95": _NUMBER}
+        {"date": _DATE, "mean": _NUMBER, "lower_80": _NUMBER, "upper_80": _NUMBER, "lower_95": _NUMBER, "upper_95": _NUMBER,
+         "quantiles": {**_object({name: _NUMBER for name in QUANTILE_FIELDS}),
+                       "description": "the predictive distribution: q2.5 … q97.5 are its 2.5 % … 97.5 % quantiles, "
+                                      "never crossing; lower/upper_80 are q10/q90, lower/upper_95 q2.5/q97.5 (absent "
+                                      "from models trained before the grid was served)"}},
+        required=["date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"],
     ),
     "Forecast": _object(
         {
@@ -128,7 +133,17 @@ SCHEMAS: dict[str, Any] = {
             "coverage_80": _BY_HORIZON,
             "coverage_95": _BY_HORIZON,
             "interval_score_ratio": {**_BY_HORIZON,
-                                     "description": "mean 80 %/95 % Winkler score ÷ the Gaussian naive baseline's"},
+                                     "description": "mean 80 %/95 % Winkler score ÷ the strongest baseline's "
+                                                    "(`baseline`); bundles trained before it: ÷ a full-history "
+                                                    "Gaussian random walk's"},
+            "crps_ratio": {**_BY_HORIZON, "description": "CRPS on the quantile grid ÷ the strongest baseline's"},
+            "baseline": {"type": "string", "description": "the strongest baseline on this series: the lowest CRPS "
+                                                          "over the horizons (docs/model.md#baselines)"},
+            "baselines": {"type": "object", "description": "every baseline: crps_ratio, interval_score_ratio, "
+                                                           "coverage_80, coverage_95 per horizon"},
+            "calibration": {"type": "object", "description": "h = 1 Kupiec and Christoffersen p-values per band, "
+                                                             "PIT deciles at the first and last horizon, quantile "
+                                                             "crossings"},
             "served": {"type": "object", "additionalProperties": {"type": "integer"},
                        "description": "model label → origins at which the procedure served it"},
         },
@@ -325,7 +340,7 @@ def openapi_document(horizon_max: int, history_days_default: int, history_days_m
         },
         "paths": {
             "/api/v1/forecast": _data_operation("The champion's forecast with 80 % and 95 % intervals", "Forecast", [horizon],
-                                                csv="date,mean,lower_80,upper_80,lower_95,upper_95: the points"),
+                                                csv="date,mean,lower_80,upper_80,lower_95,upper_95 then q2.5 … q97.5 (when the model serves the quantile grid): the points"),
             "/api/v1/history": _data_operation("Observed prices the champion was trained on", "History", [days],
                                                csv="date,value: the points"),
             "/api/v1/track-record": _data_operation(

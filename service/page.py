@@ -132,6 +132,12 @@ def _fan_chart(bundle: ForecastBundle, shown: list[dict[str, Any]], unit: str, t
     layers = [
         chart.band(scale, fan_days, series("lower_95"), series("upper_95"), css="band-95", element_id="band-95"),
         chart.band(scale, fan_days, series("lower_80"), series("upper_80"), css="band-80", element_id="band-80"),
+    ]
+    if all(isinstance(p.get("quantiles"), dict) for p in shown):  # the 50 % band, from the grid where the bundle has it
+        layers.append(chart.band(scale, fan_days, [last["value"]] + [p["quantiles"]["q25"] for p in shown],
+                                 [last["value"]] + [p["quantiles"]["q75"] for p in shown], css="band-50",
+                                 element_id="band-50"))
+    layers += [
         chart.line(scale, hist_days, history_values, css="history", element_id="history-line"),
         chart.line(scale, fan_days, series("mean"), css="mean", element_id="forecast-mean"),
     ]
@@ -209,6 +215,15 @@ def describe_model(config: Any, label: str) -> str:
     return ", ".join(words)
 
 
+# The baselines of the nested evaluation (gasforecast.forecasting.evaluation.BASELINES), in an analyst's words.
+BASELINE_WORDS = {
+    "trailing_gaussian": "bell-curve bands from the last year's daily moves",
+    "ewma_gaussian": "RiskMetrics bands (recent moves weighted most, λ = 0.94)",
+    "historical_simulation": "the spread of the last year's actual moves over the same number of days",
+    "garch_student": "a GARCH(1,1) model with fat tails, refitted at each date",
+}
+
+
 def _evaluation(evaluation: Any, calendar: str) -> dict[str, Any] | None:
     """The nested evaluation as the headline figures, or None when the bundle has none."""
     if not isinstance(evaluation, dict) or not isinstance(evaluation.get("horizons"), list):
@@ -220,8 +235,9 @@ def _evaluation(evaluation: Any, calendar: str) -> dict[str, Any] | None:
 
     rows = [{"horizon": h, "ratio": _number(per("mae_ratio_to_naive", h)),
              "coverage_80": _percent(per("coverage_80", h)), "coverage_95": _percent(per("coverage_95", h)),
-             "interval": _number(per("interval_score_ratio", h))}
+             "crps": _number(per("crps_ratio", h)), "interval": _number(per("interval_score_ratio", h))}
             for h in evaluation["horizons"] if isinstance(h, int)]
+    baseline = evaluation.get("baseline")
     origins, served, step = evaluation.get("origins"), evaluation.get("served"), evaluation.get("step_rows")
     served_words = None
     if isinstance(served, dict) and served:
@@ -235,7 +251,11 @@ def _evaluation(evaluation: Any, calendar: str) -> dict[str, Any] | None:
         "first_origin": evaluation.get("first_origin"),
         "last_origin": evaluation.get("last_origin"),
         "apart": steps(step, calendar) if isinstance(step, int) and step > 0 else None,
-        "headline": _relative_error(evaluation.get("mean_mae_ratio")),
+        # per horizon only: an average over horizons let day 1 speak for the month
+        "first": rows[0] if rows else None,
+        "last": rows[-1] if len(rows) > 1 else None,
+        "baseline": BASELINE_WORDS.get(baseline) if isinstance(baseline, str) else None,
+        "graded": any(row["crps"] is not None for row in rows),
         "served": served_words,
         "granularity": round(100 / origins) if isinstance(origins, int) and origins > 0 else None,
         "few": isinstance(origins, int) and origins < FEW_ORIGINS,
@@ -532,6 +552,7 @@ def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, 
         choice=_model_choice(forecast, bundle.calendar),
         promotion=forecast.get("promotion"),
         fan=fan,
+        fan_graded=all(isinstance(p.get("quantiles"), dict) for p in shown),
         track=_track_section(track, bundle, unit),
         static_url=STATIC_URL,
         slot=_slot_mark,

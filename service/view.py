@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, Iterable, Literal, Sequence
 
-from gasforecast.bundle import POINT_FIELDS, ForecastBundle
+from gasforecast.bundle import POINT_FIELDS, QUANTILE_FIELDS, ForecastBundle
 from gasforecast.config import Settings
 from gasforecast.logs import get_logger
 from gasforecast.track_record import POINT_COLUMNS, THRESHOLDS, WINDOW_NAMES, validate_document
@@ -151,10 +151,17 @@ class ChampionView:
         self.calendar = bundle.calendar
         self.data_last_date = date.fromisoformat(forecast["data"]["last_date"])
         self.horizon_max = min(settings.forecast_horizon_max, len(forecast["points"]))
-        points = [{name: p[name] for name in POINT_FIELDS} for p in forecast["points"][: self.horizon_max]]
+        served = forecast["points"][: self.horizon_max]
+        # the quantile grid where the bundle has one (bundles trained before it have only the bands)
+        graded = all(isinstance(p.get("quantiles"), dict) for p in served)
+        points = [{**{name: p[name] for name in POINT_FIELDS},
+                   **({"quantiles": {name: p["quantiles"][name] for name in QUANTILE_FIELDS}} if graded else {})}
+                  for p in served]
+        rows = [{**p, **p.get("quantiles", {})} for p in points]
+        columns = POINT_FIELDS + (QUANTILE_FIELDS if graded else ())
         self._forecasts = {
             "json": tuple(self._forecast_body(points[:h], h) for h in range(1, self.horizon_max + 1)),
-            "csv": tuple(Body.of_csv(POINT_FIELDS, points[:h]) for h in range(1, self.horizon_max + 1)),
+            "csv": tuple(Body.of_csv(columns, rows[:h]) for h in range(1, self.horizon_max + 1)),
         }
         self.model = Body.of_json(model_card(bundle, settings))
         track = track_record_document(bundle, settings)

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.json:
         output = {"target": args.target, "unit": load_settings().target_unit, "calendar": fitted.calendar,
-                  "model": model, "decision": result.decision.to_dict(), "points": fitted.points_records()}
+                  "model": model, "decision": result.decision.to_dict(), "points": fitted.points_records(),
+                  "distribution": result.distribution.to_dict()}
         print(json.dumps(output, indent=2))
         return 0
     print(f"{args.target}: {model['label']} {model['orders']} ({model['transforms']}), {fitted.calendar} calendar, "

@@ -108,7 +108,7 @@ class ProcedureSettings:
     min_train_rows: int = 180
     significance: float = 0.01
     nested_origins: int = 12
-    nested_step: int = 21
+    nested_step: int = 22  # coprime with 5 and 7: the origins fall on every weekday
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "horizons", tuple(sorted({int(h) for h in self.horizons})))

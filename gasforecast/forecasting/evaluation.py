@@ -13,6 +13,7 @@ champion (re-assessing an origin with that configuration when it was not among i
 
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 import os
@@ -25,27 +26,65 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from gasforecast.forecasting import volatility
 from gasforecast.forecasting.config import ModelConfig, ProcedureSettings
+from gasforecast.forecasting.distribution import (
+    BAND_LEVELS,
+    QUANTILE_LEVELS,
+    Expert,
+    PredictiveDistribution,
+    error_ratio,
+    level_index,
+    predictive_distribution,
+    price_quantiles,
+)
 from gasforecast.forecasting.frame import validate_frame
-from gasforecast.forecasting.intervals import LEVELS
-from gasforecast.forecasting.metrics import gaussian_naive_bounds, interval_score
+from gasforecast.forecasting.metrics import (
+    christoffersen_p_value,
+    crossings,
+    interval_score,
+    kupiec_p_value,
+    pit_deciles,
+    pit_values,
+    quantile_crps,
+)
 from gasforecast.forecasting.procedure import Assessment, assess, gate
+from gasforecast.forecasting.selection import NAIVE
 from gasforecast.forecasting.stretch import InsufficientHistory, make_stretch, rows_for_years
 from gasforecast.logs import get_logger
 
 log = get_logger(__name__)
 
-BASELINE = ("naive forecast with Gaussian log-return intervals: exp(log y_t ± z·σ·√h), σ the standard deviation "
-            "of all one-step log returns up to the origin")
+# The distributions a risk desk would put beside ours, each a random walk in logs (docs/model.md#baselines).
+BASELINES = {
+    "trailing_gaussian": "Gaussian, σ of the trailing year's one-step log returns, √h",
+    "ewma_gaussian": "RiskMetrics EWMA (λ = 0.94) Gaussian, √h",
+    "historical_simulation": "empirical quantiles of the trailing year's overlapping h-step log returns",
+    "garch_student": "GARCH(1,1) with Student-t innovations, refitted at each origin, h steps simulated",
+}
+_BASELINE_EXPERTS: dict[str, Expert] = {
+    "trailing_gaussian": volatility.trailing_gaussian,
+    "ewma_gaussian": volatility.ewma_gaussian,
+    "historical_simulation": volatility.historical_simulation,
+    "garch_student": functools.partial(volatility.garch_student, refit_every=1),
+}
+WEEK_PERIODS = (5, 7)  # a step sharing no factor with these visits every weekday of either calendar
+
+
+def weekday_step(step: int) -> int:
+    """The smallest step ≥ `step` coprime with 5 and 7, so the origins fall on every weekday."""
+    while any(math.gcd(step, period) != 1 for period in WEEK_PERIODS):
+        step += 1
+    return step
 
 
 def scored_positions(rows: int, calendar: str, settings: ProcedureSettings, origins: int, step: int | None,
                      span_years: float) -> np.ndarray:
-    """Origins `step` rows apart (default: `span_years` of rows ÷ origins), the last `max(horizons)` rows
-    before the end; origins with too little history for the procedure are dropped."""
+    """Origins `step` rows apart (default: `span_years` of rows ÷ origins; always coprime with 5 and 7), the
+    last `max(horizons)` rows before the end; origins with too little history for the procedure are dropped."""
     if origins < 1:
         raise ValueError("origins must be at least 1")
-    step = step or max(1, rows_for_years(span_years, calendar) // origins)
+    step = weekday_step(step or max(1, rows_for_years(span_years, calendar) // origins))
     last = rows - 1 - settings.max_horizon
     positions = last - step * np.arange(origins - 1, -1, -1)
     viable = []
@@ -67,9 +106,26 @@ def _assess_at(job: tuple) -> Assessment:
     return assess(frame, target, settings, settings.max_horizon, drivers)
 
 
+def baseline_quantiles(log_y: np.ndarray, positions: np.ndarray, horizons: Sequence[int],
+                       calendar: str) -> dict[str, np.ndarray]:
+    """Each baseline's price quantiles (origins, horizons, levels), centred on the price at the origin.
+
+    A baseline that cannot speak at every origin (GARCH needs 250 returns before its first fit) is
+    left out, and the evaluation says so (`baselines_left_out`).
+    """
+    centre = log_y[positions][:, None, None]
+    grids = {name: np.exp(centre + expert(log_y, positions, horizons, QUANTILE_LEVELS, calendar))
+             for name, expert in _BASELINE_EXPERTS.items()}
+    return {name: grid for name, grid in grids.items() if np.all(np.isfinite(grid))}
+
+
+def _by_h(horizons: Sequence[int], values: np.ndarray) -> dict[str, float]:
+    return {str(h): round(float(v), 4) for h, v in zip(horizons, values)}
+
+
 @dataclass
 class NestedEvaluation:
-    """Served forecasts at every scored origin, the outcomes, and the baselines."""
+    """Served forecasts and distributions at every scored origin, the outcomes, and the baselines' distributions."""
 
     target: str
     calendar: str
@@ -80,10 +136,19 @@ class NestedEvaluation:
     decisions: list[str]
     actual: np.ndarray  # (origins, horizons)
     mean: np.ndarray
-    bounds: dict[int, tuple[np.ndarray, np.ndarray]]
+    quantiles: np.ndarray  # (origins, horizons, levels) prices, at QUANTILE_LEVELS
     naive: np.ndarray  # (origins,) the value at the origin
-    gaussian: dict[int, tuple[np.ndarray, np.ndarray]]
+    baselines: dict[str, np.ndarray]  # name → (origins, horizons, levels) prices
     seconds: float
+
+    def bounds(self, level: int, quantiles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        low, high = BAND_LEVELS[level]
+        grid = self.quantiles if quantiles is None else quantiles
+        return grid[..., level_index(low)], grid[..., level_index(high)]
+
+    def hits(self, level: int, quantiles: np.ndarray | None = None) -> np.ndarray:
+        lower, upper = self.bounds(level, quantiles)
+        return (self.actual >= lower) & (self.actual <= upper)
 
     def mae_ratios(self) -> np.ndarray:
         model = np.mean(np.abs(self.mean - self.actual), axis=0)
@@ -91,15 +156,36 @@ class NestedEvaluation:
         return model / naive
 
     def coverage(self, level: int) -> np.ndarray:
-        lower, upper = self.bounds[level]
-        return np.mean((self.actual >= lower) & (self.actual <= upper), axis=0)
+        return np.mean(self.hits(level), axis=0)
 
-    def interval_score_ratios(self) -> np.ndarray:
-        return interval_score(self.actual, self.bounds).mean(axis=0) / interval_score(self.actual, self.gaussian).mean(axis=0)
+    def crps(self, quantiles: np.ndarray | None = None) -> np.ndarray:
+        """Mean CRPS per horizon (price units) of ours, or of the given quantiles."""
+        grid = self.quantiles if quantiles is None else quantiles
+        return quantile_crps(self.actual, grid, QUANTILE_LEVELS).mean(axis=0)
 
-    def gaussian_coverage(self, level: int) -> float:
-        lower, upper = self.gaussian[level]
-        return float(np.mean((self.actual >= lower) & (self.actual <= upper)))
+    def interval_scores(self, quantiles: np.ndarray | None = None) -> np.ndarray:
+        return interval_score(self.actual, {level: self.bounds(level, quantiles) for level in (80, 95)}).mean(axis=0)
+
+    def best_baseline(self) -> str:
+        """The strongest baseline on this series: the lowest CRPS averaged over the horizons."""
+        return min(self.baselines, key=lambda name: float(np.mean(self.crps(self.baselines[name]))))
+
+    def crps_ratios(self, baseline: str | None = None) -> np.ndarray:
+        return self.crps() / self.crps(self.baselines[baseline or self.best_baseline()])
+
+    def interval_score_ratios(self, baseline: str | None = None) -> np.ndarray:
+        return self.interval_scores() / self.interval_scores(self.baselines[baseline or self.best_baseline()])
+
+    def calibration(self) -> dict[str, Any]:
+        """h = 1 coverage tests (Kupiec, Christoffersen), PIT deciles at the first and last horizon, crossings."""
+        first, last = 0, len(self.horizons) - 1
+        tests = {str(level): {"kupiec_p": round(kupiec_p_value(self.hits(level)[:, first], level / 100), 4),
+                              "christoffersen_p": round(christoffersen_p_value(self.hits(level)[:, first]), 4)}
+                 for level in (80, 95)}
+        pit = {str(self.horizons[j]): [round(v, 4) for v in pit_deciles(
+            pit_values(self.actual[:, j], self.quantiles[:, j], QUANTILE_LEVELS))] for j in (first, last)}
+        return {"horizon": self.horizons[first], "tests": tests, "pit_deciles": pit,
+                "quantile_crossings": crossings(self.quantiles)}
 
     def summary(self) -> dict[str, float]:
         return {
@@ -107,15 +193,14 @@ class NestedEvaluation:
             "coverage_80": float(np.mean(self.coverage(80))),
             "coverage_95": float(np.mean(self.coverage(95))),
             "interval_score_ratio": float(np.mean(self.interval_score_ratios())),
+            "crps_ratio": float(np.mean(self.crps()) / np.mean(self.crps(self.baselines[self.best_baseline()]))),
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The forecast.json `evaluation` block (PLAN contract) plus a few extras."""
-
-        def by_h(values: np.ndarray) -> dict[str, float]:
-            return {str(h): round(float(v), 4) for h, v in zip(self.horizons, values)}
-
+        """The forecast.json `evaluation` block (docs/api.md#bundle)."""
         summary = self.summary()
+        best = self.best_baseline()
+        h = self.horizons
         return {
             "kind": "nested",
             "origins": len(self.origins),
@@ -123,19 +208,31 @@ class NestedEvaluation:
             "last_origin": self.origins[-1].date().isoformat(),
             "step_rows": self.step,
             "calendar": self.calendar,
-            "horizons": list(self.horizons),
-            "mae_ratio_to_naive": by_h(self.mae_ratios()),
+            "horizons": list(h),
+            "mae_ratio_to_naive": _by_h(h, self.mae_ratios()),
             "mean_mae_ratio": round(summary["mean_mae_ratio"], 4),
-            "coverage_80": by_h(self.coverage(80)),
-            "coverage_95": by_h(self.coverage(95)),
+            "coverage_80": _by_h(h, self.coverage(80)),
+            "coverage_95": _by_h(h, self.coverage(95)),
             "mean_coverage_80": round(summary["coverage_80"], 4),
             "mean_coverage_95": round(summary["coverage_95"], 4),
-            "interval_score_ratio": by_h(self.interval_score_ratios()),
+            "crps_ratio": _by_h(h, self.crps_ratios()),
+            "mean_crps_ratio": round(summary["crps_ratio"], 4),
+            "interval_score_ratio": _by_h(h, self.interval_score_ratios()),
             "mean_interval_score_ratio": round(summary["interval_score_ratio"], 4),
-            "baseline_coverage_80": round(self.gaussian_coverage(80), 4),
-            "baseline_coverage_95": round(self.gaussian_coverage(95), 4),
+            "baseline": best,
+            "baseline_description": BASELINES[best],
+            "baseline_coverage_80": round(float(np.mean(self.hits(80, self.baselines[best]))), 4),
+            "baseline_coverage_95": round(float(np.mean(self.hits(95, self.baselines[best]))), 4),
+            "baselines": {name: {"description": BASELINES[name],
+                                 "crps_ratio": _by_h(h, self.crps_ratios(name)),
+                                 "interval_score_ratio": _by_h(h, self.interval_score_ratios(name)),
+                                 "coverage_80": _by_h(h, np.mean(self.hits(80, grid), axis=0)),
+                                 "coverage_95": _by_h(h, np.mean(self.hits(95, grid), axis=0))}
+                          for name, grid in self.baselines.items()},
+            "baselines_left_out": [name for name in BASELINES if name not in self.baselines],
+            "calibration": self.calibration(),
+            "crps": "CRPS on the quantile grid (twice the mean pinball loss over its levels), ÷ the baseline's",
             "interval_score": "mean of the 80 % and 95 % Winkler scores, ÷ the baseline's",
-            "baseline": BASELINE,
             "served": dict(Counter(self.served).most_common()),
             "decisions": dict(Counter(self.decisions).most_common()),
             "seconds": round(self.seconds, 1),
@@ -143,17 +240,21 @@ class NestedEvaluation:
 
     def table(self) -> str:
         heads = " ".join(f"{'h' + str(h):>7}" for h in self.horizons)
+        best = self.best_baseline()
         lines = [f"nested evaluation of {self.target}: {len(self.origins)} origins {self.step} rows apart "
                  f"({self.calendar} calendar), {self.origins[0].date()} .. {self.origins[-1].date()}",
-                 f"{'':<24} {heads}"]
-        for name, values in (("MAE ÷ naive", self.mae_ratios()), ("coverage 80 %", self.coverage(80)),
-                             ("coverage 95 %", self.coverage(95)),
-                             ("interval score ÷ baseline", self.interval_score_ratios())):
-            lines.append(f"{name:<24} " + " ".join(f"{v:>7.3f}" for v in values))
+                 f"{'':<30} {heads}"]
+        rows = [("MAE ÷ naive", self.mae_ratios()), ("coverage 80 %", self.coverage(80)),
+                ("coverage 95 %", self.coverage(95))]
+        rows += [(f"CRPS ÷ {name}" + (" (best)" if name == best else ""), self.crps_ratios(name))
+                 for name in self.baselines]
+        rows += [(f"interval score ÷ {best}", self.interval_score_ratios(best))]
+        for name, values in rows:
+            lines.append(f"{name:<30} " + " ".join(f"{v:>7.3f}" for v in values))
         summary = self.summary()
         lines.append(f"mean MAE ÷ naive {summary['mean_mae_ratio']:.3f}; coverage 80 % {summary['coverage_80']:.1%}, "
-                     f"95 % {summary['coverage_95']:.1%}; interval score ÷ baseline "
-                     f"{summary['interval_score_ratio']:.3f}; {self.seconds:.1f} s")
+                     f"95 % {summary['coverage_95']:.1%}; CRPS ÷ {best} {summary['crps_ratio']:.3f}; "
+                     f"{self.seconds:.1f} s")
         lines.append("served: " + ", ".join(f"{k} ×{v}" for k, v in Counter(self.served).most_common()))
         return "\n".join(lines)
 
@@ -164,8 +265,15 @@ def _workers(requested: int | None) -> int:
 
 def evaluate_nested(frame: pd.DataFrame, target: str, settings: ProcedureSettings = ProcedureSettings(),
                     origins: int = 52, step: int | None = None, span_years: float = 2.0,
-                    drivers: Sequence[str] | None = None, workers: int | None = None) -> NestedEvaluation:
-    """Run the procedure at `origins` past origins (rows before each only) and score what it would have served."""
+                    drivers: Sequence[str] | None = None, workers: int | None = None,
+                    distribution: PredictiveDistribution | None = None,
+                    horizons: Sequence[int] | None = None) -> NestedEvaluation:
+    """Run the procedure at `origins` past origins (rows before each only) and score what it would have served.
+
+    `horizons`: the steps scored (default: the procedure's own, `settings.horizons`; none beyond its largest).
+    `distribution`: the frame's predictive distribution when the caller has it (it is causal, so one
+    pass over the frame serves every origin).
+    """
     started = time.perf_counter()
     calendar = validate_frame(frame, target)
     positions = scored_positions(len(frame), calendar, settings, origins, step, span_years)
@@ -178,10 +286,15 @@ def evaluate_nested(frame: pd.DataFrame, target: str, settings: ProcedureSetting
         with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
             assessments = list(pool.map(_assess_at, jobs))
 
-    h = np.asarray(settings.horizons)
+    scored = tuple(sorted({int(step) for step in (horizons or settings.horizons)}))
+    if scored[0] < 1 or scored[-1] > settings.max_horizon:
+        raise ValueError(f"scored horizons must be within 1..{settings.max_horizon}")
+    h = np.asarray(scored)
     prices = frame[target].to_numpy(dtype=float)
-    means, served, decisions = [], [], []
-    bounds: dict[int, tuple[list, list]] = {level: ([], []) for level in LEVELS}
+    log_y = np.log(prices)
+    if distribution is None or not set(scored) <= set(distribution.steps.tolist()):
+        distribution = predictive_distribution(log_y, calendar, scored)
+    means, served, decisions, grids = [], [], [], []
     champion: ModelConfig | None = None
     for position, assessment in zip(positions, assessments):
         if champion is not None and assessment.evidence(champion) is None:
@@ -190,31 +303,26 @@ def evaluate_nested(frame: pd.DataFrame, target: str, settings: ProcedureSetting
         decision = gate(assessment, champion, settings.significance)
         evidence = assessment.candidates[decision.served.label]
         centre = evidence.final[h - 1]
+        ratio = error_ratio(evidence.widths, assessment.candidates[NAIVE.label].widths, h)
         means.append(np.exp(centre))
-        for level in LEVELS:
-            below, above = evidence.widths[level]
-            bounds[level][0].append(np.exp(centre - below[h - 1]))
-            bounds[level][1].append(np.exp(centre + above[h - 1]))
+        grids.append(price_quantiles(centre, distribution.at(int(position), h), ratio))
         served.append(decision.served.label)
         decisions.append(decision.decision)
         champion = decision.served
-    gaussian_rows = [gaussian_naive_bounds(prices[: p + 1], h) for p in positions]
-    gaussian = {level: (np.array([g[level][0] for g in gaussian_rows]), np.array([g[level][1] for g in gaussian_rows]))
-                for level in LEVELS}
     step_used = int(positions[1] - positions[0]) if positions.size > 1 else (step or 0)
     result = NestedEvaluation(
         target=target,
         calendar=calendar,
-        horizons=settings.horizons,
+        horizons=scored,
         origins=frame.index[positions],
         step=step_used,
         served=served,
         decisions=decisions,
         actual=prices[positions[:, None] + h[None, :]],
         mean=np.array(means),
-        bounds={level: (np.array(low), np.array(high)) for level, (low, high) in bounds.items()},
+        quantiles=np.array(grids),
         naive=prices[positions],
-        gaussian=gaussian,
+        baselines=baseline_quantiles(log_y, positions, scored, calendar),
         seconds=time.perf_counter() - started,
     )
     log.info("evaluation.finished", target=target, origins=len(positions), seconds=round(result.seconds, 1),

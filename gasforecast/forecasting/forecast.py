@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from gasforecast.bundle import POINT_FIELDS
+from gasforecast.bundle import POINT_FIELDS, QUANTILE_FIELDS
 from gasforecast.forecasting.config import ModelConfig
+from gasforecast.forecasting.distribution import BAND_LEVELS, error_ratio, level_index, price_quantiles
 from gasforecast.forecasting.fitting import describe_transforms
-from gasforecast.forecasting.intervals import LEVELS
 from gasforecast.forecasting.stretch import fit_and_forecast, config_values
 from gasforecast.logs import get_logger
 from gasforecast.series_calendar import extended_index, future_dates, infer_calendar
@@ -36,25 +36,36 @@ class FittedForecast:
     calendar: str
 
     def points_records(self) -> list[dict]:
-        """Points in the API format: ISO dates, prices rounded to 1e-4 of the unit."""
+        """Points in the API format: ISO dates, prices rounded to 1e-4 of the unit, the quantile grid."""
         records = self.points.assign(date=self.points["date"].dt.strftime("%Y-%m-%d")).round(4)
-        return records[list(POINT_COLUMNS)].to_dict(orient="records")
+        points = records[list(POINT_COLUMNS)].to_dict(orient="records")
+        for point, grid in zip(points, records[list(QUANTILE_FIELDS)].to_dict(orient="records")):
+            point["quantiles"] = grid
+        return points
 
 
-def forecast_points(evidence: CandidateEvidence, last_date: pd.Timestamp, horizon: int, calendar: str) -> pd.DataFrame:
-    """Price-scale points for steps 1..horizon from a candidate's log forecast and half-widths."""
+def forecast_points(evidence: CandidateEvidence, naive: CandidateEvidence, moves: np.ndarray,
+                    last_date: pd.Timestamp, horizon: int, calendar: str) -> pd.DataFrame:
+    """Price-scale points for steps 1..horizon: the candidate's log path, and the predictive distribution's
+    quantiles (`moves`, (horizon, levels)) scaled by its errors relative to naive's; the 80/95 % bands
+    are the grid's 10–90 % and 2.5–97.5 % quantiles."""
     centre = evidence.final[:horizon]
+    steps = np.arange(1, horizon + 1)
+    grid = price_quantiles(centre, moves[:horizon], error_ratio(evidence.widths, naive.widths, steps))
     columns: dict[str, object] = {"date": future_dates(last_date, horizon, calendar), "mean": np.exp(centre)}
-    for level in LEVELS:
-        below, above = evidence.widths[level]
-        columns[f"lower_{level}"] = np.exp(centre - below[:horizon])
-        columns[f"upper_{level}"] = np.exp(centre + above[:horizon])
+    for level in (80, 95):
+        low, high = BAND_LEVELS[level]
+        columns[f"lower_{level}"] = grid[:, level_index(low)]
+        columns[f"upper_{level}"] = grid[:, level_index(high)]
+    columns.update(zip(QUANTILE_FIELDS, grid.T))
     return pd.DataFrame(columns, index=pd.RangeIndex(1, horizon + 1, name="step"))
 
 
-def served_forecast(frame: pd.DataFrame, target: str, evidence: CandidateEvidence, horizon: int,
-                    min_train_rows: int, calendar: str | None = None) -> FittedForecast:
-    """The points of `evidence` plus the statsmodels results of its configuration refitted on every row.
+def served_forecast(frame: pd.DataFrame, target: str, evidence: CandidateEvidence, naive: CandidateEvidence,
+                    moves: np.ndarray, horizon: int, min_train_rows: int,
+                    calendar: str | None = None) -> FittedForecast:
+    """The points of `evidence` with the predictive distribution's `moves`, plus the statsmodels results of its
+    configuration refitted on every row.
 
     `calendar`: the frame's calendar when the caller already knows it (inferred from the index otherwise).
     """
@@ -65,7 +76,7 @@ def served_forecast(frame: pd.DataFrame, target: str, evidence: CandidateEvidenc
     dates = extended_index(frame.index, horizon, calendar)
     refit = fit_and_forecast(config, values, dates, last, np.array([last]), 1, min_train_rows, calendar,
                              with_results=True)
-    points = forecast_points(evidence, frame.index[-1], horizon, calendar)
+    points = forecast_points(evidence, naive, moves, frame.index[-1], horizon, calendar)
     log.info("forecast.fitted", config=config.label, orders=evidence.orders, horizon=horizon, calendar=calendar,
              train_start=str(frame.index[refit.start].date()), train_end=str(frame.index[last].date()))
     return FittedForecast(

@@ -27,6 +27,7 @@ import pandas as pd
 
 from gasforecast.forecasting.blas import single_threaded_blas
 from gasforecast.forecasting.config import ModelConfig, ProcedureSettings
+from gasforecast.forecasting.distribution import PredictiveDistribution, predictive_distribution, served_moves
 from gasforecast.forecasting.evidence import LossTest, diebold_mariano
 from gasforecast.forecasting.forecast import FittedForecast, served_forecast
 from gasforecast.forecasting.frame import validate_frame
@@ -320,6 +321,18 @@ class TrainingResult:
     forecast: FittedForecast
     report: Assessment
     evaluation: dict[str, Any] | None  # the nested figures (forecast.json `evaluation`), None when not run
+    distribution: PredictiveDistribution  # the combined volatility experts; its weights go on the model card
+
+
+def serve(frame: pd.DataFrame, target: str, assessment: Assessment, label: str, horizon: int,
+          settings: ProcedureSettings) -> tuple[FittedForecast, PredictiveDistribution]:
+    """Step 3: candidate `label`'s forecast from the last row with the frame's predictive distribution."""
+    log_target = np.log(frame[target].to_numpy(dtype=float))
+    distribution = predictive_distribution(log_target, assessment.calendar, settings.horizons)
+    forecast = served_forecast(frame, target, assessment.candidates[label], assessment.candidates[NAIVE.label],
+                               served_moves(distribution, horizon), horizon, settings.min_train_rows,
+                               calendar=assessment.calendar)
+    return forecast, distribution
 
 
 def run_procedure(frame: pd.DataFrame, target: str, settings: ProcedureSettings = ProcedureSettings(),
@@ -338,15 +351,15 @@ def run_procedure(frame: pd.DataFrame, target: str, settings: ProcedureSettings 
     champion_config = parse_champion(champion)
     assessment = assess(frame, target, settings, horizon, drivers, [champion_config] if champion_config else [])
     decision = gate(assessment, champion_config, settings.significance)
-    forecast = served_forecast(frame, target, assessment.candidates[decision.served.label], horizon,
-                               settings.min_train_rows, calendar=assessment.calendar)
+    forecast, distribution = serve(frame, target, assessment, decision.served.label, horizon, settings)
     log.info("procedure.decided", served=decision.served.label, decision=decision.decision,
              challenger=decision.challenger, p_value=decision.test.p_value if decision.test else None)
     evaluation = None
     if evaluate and settings.nested_origins > 0:
         try:
             evaluation = evaluate_nested(frame, target, settings, origins=settings.nested_origins,
-                                         step=settings.nested_step, drivers=drivers, workers=workers).to_dict()
+                                         step=settings.nested_step, drivers=drivers, workers=workers,
+                                         distribution=distribution).to_dict()
         except InsufficientHistory as exc:
             log.warning("procedure.nested_skipped", reason=str(exc))
-    return TrainingResult(decision.served, decision, forecast, assessment, evaluation)
+    return TrainingResult(decision.served, decision, forecast, assessment, evaluation, distribution)

@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 
+from gasforecast.bundle import QUANTILE_FIELDS
 from gasforecast.cli import main
 
 
@@ -27,7 +28,13 @@ def test_forecast_json_has_business_dates_and_the_api_point_format(business_csv,
     assert main(["forecast", "--csv", business_csv, "--horizon", "14", "--horizons", "1,7", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert len(result["points"]) == 14 and result["calendar"] == "business"
-    assert set(result["points"][0]) == {"date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"}
+    assert set(result["points"][0]) == {"date", "mean", "lower_80", "upper_80", "lower_95", "upper_95", "quantiles"}
+    for point in result["points"]:  # the grid: every level named, never crossing, the bands its 10–90 / 2.5–97.5 %
+        grid = point["quantiles"]
+        assert list(grid) == list(QUANTILE_FIELDS) and list(grid.values()) == sorted(grid.values())
+        assert (grid["q10"], grid["q90"], grid["q2.5"], grid["q97.5"]) == (
+            point["lower_80"], point["upper_80"], point["lower_95"], point["upper_95"])
+    assert set(result["distribution"]["weights"]["1"]) == set(result["distribution"]["experts"])
     assert not any(pd.Timestamp(p["date"]).day_of_week >= 5 for p in result["points"])
     assert result["target"] == "uk_gas_price" and result["decision"]["served"] == result["model"]["label"]
 

@@ -26,8 +26,9 @@ def test_altering_data_after_an_origin_leaves_its_forecast_unchanged(random_walk
     kept = nested.origins <= origin
     assert list(again.origins) == list(nested.origins)
     np.testing.assert_array_equal(again.mean[kept], nested.mean[kept])
-    for level in (80, 95):
-        np.testing.assert_array_equal(again.bounds[level][0][kept], nested.bounds[level][0][kept])
+    np.testing.assert_allclose(again.quantiles[kept], nested.quantiles[kept], rtol=1e-12)
+    for name, grid in nested.baselines.items():
+        np.testing.assert_allclose(again.baselines[name][kept], grid[kept], rtol=1e-12)
     assert again.served[: kept.sum()] == nested.served[: kept.sum()]
     assert not np.allclose(again.actual[~kept], nested.actual[~kept])
 
@@ -39,6 +40,19 @@ def test_nested_figures_follow_the_forecast_json_contract(nested):
     assert block["first_origin"] < block["last_origin"]
     assert 0.0 <= block["coverage_80"]["1"] <= block["coverage_95"]["1"] <= 1.0
     assert block["mean_mae_ratio"] == pytest.approx(np.mean(list(block["mae_ratio_to_naive"].values())), abs=1e-3)
+    assert set(block["baselines"]) == {"trailing_gaussian", "ewma_gaussian", "historical_simulation", "garch_student"}
+    best = block["baseline"]
+    assert block["crps_ratio"] == block["baselines"][best]["crps_ratio"]
+    strongest = np.mean(nested.crps(nested.baselines[best]))  # the lowest CRPS over the horizons
+    assert all(np.mean(nested.crps(grid)) >= strongest for grid in nested.baselines.values())
+    assert block["calibration"]["quantile_crossings"] == 0 and set(block["calibration"]["pit_deciles"]) == {"1", "7"}
+    assert sum(block["calibration"]["pit_deciles"]["1"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_origins_fall_on_every_weekday(random_walk):
+    evaluation = evaluate_nested(random_walk, "price", FAST, origins=10, step=10, workers=1)
+    assert evaluation.step == 11  # 10 shares a factor with 5: the next step that shares none with 5 or 7
+    assert len(set(evaluation.origins.day_of_week)) == 5
 
 
 

@@ -8,8 +8,12 @@ import pytest
 
 from gasforecast.forecasting import ModelConfig, assess
 from gasforecast.forecasting.fitting import fit_candidate, ses_weights
-from gasforecast.forecasting.forecast import served_forecast
+from gasforecast.forecasting.procedure import serve
 from tests.forecasting.conftest import FAST
+
+
+def served_forecast(frame, target, assessment, label, horizon):
+    return serve(frame, target, assessment, label, horizon, FAST)[0]
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +22,7 @@ def business_assessment(random_walk):
 
 
 def test_a_business_day_series_is_forecast_on_business_days(random_walk, business_assessment):
-    fitted = served_forecast(random_walk, "price", business_assessment.candidates["naive"], 90, FAST.min_train_rows)
+    fitted = served_forecast(random_walk, "price", business_assessment, "naive", 90)
     dates = fitted.points["date"]
     assert fitted.calendar == "business" and not (dates.dt.day_of_week >= 5).any()
     assert list(dates) == list(pd.bdate_range(random_walk.index[-1] + pd.offsets.BDay(1), periods=90))
@@ -26,14 +30,14 @@ def test_a_business_day_series_is_forecast_on_business_days(random_walk, busines
 
 
 def test_a_calendar_daily_series_is_forecast_on_every_day(market):
-    evidence = assess(market, "uk_gas_price", FAST, horizon_out=10).candidates["naive"]
-    fitted = served_forecast(market, "uk_gas_price", evidence, 10, FAST.min_train_rows)
+    assessment = assess(market, "uk_gas_price", FAST, horizon_out=10)
+    fitted = served_forecast(market, "uk_gas_price", assessment, "naive", 10)
     assert list(fitted.points["date"]) == list(pd.date_range(market.index[-1] + pd.Timedelta(days=1), periods=10))
 
 
 @pytest.mark.parametrize("label", ["naive", "ar", "ses"])
 def test_interval_widths_grow_smoothly_and_strictly_with_the_step(random_walk, business_assessment, label):
-    points = served_forecast(random_walk, "price", business_assessment.candidates[label], 90, FAST.min_train_rows).points
+    points = served_forecast(random_walk, "price", business_assessment, label, 90).points
     for level in (80, 95):
         width = np.log(points[f"upper_{level}"].to_numpy()) - np.log(points[f"lower_{level}"].to_numpy())
         steps = np.diff(width)
@@ -47,7 +51,7 @@ def test_interval_widths_grow_smoothly_and_strictly_with_the_step(random_walk, b
 
 def test_the_served_model_pickles_and_its_transforms_are_named(random_walk, business_assessment, market):
     for label in ("naive", "ar", "ses"):
-        fitted = served_forecast(random_walk, "price", business_assessment.candidates[label], 5, FAST.min_train_rows)
+        fitted = served_forecast(random_walk, "price", business_assessment, label, 5)
         pickle.loads(pickle.dumps(fitted.model))  # logged with the registered version
         assert fitted.train_end == random_walk.index[-1]
     vecm = fit_candidate(ModelConfig("vecm", ("ttf_price", "hdd")), market[["uk_gas_price", "ttf_price", "hdd"]]

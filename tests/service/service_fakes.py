@@ -11,13 +11,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from gasforecast import sanity
-from gasforecast.bundle import ForecastBundle
+from gasforecast.bundle import QUANTILE_FIELDS, QUANTILE_PERCENTS, ForecastBundle
 from gasforecast.config import Settings
 from gasforecast.forecasting import Assessment, Decision, FittedForecast, ModelConfig, NestedEvaluation
+from gasforecast.forecasting.distribution import EXPERTS, QUANTILE_LEVELS, PredictiveDistribution, learned_steps
+from gasforecast.forecasting.evaluation import baseline_quantiles
 from gasforecast.forecasting.evidence import LossTest
-from gasforecast.forecasting.metrics import gaussian_naive_bounds
 from gasforecast.forecasting.procedure import CandidateEvidence
 from gasforecast.forecasting.selection import NAIVE
 from gasforecast.ledger import ledger_entry
@@ -41,21 +43,17 @@ def series_dates(last_date: date, count: int, calendar: str = "daily", *, after:
 
 
 def forecast_points(origin_value: float, dates: list[date], drift: float = 0.0005) -> list[dict[str, Any]]:
-    """Points with bands widening like sqrt(h), from the price at the origin."""
+    """Points with a Gaussian quantile grid widening like sqrt(h) from the price at the origin; the bands are
+    its 10–90 % and 2.5–97.5 % quantiles, as in a real bundle."""
     points = []
     for h, day in enumerate(dates, start=1):
         mean = origin_value * (1 + drift * h)
         spread = origin_value * 0.02 * math.sqrt(h)
-        points.append(
-            {
-                "date": day.isoformat(),
-                "mean": round(mean, 3),
-                "lower_80": round(mean - 1.28 * spread, 3),
-                "upper_80": round(mean + 1.28 * spread, 3),
-                "lower_95": round(mean - 1.96 * spread, 3),
-                "upper_95": round(mean + 1.96 * spread, 3),
-            }
-        )
+        grid = {name: round(mean + float(stats.norm.ppf(percent / 100)) * spread, 3)
+                for name, percent in zip(QUANTILE_FIELDS, QUANTILE_PERCENTS)}
+        points.append({"date": day.isoformat(), "mean": round(mean, 3), "lower_80": grid["q10"],
+                       "upper_80": grid["q90"], "lower_95": grid["q2.5"], "upper_95": grid["q97.5"],
+                       "quantiles": grid})
     return points
 
 
@@ -129,7 +127,7 @@ def _assessment_and_decision(decision: str, calendar: str, history: list[dict[st
 
 
 def _nested_evaluation(frame: pd.DataFrame, calendar: str, horizons: tuple[int, ...], served: str, decision: str,
-                       origins: int = 12, step: int = 21) -> NestedEvaluation:
+                       origins: int = 12, step: int = 8) -> NestedEvaluation:
     """Nested figures scored by the real code: forecasts a little closer than naive, fixed log-normal bands."""
     prices = frame["uk_gas_price"].to_numpy()
     h = np.asarray(horizons)
@@ -137,14 +135,12 @@ def _nested_evaluation(frame: pd.DataFrame, calendar: str, horizons: tuple[int, 
     naive = prices[positions]
     actual = prices[positions[:, None] + h[None, :]]
     mean = naive[:, None] + np.array([0.12, 0.06, 0.03, 0.01])[: h.size] * (actual - naive[:, None])
-    spread = 0.02 * np.sqrt(h)[None, :]
-    bounds = {level: (mean * np.exp(-z * spread), mean * np.exp(z * spread)) for level, z in ((80, 1.28), (95, 1.96))}
-    gaussian_rows = [gaussian_naive_bounds(prices[: p + 1], h) for p in positions]
-    gaussian = {level: (np.array([g[level][0] for g in gaussian_rows]), np.array([g[level][1] for g in gaussian_rows]))
-                for level in (80, 95)}
+    spread = 0.02 * np.sqrt(h)[None, :, None] * stats.norm.ppf(QUANTILE_LEVELS)[None, None, :]
+    quantiles = mean[:, :, None] * np.exp(spread)
+    baselines = baseline_quantiles(np.log(prices), positions, horizons, calendar)
     return NestedEvaluation("uk_gas_price", calendar, horizons, frame.index[positions], step,
                             [served] * origins, [decision] * origins, actual, mean,
-                            bounds, naive, gaussian, seconds=1.0)
+                            quantiles, naive, baselines, seconds=1.0)
 
 
 def make_bundle(
@@ -178,8 +174,9 @@ def make_bundle(
     history = [{"date": day.isoformat(), "value": float(v)} for day, v in zip(dates, frame["uk_gas_price"])]
     horizons = (1, 7, 14, 30)
     assessment, gate = _assessment_and_decision(decision, series_calendar, history, horizons)
-    points = pd.DataFrame(forecast_points(history[-1]["value"], series_dates(last_date, horizon_max, series_calendar,
-                                                                              after=True)),
+    points = pd.DataFrame([{**{k: v for k, v in p.items() if k != "quantiles"}, **p["quantiles"]}
+                           for p in forecast_points(history[-1]["value"],
+                                                    series_dates(last_date, horizon_max, series_calendar, after=True))],
                           index=pd.RangeIndex(1, horizon_max + 1, name="step"))
     points["date"] = pd.to_datetime(points["date"])
     naive_served = gate.served.kind == "naive"
@@ -187,7 +184,12 @@ def make_bundle(
                             transforms="log" if naive_served else "log-difference", train_start=frame.index[0],
                             train_end=frame.index[-1], calendar=series_calendar)
     nested = _nested_evaluation(frame, series_calendar, horizons, gate.served.label, decision).to_dict() if evaluation else None
-    result = ForecastResult(assessment, gate.served, fitted, gate.to_dict(), nested, chart_png=b"")
+    steps = learned_steps(horizons)
+    distribution = PredictiveDistribution(steps, np.zeros((1, steps.size, QUANTILE_LEVELS.size)),
+                                          np.full((steps.size, QUANTILE_LEVELS.size, len(EXPERTS)), 1 / len(EXPERTS)),
+                                          start=0, calendar=series_calendar)
+    result = ForecastResult(assessment, gate.served, fitted, gate.to_dict(), nested, chart_png=b"",
+                            distribution=distribution.to_dict())
     csv = b"date,uk_gas_price\n"
     training = TrainingRun(Settings(forecast_horizon_max=horizon_max), request=None, message_id=None, key="key",
                            dataset_uri="gs://b/curated/history.csv", curated=StoredObject("curated/history.csv", csv,

@@ -10,6 +10,7 @@ from jsonschema import ValidationError
 from openapi_check import validate_response
 from service_fakes import FakeSource, make_bundle
 
+from gasforecast.bundle import QUANTILE_FIELDS
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
 from gasforecast.track_record import POINT_COLUMNS as TRACK_COLUMNS
@@ -34,7 +35,7 @@ def test_forecast_defaults_to_the_maximum_horizon_and_matches_the_bundle(service
     body = response.get_json()
     bundle = fake_source.bundles["1"]
     assert response.status_code == 200 and body["horizon"] == 90 and len(body["points"]) == 90
-    assert body["points"] == bundle.points
+    assert body["points"] == bundle.points and set(body["points"][0]["quantiles"]) == set(QUANTILE_FIELDS)
     assert body["model"] == {"name": "uk-gas-price-forecaster", "version": "1", "run_id": "run-aaaa",
                              "trained_at": "2024-12-30T17:00:00Z"}
     assert (body["target"], body["unit"], body["data_last_date"]) == ("uk_gas_price", "pence/therm", "2024-12-30")
@@ -226,7 +227,7 @@ def _csv(response):
 
 
 @pytest.mark.parametrize("path, columns", [
-    ("/api/v1/forecast?horizon=30", ["date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"]),
+    ("/api/v1/forecast?horizon=30", ["date", "mean", "lower_80", "upper_80", "lower_95", "upper_95", *QUANTILE_FIELDS]),
     ("/api/v1/history?days=60", ["date", "value"]),
     ("/api/v1/track-record", None),
 ])
@@ -236,8 +237,9 @@ def test_csv_downloads_parse_with_pandas_and_match_the_json(service_client, path
     response = service_client.get(f"{path}{joiner}format=csv")
     frame = _csv(response)
     assert list(frame.columns) == (columns or list(TRACK_COLUMNS)) and len(frame) == len(records) > 0
+    flat = [{**{k: v for k, v in record.items() if k != "quantiles"}, **record.get("quantiles", {})} for record in records]
     assert frame.to_dict(orient="records") == [
-        {k: int(v) if k == "model_version" else v for k, v in record.items()} for record in records]
+        {k: int(v) if k == "model_version" else v for k, v in record.items()} for record in flat]
     assert response.headers["X-Model-Version"] == "1"
     again = service_client.get(f"{path}{joiner}format=csv", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
@@ -247,6 +249,7 @@ def test_forecast_says_which_calendar_its_steps_count(unit_settings):
     business = make_bundle(calendar="business", last_date=date(2024, 12, 27))
     client = create_app(unit_settings, champion_source=FakeSource(business)).test_client()
     body = client.get("/api/v1/forecast?horizon=2").get_json()
+    assert all(list(p["quantiles"].values()) == sorted(p["quantiles"].values()) for p in body["points"])
     assert body["calendar"] == "business" and [p["date"] for p in body["points"]] == ["2024-12-30", "2024-12-31"]
 
 
@@ -297,3 +300,14 @@ def test_readiness_turns_stale_after_the_configured_days(service_app):
     stale, status = readiness(snapshot, False, date(2025, 1, 7), stale_after_days=7)
     assert (fresh["data_age_days"], fresh["data_stale"]) == (7, False)
     assert (stale["data_age_days"], stale["data_stale"], stale["status"], status) == (8, True, "ready", 200)
+
+
+def test_an_older_bundle_without_the_quantile_grid_still_serves_its_bands(unit_settings):
+    bundle = make_bundle()
+    for point in bundle.forecast["points"]:
+        del point["quantiles"]
+    client = create_app(unit_settings, champion_source=FakeSource(bundle)).test_client()
+    body = client.get("/api/v1/forecast?horizon=3").get_json()
+    assert set(body["points"][0]) == {"date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"}
+    header = client.get("/api/v1/forecast?horizon=3&format=csv").get_data(as_text=True).splitlines()[0]
+    assert header == "date,mean,lower_80,upper_80,lower_95,upper_95"

@@ -175,7 +175,7 @@ def test_the_real_champion_draws_offline_with_hover_at_desktop_and_phone_widths(
     wait_for(lambda: (lambda t: t and t["model"]["run_id"] == scored_champion.run_id and t["points"])(
         served_track_record(live_service.url)), 60, "the scored champion served", 0.5)
     _open(browser, live_service.url + "/", width)
-    for element_id in ("history-line", "forecast-mean", "band-80", "band-95"):
+    for element_id in ("history-line", "forecast-mean", "band-50", "band-80", "band-95"):
         path = browser.find_element(By.ID, element_id)
         assert path.get_attribute("d").startswith("M"), element_id
         box = path.rect

@@ -67,8 +67,8 @@ def _script_json(page: str, script_id: str):
 def test_chart_draws_history_mean_and_both_bands_inside_the_plot(page):
     svg = _svg(page)
     paths = {p.get("id"): p.get("d") for p in svg.iter(f"{SVG}path")}
-    assert set(paths) >= {"history-line", "forecast-mean", "band-80", "band-95"}
-    for name in ("history-line", "forecast-mean", "band-80", "band-95"):
+    assert set(paths) >= {"history-line", "forecast-mean", "band-50", "band-80", "band-95"}
+    for name in ("history-line", "forecast-mean", "band-50", "band-80", "band-95"):
         xs, ys = _numbers(paths[name])
         assert len(xs) > 5, name
         assert all(0 <= x <= PLOT_WIDTH for x in xs) and all(0 <= y <= PLOT_HEIGHT for y in ys), name
@@ -283,16 +283,18 @@ def test_the_nested_evaluation_is_the_headline(page, fake_source):
     section = _section(page, "accuracy")
     text = _text(section)
     assert "Forecasts made the way this one was made, scored on data they had not seen" in text
-    change = round((1 - evaluation["mean_mae_ratio"]) * 100)
-    assert f"on average their errors were {change} % smaller than those of “no change”" in text
-    assert (f"At 12 past dates from {evaluation['first_origin']} to {evaluation['last_origin']}, 21 days apart"
+    assert "on average" not in text  # per horizon only: an average let day 1 speak for the month
+    assert f"Day 1: errors {evaluation['mae_ratio_to_naive']['1']:.2f} × those of “no change”" in text
+    assert f"day 30: {evaluation['mae_ratio_to_naive']['30']:.2f} ×" in text
+    assert (f"At 12 past dates from {evaluation['first_origin']} to {evaluation['last_origin']}, 8 days apart"
             in text)
+    assert "The baseline is the strongest of four simple methods" in text
     assert "It served var[ttf_price,hdd] at every one. That is only 12 forecasts per horizon" in text
     assert "steps of 8 points" in text and '<th scope="col">Days ahead</th>' in section
-    ratio, cover80, cover95, score = (evaluation[name]["30"] for name in
-                                      ("mae_ratio_to_naive", "coverage_80", "coverage_95", "interval_score_ratio"))
+    ratio, cover80, cover95, crps, score = (evaluation[name]["30"] for name in (
+        "mae_ratio_to_naive", "coverage_80", "coverage_95", "crps_ratio", "interval_score_ratio"))
     assert (f'<th scope="row">30</th><td>{ratio:.2f}</td><td>{cover80 * 100:.0f} %</td>'
-            f'<td>{cover95 * 100:.0f} %</td><td>{score:.2f}</td>') in section
+            f'<td>{cover95 * 100:.0f} %</td><td>{crps:.2f}</td><td>{score:.2f}</td>') in section
     assert page.index('id="accuracy"') < page.index('id="track-record"') < page.index('id="model-choice"')
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from gasforecast import dataset, registry_rest
 from gasforecast.forecasting import ModelConfig, ProcedureSettings, assess
-from gasforecast.forecasting.forecast import served_forecast
+from gasforecast.forecasting.procedure import serve
 from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.registry import Registry
 from gasforecast.sample import synthetic_history, to_csv_bytes
@@ -36,8 +36,8 @@ def _seed_champion(settings, frame, config: ModelConfig, tmp_path) -> str:
     """Register `config` as the champion through the real registry, as an earlier training would."""
     registry = Registry(settings)
     horizon = settings.forecast_horizon_max
-    evidence = assess(frame, TARGET, ProcedureSettings(), horizon, extra=[config]).candidates[config.label]
-    fitted = served_forecast(frame, TARGET, evidence, horizon, ProcedureSettings.min_train_rows)
+    assessment = assess(frame, TARGET, ProcedureSettings(), horizon, extra=[config])
+    fitted, _ = serve(frame, TARGET, assessment, config.label, horizon, ProcedureSettings())
     forecast_path = tmp_path / "forecast.json"
     forecast_path.write_text(json.dumps({"points": fitted.points.astype({"date": str}).to_dict("records")}))
     run_id = registry.start_run("seeded-by-test", None, RetrainRequest("manual", utc_now_iso()), "seed")
