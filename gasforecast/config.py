@@ -41,6 +41,8 @@ class Settings:
     nested_step_rows: int = 22
     training_window_years: float = 0.0  # 0 means all history
     max_drivers: int = 3
+    # Publication lags beyond the default (docs/data-contract.md#publication-lags): "column=days,…".
+    driver_publication_lags: str = "none"
     # Training coordination (docs/operations.md#training-lease-and-recovery): how long a delivery waits
     # for another training to finish, and how long a dead trainer's lease blocks the others (a live
     # trainer renews it every TTL/4). Budget: wait + training (<= 180 s) < the function's 540 s timeout.
@@ -87,6 +89,7 @@ _ENV_NAMES = {
     "nested_step_rows": "NESTED_STEP_ROWS",
     "training_window_years": "TRAINING_WINDOW_YEARS",
     "max_drivers": "MAX_DRIVERS",
+    "driver_publication_lags": "DRIVER_PUBLICATION_LAGS",
     "train_lock_wait_seconds": "TRAIN_LOCK_WAIT_SECONDS",
     "train_lock_ttl_seconds": "TRAIN_LOCK_TTL_SECONDS",
     "champion_refresh_seconds": "CHAMPION_REFRESH_SECONDS",
@@ -125,6 +128,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(**values)
     if settings.forecast_horizon_max < max(settings.backtest_horizons):
         raise ValueError("FORECAST_HORIZON_MAX must be at least the largest backtest horizon")
+    from gasforecast.dataset import parse_lags
+
+    parse_lags(settings.driver_publication_lags)  # a bad declaration fails at start-up, not in a training
     if settings.train_lock_ttl_seconds <= 0 or settings.train_lock_wait_seconds < 0:
         raise ValueError("TRAIN_LOCK_TTL_SECONDS must be positive and TRAIN_LOCK_WAIT_SECONDS not negative")
     return settings

@@ -10,8 +10,9 @@ and cuts away history separated by longer holes.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -114,6 +115,7 @@ class PrepReport:
     dropped_rows: int = 0  # rows of the calendar outside the kept stretch
     notes: list[str] = field(default_factory=list)
     calendar: str = "daily"  # "daily" or "business": the rows (and forecast steps) of this series
+    publication_lags: dict[str, int] = field(default_factory=dict)  # driver → days after its date it is known
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,10 +155,55 @@ def _choose_stretch(target: pd.Series, min_recent_days: int) -> tuple[pd.Timesta
     return longest["first"], longest["last"], "longest"
 
 
+# Weather, gas demand and storage figures for a day are published the next day (docs/data-contract.md#publication-lags).
+LAGGED_BY_DEFAULT = re.compile(r"temp|hdd|cdd|weather|demand|offtake|consumption|storage|wind|solar", re.IGNORECASE)
+DEFAULT_LAG_DAYS = 1
+MAX_LAG_DAYS = 31
+
+
+def parse_lags(text: str) -> dict[str, int]:
+    """`column=days,column=days` (the DRIVER_PUBLICATION_LAGS setting, `--publication-lags`) as a mapping;
+    `none` declares nothing (the default rule alone)."""
+    lags: dict[str, int] = {}
+    if text.strip().lower() == "none":
+        return lags
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, sep, days = part.rpartition("=")
+        if not sep or not name.strip() or not days.strip().isdigit() or int(days) > MAX_LAG_DAYS:
+            raise ValueError(f"publication lag {part!r} must be column=days with 0 ≤ days ≤ {MAX_LAG_DAYS}")
+        lags[name.strip()] = int(days)
+    return lags
+
+
+def publication_lags(columns: list[str], target: str, declared: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Days after its date each driver's value is known: the declared lag, else one day for weather, demand
+    and storage columns (by name) and none for the rest. The target is never lagged."""
+    lags = {name: DEFAULT_LAG_DAYS for name in columns if name != target and LAGGED_BY_DEFAULT.search(name)}
+    lags.update({name: int(days) for name, days in (declared or {}).items() if name in columns and name != target})
+    return {name: days for name, days in lags.items() if days > 0}
+
+
+def as_published(curated: pd.DataFrame, lags: Mapping[str, int]) -> pd.DataFrame:
+    """Each lagged driver's values moved to the date they are published on, so a row holds only what was
+    known that day (a value published after the last row is not there yet)."""
+    if not lags:
+        return curated
+    moved = {name: curated[name].dropna().set_axis(curated[name].dropna().index + pd.Timedelta(days=days))
+             for name, days in lags.items()}
+    published_on = pd.DatetimeIndex([d for series in moved.values() for d in series.index]).unique()
+    index = curated.index.union(published_on)
+    out = curated.reindex(index)
+    for name, series in moved.items():
+        out[name] = series.reindex(index)
+    out.index.name = curated.index.name
+    return out
+
+
 def training_frame(
-    curated: pd.DataFrame, target: str, max_fill_days: int = 4, min_recent_days: int = 365
+    curated: pd.DataFrame, target: str, max_fill_days: int = 4, min_recent_days: int = 365,
+    declared_lags: Mapping[str, int] | None = None,
 ) -> tuple[pd.DataFrame, PrepReport]:
-    """A regular frame for fitting: short gaps carried forward, long target gaps cut away.
+    """A regular frame for fitting: drivers as published, short gaps carried forward, long target gaps cut away.
 
     The calendar comes from the target: a series (almost) never observed on Saturdays or Sundays is
     business-daily (rows Mon–Fri, weekend rows dropped, holidays carried forward), any other is
@@ -164,7 +211,10 @@ def training_frame(
     rows of that calendar. The kept stretch is the one ending at the last target observation when it
     spans at least `min_recent_days`; otherwise the longest stretch (the most recent among equals).
     Drivers are filled the same way but never cut the frame: cells beyond the fill limit stay NaN.
+    A driver with a publication lag (`publication_lags`) enters on the day it is published.
     """
+    lags = publication_lags(list(curated.columns), target, declared_lags)
+    curated = as_published(curated, lags)
     observed = curated[target].dropna()
     if observed.empty:
         raise ValueError(f"the curated dataset has no values for {target!r}")
@@ -200,11 +250,13 @@ def training_frame(
         dropped_rows=len(filled) - len(kept),
         notes=notes,
         calendar=calendar,
+        publication_lags=lags,
     )
     return kept, report
 
 
-def frame_from_csv(data: bytes, target: str, *, max_bytes: int, max_columns: int) -> tuple[pd.DataFrame, PrepReport]:
+def frame_from_csv(data: bytes, target: str, *, max_bytes: int, max_columns: int,
+                   declared_lags: Mapping[str, int] | None = None) -> tuple[pd.DataFrame, PrepReport]:
     """An analyst's CSV on the same path as an upload: the data contract, then the training frame.
 
     Raises ValueError listing the contract's problems when the file breaks it.
@@ -217,4 +269,4 @@ def frame_from_csv(data: bytes, target: str, *, max_bytes: int, max_columns: int
         more = len(result.problems) - 10
         raise ValueError("the file breaks the data contract (run `gasforecast validate` for the full report):\n"
                          + listed + (f"\n  … and {more} more" if more > 0 else ""))
-    return training_frame(result.frame, target)
+    return training_frame(result.frame, target, declared_lags=declared_lags)

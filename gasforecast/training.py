@@ -216,7 +216,8 @@ def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: O
         from gasforecast.forecasting import InsufficientHistory
 
         observed = dataset.read_curated(curated.data)
-        frame, prep = dataset.training_frame(observed, settings.target_column)
+        frame, prep = dataset.training_frame(observed, settings.target_column,
+                                             declared_lags=dataset.parse_lags(settings.driver_publication_lags))
         try:
             result = forecaster(settings, frame, registry.champion_config())
         except InsufficientHistory as exc:

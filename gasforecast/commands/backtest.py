@@ -35,6 +35,9 @@ def add_procedure_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window-years", type=float, default=settings.training_window_years or None,
                         help="train on the last N years only (default: all history)")
     parser.add_argument("--max-drivers", type=int, default=settings.max_drivers)
+    parser.add_argument("--publication-lags", default=settings.driver_publication_lags,
+                        help="column=days,… : days after its date a driver's value is published (default: 1 for "
+                             "weather, demand and storage columns by name, 0 for the rest; DRIVER_PUBLICATION_LAGS)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
@@ -46,12 +49,12 @@ def procedure_settings(args: argparse.Namespace):
 
 def read_frame(args: argparse.Namespace):
     """The CSV through the data contract and the training frame, as an upload; returns (frame, prep report)."""
-    from gasforecast.dataset import frame_from_csv
+    from gasforecast.dataset import frame_from_csv, parse_lags
 
     settings = load_settings()
     with open(args.csv, "rb") as handle:
         return frame_from_csv(handle.read(), args.target, max_bytes=settings.max_upload_bytes,
-                              max_columns=settings.max_columns)
+                              max_columns=settings.max_columns, declared_lags=parse_lags(args.publication_lags))
 
 
 def run_from_args(args: argparse.Namespace, horizon: int):

@@ -98,7 +98,7 @@ def test_a_business_day_series_gets_a_business_day_frame_with_holidays_carried_f
     business = frame({"2024-01-05": {TARGET: 80, "hdd": 3}, "2024-01-08": {TARGET: 81, "hdd": NAN},
                       "2024-01-12": {TARGET: 82, "hdd": NAN}, "2024-01-13": {"hdd": 9},
                       "2024-01-19": {TARGET: 83, "hdd": 5}})
-    result, report = training_frame(business, TARGET)
+    result, report = training_frame(business, TARGET, declared_lags={"hdd": 0})  # the fill rules, not the lag
     assert report.calendar == "business"
     assert list(result.index) == list(pd.bdate_range("2024-01-05", "2024-01-19"))  # no Saturday/Sunday rows
     assert result[TARGET].tolist() == [80, 81, 81, 81, 81, 82, 82, 82, 82, 82, 83]
@@ -148,7 +148,7 @@ def test_training_frame_falls_back_to_the_longest_stretch_when_the_recent_one_is
 def test_training_frame_carries_drivers_up_to_the_limit_only() -> None:
     hdd = [1.0, NAN, NAN, NAN, NAN, 2.0, NAN, NAN, NAN, NAN, NAN, 3.0]
     curated = daily("2024-01-01", [80.0] * 12, hdd=hdd)
-    result, report = training_frame(curated, TARGET)
+    result, report = training_frame(curated, TARGET, declared_lags={"hdd": 0})  # the fill rules, not the lag
     assert result["hdd"].tolist()[:6] == [1.0, 1.0, 1.0, 1.0, 1.0, 2.0]
     assert result["hdd"].iloc[6:11].isna().all() and report.driver_cells_filled == 4
 
