@@ -484,7 +484,9 @@ phase_sql() {
   if ! present secrets describe "$DB_PASSWORD_SECRET" --format='value(name)'; then
     # Alphanumerics only: no quoting trouble in the connection URI the VM builds from it.
     password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')
-    printf '%s' "$password" | run secrets create "$DB_PASSWORD_SECRET" --replication-policy=automatic --data-file=-
+    # Fed by process substitution, not a pipe: a dry run reads nothing, and under pipefail the
+    # unread pipe's SIGPIPE (exit 141) would end the script.
+    run secrets create "$DB_PASSWORD_SECRET" --replication-policy=automatic --data-file=- < <(printf '%s' "$password")
   fi
   if ! present sql users list --instance="$SQL_INSTANCE" --filter="name=$SQL_USER" --format='value(name)'; then
     if [[ -z $password ]]; then
