@@ -113,7 +113,7 @@ def cloudbuild_gcloud_commands(config: dict, values: dict[str, str]) -> list[Bui
         if step.get("entrypoint") == "gcloud":
             argv = [substitute(str(arg), values) for arg in step["args"]]
             commands.append(BuildCommand(step["id"], argv))
-        elif step.get("entrypoint") == "bash" and "cloudsdktool" in step["name"]:
+        elif step.get("entrypoint") == "bash" and "cloudsdktool" in substitute(step["name"], values):
             commands += [BuildCommand(step["id"], argv) for argv in bash_step_gcloud_calls(step, values)]
     return commands
 
