@@ -112,6 +112,11 @@ MONITORING_DIR=${MONITORING_DIR:-$REPO_ROOT/build/monitoring}
 # each grant gets GRANT_ATTEMPTS tries, GRANT_RETRY_SECONDS apart at first, doubling up to a minute.
 GRANT_ATTEMPTS=${GRANT_ATTEMPTS:-6}
 GRANT_RETRY_SECONDS=${GRANT_RETRY_SECONDS:-5}
+# A new log-based metric can take up to about 10 minutes before Cloud Monitoring accepts an alert
+# policy on it (a 404 "Cannot find metric(s)"): each policy gets METRIC_ATTEMPTS tries,
+# METRIC_RETRY_SECONDS apart at first, doubling up to a minute (15 + 30 + 14 × 60 s ≈ 15 minutes).
+METRIC_ATTEMPTS=${METRIC_ATTEMPTS:-17}
+METRIC_RETRY_SECONDS=${METRIC_RETRY_SECONDS:-15}
 
 # Delivery timing of the trigger subscriptions (docs/operations.md#delivery-timing): Pub/Sub push
 # waits for the function as long as the ack deadline, so it is the maximum, above both timeouts.
@@ -169,33 +174,52 @@ run_with_password() {
   fi
 }
 
-# run_grant ARGS...: an add-iam-policy-binding. A member created moments ago (a service account,
-# a service agent) may be refused until IAM has propagated it, so such refusals are retried with
-# exponential backoff, GRANT_ATTEMPTS times at most; any other failure stops the script at once.
-run_grant() {
+# run_retrying PATTERN ATTEMPTS FIRST_DELAY WAITING_FOR ARGS...: a gcloud command that changes
+# something and that Google Cloud refuses for a while after what it names was created. A refusal
+# whose message matches PATTERN (an extended regular expression) is retried with exponential backoff,
+# FIRST_DELAY seconds at first, doubling up to a minute, ATTEMPTS times at most; WAITING_FOR says what
+# it waits for. Any other failure stops the script at once.
+run_retrying() {
+  local pattern=$1 attempts=$2 delay=$3 waiting_for=$4
+  shift 4
   if [[ $DRY_RUN -eq 1 ]]; then
     print_command "" "$@"
     return 0
   fi
   print_command "+" "$@"
-  local attempt=1 delay=$GRANT_RETRY_SECONDS error
+  local attempt=1 error
   while ! error=$(gcloud "--project=$PROJECT_ID" --quiet "$@" 2>&1 >/dev/null); do
-    if ! grep -qiE 'does not exist|not found|invalid argument|concurrent policy changes|aborted' <<<"$error"; then
+    if ! grep -qiE "$pattern" <<<"$error"; then
       printf '%s\n' "$error" >&2
       return 1
     fi
-    if ((attempt >= GRANT_ATTEMPTS)); then
-      printf '%s\nbootstrap.sh: still refused after %d attempts; IAM may need longer for a new account:\n' \
-        "$error" "$attempt" >&2
+    if ((attempt >= attempts)); then
+      printf '%s\nbootstrap.sh: still refused after %d attempts; %s may need longer.\n' "$error" "$attempt" \
+        "$waiting_for" >&2
       echo "bootstrap.sh: wait a few minutes and run the same command again (it skips what exists)" >&2
       return 1
     fi
-    printf '# not usable yet (attempt %d of %d), retrying in %d s: %s\n' \
-      "$attempt" "$GRANT_ATTEMPTS" "$delay" "$(tail -n 1 <<<"$error")" >&3
+    printf '# not usable yet: %s (attempt %d of %d), retrying in %d s: %s\n' \
+      "$waiting_for" "$attempt" "$attempts" "$delay" "$(tail -n 1 <<<"$error")" >&3
     sleep "$delay"
     attempt=$((attempt + 1))
     delay=$((delay * 2 > 60 ? 60 : delay * 2))
   done
+}
+
+# run_grant ARGS...: an add-iam-policy-binding. A member created moments ago (a service account,
+# a service agent) may be refused until IAM has propagated it.
+run_grant() {
+  run_retrying 'does not exist|not found|invalid argument|concurrent policy changes|aborted' \
+    "$GRANT_ATTEMPTS" "$GRANT_RETRY_SECONDS" "IAM, for a new account" "$@"
+}
+
+# run_on_new_metrics ARGS...: an alert policy create or update. Cloud Monitoring refuses a policy on
+# a log-based metric created minutes ago with a 404 until the metric is usable (up to about 10
+# minutes, Google says), so that refusal is retried for about 15 minutes.
+run_on_new_metrics() {
+  run_retrying 'Cannot find metric\(s\)|metric referenced by the provided filter is unknown' \
+    "$METRIC_ATTEMPTS" "$METRIC_RETRY_SECONDS" "Cloud Monitoring, for a new log-based metric" "$@"
 }
 
 # present ARGS...: true when this describe/list command succeeds and prints something.
@@ -642,6 +666,8 @@ phase_alerting() {
 
   # Alert policies from deploy/monitoring/policies/, rendered with this project's names; an existing
   # policy (same display name) is replaced by the rendered one, so a re-run applies changed thresholds.
+  # The log-based metrics above may be minutes old: until Cloud Monitoring knows them, a policy on
+  # them is refused, and that refusal is retried (run_on_new_metrics, about 15 minutes at most).
   local template file display policy
   for template in "$REPO_ROOT"/deploy/monitoring/policies/*.yaml; do
     file=$(render "$template" "PROJECT_ID=$PROJECT_ID" "NOTIFICATION_CHANNEL=$channel" \
@@ -650,9 +676,9 @@ phase_alerting() {
     display=$(sed -n 's/^displayName: "\(.*\)"$/\1/p' "$template")
     policy=$(existing alpha monitoring policies list --filter="displayName=\"$display\"" --format='value(name)')
     if [[ -n $policy ]]; then
-      run alpha monitoring policies update "$policy" --policy-from-file="$file"
+      run_on_new_metrics alpha monitoring policies update "$policy" --policy-from-file="$file"
     else
-      run alpha monitoring policies create --policy-from-file="$file"
+      run_on_new_metrics alpha monitoring policies create --policy-from-file="$file"
     fi
   done
 }

@@ -22,14 +22,15 @@ POST_BUILD = ("triggers", "alerting")
 BEFORE_BUILD = [p for p in BOOTSTRAP_PHASES if p not in POST_BUILD]
 
 # Answers the look-ups the script makes; a describe/list answers per FAKE_STATE (empty or full).
-# A grant fails FAKE_GRANT_FAILURES times with FAKE_GRANT_ERROR first (IAM not caught up yet).
+# Commands matching the glob FAKE_FAIL_MATCH (default: grants) fail FAKE_FAILURES times with
+# FAKE_ERROR first (IAM or Cloud Monitoring not caught up yet, a region refused).
 FAKE_GCLOUD = r"""#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$FAKE_LOG"
-if [[ " $* " == *" add-iam-policy-binding "* && ${FAKE_GRANT_FAILURES:-0} -gt 0 ]]; then
+if [[ " $* " == ${FAKE_FAIL_MATCH:-*" add-iam-policy-binding "*} && ${FAKE_FAILURES:-0} -gt 0 ]]; then
   failed=$(cat "$FAKE_LOG.failed" 2>/dev/null || echo 0)
-  if ((failed < FAKE_GRANT_FAILURES)); then
+  if ((failed < FAKE_FAILURES)); then
     echo $((failed + 1)) >"$FAKE_LOG.failed"
-    echo "$FAKE_GRANT_ERROR" >&2; exit 1
+    echo "$FAKE_ERROR" >&2; exit 1
   fi
 fi
 case "$*" in
@@ -71,6 +72,7 @@ def run_with_fake(fake_gcloud: Path, state: str, *args: str, **env: str):
     done = run_bootstrap(
         *args,
         env={"PROJECT_ID": "offline-check", "FAKE_STATE": state, "FAKE_LOG": str(log), "GRANT_RETRY_SECONDS": "0",
+             "METRIC_RETRY_SECONDS": "0",
              "MONITORING_DIR": str(fake_gcloud.parent / "monitoring"), "ALERT_EMAIL": "ops@example.com", **env},
         path=f"{fake_gcloud}:/usr/bin:/bin",
     )
@@ -247,8 +249,8 @@ def test_a_rerun_removes_the_whole_bucket_grants_of_earlier_versions(fake_gcloud
 # ---- First deploy: grants to new accounts are retried ------------------------------------------
 
 def test_a_grant_to_an_account_iam_has_not_propagated_yet_is_retried(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_GRANT_FAILURES="2",
-                                FAKE_GRANT_ERROR="ERROR: (gcloud.pubsub.topics.add-iam-policy-binding) INVALID_ARGUMENT: "
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_FAILURES="2",
+                                FAKE_ERROR="ERROR: (gcloud.pubsub.topics.add-iam-policy-binding) INVALID_ARGUMENT: "
                                                  "Service account service-123@gcp-sa-pubsub.iam.gserviceaccount.com does not exist.")
     assert done.returncode == 0, done.stderr
     grants = [argv for argv in calls if "add-iam-policy-binding" in argv]
@@ -257,16 +259,16 @@ def test_a_grant_to_an_account_iam_has_not_propagated_yet_is_retried(fake_gcloud
 
 
 def test_retries_are_bounded_and_say_what_to_do(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_GRANT_FAILURES="99", GRANT_ATTEMPTS="3",
-                                FAKE_GRANT_ERROR="ERROR: NOT_FOUND: Service account x does not exist.")
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_FAILURES="99", GRANT_ATTEMPTS="3",
+                                FAKE_ERROR="ERROR: NOT_FOUND: Service account x does not exist.")
     assert done.returncode != 0
     assert len([argv for argv in calls if "add-iam-policy-binding" in argv]) == 3
     assert "run the same command again" in done.stderr
 
 
 def test_other_grant_failures_stop_at_once(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_GRANT_FAILURES="1",
-                                FAKE_GRANT_ERROR="ERROR: PERMISSION_DENIED: caller lacks resourcemanager.projects.setIamPolicy")
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_FAILURES="1",
+                                FAKE_ERROR="ERROR: PERMISSION_DENIED: caller lacks resourcemanager.projects.setIamPolicy")
     assert done.returncode != 0
     assert len([argv for argv in calls if "add-iam-policy-binding" in argv]) == 1
     assert "PERMISSION_DENIED" in done.stderr
@@ -394,6 +396,40 @@ def test_alerting_creates_metric_checks_channel_and_policies_wired_together(fake
     for check_id in ("gasforecast-service-up-id", "gasforecast-service-ready-id", "gasforecast-service-data-fresh-id"):
         assert f'metric.label.check_id="{check_id}"' in text
     assert 'resource.label.subscription_id="retrain-requests-dead-letter-sub"' in text
+
+
+NEW_METRIC_REFUSAL = ('ERROR: (gcloud.alpha.monitoring.policies.create) NOT_FOUND: Cannot find metric(s) that match '
+                      'type = "logging.googleapis.com/user/gasforecast-pipeline-events". If a metric was created '
+                      'recently, it could take up to 10 minutes to become available. Please try again soon.')
+
+
+def test_alert_policies_wait_until_monitoring_knows_the_new_log_metric(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "alerting", FAKE_FAIL_MATCH="* policies create *",
+                                FAKE_FAILURES="3", FAKE_ERROR=NEW_METRIC_REFUSAL)
+    assert done.returncode == 0, done.stderr
+    creates = [argv for argv in calls if argv[2:6] == ["alpha", "monitoring", "policies", "create"]]
+    assert len(creates) == 6 + 3 and creates[0] == creates[3]
+    waits = [line for line in done.stdout.splitlines() if line.startswith("# not usable yet:")]
+    assert len(waits) == 3 and all("new log-based metric" in line and "of 17" in line for line in waits), waits
+    # The metric is created before any policy that uses it is tried.
+    first_metric = next(i for i, argv in enumerate(calls) if argv[2:5] == ["logging", "metrics", "create"])
+    assert first_metric < calls.index(creates[0])
+
+
+def test_the_wait_for_a_new_metric_is_bounded_and_says_what_to_do(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "alerting", FAKE_FAIL_MATCH="* policies create *",
+                                FAKE_FAILURES="99", FAKE_ERROR=NEW_METRIC_REFUSAL, METRIC_ATTEMPTS="4")
+    assert done.returncode != 0
+    assert len([argv for argv in calls if argv[2:6] == ["alpha", "monitoring", "policies", "create"]]) == 4
+    assert "still refused after 4 attempts; Cloud Monitoring, for a new log-based metric" in done.stderr
+    assert "run the same command again" in done.stderr
+
+
+def test_a_policy_refused_for_another_reason_stops_at_once(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "alerting", FAKE_FAIL_MATCH="* policies create *",
+                                FAKE_FAILURES="1", FAKE_ERROR="ERROR: INVALID_ARGUMENT: Field alert_policy.combiner")
+    assert done.returncode != 0 and "alert_policy.combiner" in done.stderr
+    assert len([argv for argv in calls if argv[2:6] == ["alpha", "monitoring", "policies", "create"]]) == 1
 
 
 def test_an_existing_channel_and_checks_are_reused(fake_gcloud):
