@@ -10,10 +10,11 @@
 #
 # Usage: scripts/bootstrap.sh [--dry-run] [--scheduler composer|cloud-scheduler] [PHASE...]
 #   Phases, in order: apis network storage pubsub identities sql mlflow schedule  (default: all of them)
-#   After the first `gcloud builds submit`: scripts/bootstrap.sh triggers alerting  (alerting needs ALERT_EMAIL)
+#   Then, to build and deploy (again at every change): scripts/bootstrap.sh build
+#   After the first build: scripts/bootstrap.sh triggers alerting  (alerting needs ALERT_EMAIL)
 #   --scheduler (or SCHEDULER): what publishes the hourly retrain message: composer (the default, a
 #     Cloud Composer 3 environment running dag_airflow/) or cloud-scheduler (a Cloud Scheduler job).
-#     Give the build the same choice: --substitutions=_SCHEDULER=...
+#     The build phase passes the same choice to the build (_SCHEDULER).
 # Names come from the environment; defaults match gasforecast/config.py and cloudbuild.yaml.
 # Versions come from deploy/versions.env. docs/gcp-setup.md walks through each phase.
 set -euo pipefail
@@ -46,7 +47,7 @@ while [[ $# -gt 0 ]]; do
       exit 0
       ;;
     all) PHASES+=("${ALL_PHASES[@]}") ;;
-    apis | network | storage | pubsub | identities | sql | mlflow | schedule | triggers | alerting) PHASES+=("$1") ;;
+    apis | network | storage | pubsub | identities | sql | mlflow | schedule | build | triggers | alerting) PHASES+=("$1") ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
   shift
@@ -107,6 +108,12 @@ MLFLOW_SA=${MLFLOW_SA:-gasforecast-mlflow}
 BUILD_SA=${BUILD_SA:-gasforecast-build}
 COMPOSER_SA=${COMPOSER_SA:-gasforecast-composer}
 ALERT_EMAIL=${ALERT_EMAIL:-}
+# The build phase: where Cloud Build runs (not where it deploys: that is REGION), the region to fall
+# back to when Cloud Build refuses BUILD_REGION (default: the nearest of the regions Google documents
+# for restricted projects), and further substitutions (e.g. "_TARGET_COLUMN=x,_TARGET_UNIT=y").
+BUILD_REGION=${BUILD_REGION:-$REGION}
+BUILD_FALLBACK_REGION=${BUILD_FALLBACK_REGION:-}
+BUILD_SUBSTITUTIONS=${BUILD_SUBSTITUTIONS:-}
 MONITORING_DIR=${MONITORING_DIR:-$REPO_ROOT/build/monitoring}
 # A grant to an account created moments ago may fail until IAM has propagated it (a minute or more):
 # each grant gets GRANT_ATTEMPTS tries, GRANT_RETRY_SECONDS apart at first, doubling up to a minute.
@@ -584,6 +591,62 @@ schedule_with_cloud_scheduler() {
     run scheduler jobs create pubsub "$SCHEDULER_JOB" "${settings[@]}" --attributes=reason=schedule \
       --description="gasforecast: hourly retrain request (docs/messages.md)"
   fi
+}
+
+# build_fallback_region REGION: where to build when Cloud Build refuses REGION. Some new projects may
+# run builds only in us-central1, us-west2, europe-west1, asia-east1, australia-southeast1 and
+# southamerica-east1 (https://cloud.google.com/build/docs/locations): the nearest of those.
+build_fallback_region() {
+  case $1 in
+    europe-* | me-* | africa-*) echo europe-west1 ;;
+    asia-*) echo asia-east1 ;;
+    australia-*) echo australia-southeast1 ;;
+    southamerica-*) echo southamerica-east1 ;;
+    us-west*) echo us-west2 ;;
+    *) echo us-central1 ;;
+  esac
+}
+
+phase_build() {
+  phase "Build and deploy: cloudbuild.yaml in Cloud Build, as $BUILD_SA, with this script's names"
+  # The functions and the service reach MLflow at the private address of the VM the mlflow phase made.
+  local uri
+  uri="http://$(lookup "$MLFLOW_IP" compute instances describe "$MLFLOW_VM" --zone="$ZONE" \
+    --format='value(networkInterfaces[0].networkIP)'):$MLFLOW_PORT"
+  local substitutions="_REGION=$REGION,_REPOSITORY=$REPOSITORY,_SERVICE_NAME=$SERVICE_NAME"
+  substitutions+=",_INGEST_FUNCTION=$INGEST_FUNCTION,_TRAIN_FUNCTION=$TRAIN_FUNCTION"
+  substitutions+=",_UPLOADS_BUCKET=$UPLOADS_BUCKET,_DATA_BUCKET=$DATA_BUCKET,_ARTIFACT_BUCKET=$ARTIFACT_BUCKET"
+  substitutions+=",_RETRAIN_TOPIC=$RETRAIN_TOPIC,_VPC_CONNECTOR=$VPC_CONNECTOR,_SCHEDULER=$SCHEDULER"
+  substitutions+=",_COMPOSER_ENV=$COMPOSER_ENV,_INGEST_SA=$INGEST_SA,_TRAIN_SA=$TRAIN_SA,_SERVICE_SA=$SERVICE_SA"
+  substitutions+=",_BUILD_SA=$BUILD_SA,_MLFLOW_TRACKING_URI=$uri${BUILD_SUBSTITUTIONS:+,$BUILD_SUBSTITUTIONS}"
+  local submit=(builds submit "$REPO_ROOT" --config="$REPO_ROOT/cloudbuild.yaml"
+    --service-account="projects/$PROJECT_ID/serviceAccounts/$(sa_email "$BUILD_SA")" --substitutions="$substitutions")
+  local fallback=${BUILD_FALLBACK_REGION:-$(build_fallback_region "$BUILD_REGION")}
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "" "${submit[@]}" --region="$BUILD_REGION"
+    print_command "# if refused (FAILED_PRECONDITION):" "${submit[@]}" --region="$fallback"
+    return 0
+  fi
+  print_command "+" "${submit[@]}" --region="$BUILD_REGION"
+  # stderr is shown as it comes and kept, to tell a refused region from a failed build (stdout goes
+  # round the pipe through fd 4; pipefail gives gcloud's status).
+  local errors status=0
+  errors=$(mktemp)
+  { gcloud "--project=$PROJECT_ID" --quiet "${submit[@]}" --region="$BUILD_REGION" 2>&1 >&4 | tee "$errors" >&2; } 4>&1 ||
+    status=$?
+  if [[ $status -ne 0 && $fallback != "$BUILD_REGION" ]] && grep -qi 'failed_precondition' "$errors" &&
+    grep -qiE 'region|concurrent builds quota' "$errors"; then
+    rm -f "$errors"
+    printf '# Cloud Build refused to build in %s (FAILED_PRECONDITION: some new projects may build only in a few\n' \
+      "$BUILD_REGION" >&3
+    printf '# regions, https://cloud.google.com/build/docs/locations). Building in %s instead; the deploy region\n' \
+      "$fallback" >&3
+    printf '# stays %s. Next time: export BUILD_REGION=%s\n' "$REGION" "$fallback" >&3
+    run "${submit[@]}" --region="$fallback"
+    return
+  fi
+  rm -f "$errors"
+  return "$status"
 }
 
 # trigger_subscription FUNCTION PLACEHOLDER: the push subscription Eventarc made for the function's

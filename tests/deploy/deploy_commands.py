@@ -20,9 +20,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Every phase, the post-build ones (triggers, alerting) included.
-BOOTSTRAP_PHASES = ("apis", "network", "storage", "pubsub", "identities", "sql", "mlflow", "schedule", "triggers",
-                    "alerting")
+# Every phase, the build and the post-build ones (triggers, alerting) included.
+BOOTSTRAP_PHASES = ("apis", "network", "storage", "pubsub", "identities", "sql", "mlflow", "schedule", "build",
+                    "triggers", "alerting")
 
 # The bootstrap renders alert policies into MONITORING_DIR; the tests' renderings go here (not into
 # build/), and stay until the process ends because the plan's --policy-from-file paths point at them.
@@ -129,18 +129,16 @@ def bash_step_gcloud_calls(step: dict, values: dict[str, str]) -> list[list[str]
     return [line.split("\0")[:-1] for line in calls]
 
 
-_PLAN_PREFIXES = ("# check: ", "# lookup: ", "# if found: ", "+ ")
+# "# check: ", "# lookup: ", "# if found: ", "# if refused (...): ", "+ "
+_PLAN_PREFIX = re.compile(r"^(?:# (?:check|lookup|if [^:]*): |\+ )")
 
 
 def plan_commands(plan: str) -> list[list[str]]:
     """The gcloud commands in a bootstrap plan: actions, the checks and look-ups it would make, and
-    the actions it would take only if a check found something."""
+    the actions it would take only if a check found something or a command was refused."""
     commands = []
     for line in plan.splitlines():
-        for prefix in _PLAN_PREFIXES:
-            if line.startswith(prefix):
-                line = line[len(prefix):]
-                break
+        line = _PLAN_PREFIX.sub("", line, count=1)
         if line.startswith("gcloud "):
             argv = shlex.split(line)
             commands.append(argv[1:])

@@ -18,7 +18,7 @@ from deploy_commands import BOOTSTRAP_PHASES, plan_commands, run_bootstrap
 from gasforecast.config import Settings
 from gasforecast.messaging import RetrainRequest, parse_retrain_request
 
-POST_BUILD = ("triggers", "alerting")
+POST_BUILD = ("build", "triggers", "alerting")
 BEFORE_BUILD = [p for p in BOOTSTRAP_PHASES if p not in POST_BUILD]
 
 # Answers the look-ups the script makes; a describe/list answers per FAKE_STATE (empty or full).
@@ -41,6 +41,7 @@ case "$*" in
   *"value(transport.pubsub.subscription)"*) echo "projects/p/subscriptions/eventarc-${6%-trigger}-sub"; exit 0 ;;
   *"value(config.dagGcsPrefix)"*) echo gs://europe-west2-gasforecast-composer-bucket/dags; exit 0 ;;
   *"value(status.url)"*) echo https://gasforecast-service-abc123-nw.a.run.app; exit 0 ;;
+  *"value(networkInterfaces[0].networkIP)"*) echo 10.10.0.23; exit 0 ;;
   *"get-iam-policy"*) printf '%s\n' "${FAKE_BINDINGS:-}"; exit 0 ;;
   *"channels create"*) echo projects/p/notificationChannels/4242; exit 0 ;;
   *"uptime create"*) echo "projects/p/uptimeCheckConfigs/${6}-id"; exit 0 ;;
@@ -457,6 +458,60 @@ def test_a_placeholder_without_a_value_stops_the_run(fake_gcloud, tmp_path, repo
     assert done.returncode != 0 and "no value for ${SERVICE_UP_CHECK}" in done.stderr
     assert "service-down.yaml" not in log.read_text()
     assert not (tmp_path / "out" / "service-down.yaml").exists()
+
+
+# ---- Build: names, MLflow address, region fallback ---------------------------------------------
+
+def _submits(calls: list[list[str]]) -> list[list[str]]:
+    return [argv for argv in calls if argv[2:4] == ["builds", "submit"]]
+
+
+def test_the_build_gets_this_scripts_names_and_the_vms_address(fake_gcloud, repo, cloudbuild):
+    done, calls = run_with_fake(fake_gcloud, "full", "--scheduler=cloud-scheduler", "build", UPLOADS_BUCKET="u-1",
+                                BUILD_SUBSTITUTIONS="_TARGET_COLUMN=nbp,_TARGET_UNIT=p/therm")
+    assert done.returncode == 0, done.stderr
+    [submit] = _submits(calls)
+    assert submit[4] == str(repo) and flag(submit, "--config") == str(repo / "cloudbuild.yaml")
+    assert flag(submit, "--region") == "europe-west2"
+    assert flag(submit, "--service-account") == \
+        "projects/offline-check/serviceAccounts/gasforecast-build@offline-check.iam.gserviceaccount.com"
+    passed = dict(pair.split("=", 1) for pair in flag(submit, "--substitutions").split(","))
+    assert set(passed) <= set(cloudbuild["substitutions"]), "the build refuses an unknown substitution"
+    assert passed["_UPLOADS_BUCKET"] == "u-1" and passed["_SCHEDULER"] == "cloud-scheduler"
+    assert passed["_MLFLOW_TRACKING_URI"] == "http://10.10.0.23:5000"
+    assert (passed["_TARGET_COLUMN"], passed["_TARGET_UNIT"]) == ("nbp", "p/therm")
+
+
+BUILD_REGION_REFUSED = ("ERROR: (gcloud.builds.submit) FAILED_PRECONDITION: generic::failed_precondition: "
+                        "no concurrent builds quota available to create builds")
+
+
+def test_a_region_cloud_build_refuses_falls_back_to_a_documented_one(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "build", FAKE_FAIL_MATCH="* builds submit *--region=europe-west2 *",
+                                FAKE_FAILURES="9", FAKE_ERROR=BUILD_REGION_REFUSED)
+    assert done.returncode == 0, done.stderr
+    assert [flag(argv, "--region") for argv in _submits(calls)] == ["europe-west2", "europe-west1"]
+    assert "Cloud Build refused to build in europe-west2" in done.stdout
+    assert "export BUILD_REGION=europe-west1" in done.stdout
+    # What was deployed where does not change: the build still deploys to REGION.
+    assert all("_REGION=europe-west2," in flag(argv, "--substitutions") for argv in _submits(calls))
+
+
+@pytest.mark.parametrize(("region", "fallback"), [("us-east4", "us-central1"), ("asia-northeast1", "asia-east1"),
+                                                  ("australia-southeast2", "australia-southeast1")])
+def test_the_fallback_is_the_nearest_documented_region(fake_gcloud, region, fallback):
+    done, calls = run_with_fake(fake_gcloud, "full", "build", REGION=region, FAKE_FAIL_MATCH=f"*--region={region} *",
+                                FAKE_FAILURES="9", FAKE_ERROR=BUILD_REGION_REFUSED)
+    assert done.returncode == 0, done.stderr
+    assert [flag(argv, "--region") for argv in _submits(calls)] == [region, fallback]
+
+
+def test_a_failed_build_is_not_retried_elsewhere(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "build", FAKE_FAIL_MATCH="* builds submit *", FAKE_FAILURES="9",
+                                FAKE_ERROR='ERROR: (gcloud.builds.submit) build 1234 completed with status "FAILURE"')
+    assert done.returncode != 0
+    assert len(_submits(calls)) == 1
+    assert 'status "FAILURE"' in done.stderr and "refused to build" not in done.stdout
 
 
 # ---- Arguments and names -----------------------------------------------------------------------

@@ -53,7 +53,8 @@ def test_there_are_commands_to_check(shipped_commands):
                      "logging metrics create", "alpha monitoring policies create --policy-from-file=",
                      "monitoring uptime create", "beta monitoring channels create", "scheduler jobs create pubsub",
                      "--condition=^;^title=", "sql users create mlflow --instance=gasforecast-mlflow-db --flags-file=-",
-                     "storage buckets remove-iam-policy-binding"):
+                     "storage buckets remove-iam-policy-binding", "--region=europe-west2", "--region=europe-west1",
+                     "builds submit /"):
         assert any(expected in line for line in plans), expected
     assert ["functions", "deploy", "gasforecast-ingest"] in [argv[:3] for argv in shipped_commands["cloudbuild.yaml"]
                                                              if "--trigger-event-filters=bucket=gasforecast-uploads" in argv]

@@ -42,21 +42,33 @@ def guide_plan(guide) -> list[list[str]]:
     return plan
 
 
-def _submit_substitutions(commands: list[list[str]]) -> dict[str, str]:
-    [submit] = [argv for argv in commands if argv[:2] == ["builds", "submit"]]
-    [flag] = [arg for arg in submit if arg.startswith("--substitutions=")]
-    return dict(pair.split("=", 1) for pair in flag.removeprefix("--substitutions=").split(","))
+def _submit_substitutions(commands: list[list[str]]) -> list[dict[str, str]]:
+    """The substitutions of each `builds submit` (with either scheduler, and its region fallback)."""
+    found = []
+    for submit in [argv for argv in commands if "builds" in argv and "submit" in argv]:
+        [flag] = [arg for arg in submit if arg.startswith("--substitutions=")]
+        found.append(dict(pair.split("=", 1) for pair in flag.removeprefix("--substitutions=").split(",")))
+    return found
 
 
-def test_the_build_gets_every_chosen_name_and_the_mlflow_address(guide, guide_commands, cloudbuild):
-    passed = _submit_substitutions(guide_commands)
+def test_the_guide_builds_with_the_bootstrap(guide):
+    """Step 4 runs the build phase, so the build gets the names the reader exported in step 1."""
+    step_four = guide.split("## 4. Build and deploy", 1)[1].split("\n## ", 1)[0]
+    assert "scripts/bootstrap.sh build\n" in step_four
+
+
+def test_the_build_gets_every_chosen_name_and_the_mlflow_address(guide, guide_plan, cloudbuild):
+    submits = _submit_substitutions(guide_plan)
+    assert len(submits) == 4  # two schedulers, each with the fallback region
     names = doc_variables(guide)
-    chosen = {f"_{name}" for name in STEP_ONE} & set(cloudbuild["substitutions"])
-    assert chosen, "step 1 should choose names the build takes"
-    for substitution in sorted(chosen):
-        assert passed.get(substitution) == names[substitution[1:]], substitution
-    # The functions and the service must be told where the VM the bootstrap made listens.
-    assert passed.get("_MLFLOW_TRACKING_URI", "").startswith("http://")
+    chosen = {f"_{name}" for name in STEP_ONE} & set(cloudbuild["substitutions"]) - {"_SCHEDULER"}
+    assert len(chosen) >= 5, "step 1 should choose names the build takes"
+    for passed in submits:
+        for substitution in sorted(chosen):
+            assert passed.get(substitution) == names[substitution[1:]], substitution
+        # The functions and the service must be told where the VM the bootstrap made listens.
+        assert passed.get("_MLFLOW_TRACKING_URI", "").startswith("http://")
+    assert sorted(passed["_SCHEDULER"] for passed in submits) == ["cloud-scheduler"] * 2 + ["composer"] * 2
 
 
 def _created(argv: list[str]) -> tuple[tuple[str, ...], str] | None:
