@@ -2,7 +2,8 @@
 # Create every Google Cloud resource gasforecast needs, in order, with least-privilege identities.
 #
 # Safe to re-run: each resource is created only when a describe finds nothing, settings that can
-# drift (lifecycle rules, metrics, alert policies, the scheduler job) are re-applied, and IAM
+# drift (lifecycle rules, metrics, alert policies, the scheduler job, the VM's metadata, the custom
+# role's permissions) are re-applied, and IAM
 # bindings are additive. Grants to a new service account or service agent are retried with backoff
 # while IAM makes the account usable. With --dry-run nothing is run: every command is printed
 # instead (checks and look-ups as "# check:" and "# lookup:" comments), so the whole plan can be
@@ -11,7 +12,7 @@
 # Usage: scripts/bootstrap.sh [--dry-run] [--scheduler composer|cloud-scheduler] [PHASE...]
 #   Phases, in order: apis network storage pubsub identities sql mlflow schedule  (default: all of them)
 #   Then, to build and deploy (again at every change): scripts/bootstrap.sh build
-#   After the first build: scripts/bootstrap.sh triggers alerting  (alerting needs ALERT_EMAIL)
+#   After the first build: scripts/bootstrap.sh alerting  (needs ALERT_EMAIL)
 #   --scheduler (or SCHEDULER): what publishes the hourly retrain message: composer (the default, a
 #     Cloud Composer 3 environment running dag_airflow/) or cloud-scheduler (a Cloud Scheduler job).
 #     The build phase passes the same choice to the build (_SCHEDULER).
@@ -47,7 +48,7 @@ while [[ $# -gt 0 ]]; do
       exit 0
       ;;
     all) PHASES+=("${ALL_PHASES[@]}") ;;
-    apis | network | storage | pubsub | identities | sql | mlflow | schedule | build | triggers | alerting) PHASES+=("$1") ;;
+    apis | network | storage | pubsub | identities | sql | mlflow | schedule | build | alerting) PHASES+=("$1") ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
   shift
@@ -107,6 +108,7 @@ SERVICE_SA=${SERVICE_SA:-gasforecast-service}
 MLFLOW_SA=${MLFLOW_SA:-gasforecast-mlflow}
 BUILD_SA=${BUILD_SA:-gasforecast-build}
 COMPOSER_SA=${COMPOSER_SA:-gasforecast-composer}
+TRIGGER_SETTINGS_ROLE=${TRIGGER_SETTINGS_ROLE:-gasforecastTriggerSettings}
 ALERT_EMAIL=${ALERT_EMAIL:-}
 # The build phase: where Cloud Build runs (not where it deploys: that is REGION), the region to fall
 # back to when Cloud Build refuses BUILD_REGION (default: the nearest of the regions Google documents
@@ -124,12 +126,6 @@ GRANT_RETRY_SECONDS=${GRANT_RETRY_SECONDS:-5}
 # METRIC_RETRY_SECONDS apart at first, doubling up to a minute (15 + 30 + 14 × 60 s ≈ 15 minutes).
 METRIC_ATTEMPTS=${METRIC_ATTEMPTS:-17}
 METRIC_RETRY_SECONDS=${METRIC_RETRY_SECONDS:-15}
-
-# Delivery timing of the trigger subscriptions (docs/operations.md#delivery-timing): Pub/Sub push
-# waits for the function as long as the ack deadline, so it is the maximum, above both timeouts.
-ACK_DEADLINE=600
-MIN_RETRY_DELAY=10s
-MAX_RETRY_DELAY=600s
 
 if [[ $DRY_RUN -eq 0 && " ${PHASES[*]} " == *" alerting "* && -z $ALERT_EMAIL ]]; then
   usage_error "the alerting phase e-mails ALERT_EMAIL: set it (export ALERT_EMAIL=you@example.com)"
@@ -430,9 +426,35 @@ phase_pubsub() {
   present pubsub subscriptions describe "$DEAD_LETTER_SUBSCRIPTION" --format='value(name)' ||
     run pubsub subscriptions create "$DEAD_LETTER_SUBSCRIPTION" --topic="$DEAD_LETTER_TOPIC" \
       --message-retention-duration=7d --expiration-period=never --ack-deadline=60
-  # Pub/Sub's own service agent moves undeliverable messages: it must publish to the dead-letter topic.
+  # Pub/Sub's own service agent moves undeliverable messages: it must publish to the dead-letter topic
+  # and acknowledge the moved message on the source subscription. That subscription is the train
+  # trigger's, which Eventarc creates (and recreates) at deploy time, so the agent's subscriber role
+  # is on the project: no binding on a subscription would outlive its trigger.
   run beta services identity create --service=pubsub.googleapis.com --format=none
   grant_topic "$DEAD_LETTER_TOPIC" "serviceAccount:$(pubsub_agent)" roles/pubsub.publisher
+  grant_project "serviceAccount:$(pubsub_agent)" roles/pubsub.subscriber
+}
+
+# trigger_settings_role: the project's custom role that lets the build read each function's Eventarc
+# trigger and set ack deadline, retry and dead-letter policy on its subscription; a re-run sets the
+# permissions this script lists (so a change here reaches the project). A role deleted less than 37
+# days ago (a teardown) still holds its id: it is undeleted rather than created.
+trigger_settings_role() {
+  local permissions=eventarc.triggers.get,pubsub.subscriptions.get,pubsub.subscriptions.update found
+  local undelete=(iam roles undelete "$TRIGGER_SETTINGS_ROLE" --project="$PROJECT_ID" --format=none)
+  local update=(iam roles update "$TRIGGER_SETTINGS_ROLE" --project="$PROJECT_ID" --permissions="$permissions" --format=none)
+  found=$(existing iam roles describe "$TRIGGER_SETTINGS_ROLE" --project="$PROJECT_ID" --format='value(name,deleted)')
+  if [[ -z $found ]]; then
+    run iam roles create "$TRIGGER_SETTINGS_ROLE" --project="$PROJECT_ID" --permissions="$permissions" \
+      --title="gasforecast trigger subscription settings" --stage=GA --format=none
+    if [[ $DRY_RUN -eq 1 ]]; then
+      print_command "# if deleted:" "${undelete[@]}"
+      print_command "# if found:" "${update[@]}"
+    fi
+    return
+  fi
+  [[ $found != *True* ]] || run "${undelete[@]}"
+  run "${update[@]}"
 }
 
 create_service_account() {
@@ -475,7 +497,11 @@ phase_identities() {
   grant_bucket "$ARTIFACT_BUCKET" "$mlflow" roles/storage.objectAdmin
   grant_project "$mlflow" roles/cloudsql.client
   grant_project "$mlflow" roles/logging.logWriter
-  # Cloud Build: deploy Cloud Run and functions as the runtime identities above, build function sources.
+  # Cloud Build: deploy Cloud Run and functions as the runtime identities above, build function sources,
+  # and set the delivery settings of the functions' trigger subscriptions (a custom role: no
+  # predefined one updates subscriptions without also creating, deleting and consuming them).
+  trigger_settings_role
+  grant_project "$build" "projects/$PROJECT_ID/roles/$TRIGGER_SETTINGS_ROLE"
   grant_project "$build" roles/run.admin
   grant_project "$build" roles/cloudfunctions.developer
   grant_project "$build" roles/cloudbuild.builds.builder
@@ -618,7 +644,8 @@ phase_build() {
   substitutions+=",_UPLOADS_BUCKET=$UPLOADS_BUCKET,_DATA_BUCKET=$DATA_BUCKET,_ARTIFACT_BUCKET=$ARTIFACT_BUCKET"
   substitutions+=",_RETRAIN_TOPIC=$RETRAIN_TOPIC,_VPC_CONNECTOR=$VPC_CONNECTOR,_SCHEDULER=$SCHEDULER"
   substitutions+=",_COMPOSER_ENV=$COMPOSER_ENV,_INGEST_SA=$INGEST_SA,_TRAIN_SA=$TRAIN_SA,_SERVICE_SA=$SERVICE_SA"
-  substitutions+=",_BUILD_SA=$BUILD_SA,_MLFLOW_TRACKING_URI=$uri${BUILD_SUBSTITUTIONS:+,$BUILD_SUBSTITUTIONS}"
+  substitutions+=",_BUILD_SA=$BUILD_SA,_DEAD_LETTER_TOPIC=$DEAD_LETTER_TOPIC,_MAX_DELIVERY_ATTEMPTS=$MAX_DELIVERY_ATTEMPTS"
+  substitutions+=",_MLFLOW_TRACKING_URI=$uri${BUILD_SUBSTITUTIONS:+,$BUILD_SUBSTITUTIONS}"
   local submit=(builds submit "$REPO_ROOT" --config="$REPO_ROOT/cloudbuild.yaml"
     --service-account="projects/$PROJECT_ID/serviceAccounts/$(sa_email "$BUILD_SA")" --substitutions="$substitutions")
   local fallback=${BUILD_FALLBACK_REGION:-$(build_fallback_region "$BUILD_REGION")}
@@ -647,35 +674,6 @@ phase_build() {
   fi
   rm -f "$errors"
   return "$status"
-}
-
-# trigger_subscription FUNCTION PLACEHOLDER: the push subscription Eventarc made for the function's
-# trigger (functions describe → eventTrigger.trigger → eventarc triggers describe → subscription).
-trigger_subscription() {
-  local trigger subscription
-  trigger=$(lookup projects/PROJECT/locations/REGION/triggers/TRIGGER functions describe "$1" \
-    --gen2 --region="$REGION" --format='value(eventTrigger.trigger)')
-  subscription=$(lookup "projects/PROJECT/subscriptions/$2" eventarc triggers describe "${trigger##*/}" \
-    --location="$REGION" --format='value(transport.pubsub.subscription)')
-  printf '%s\n' "${subscription##*/}"
-}
-
-phase_triggers() {
-  phase "Trigger subscriptions: ack deadline, retry policy, dead letters (after the first build)"
-  # Eventarc creates the push subscriptions behind both triggers at deploy time; this tunes them.
-  # Ack deadline above each function's timeout (ingest 300 s, train 540 s), so a push waits for the
-  # function's own answer; backoff 10 s to 600 s; after 5 attempts a retrain message goes to the
-  # dead-letter topic. The arithmetic: docs/operations.md#delivery-timing.
-  local ingest train
-  ingest=$(trigger_subscription "$INGEST_FUNCTION" INGEST_SUBSCRIPTION)
-  run pubsub subscriptions update "$ingest" --ack-deadline="$ACK_DEADLINE" \
-    --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY"
-  train=$(trigger_subscription "$TRAIN_FUNCTION" TRAIN_SUBSCRIPTION)
-  run pubsub subscriptions update "$train" --ack-deadline="$ACK_DEADLINE" \
-    --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY" \
-    --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS"
-  # The Pub/Sub service agent acknowledges on the source subscription the messages it moved.
-  grant_subscription "$train" "serviceAccount:$(pubsub_agent)" roles/pubsub.subscriber
 }
 
 # uptime_check NAME HOST PATH PERIOD_MINUTES [FLAG...]: the id of the HTTPS uptime check NAME on

@@ -20,9 +20,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Every phase, the build and the post-build ones (triggers, alerting) included.
+# Every phase, the build and the post-build one (alerting) included.
 BOOTSTRAP_PHASES = ("apis", "network", "storage", "pubsub", "identities", "sql", "mlflow", "schedule", "build",
-                    "triggers", "alerting")
+                    "alerting")
 
 # The bootstrap renders alert policies into MONITORING_DIR; the tests' renderings go here (not into
 # build/), and stay until the process ends because the plan's --policy-from-file paths point at them.
@@ -118,18 +118,29 @@ def cloudbuild_gcloud_commands(config: dict, values: dict[str, str]) -> list[Bui
     return commands
 
 
+# The stand-in `gcloud` of bash steps appends its argv to $GCLOUD_CALLS and answers the look-ups a
+# step makes as Google Cloud would: a function's Eventarc trigger, a trigger's Pub/Sub subscription.
+_GCLOUD_STUB = r"""gcloud() {
+  { printf '%s\0' "$@"; printf '\n'; } >>"$GCLOUD_CALLS"
+  case "$*" in
+    *"value(eventTrigger.trigger)"*) echo "projects/p/locations/r/triggers/$3-trigger" ;;
+    *"value(transport.pubsub.subscription)"*) echo "projects/p/subscriptions/eventarc-r-${4%-trigger}-sub" ;;
+  esac
+}
+"""
+
+
 def bash_step_gcloud_calls(step: dict, values: dict[str, str]) -> list[list[str]]:
-    """Run a bash step's script, substituted, with a stand-in `gcloud` that only records its argv."""
+    """Run a bash step's script, substituted, with a stand-in `gcloud` that records its argv."""
     script = substitute(step["args"][-1], values)
-    stub = 'gcloud() { printf "%s\\0" "$@"; printf "\\n"; }\n'
-    done = subprocess.run(["bash", "-c", stub + script], capture_output=True, text=True, timeout=30,
-                          env={"PATH": "/usr/bin:/bin"})
-    assert done.returncode == 0, f"step {step['id']}: {done.stderr}"
-    calls = [line for line in done.stdout.split("\n") if "\0" in line]
-    return [line.split("\0")[:-1] for line in calls]
+    with tempfile.NamedTemporaryFile("r", prefix="gcloud-calls-") as calls:
+        done = subprocess.run(["bash", "-c", _GCLOUD_STUB + script], capture_output=True, text=True, timeout=30,
+                              env={"PATH": "/usr/bin:/bin", "GCLOUD_CALLS": calls.name})
+        assert done.returncode == 0, f"step {step['id']}: {done.stderr}"
+        recorded = calls.read()
+    return [line.split("\0")[:-1] for line in recorded.split("\n") if "\0" in line]
 
 
-# "# check: ", "# lookup: ", "# if found: ", "# if refused (...): ", "+ "
 _PLAN_PREFIX = re.compile(r"^(?:# (?:check|lookup|if [^:]*): |\+ )")
 
 

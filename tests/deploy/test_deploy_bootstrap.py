@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 from deploy_commands import BOOTSTRAP_PHASES, plan_commands, run_bootstrap
-from gasforecast.config import Settings
 from gasforecast.messaging import RetrainRequest, parse_retrain_request
 
-POST_BUILD = ("build", "triggers", "alerting")
+POST_BUILD = ("build", "alerting")
 BEFORE_BUILD = [p for p in BOOTSTRAP_PHASES if p not in POST_BUILD]
 
 # Answers the look-ups the script makes; a describe/list answers per FAKE_STATE (empty or full).
@@ -42,6 +41,7 @@ case "$*" in
   *"value(config.dagGcsPrefix)"*) echo gs://europe-west2-gasforecast-composer-bucket/dags; exit 0 ;;
   *"value(status.url)"*) echo https://gasforecast-service-abc123-nw.a.run.app; exit 0 ;;
   *"value(networkInterfaces[0].networkIP)"*) echo 10.10.0.23; exit 0 ;;
+  *"iam roles describe"*) [[ -z ${FAKE_ROLE_DELETED:-} ]] || { printf 'projects/p/roles/r\tTrue\n'; exit 0; } ;;
   *"get-iam-policy"*) printf '%s\n' "${FAKE_BINDINGS:-}"; exit 0 ;;
   *"channels create"*) echo projects/p/notificationChannels/4242; exit 0 ;;
   *"uptime create"*) echo "projects/p/uptimeCheckConfigs/${6}-id"; exit 0 ;;
@@ -127,14 +127,13 @@ def test_plan_creates_what_the_pipeline_needs(bootstrap_plan):
         "compute instances create gasforecast-mlflow",
         "compute networks vpc-access connectors create gasforecast-connector",
         "composer environments create gasforecast-composer",
-        "pubsub subscriptions update TRAIN_SUBSCRIPTION",
-        "--dead-letter-topic=retrain-requests-dead-letter --max-delivery-attempts=5",
     ):
         assert expected in plan, expected
     # Dead-lettering needs Pub/Sub's service agent to publish to the dead-letter topic and to
-    # subscribe on the source subscription; storage triggers need the GCS agent to publish.
+    # acknowledge on the source subscription, which Eventarc (re)creates at deploy time: project-wide.
+    # Storage triggers need the GCS agent to publish.
     assert "pubsub topics add-iam-policy-binding retrain-requests-dead-letter --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub" in plan
-    assert "pubsub subscriptions add-iam-policy-binding TRAIN_SUBSCRIPTION --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.subscriber" in plan
+    assert "projects add-iam-policy-binding offline-check --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.subscriber" in plan
     assert "--member=serviceAccount:GCS_SERVICE_AGENT --role=roles/pubsub.publisher" in plan
 
 
@@ -158,37 +157,33 @@ def test_no_role_is_granted_project_wide_that_a_resource_binding_could_carry(boo
                         "roles/editor", "roles/secretmanager.secretAccessor"}
 
 
-# ---- Delivery timing of the trigger subscriptions (PLAN "Timing", docs/operations.md) ----------
+# ---- The build's right to set the trigger subscriptions ----------------------------------------
 
-def test_trigger_subscriptions_wait_longer_than_the_functions_run(bootstrap_plan, cloudbuild):
-    """Push waits for a delivery as long as the ack deadline: it must exceed each function's timeout,
-    and a delivery's lease wait plus a training must fit inside the train function's timeout."""
-    from deploy_commands import build_values, cloudbuild_gcloud_commands
-
-    timeouts = {c.step_id: int(flag(c.argv, "--timeout").removesuffix("s"))
-                for c in cloudbuild_gcloud_commands(cloudbuild, build_values(cloudbuild))
-                if c.step_id in ("deploy-ingest", "deploy-train")}
-    [ingest] = plan_lines(bootstrap_plan, "update", "INGEST_SUBSCRIPTION")
-    [train] = plan_lines(bootstrap_plan, "update", "TRAIN_SUBSCRIPTION")
-    for update, step in ((ingest, "deploy-ingest"), (train, "deploy-train")):
-        assert int(flag(update, "--ack-deadline")) == 600  # the most Pub/Sub allows
-        assert timeouts[step] < int(flag(update, "--ack-deadline"))
-        assert (flag(update, "--min-retry-delay"), flag(update, "--max-retry-delay")) == ("10s", "600s")
-    assert timeouts["deploy-train"] == 540
-    assert flag(train, "--max-delivery-attempts") == "5"
-    assert "--dead-letter-topic" not in " ".join(ingest)
-    longest_training = 180  # PLAN.md "Timing": 300 s wait + training <= 180 s < 540 s
-    assert Settings().train_lock_wait_seconds + longest_training < timeouts["deploy-train"]
+def test_the_build_may_set_trigger_subscriptions_and_nothing_more(bootstrap_plan):
+    """cloudbuild.yaml's trigger-subscriptions step reads each function's trigger and updates its
+    subscription: a custom role with exactly those permissions, granted to the build account."""
+    [create] = plan_lines(bootstrap_plan, "iam", "roles", "create", "gasforecastTriggerSettings")
+    assert flag(create, "--permissions").split(",") == [
+        "eventarc.triggers.get", "pubsub.subscriptions.get", "pubsub.subscriptions.update"]
+    [grant] = plan_lines(bootstrap_plan, "projects", "add-iam-policy-binding",
+                         "--role=projects/offline-check/roles/gasforecastTriggerSettings")
+    assert flag(grant, "--member") == "serviceAccount:gasforecast-build@offline-check.iam.gserviceaccount.com"
 
 
-def test_triggers_phase_tunes_both_eventarc_subscriptions(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "full", "triggers")
+def test_a_rerun_sets_the_roles_permissions_again(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "identities")
     assert done.returncode == 0, done.stderr
-    updates = [argv for argv in calls if argv[2:5] == ["pubsub", "subscriptions", "update"]]
-    assert [argv[5] for argv in updates] == ["eventarc-gasforecast-ingest-sub", "eventarc-gasforecast-train-sub"]
-    assert "--dead-letter-topic=retrain-requests-dead-letter" in updates[1]
-    describes = [argv[5] for argv in calls if argv[2:5] == ["eventarc", "triggers", "describe"]]
-    assert describes == ["gasforecast-ingest-trigger", "gasforecast-train-trigger"]
+    [update] = [argv for argv in calls if argv[2:5] == ["iam", "roles", "update"]]
+    assert update[5] == "gasforecastTriggerSettings" and "--permissions=eventarc.triggers.get," in " ".join(update)
+    assert not [argv for argv in calls if argv[2:5] == ["iam", "roles", "undelete"]]
+
+
+def test_a_role_deleted_by_a_teardown_is_undeleted_not_created(fake_gcloud):
+    """Google keeps a deleted custom role's id for 37 days: creating it again would be refused."""
+    done, calls = run_with_fake(fake_gcloud, "empty", "identities", FAKE_ROLE_DELETED="1")
+    assert done.returncode == 0, done.stderr
+    role_calls = [argv[4] for argv in calls if argv[2:4] == ["iam", "roles"]]
+    assert role_calls == ["describe", "undelete", "update"]
 
 
 # ---- Buckets, lifecycle, least privilege -------------------------------------------------------
@@ -255,7 +250,7 @@ def test_a_grant_to_an_account_iam_has_not_propagated_yet_is_retried(fake_gcloud
                                                  "Service account service-123@gcp-sa-pubsub.iam.gserviceaccount.com does not exist.")
     assert done.returncode == 0, done.stderr
     grants = [argv for argv in calls if "add-iam-policy-binding" in argv]
-    assert len(grants) == 3 and grants[0] == grants[2]
+    assert len(grants) == 2 + 2 and grants[0] == grants[2]
     assert done.stdout.count("# not usable yet") == 2
 
 
@@ -296,7 +291,7 @@ def test_second_run_creates_nothing(fake_gcloud):
     # What can drift is re-applied instead: the VM's startup script and settings, the log-based
     # metric, the alert policies, the bucket lifecycle rules.
     for refreshed in (["add-metadata"], ["logging", "metrics", "update"], ["monitoring", "policies", "update"],
-                      ["storage", "buckets", "update"]):
+                      ["storage", "buckets", "update"], ["iam", "roles", "update"]):
         assert any(set(refreshed) <= set(argv) for argv in calls), refreshed
 
 

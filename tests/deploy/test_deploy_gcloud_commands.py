@@ -49,7 +49,8 @@ def test_there_are_commands_to_check(shipped_commands):
     assert len(shipped_commands["scripts/bootstrap.sh --dry-run"]) >= 60
     # Every kind of command this round added is among them.
     plans = [" ".join(argv) for source, argvs in shipped_commands.items() if "bootstrap" in source for argv in argvs]
-    for expected in ("pubsub subscriptions update TRAIN_SUBSCRIPTION --ack-deadline=600", "--lifecycle-file=",
+    for expected in ("iam roles create gasforecastTriggerSettings", "iam roles update gasforecastTriggerSettings",
+                     "iam roles undelete gasforecastTriggerSettings", "--lifecycle-file=",
                      "logging metrics create", "alpha monitoring policies create --policy-from-file=",
                      "monitoring uptime create", "beta monitoring channels create", "scheduler jobs create pubsub",
                      "--condition=^;^title=", "sql users create mlflow --instance=gasforecast-mlflow-db --flags-file=-",
@@ -58,6 +59,10 @@ def test_there_are_commands_to_check(shipped_commands):
         assert any(expected in line for line in plans), expected
     assert ["functions", "deploy", "gasforecast-ingest"] in [argv[:3] for argv in shipped_commands["cloudbuild.yaml"]
                                                              if "--trigger-event-filters=bucket=gasforecast-uploads" in argv]
+    build = [" ".join(argv) for argv in shipped_commands["cloudbuild.yaml"]]
+    for expected in ("eventarc triggers describe gasforecast-train-trigger", "--format=value(eventTrigger.trigger)",
+                     "pubsub subscriptions update eventarc-r-gasforecast-train-sub --ack-deadline=600"):
+        assert any(expected in line for line in build), expected
     assert len(shipped_commands["docs/gcp-setup.md"]) >= 3
     assert len(shipped_commands["docs/operations.md"]) >= 3
 
