@@ -415,6 +415,32 @@ phase_storage() {
   present artifacts repositories describe "$REPOSITORY" --location="$REGION" --format='value(name)' ||
     run artifacts repositories create "$REPOSITORY" --repository-format=docker --location="$REGION" \
       --description="gasforecast service images"
+  # Every build pushes an image: keep the last 10 (rollback targets), delete the rest after 30 days.
+  set_image_cleanup "$REPOSITORY"
+}
+
+# set_image_cleanup REPOSITORY: the image cleanup policies of deploy/storage/ on a Docker repository
+# in REGION (Artifact Registry keeps a version any Keep policy matches, whatever the Delete ones say).
+set_image_cleanup() {
+  run artifacts repositories set-cleanup-policies "$1" --location="$REGION" \
+    --policy="$REPO_ROOT/deploy/storage/image-cleanup-policies.json" --no-dry-run --format=none
+}
+
+# when_present CHECK... -- ACTION...: run the gcloud ACTION when the describe CHECK finds something
+# (a resource Google creates on first use); a dry run prints both, the action as "# if found:".
+when_present() {
+  local check=()
+  while [[ $1 != -- ]]; do
+    check+=("$1")
+    shift
+  done
+  shift
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "# check:" "${check[@]}"
+    print_command "# if found:" "$@"
+  elif present "${check[@]}"; then
+    run "$@"
+  fi
 }
 
 phase_pubsub() {
@@ -652,6 +678,7 @@ phase_build() {
   if [[ $DRY_RUN -eq 1 ]]; then
     print_command "" "${submit[@]}" --region="$BUILD_REGION"
     print_command "# if refused (FAILED_PRECONDITION):" "${submit[@]}" --region="$fallback"
+    build_leftovers
     return 0
   fi
   print_command "+" "${submit[@]}" --region="$BUILD_REGION"
@@ -670,10 +697,24 @@ phase_build() {
       "$fallback" >&3
     printf '# stays %s. Next time: export BUILD_REGION=%s\n' "$REGION" "$fallback" >&3
     run "${submit[@]}" --region="$fallback"
+    build_leftovers
     return
   fi
   rm -f "$errors"
-  return "$status"
+  [[ $status -eq 0 ]] || return "$status"
+  build_leftovers
+}
+
+# build_leftovers: what Google creates at the first build, bounded like the rest. Cloud Functions
+# keeps each function's images in the repository gcf-artifacts; `gcloud builds submit` uploads the
+# sources to gs://PROJECT_ID_cloudbuild.
+build_leftovers() {
+  when_present artifacts repositories describe gcf-artifacts --location="$REGION" --format='value(name)' -- \
+    artifacts repositories set-cleanup-policies gcf-artifacts --location="$REGION" \
+    --policy="$REPO_ROOT/deploy/storage/image-cleanup-policies.json" --no-dry-run --format=none
+  when_present storage buckets describe "gs://${PROJECT_ID}_cloudbuild" --format='value(name)' -- \
+    storage buckets update "gs://${PROJECT_ID}_cloudbuild" \
+    --lifecycle-file="$REPO_ROOT/deploy/storage/build-sources-lifecycle.json"
 }
 
 # uptime_check NAME HOST PATH PERIOD_MINUTES [FLAG...]: the id of the HTTPS uptime check NAME on

@@ -55,7 +55,8 @@ def test_there_are_commands_to_check(shipped_commands):
                      "monitoring uptime create", "beta monitoring channels create", "scheduler jobs create pubsub",
                      "--condition=^;^title=", "sql users create mlflow --instance=gasforecast-mlflow-db --flags-file=-",
                      "storage buckets remove-iam-policy-binding", "--region=europe-west2", "--region=europe-west1",
-                     "builds submit /"):
+                     "builds submit /", "artifacts repositories set-cleanup-policies gasforecast ",
+                     "artifacts repositories set-cleanup-policies gcf-artifacts ", "build-sources-lifecycle.json"):
         assert any(expected in line for line in plans), expected
     assert ["functions", "deploy", "gasforecast-ingest"] in [argv[:3] for argv in shipped_commands["cloudbuild.yaml"]
                                                              if "--trigger-event-filters=bucket=gasforecast-uploads" in argv]
@@ -104,6 +105,18 @@ def test_a_wrong_flag_or_value_is_caught(sdk):
     assert [r.ok for r in report.results] == [False, False, False, False]
     assert "unrecognized arguments: --retries" in report.results[0].error
     assert "--concurrency" in report.results[1].error
+
+
+def test_the_parser_reads_the_cleanup_policy_file(sdk, tmp_path, repo):
+    """gcloud parses --policy of set-cleanup-policies while parsing arguments: the shipped file is
+    checked along with the command, and a malformed one is refused."""
+    bad = tmp_path / "policies.json"
+    bad.write_text('[{"name": "x", "action": {"type": "Delete"}}]')  # neither condition nor mostRecentVersions
+    command = ["artifacts", "repositories", "set-cleanup-policies", "r", "--location=europe-west2", "--no-dry-run"]
+    good = repo / "deploy" / "storage" / "image-cleanup-policies.json"
+    report = parse_all(sdk, [[*command, f"--policy={good}"], [*command, f"--policy={bad}"]])
+    assert [r.ok for r in report.results] == [True, False]
+    assert "condition" in report.results[1].error
 
 
 def test_the_real_cli_agrees_and_stops_for_lack_of_credentials(sdk, shipped_commands):
