@@ -442,6 +442,7 @@ def test_a_placeholder_without_a_value_stops_the_run(fake_gcloud, tmp_path, repo
     assert '"SERVICE_UP_CHECK=$up" ' in script
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "bootstrap.sh").write_text(script.replace('"SERVICE_UP_CHECK=$up" ', ""))
+    (tmp_path / "scripts" / "deploy-lib.sh").symlink_to(repo / "scripts" / "deploy-lib.sh")
     (tmp_path / "deploy").symlink_to(repo / "deploy")
     log = fake_gcloud.parent / "gcloud.log"
     log.write_text("")

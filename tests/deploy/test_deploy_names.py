@@ -12,8 +12,9 @@ from gasforecast.config import Settings
 
 @pytest.fixture(scope="module")
 def bootstrap_defaults(repo) -> dict[str, str]:
-    """`NAME=${NAME:-default}` lines of scripts/bootstrap.sh, with ${OTHER} references expanded."""
-    text = (repo / "scripts" / "bootstrap.sh").read_text(encoding="utf-8")
+    """`NAME=${NAME:-default}` lines of scripts/deploy-lib.sh (the names bootstrap.sh and teardown.sh
+    share), with ${OTHER} references expanded."""
+    text = (repo / "scripts" / "deploy-lib.sh").read_text(encoding="utf-8")
     values: dict[str, str] = {}
     for name, default in re.findall(r"^([A-Z_]+)=\$\{\1:-(.*)\}$", text, re.MULTILINE):
         values[name] = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], default)
