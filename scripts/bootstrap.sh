@@ -524,10 +524,10 @@ phase_alerting() {
   url=$(lookup https://SERVICE_HOST run services describe "$SERVICE_NAME" --region="$REGION" --format='value(status.url)')
   host=${url#https://}
   host=${host%%/*}
-  up=$(uptime_check "$SERVICE_NAME-up" "$host" / 5)
-  ready=$(uptime_check "$SERVICE_NAME-ready" "$host" /readyz 5 --matcher-type=matches-json-path \
+  up=$(uptime_check "${UPTIME_CHECKS[0]}" "$host" / 5)
+  ready=$(uptime_check "${UPTIME_CHECKS[1]}" "$host" /readyz 5 --matcher-type=matches-json-path \
     --json-path='$.status' --json-path-matcher-type=regex-match --matcher-content='^"?ready"?$')
-  fresh=$(uptime_check "$SERVICE_NAME-data-fresh" "$host" /readyz 15 --matcher-type=matches-json-path \
+  fresh=$(uptime_check "${UPTIME_CHECKS[2]}" "$host" /readyz 15 --matcher-type=matches-json-path \
     --json-path='$.data_stale' --json-path-matcher-type=exact-match --matcher-content=false)
 
   # One e-mail notification channel, found by its address.
@@ -536,7 +536,7 @@ phase_alerting() {
     --filter="type=\"email\" AND labels.email_address=\"${ALERT_EMAIL:-ALERT_EMAIL}\"" --format='value(name)')
   [[ -n $channel ]] ||
     channel=$(create_reading "projects/$PROJECT_ID/notificationChannels/CHANNEL_ID" beta monitoring channels create \
-      --display-name="gasforecast alerts" --type=email --channel-labels="email_address=${ALERT_EMAIL:-ALERT_EMAIL}" \
+      --display-name="$ALERT_CHANNEL_NAME" --type=email --channel-labels="email_address=${ALERT_EMAIL:-ALERT_EMAIL}" \
       --format='value(name)')
 
   # Alert policies from deploy/monitoring/policies/, rendered with this project's names; an existing

@@ -55,6 +55,10 @@ BUILD_SA=${BUILD_SA:-gasforecast-build}
 COMPOSER_SA=${COMPOSER_SA:-gasforecast-composer}
 TRIGGER_SETTINGS_ROLE=${TRIGGER_SETTINGS_ROLE:-gasforecastTriggerSettings}
 ALERT_EMAIL=${ALERT_EMAIL:-}
+# Monitoring resources Google names by id are found by these display names.
+ALERT_CHANNEL_NAME=${ALERT_CHANNEL_NAME:-gasforecast alerts}
+# shellcheck disable=SC2034  # (used by bootstrap.sh and teardown.sh)
+UPTIME_CHECKS=("$SERVICE_NAME-up" "$SERVICE_NAME-ready" "$SERVICE_NAME-data-fresh")
 # The build phase: where Cloud Build runs (not where it deploys: that is REGION), the region to fall
 # back to when Cloud Build refuses BUILD_REGION (default: the nearest of the regions Google documents
 # for restricted projects), and further substitutions (e.g. "_TARGET_COLUMN=x,_TARGET_UNIT=y").

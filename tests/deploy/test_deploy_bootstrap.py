@@ -8,78 +8,16 @@ from __future__ import annotations
 
 import re
 import shlex
-import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from deploy_commands import BOOTSTRAP_PHASES, plan_commands, run_bootstrap
+from deploy_commands import BOOTSTRAP_PHASES, plan_commands, run_bootstrap, run_with_fake
 from gasforecast.messaging import RetrainRequest, parse_retrain_request
 
 POST_BUILD = ("build", "alerting")
 BEFORE_BUILD = [p for p in BOOTSTRAP_PHASES if p not in POST_BUILD]
-
-# Answers the look-ups the script makes; a describe/list answers per FAKE_STATE (empty or full).
-# Commands matching the glob FAKE_FAIL_MATCH (default: grants) fail FAKE_FAILURES times with
-# FAKE_ERROR first (IAM or Cloud Monitoring not caught up yet, a region refused).
-FAKE_GCLOUD = r"""#!/usr/bin/env bash
-printf '%s\n' "$*" >>"$FAKE_LOG"
-if [[ " $* " == ${FAKE_FAIL_MATCH:-*" add-iam-policy-binding "*} && ${FAKE_FAILURES:-0} -gt 0 ]]; then
-  failed=$(cat "$FAKE_LOG.failed" 2>/dev/null || echo 0)
-  if ((failed < FAKE_FAILURES)); then
-    echo $((failed + 1)) >"$FAKE_LOG.failed"
-    echo "$FAKE_ERROR" >&2; exit 1
-  fi
-fi
-case "$*" in
-  *"value(projectNumber)"*) echo 123456789012; exit 0 ;;
-  *"storage service-agent"*) echo service-123456789012@gs-project-accounts.iam.gserviceaccount.com; exit 0 ;;
-  *"secrets versions access"*) echo stored-password; exit 0 ;;
-  *"value(eventTrigger.trigger)"*) echo "projects/p/locations/europe-west2/triggers/${5}-trigger"; exit 0 ;;
-  *"value(transport.pubsub.subscription)"*) echo "projects/p/subscriptions/eventarc-${6%-trigger}-sub"; exit 0 ;;
-  *"value(config.dagGcsPrefix)"*) echo gs://europe-west2-gasforecast-composer-bucket/dags; exit 0 ;;
-  *"value(status.url)"*) echo https://gasforecast-service-abc123-nw.a.run.app; exit 0 ;;
-  *"value(networkInterfaces[0].networkIP)"*) echo 10.10.0.23; exit 0 ;;
-  *"iam roles describe"*) [[ -z ${FAKE_ROLE_DELETED:-} ]] || { printf 'projects/p/roles/r\tTrue\n'; exit 0; } ;;
-  *"get-iam-policy"*) printf '%s\n' "${FAKE_BINDINGS:-}"; exit 0 ;;
-  *"channels create"*) echo projects/p/notificationChannels/4242; exit 0 ;;
-  *"uptime create"*) echo "projects/p/uptimeCheckConfigs/${6}-id"; exit 0 ;;
-  *"--data-file=-"*) cat >"$FAKE_LOG.secret"; exit 0 ;;
-  *"--flags-file=-"*) cat >"$FAKE_LOG.flags"; exit 0 ;;
-esac
-if [[ " $* " =~ \ (describe|list|list-configs)\  ]]; then
-  if [[ $FAKE_STATE == full ]]; then echo exists; exit 0; fi
-  [[ " $* " == *" describe "* ]] || exit 0
-  echo "ERROR: NOT_FOUND" >&2; exit 1
-fi
-exit 0
-"""
-
-
-@pytest.fixture()
-def fake_gcloud(tmp_path: Path) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "gcloud"
-    script.write_text(FAKE_GCLOUD)
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return bin_dir
-
-
-def run_with_fake(fake_gcloud: Path, state: str, *args: str, **env: str):
-    log = fake_gcloud.parent / "gcloud.log"
-    log.write_text("")
-    done = run_bootstrap(
-        *args,
-        env={"PROJECT_ID": "offline-check", "FAKE_STATE": state, "FAKE_LOG": str(log), "GRANT_RETRY_SECONDS": "0",
-             "METRIC_RETRY_SECONDS": "0",
-             "MONITORING_DIR": str(fake_gcloud.parent / "monitoring"), "ALERT_EMAIL": "ops@example.com", **env},
-        path=f"{fake_gcloud}:/usr/bin:/bin",
-    )
-    calls = [shlex.split(line) for line in log.read_text().splitlines()]
-    return done, calls
-
 
 def is_create(argv: list[str]) -> bool:
     """A command that makes a new resource (IAM bindings and updates are idempotent by nature)."""

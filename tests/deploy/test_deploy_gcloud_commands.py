@@ -19,6 +19,7 @@ from deploy_commands import (
     doc_variables,
     plan_commands,
     run_bootstrap,
+    run_teardown,
 )
 from gcloud_offline import parse_all, run_all, run_one
 
@@ -33,10 +34,13 @@ def shipped_commands(repo, cloudbuild, bootstrap_plan) -> dict[str, list[list[st
     cloud_scheduler = run_bootstrap("--dry-run", "--scheduler=cloud-scheduler", *BOOTSTRAP_PHASES,
                                     env={"PROJECT_ID": "offline-check"})
     assert cloud_scheduler.returncode == 0, cloud_scheduler.stderr
+    teardown = run_teardown("--dry-run", env={"PROJECT_ID": "offline-check"})
+    assert teardown.returncode == 0, teardown.stderr
     commands = {
         "cloudbuild.yaml": [c.argv for c in cloudbuild_gcloud_commands(cloudbuild, build_values(cloudbuild))],
         "scripts/bootstrap.sh --dry-run": plan_commands(bootstrap_plan),
         "scripts/bootstrap.sh --dry-run --scheduler=cloud-scheduler": plan_commands(cloud_scheduler.stdout),
+        "scripts/teardown.sh --dry-run": plan_commands(teardown.stdout),
     }
     for name in DOCS:
         path = repo / "docs" / name
@@ -64,6 +68,7 @@ def test_there_are_commands_to_check(shipped_commands):
     for expected in ("eventarc triggers describe gasforecast-train-trigger", "--format=value(eventTrigger.trigger)",
                      "pubsub subscriptions update eventarc-r-gasforecast-train-sub --ack-deadline=600"):
         assert any(expected in line for line in build), expected
+    assert len(shipped_commands["scripts/teardown.sh --dry-run"]) >= 80
     assert len(shipped_commands["docs/gcp-setup.md"]) >= 3
     assert len(shipped_commands["docs/operations.md"]) >= 3
 

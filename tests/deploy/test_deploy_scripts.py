@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = ("scripts/bootstrap.sh", "scripts/deploy-lib.sh", "scripts/assemble_function.sh",
+SCRIPTS = ("scripts/bootstrap.sh", "scripts/teardown.sh", "scripts/deploy-lib.sh", "scripts/assemble_function.sh",
            "scripts/mlflow-vm-startup.sh")
 
 
