@@ -2,7 +2,8 @@
 # Create every Google Cloud resource gasforecast needs, in order, with least-privilege identities.
 #
 # Safe to re-run: each resource is created only when a describe finds nothing, settings that can
-# drift (lifecycle rules, metrics, alert policies, the scheduler job) are re-applied, and IAM
+# drift (lifecycle rules, metrics, alert policies, the scheduler job, the VM's metadata, the custom
+# role's permissions) are re-applied, and IAM
 # bindings are additive. Grants to a new service account or service agent are retried with backoff
 # while IAM makes the account usable. With --dry-run nothing is run: every command is printed
 # instead (checks and look-ups as "# check:" and "# lookup:" comments), so the whole plan can be
@@ -10,10 +11,11 @@
 #
 # Usage: scripts/bootstrap.sh [--dry-run] [--scheduler composer|cloud-scheduler] [PHASE...]
 #   Phases, in order: apis network storage pubsub identities sql mlflow schedule  (default: all of them)
-#   After the first `gcloud builds submit`: scripts/bootstrap.sh triggers alerting  (alerting needs ALERT_EMAIL)
+#   Then, to build and deploy (again at every change): scripts/bootstrap.sh build
+#   After the first build: scripts/bootstrap.sh alerting  (needs ALERT_EMAIL)
 #   --scheduler (or SCHEDULER): what publishes the hourly retrain message: composer (the default, a
 #     Cloud Composer 3 environment running dag_airflow/) or cloud-scheduler (a Cloud Scheduler job).
-#     Give the build the same choice: --substitutions=_SCHEDULER=...
+#     The build phase passes the same choice to the build (_SCHEDULER).
 # Names come from the environment; defaults match gasforecast/config.py and cloudbuild.yaml.
 # Versions come from deploy/versions.env. docs/gcp-setup.md walks through each phase.
 set -euo pipefail
@@ -46,7 +48,7 @@ while [[ $# -gt 0 ]]; do
       exit 0
       ;;
     all) PHASES+=("${ALL_PHASES[@]}") ;;
-    apis | network | storage | pubsub | identities | sql | mlflow | schedule | triggers | alerting) PHASES+=("$1") ;;
+    apis | network | storage | pubsub | identities | sql | mlflow | schedule | build | alerting) PHASES+=("$1") ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
   shift
@@ -57,193 +59,13 @@ case $SCHEDULER in
   *) usage_error "--scheduler must be composer or cloud-scheduler, not '$SCHEDULER'" ;;
 esac
 
-# ---- Names (override any of them in the environment) -------------------------------------------
-if [[ $DRY_RUN -eq 1 ]]; then
-  PROJECT_ID=${PROJECT_ID:-${GOOGLE_CLOUD_PROJECT:-your-project-id}}
-else
-  PROJECT_ID=${PROJECT_ID:-${GOOGLE_CLOUD_PROJECT:-$(gcloud config get-value project 2>/dev/null)}}
-fi
-if [[ -z $PROJECT_ID ]]; then
-  echo "bootstrap.sh: set PROJECT_ID (or run: gcloud config set project PROJECT_ID)" >&2
-  exit 2
-fi
-REGION=${REGION:-europe-west2}
-ZONE=${ZONE:-${REGION}-a}
-UPLOADS_BUCKET=${UPLOADS_BUCKET:-gasforecast-uploads}
-DATA_BUCKET=${DATA_BUCKET:-gasforecast-data}
-ARTIFACT_BUCKET=${ARTIFACT_BUCKET:-gasforecast-artifacts}
-RETRAIN_TOPIC=${RETRAIN_TOPIC:-retrain-requests}
-DEAD_LETTER_TOPIC=${DEAD_LETTER_TOPIC:-${RETRAIN_TOPIC}-dead-letter}
-DEAD_LETTER_SUBSCRIPTION=${DEAD_LETTER_SUBSCRIPTION:-${DEAD_LETTER_TOPIC}-sub}
-MAX_DELIVERY_ATTEMPTS=${MAX_DELIVERY_ATTEMPTS:-5}
-REPOSITORY=${REPOSITORY:-gasforecast}
-INGEST_FUNCTION=${INGEST_FUNCTION:-gasforecast-ingest}
-TRAIN_FUNCTION=${TRAIN_FUNCTION:-gasforecast-train}
-SERVICE_NAME=${SERVICE_NAME:-gasforecast-service}
-NETWORK=${NETWORK:-gasforecast-net}
-SUBNET=${SUBNET:-gasforecast-subnet}
-SUBNET_RANGE=${SUBNET_RANGE:-10.10.0.0/24}
-PRIVATE_SERVICES_RANGE=${PRIVATE_SERVICES_RANGE:-gasforecast-private-services}
-ROUTER=${ROUTER:-gasforecast-router}
-NAT=${NAT:-gasforecast-nat}
-VPC_CONNECTOR=${VPC_CONNECTOR:-gasforecast-connector}
-CONNECTOR_RANGE=${CONNECTOR_RANGE:-10.8.0.0/28}
-MLFLOW_VM=${MLFLOW_VM:-gasforecast-mlflow}
-MLFLOW_IP=${MLFLOW_IP:-10.10.0.10}
-MLFLOW_PORT=${MLFLOW_PORT:-5000}
-MLFLOW_MACHINE_TYPE=${MLFLOW_MACHINE_TYPE:-e2-small}
-MLFLOW_TAG=${MLFLOW_TAG:-mlflow-server}
-SQL_INSTANCE=${SQL_INSTANCE:-gasforecast-mlflow-db}
-SQL_TIER=${SQL_TIER:-db-f1-micro}
-SQL_DATABASE=${SQL_DATABASE:-mlflow}
-SQL_USER=${SQL_USER:-mlflow}
-DB_PASSWORD_SECRET=${DB_PASSWORD_SECRET:-mlflow-db-password}
-COMPOSER_ENV=${COMPOSER_ENV:-gasforecast-composer}
-SCHEDULER_JOB=${SCHEDULER_JOB:-gasforecast-retrain-schedule}
-INGEST_SA=${INGEST_SA:-gasforecast-ingest}
-TRAIN_SA=${TRAIN_SA:-gasforecast-train}
-SERVICE_SA=${SERVICE_SA:-gasforecast-service}
-MLFLOW_SA=${MLFLOW_SA:-gasforecast-mlflow}
-BUILD_SA=${BUILD_SA:-gasforecast-build}
-COMPOSER_SA=${COMPOSER_SA:-gasforecast-composer}
-ALERT_EMAIL=${ALERT_EMAIL:-}
-MONITORING_DIR=${MONITORING_DIR:-$REPO_ROOT/build/monitoring}
-# A grant to an account created moments ago may fail until IAM has propagated it (a minute or more):
-# each grant gets GRANT_ATTEMPTS tries, GRANT_RETRY_SECONDS apart at first, doubling up to a minute.
-GRANT_ATTEMPTS=${GRANT_ATTEMPTS:-6}
-GRANT_RETRY_SECONDS=${GRANT_RETRY_SECONDS:-5}
-
-# Delivery timing of the trigger subscriptions (docs/operations.md#delivery-timing): Pub/Sub push
-# waits for the function as long as the ack deadline, so it is the maximum, above both timeouts.
-ACK_DEADLINE=600
-MIN_RETRY_DELAY=10s
-MAX_RETRY_DELAY=600s
+# Names, and how commands run (run, present, lookup, ...): shared with scripts/teardown.sh.
+# shellcheck source=scripts/deploy-lib.sh
+source "$SCRIPT_DIR/deploy-lib.sh"
 
 if [[ $DRY_RUN -eq 0 && " ${PHASES[*]} " == *" alerting "* && -z $ALERT_EMAIL ]]; then
   usage_error "the alerting phase e-mails ALERT_EMAIL: set it (export ALERT_EMAIL=you@example.com)"
 fi
-
-# ---- How commands run ---------------------------------------------------------------------------
-# fd 3 is the plan/progress channel, so look-ups can print their command while returning a value.
-exec 3>&1
-
-# Quote only what the shell would misread, so printed commands stay readable and copy-pasteable.
-quote() {
-  if [[ $1 =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then
-    printf '%s' "$1"
-  else
-    printf "'%s'" "${1//\'/\'\\\'\'}"
-  fi
-}
-
-# print_command PREFIX ARGS...: one gcloud command line on the plan channel.
-print_command() {
-  local line arg
-  line="gcloud --project=$(quote "$PROJECT_ID") --quiet"
-  for arg in "${@:2}"; do
-    line+=" $(quote "$arg")"
-  done
-  printf '%s\n' "${1:+$1 }$line" >&3
-}
-
-# run ARGS...: a gcloud command that changes something.
-run() {
-  if [[ $DRY_RUN -eq 1 ]]; then
-    print_command "" "$@"
-  else
-    print_command "+" "$@"
-    gcloud "--project=$PROJECT_ID" --quiet "$@"
-  fi
-}
-
-# run_with_password PASSWORD ARGS...: like run, handing gcloud --password in a flags file on its
-# standard input, so the password is never printed and never on a command line (visible in `ps`).
-run_with_password() {
-  local password=$1
-  shift
-  if [[ $DRY_RUN -eq 1 ]]; then
-    print_command "" "$@" --flags-file=-
-  else
-    print_command "+" "$@" --flags-file=-
-    printf -- '--password: "%s"\n' "$password" | gcloud "--project=$PROJECT_ID" --quiet "$@" --flags-file=-
-  fi
-}
-
-# run_grant ARGS...: an add-iam-policy-binding. A member created moments ago (a service account,
-# a service agent) may be refused until IAM has propagated it, so such refusals are retried with
-# exponential backoff, GRANT_ATTEMPTS times at most; any other failure stops the script at once.
-run_grant() {
-  if [[ $DRY_RUN -eq 1 ]]; then
-    print_command "" "$@"
-    return 0
-  fi
-  print_command "+" "$@"
-  local attempt=1 delay=$GRANT_RETRY_SECONDS error
-  while ! error=$(gcloud "--project=$PROJECT_ID" --quiet "$@" 2>&1 >/dev/null); do
-    if ! grep -qiE 'does not exist|not found|invalid argument|concurrent policy changes|aborted' <<<"$error"; then
-      printf '%s\n' "$error" >&2
-      return 1
-    fi
-    if ((attempt >= GRANT_ATTEMPTS)); then
-      printf '%s\nbootstrap.sh: still refused after %d attempts; IAM may need longer for a new account:\n' \
-        "$error" "$attempt" >&2
-      echo "bootstrap.sh: wait a few minutes and run the same command again (it skips what exists)" >&2
-      return 1
-    fi
-    printf '# not usable yet (attempt %d of %d), retrying in %d s: %s\n' \
-      "$attempt" "$GRANT_ATTEMPTS" "$delay" "$(tail -n 1 <<<"$error")" >&3
-    sleep "$delay"
-    attempt=$((attempt + 1))
-    delay=$((delay * 2 > 60 ? 60 : delay * 2))
-  done
-}
-
-# present ARGS...: true when this describe/list command succeeds and prints something.
-# In a dry run every resource counts as absent, so the plan shows each create.
-present() {
-  if [[ $DRY_RUN -eq 1 ]]; then
-    print_command "# check:" "$@"
-    return 1
-  fi
-  local out
-  out=$(gcloud "--project=$PROJECT_ID" --quiet "$@" 2>/dev/null) && [[ -n $out ]]
-}
-
-# existing ARGS...: print the first line a list command answers: the name of a resource found by
-# its display name, or nothing. In a dry run nothing is found, so the plan shows each create.
-existing() {
-  if [[ $DRY_RUN -eq 1 ]]; then
-    print_command "# check:" "$@"
-    return 0
-  fi
-  { gcloud "--project=$PROJECT_ID" --quiet "$@" 2>/dev/null || true; } | head -n 1
-}
-
-# create_reading PLACEHOLDER ARGS...: run a create command and print what it answers (its --format),
-# e.g. the generated name of the new resource; the placeholder in a dry run.
-create_reading() {
-  local placeholder=$1
-  shift
-  if [[ $DRY_RUN -eq 1 ]]; then
-    print_command "" "$@"
-    printf '%s\n' "$placeholder"
-  else
-    print_command "+" "$@"
-    gcloud "--project=$PROJECT_ID" --quiet "$@"
-  fi
-}
-
-# lookup PLACEHOLDER ARGS...: print a value read with gcloud (the placeholder in a dry run).
-lookup() {
-  local placeholder=$1
-  shift
-  if [[ $DRY_RUN -eq 1 ]]; then
-    print_command "# lookup:" "$@"
-    printf '%s\n' "$placeholder"
-  else
-    gcloud "--project=$PROJECT_ID" --quiet "$@"
-  fi
-}
 
 # render TEMPLATE NAME=VALUE...: write TEMPLATE to MONITORING_DIR with each ${NAME} replaced and
 # print the new file's path. Only upper-case placeholders are ours (Cloud Monitoring's own
@@ -265,14 +87,9 @@ render() {
   printf '%s\n' "$out"
 }
 
-phase() { printf '\n# ==== %s ====\n' "$1" >&3; }
-sa_email() { printf '%s@%s.iam.gserviceaccount.com' "$1" "$PROJECT_ID"; }
-project_number() { lookup PROJECT_NUMBER projects describe "$PROJECT_ID" --format='value(projectNumber)'; }
-pubsub_agent() { printf 'service-%s@gcp-sa-pubsub.iam.gserviceaccount.com' "$(project_number)"; }
 
 grant_project() { run_grant projects add-iam-policy-binding "$PROJECT_ID" --member="$1" --role="$2" --condition=None --format=none; }
 grant_topic() { run_grant pubsub topics add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
-grant_subscription() { run_grant pubsub subscriptions add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
 grant_secret() { run_grant secrets add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
 grant_service_account() { run_grant iam service-accounts add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
 
@@ -388,6 +205,15 @@ phase_storage() {
   present artifacts repositories describe "$REPOSITORY" --location="$REGION" --format='value(name)' ||
     run artifacts repositories create "$REPOSITORY" --repository-format=docker --location="$REGION" \
       --description="gasforecast service images"
+  # Every build pushes an image: keep the last 10 (rollback targets), delete the rest after 30 days.
+  set_image_cleanup "$REPOSITORY"
+}
+
+# set_image_cleanup REPOSITORY: the image cleanup policies of deploy/storage/ on a Docker repository
+# in REGION (Artifact Registry keeps a version any Keep policy matches, whatever the Delete ones say).
+set_image_cleanup() {
+  run artifacts repositories set-cleanup-policies "$1" --location="$REGION" \
+    --policy="$REPO_ROOT/deploy/storage/image-cleanup-policies.json" --no-dry-run --format=none
 }
 
 phase_pubsub() {
@@ -399,9 +225,35 @@ phase_pubsub() {
   present pubsub subscriptions describe "$DEAD_LETTER_SUBSCRIPTION" --format='value(name)' ||
     run pubsub subscriptions create "$DEAD_LETTER_SUBSCRIPTION" --topic="$DEAD_LETTER_TOPIC" \
       --message-retention-duration=7d --expiration-period=never --ack-deadline=60
-  # Pub/Sub's own service agent moves undeliverable messages: it must publish to the dead-letter topic.
+  # Pub/Sub's own service agent moves undeliverable messages: it must publish to the dead-letter topic
+  # and acknowledge the moved message on the source subscription. That subscription is the train
+  # trigger's, which Eventarc creates (and recreates) at deploy time, so the agent's subscriber role
+  # is on the project: no binding on a subscription would outlive its trigger.
   run beta services identity create --service=pubsub.googleapis.com --format=none
   grant_topic "$DEAD_LETTER_TOPIC" "serviceAccount:$(pubsub_agent)" roles/pubsub.publisher
+  grant_project "serviceAccount:$(pubsub_agent)" roles/pubsub.subscriber
+}
+
+# trigger_settings_role: the project's custom role that lets the build read each function's Eventarc
+# trigger and set ack deadline, retry and dead-letter policy on its subscription; a re-run sets the
+# permissions this script lists (so a change here reaches the project). A role deleted less than 37
+# days ago (a teardown) still holds its id: it is undeleted rather than created.
+trigger_settings_role() {
+  local permissions=eventarc.triggers.get,pubsub.subscriptions.get,pubsub.subscriptions.update found
+  local undelete=(iam roles undelete "$TRIGGER_SETTINGS_ROLE" --project="$PROJECT_ID" --format=none)
+  local update=(iam roles update "$TRIGGER_SETTINGS_ROLE" --project="$PROJECT_ID" --permissions="$permissions" --format=none)
+  found=$(existing iam roles describe "$TRIGGER_SETTINGS_ROLE" --project="$PROJECT_ID" --format='value(name,deleted)')
+  if [[ -z $found ]]; then
+    run iam roles create "$TRIGGER_SETTINGS_ROLE" --project="$PROJECT_ID" --permissions="$permissions" \
+      --title="gasforecast trigger subscription settings" --stage=GA --format=none
+    if [[ $DRY_RUN -eq 1 ]]; then
+      print_command "# if deleted:" "${undelete[@]}"
+      print_command "# if found:" "${update[@]}"
+    fi
+    return
+  fi
+  [[ $found != *True* ]] || run "${undelete[@]}"
+  run "${update[@]}"
 }
 
 create_service_account() {
@@ -444,7 +296,11 @@ phase_identities() {
   grant_bucket "$ARTIFACT_BUCKET" "$mlflow" roles/storage.objectAdmin
   grant_project "$mlflow" roles/cloudsql.client
   grant_project "$mlflow" roles/logging.logWriter
-  # Cloud Build: deploy Cloud Run and functions as the runtime identities above, build function sources.
+  # Cloud Build: deploy Cloud Run and functions as the runtime identities above, build function sources,
+  # and set the delivery settings of the functions' trigger subscriptions (a custom role: no
+  # predefined one updates subscriptions without also creating, deleting and consuming them).
+  trigger_settings_role
+  grant_project "$build" "projects/$PROJECT_ID/roles/$TRIGGER_SETTINGS_ROLE"
   grant_project "$build" roles/run.admin
   grant_project "$build" roles/cloudfunctions.developer
   grant_project "$build" roles/cloudbuild.builds.builder
@@ -484,7 +340,9 @@ phase_sql() {
   if ! present secrets describe "$DB_PASSWORD_SECRET" --format='value(name)'; then
     # Alphanumerics only: no quoting trouble in the connection URI the VM builds from it.
     password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')
-    printf '%s' "$password" | run secrets create "$DB_PASSWORD_SECRET" --replication-policy=automatic --data-file=-
+    # Fed by process substitution, not a pipe: a dry run reads nothing, and under pipefail the
+    # unread pipe's SIGPIPE (exit 141) would end the script.
+    run secrets create "$DB_PASSWORD_SECRET" --replication-policy=automatic --data-file=- < <(printf '%s' "$password")
   fi
   if ! present sql users list --instance="$SQL_INSTANCE" --filter="name=$SQL_USER" --format='value(name)'; then
     if [[ -z $password ]]; then
@@ -560,33 +418,76 @@ schedule_with_cloud_scheduler() {
   fi
 }
 
-# trigger_subscription FUNCTION PLACEHOLDER: the push subscription Eventarc made for the function's
-# trigger (functions describe → eventTrigger.trigger → eventarc triggers describe → subscription).
-trigger_subscription() {
-  local trigger subscription
-  trigger=$(lookup projects/PROJECT/locations/REGION/triggers/TRIGGER functions describe "$1" \
-    --gen2 --region="$REGION" --format='value(eventTrigger.trigger)')
-  subscription=$(lookup "projects/PROJECT/subscriptions/$2" eventarc triggers describe "${trigger##*/}" \
-    --location="$REGION" --format='value(transport.pubsub.subscription)')
-  printf '%s\n' "${subscription##*/}"
+# build_fallback_region REGION: where to build when Cloud Build refuses REGION. Some new projects may
+# run builds only in us-central1, us-west2, europe-west1, asia-east1, australia-southeast1 and
+# southamerica-east1 (https://cloud.google.com/build/docs/locations): the nearest of those.
+build_fallback_region() {
+  case $1 in
+    europe-* | me-* | africa-*) echo europe-west1 ;;
+    asia-*) echo asia-east1 ;;
+    australia-*) echo australia-southeast1 ;;
+    southamerica-*) echo southamerica-east1 ;;
+    us-west*) echo us-west2 ;;
+    *) echo us-central1 ;;
+  esac
 }
 
-phase_triggers() {
-  phase "Trigger subscriptions: ack deadline, retry policy, dead letters (after the first build)"
-  # Eventarc creates the push subscriptions behind both triggers at deploy time; this tunes them.
-  # Ack deadline above each function's timeout (ingest 300 s, train 540 s), so a push waits for the
-  # function's own answer; backoff 10 s to 600 s; after 5 attempts a retrain message goes to the
-  # dead-letter topic. The arithmetic: docs/operations.md#delivery-timing.
-  local ingest train
-  ingest=$(trigger_subscription "$INGEST_FUNCTION" INGEST_SUBSCRIPTION)
-  run pubsub subscriptions update "$ingest" --ack-deadline="$ACK_DEADLINE" \
-    --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY"
-  train=$(trigger_subscription "$TRAIN_FUNCTION" TRAIN_SUBSCRIPTION)
-  run pubsub subscriptions update "$train" --ack-deadline="$ACK_DEADLINE" \
-    --min-retry-delay="$MIN_RETRY_DELAY" --max-retry-delay="$MAX_RETRY_DELAY" \
-    --dead-letter-topic="$DEAD_LETTER_TOPIC" --max-delivery-attempts="$MAX_DELIVERY_ATTEMPTS"
-  # The Pub/Sub service agent acknowledges on the source subscription the messages it moved.
-  grant_subscription "$train" "serviceAccount:$(pubsub_agent)" roles/pubsub.subscriber
+phase_build() {
+  phase "Build and deploy: cloudbuild.yaml in Cloud Build, as $BUILD_SA, with this script's names"
+  # The functions and the service reach MLflow at the private address of the VM the mlflow phase made.
+  local uri
+  uri="http://$(lookup "$MLFLOW_IP" compute instances describe "$MLFLOW_VM" --zone="$ZONE" \
+    --format='value(networkInterfaces[0].networkIP)'):$MLFLOW_PORT"
+  local substitutions="_REGION=$REGION,_REPOSITORY=$REPOSITORY,_SERVICE_NAME=$SERVICE_NAME"
+  substitutions+=",_INGEST_FUNCTION=$INGEST_FUNCTION,_TRAIN_FUNCTION=$TRAIN_FUNCTION"
+  substitutions+=",_UPLOADS_BUCKET=$UPLOADS_BUCKET,_DATA_BUCKET=$DATA_BUCKET,_ARTIFACT_BUCKET=$ARTIFACT_BUCKET"
+  substitutions+=",_RETRAIN_TOPIC=$RETRAIN_TOPIC,_VPC_CONNECTOR=$VPC_CONNECTOR,_SCHEDULER=$SCHEDULER"
+  substitutions+=",_COMPOSER_ENV=$COMPOSER_ENV,_INGEST_SA=$INGEST_SA,_TRAIN_SA=$TRAIN_SA,_SERVICE_SA=$SERVICE_SA"
+  substitutions+=",_BUILD_SA=$BUILD_SA,_DEAD_LETTER_TOPIC=$DEAD_LETTER_TOPIC,_MAX_DELIVERY_ATTEMPTS=$MAX_DELIVERY_ATTEMPTS"
+  substitutions+=",_MLFLOW_TRACKING_URI=$uri${BUILD_SUBSTITUTIONS:+,$BUILD_SUBSTITUTIONS}"
+  local submit=(builds submit "$REPO_ROOT" --config="$REPO_ROOT/cloudbuild.yaml"
+    --service-account="projects/$PROJECT_ID/serviceAccounts/$(sa_email "$BUILD_SA")" --substitutions="$substitutions")
+  local fallback=${BUILD_FALLBACK_REGION:-$(build_fallback_region "$BUILD_REGION")}
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "" "${submit[@]}" --region="$BUILD_REGION"
+    print_command "# if refused (FAILED_PRECONDITION):" "${submit[@]}" --region="$fallback"
+    build_leftovers
+    return 0
+  fi
+  print_command "+" "${submit[@]}" --region="$BUILD_REGION"
+  # stderr is shown as it comes and kept, to tell a refused region from a failed build (stdout goes
+  # round the pipe through fd 4; pipefail gives gcloud's status).
+  local errors status=0
+  errors=$(mktemp)
+  { gcloud "--project=$PROJECT_ID" --quiet "${submit[@]}" --region="$BUILD_REGION" 2>&1 >&4 | tee "$errors" >&2; } 4>&1 ||
+    status=$?
+  if [[ $status -ne 0 && $fallback != "$BUILD_REGION" ]] && grep -qi 'failed_precondition' "$errors" &&
+    grep -qiE 'region|concurrent builds quota' "$errors"; then
+    rm -f "$errors"
+    printf '# Cloud Build refused to build in %s (FAILED_PRECONDITION: some new projects may build only in a few\n' \
+      "$BUILD_REGION" >&3
+    printf '# regions, https://cloud.google.com/build/docs/locations). Building in %s instead; the deploy region\n' \
+      "$fallback" >&3
+    printf '# stays %s. Next time: export BUILD_REGION=%s\n' "$REGION" "$fallback" >&3
+    run "${submit[@]}" --region="$fallback"
+    build_leftovers
+    return
+  fi
+  rm -f "$errors"
+  [[ $status -eq 0 ]] || return "$status"
+  build_leftovers
+}
+
+# build_leftovers: what Google creates at the first build, bounded like the rest. Cloud Functions
+# keeps each function's images in the repository gcf-artifacts; `gcloud builds submit` uploads the
+# sources to gs://PROJECT_ID_cloudbuild.
+build_leftovers() {
+  when_present artifacts repositories describe gcf-artifacts --location="$REGION" --format='value(name)' -- \
+    artifacts repositories set-cleanup-policies gcf-artifacts --location="$REGION" \
+    --policy="$REPO_ROOT/deploy/storage/image-cleanup-policies.json" --no-dry-run --format=none
+  when_present storage buckets describe "gs://${PROJECT_ID}_cloudbuild" --format='value(name)' -- \
+    storage buckets update "gs://${PROJECT_ID}_cloudbuild" \
+    --lifecycle-file="$REPO_ROOT/deploy/storage/build-sources-lifecycle.json"
 }
 
 # uptime_check NAME HOST PATH PERIOD_MINUTES [FLAG...]: the id of the HTTPS uptime check NAME on
@@ -623,10 +524,10 @@ phase_alerting() {
   url=$(lookup https://SERVICE_HOST run services describe "$SERVICE_NAME" --region="$REGION" --format='value(status.url)')
   host=${url#https://}
   host=${host%%/*}
-  up=$(uptime_check "$SERVICE_NAME-up" "$host" / 5)
-  ready=$(uptime_check "$SERVICE_NAME-ready" "$host" /readyz 5 --matcher-type=matches-json-path \
+  up=$(uptime_check "${UPTIME_CHECKS[0]}" "$host" / 5)
+  ready=$(uptime_check "${UPTIME_CHECKS[1]}" "$host" /readyz 5 --matcher-type=matches-json-path \
     --json-path='$.status' --json-path-matcher-type=regex-match --matcher-content='^"?ready"?$')
-  fresh=$(uptime_check "$SERVICE_NAME-data-fresh" "$host" /readyz 15 --matcher-type=matches-json-path \
+  fresh=$(uptime_check "${UPTIME_CHECKS[2]}" "$host" /readyz 15 --matcher-type=matches-json-path \
     --json-path='$.data_stale' --json-path-matcher-type=exact-match --matcher-content=false)
 
   # One e-mail notification channel, found by its address.
@@ -635,11 +536,13 @@ phase_alerting() {
     --filter="type=\"email\" AND labels.email_address=\"${ALERT_EMAIL:-ALERT_EMAIL}\"" --format='value(name)')
   [[ -n $channel ]] ||
     channel=$(create_reading "projects/$PROJECT_ID/notificationChannels/CHANNEL_ID" beta monitoring channels create \
-      --display-name="gasforecast alerts" --type=email --channel-labels="email_address=${ALERT_EMAIL:-ALERT_EMAIL}" \
+      --display-name="$ALERT_CHANNEL_NAME" --type=email --channel-labels="email_address=${ALERT_EMAIL:-ALERT_EMAIL}" \
       --format='value(name)')
 
   # Alert policies from deploy/monitoring/policies/, rendered with this project's names; an existing
   # policy (same display name) is replaced by the rendered one, so a re-run applies changed thresholds.
+  # The log-based metrics above may be minutes old: until Cloud Monitoring knows them, a policy on
+  # them is refused, and that refusal is retried (run_on_new_metrics, about 15 minutes at most).
   local template file display policy
   for template in "$REPO_ROOT"/deploy/monitoring/policies/*.yaml; do
     file=$(render "$template" "PROJECT_ID=$PROJECT_ID" "NOTIFICATION_CHANNEL=$channel" \
@@ -648,9 +551,9 @@ phase_alerting() {
     display=$(sed -n 's/^displayName: "\(.*\)"$/\1/p' "$template")
     policy=$(existing alpha monitoring policies list --filter="displayName=\"$display\"" --format='value(name)')
     if [[ -n $policy ]]; then
-      run alpha monitoring policies update "$policy" --policy-from-file="$file"
+      run_on_new_metrics alpha monitoring policies update "$policy" --policy-from-file="$file"
     else
-      run alpha monitoring policies create --policy-from-file="$file"
+      run_on_new_metrics alpha monitoring policies create --policy-from-file="$file"
     fi
   done
 }

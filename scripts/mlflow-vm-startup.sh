@@ -45,7 +45,27 @@ if [[ "$("$PROXY" --version 2>/dev/null || true)" != *"${CLOUD_SQL_PROXY_VERSION
 fi
 
 # ---- Credentials: readable by root only; systemd hands them to MLflow as its environment ----
-password=$(gcloud secrets versions access latest --secret="$db_secret")
+# The VM's account is granted the secret minutes before the first boot, and IAM may take a minute or
+# more to apply a new grant: a refused read is retried, SECRET_RETRY_SECONDS at first, doubling up to
+# a minute, SECRET_ATTEMPTS times in all (5 + 10 + 20 + 40 + 60 × 4 s, about 5 minutes). Then the
+# script stops with gcloud's error in the log; systemd runs nothing without /etc/mlflow/env.
+SECRET_ATTEMPTS=${SECRET_ATTEMPTS:-9}
+SECRET_RETRY_SECONDS=${SECRET_RETRY_SECONDS:-5}
+read_secret() {
+  local attempt=1 delay=$SECRET_RETRY_SECONDS value
+  until value=$(gcloud secrets versions access latest --secret="$1"); do
+    if ((attempt >= SECRET_ATTEMPTS)); then
+      echo "mlflow-vm-startup: secret $1 still unreadable after $attempt attempts" >&2
+      return 1
+    fi
+    echo "mlflow-vm-startup: secret $1 not readable yet (attempt $attempt of $SECRET_ATTEMPTS), retrying in $delay s" >&2
+    sleep "$delay"
+    attempt=$((attempt + 1))
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+  done
+  printf '%s' "$value"
+}
+password=$(read_secret "$db_secret")
 install -d -m 0700 /etc/mlflow
 umask 077
 printf 'MLFLOW_BACKEND_STORE_URI=postgresql+psycopg2://%s:%s@127.0.0.1:5432/%s\n' \

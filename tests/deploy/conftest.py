@@ -11,7 +11,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from deploy_commands import BOOTSTRAP_PHASES, REPO, run_bootstrap  # noqa: E402
+from deploy_commands import BOOTSTRAP_PHASES, REPO, install_fake_gcloud, run_bootstrap  # noqa: E402
 from gcloud_offline import Sdk, find_sdk  # noqa: E402
 
 
@@ -39,3 +39,9 @@ def sdk() -> Sdk:
     if found is None:
         pytest.skip("the Google Cloud SDK (gcloud) is not installed")
     return found
+
+
+@pytest.fixture()
+def fake_gcloud(tmp_path: Path) -> Path:
+    """A directory holding the stand-in `gcloud` (deploy_commands.FAKE_GCLOUD), for PATH."""
+    return install_fake_gcloud(tmp_path / "bin")

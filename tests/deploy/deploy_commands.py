@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -20,8 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Every phase, the post-build ones (triggers, alerting) included.
-BOOTSTRAP_PHASES = ("apis", "network", "storage", "pubsub", "identities", "sql", "mlflow", "schedule", "triggers",
+# Every phase, the build and the post-build one (alerting) included.
+BOOTSTRAP_PHASES = ("apis", "network", "storage", "pubsub", "identities", "sql", "mlflow", "schedule", "build",
                     "alerting")
 
 # The bootstrap renders alert policies into MONITORING_DIR; the tests' renderings go here (not into
@@ -39,6 +40,82 @@ def run_bootstrap(*args: str, env: dict[str, str] | None = None, path: str = "/u
         env={"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), "MONITORING_DIR": str(RENDERED), **(env or {})},
         timeout=180,  # a second when idle; the machine running the suite may be busy
     )
+
+
+def run_teardown(*args: str, env: dict[str, str] | None = None, path: str = "/usr/bin:/bin",
+                 stdin: str = "") -> subprocess.CompletedProcess:
+    """Run scripts/teardown.sh with a clean environment (only PATH and what the test passes)."""
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / "teardown.sh"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), **(env or {})},
+        timeout=180,
+    )
+
+
+# Answers the look-ups the script makes; a describe/list answers per FAKE_STATE (empty or full).
+# Commands matching the glob FAKE_FAIL_MATCH (default: grants) fail FAKE_FAILURES times with
+# FAKE_ERROR first (IAM or Cloud Monitoring not caught up yet, a region refused).
+FAKE_GCLOUD = r"""#!/usr/bin/env bash
+printf '%s\n' "$*" >>"$FAKE_LOG"
+if [[ " $* " == ${FAKE_FAIL_MATCH:-*" add-iam-policy-binding "*} && ${FAKE_FAILURES:-0} -gt 0 ]]; then
+  failed=$(cat "$FAKE_LOG.failed" 2>/dev/null || echo 0)
+  if ((failed < FAKE_FAILURES)); then
+    echo $((failed + 1)) >"$FAKE_LOG.failed"
+    echo "$FAKE_ERROR" >&2; exit 1
+  fi
+fi
+case "$*" in
+  *"value(projectNumber)"*) echo 123456789012; exit 0 ;;
+  *"storage service-agent"*) echo service-123456789012@gs-project-accounts.iam.gserviceaccount.com; exit 0 ;;
+  *"secrets versions access"*) echo stored-password; exit 0 ;;
+  *"value(eventTrigger.trigger)"*) echo "projects/p/locations/europe-west2/triggers/${5}-trigger"; exit 0 ;;
+  *"value(transport.pubsub.subscription)"*) echo "projects/p/subscriptions/eventarc-${6%-trigger}-sub"; exit 0 ;;
+  *"value(config.dagGcsPrefix)"*) echo gs://europe-west2-gasforecast-composer-bucket/dags; exit 0 ;;
+  *"value(status.url)"*) echo https://gasforecast-service-abc123-nw.a.run.app; exit 0 ;;
+  *"value(networkInterfaces[0].networkIP)"*) echo 10.10.0.23; exit 0 ;;
+  *"iam roles describe"*) [[ -z ${FAKE_ROLE_DELETED:-} ]] || { printf 'projects/p/roles/r\tTrue\n'; exit 0; } ;;
+  *"get-iam-policy"*) printf '%s\n' "${FAKE_BINDINGS:-}"; exit 0 ;;
+  *"channels create"*) echo projects/p/notificationChannels/4242; exit 0 ;;
+  *"uptime create"*) echo "projects/p/uptimeCheckConfigs/${6}-id"; exit 0 ;;
+  *"--data-file=-"*) cat >"$FAKE_LOG.secret"; exit 0 ;;
+  *"--flags-file=-"*) cat >"$FAKE_LOG.flags"; exit 0 ;;
+esac
+if [[ " $* " =~ \ (describe|list|list-configs)\  ]]; then
+  if [[ $FAKE_STATE == full ]]; then echo exists; exit 0; fi
+  [[ " $* " == *" describe "* ]] || exit 0
+  echo "ERROR: NOT_FOUND" >&2; exit 1
+fi
+exit 0
+"""
+
+
+def install_fake_gcloud(bin_dir: Path) -> Path:
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "gcloud"
+    script.write_text(FAKE_GCLOUD)
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return bin_dir
+
+
+def run_with_fake(fake_gcloud: Path, state: str, *args: str, script: str = "bootstrap.sh", stdin: str = "",
+                  **env: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    """Run a script against the stand-in gcloud in `fake_gcloud`, with the project empty or full;
+    return the run and every gcloud argv it made."""
+    log = fake_gcloud.parent / "gcloud.log"
+    log.write_text("")
+    settings = {"PROJECT_ID": "offline-check", "FAKE_STATE": state, "FAKE_LOG": str(log), "GRANT_RETRY_SECONDS": "0",
+                "METRIC_RETRY_SECONDS": "0", "MONITORING_DIR": str(fake_gcloud.parent / "monitoring"),
+                "ALERT_EMAIL": "ops@example.com", **env}
+    path = f"{fake_gcloud}:/usr/bin:/bin"
+    if script == "teardown.sh":
+        done = run_teardown(*args, env=settings, path=path, stdin=stdin)
+    else:
+        done = run_bootstrap(*args, env=settings, path=path)
+    calls = [shlex.split(line) for line in log.read_text().splitlines()]
+    return done, calls
 
 
 def read_versions() -> dict[str, str]:
@@ -113,34 +190,43 @@ def cloudbuild_gcloud_commands(config: dict, values: dict[str, str]) -> list[Bui
         if step.get("entrypoint") == "gcloud":
             argv = [substitute(str(arg), values) for arg in step["args"]]
             commands.append(BuildCommand(step["id"], argv))
-        elif step.get("entrypoint") == "bash" and "cloudsdktool" in step["name"]:
+        elif step.get("entrypoint") == "bash" and "cloudsdktool" in substitute(step["name"], values):
             commands += [BuildCommand(step["id"], argv) for argv in bash_step_gcloud_calls(step, values)]
     return commands
 
 
+# The stand-in `gcloud` of bash steps appends its argv to $GCLOUD_CALLS and answers the look-ups a
+# step makes as Google Cloud would: a function's Eventarc trigger, a trigger's Pub/Sub subscription.
+_GCLOUD_STUB = r"""gcloud() {
+  { printf '%s\0' "$@"; printf '\n'; } >>"$GCLOUD_CALLS"
+  case "$*" in
+    *"value(eventTrigger.trigger)"*) echo "projects/p/locations/r/triggers/$3-trigger" ;;
+    *"value(transport.pubsub.subscription)"*) echo "projects/p/subscriptions/eventarc-r-${4%-trigger}-sub" ;;
+  esac
+}
+"""
+
+
 def bash_step_gcloud_calls(step: dict, values: dict[str, str]) -> list[list[str]]:
-    """Run a bash step's script, substituted, with a stand-in `gcloud` that only records its argv."""
+    """Run a bash step's script, substituted, with a stand-in `gcloud` that records its argv."""
     script = substitute(step["args"][-1], values)
-    stub = 'gcloud() { printf "%s\\0" "$@"; printf "\\n"; }\n'
-    done = subprocess.run(["bash", "-c", stub + script], capture_output=True, text=True, timeout=30,
-                          env={"PATH": "/usr/bin:/bin"})
-    assert done.returncode == 0, f"step {step['id']}: {done.stderr}"
-    calls = [line for line in done.stdout.split("\n") if "\0" in line]
-    return [line.split("\0")[:-1] for line in calls]
+    with tempfile.NamedTemporaryFile("r", prefix="gcloud-calls-") as calls:
+        done = subprocess.run(["bash", "-c", _GCLOUD_STUB + script], capture_output=True, text=True, timeout=30,
+                              env={"PATH": "/usr/bin:/bin", "GCLOUD_CALLS": calls.name})
+        assert done.returncode == 0, f"step {step['id']}: {done.stderr}"
+        recorded = calls.read()
+    return [line.split("\0")[:-1] for line in recorded.split("\n") if "\0" in line]
 
 
-_PLAN_PREFIXES = ("# check: ", "# lookup: ", "# if found: ", "+ ")
+_PLAN_PREFIX = re.compile(r"^(?:# (?:check|lookup|if [^:]*): |\+ )")
 
 
 def plan_commands(plan: str) -> list[list[str]]:
     """The gcloud commands in a bootstrap plan: actions, the checks and look-ups it would make, and
-    the actions it would take only if a check found something."""
+    the actions it would take only if a check found something or a command was refused."""
     commands = []
     for line in plan.splitlines():
-        for prefix in _PLAN_PREFIXES:
-            if line.startswith(prefix):
-                line = line[len(prefix):]
-                break
+        line = _PLAN_PREFIX.sub("", line, count=1)
         if line.startswith("gcloud "):
             argv = shlex.split(line)
             commands.append(argv[1:])

@@ -8,75 +8,16 @@ from __future__ import annotations
 
 import re
 import shlex
-import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from deploy_commands import BOOTSTRAP_PHASES, plan_commands, run_bootstrap
-from gasforecast.config import Settings
+from deploy_commands import BOOTSTRAP_PHASES, plan_commands, run_bootstrap, run_with_fake
 from gasforecast.messaging import RetrainRequest, parse_retrain_request
 
-POST_BUILD = ("triggers", "alerting")
+POST_BUILD = ("build", "alerting")
 BEFORE_BUILD = [p for p in BOOTSTRAP_PHASES if p not in POST_BUILD]
-
-# Answers the look-ups the script makes; a describe/list answers per FAKE_STATE (empty or full).
-# A grant fails FAKE_GRANT_FAILURES times with FAKE_GRANT_ERROR first (IAM not caught up yet).
-FAKE_GCLOUD = r"""#!/usr/bin/env bash
-printf '%s\n' "$*" >>"$FAKE_LOG"
-if [[ " $* " == *" add-iam-policy-binding "* && ${FAKE_GRANT_FAILURES:-0} -gt 0 ]]; then
-  failed=$(cat "$FAKE_LOG.failed" 2>/dev/null || echo 0)
-  if ((failed < FAKE_GRANT_FAILURES)); then
-    echo $((failed + 1)) >"$FAKE_LOG.failed"
-    echo "$FAKE_GRANT_ERROR" >&2; exit 1
-  fi
-fi
-case "$*" in
-  *"value(projectNumber)"*) echo 123456789012; exit 0 ;;
-  *"storage service-agent"*) echo service-123456789012@gs-project-accounts.iam.gserviceaccount.com; exit 0 ;;
-  *"secrets versions access"*) echo stored-password; exit 0 ;;
-  *"value(eventTrigger.trigger)"*) echo "projects/p/locations/europe-west2/triggers/${5}-trigger"; exit 0 ;;
-  *"value(transport.pubsub.subscription)"*) echo "projects/p/subscriptions/eventarc-${6%-trigger}-sub"; exit 0 ;;
-  *"value(config.dagGcsPrefix)"*) echo gs://europe-west2-gasforecast-composer-bucket/dags; exit 0 ;;
-  *"value(status.url)"*) echo https://gasforecast-service-abc123-nw.a.run.app; exit 0 ;;
-  *"get-iam-policy"*) printf '%s\n' "${FAKE_BINDINGS:-}"; exit 0 ;;
-  *"channels create"*) echo projects/p/notificationChannels/4242; exit 0 ;;
-  *"uptime create"*) echo "projects/p/uptimeCheckConfigs/${6}-id"; exit 0 ;;
-  *"--data-file=-"*) cat >"$FAKE_LOG.secret"; exit 0 ;;
-  *"--flags-file=-"*) cat >"$FAKE_LOG.flags"; exit 0 ;;
-esac
-if [[ " $* " =~ \ (describe|list|list-configs)\  ]]; then
-  if [[ $FAKE_STATE == full ]]; then echo exists; exit 0; fi
-  [[ " $* " == *" describe "* ]] || exit 0
-  echo "ERROR: NOT_FOUND" >&2; exit 1
-fi
-exit 0
-"""
-
-
-@pytest.fixture()
-def fake_gcloud(tmp_path: Path) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "gcloud"
-    script.write_text(FAKE_GCLOUD)
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return bin_dir
-
-
-def run_with_fake(fake_gcloud: Path, state: str, *args: str, **env: str):
-    log = fake_gcloud.parent / "gcloud.log"
-    log.write_text("")
-    done = run_bootstrap(
-        *args,
-        env={"PROJECT_ID": "offline-check", "FAKE_STATE": state, "FAKE_LOG": str(log), "GRANT_RETRY_SECONDS": "0",
-             "MONITORING_DIR": str(fake_gcloud.parent / "monitoring"), "ALERT_EMAIL": "ops@example.com", **env},
-        path=f"{fake_gcloud}:/usr/bin:/bin",
-    )
-    calls = [shlex.split(line) for line in log.read_text().splitlines()]
-    return done, calls
-
 
 def is_create(argv: list[str]) -> bool:
     """A command that makes a new resource (IAM bindings and updates are idempotent by nature)."""
@@ -124,14 +65,13 @@ def test_plan_creates_what_the_pipeline_needs(bootstrap_plan):
         "compute instances create gasforecast-mlflow",
         "compute networks vpc-access connectors create gasforecast-connector",
         "composer environments create gasforecast-composer",
-        "pubsub subscriptions update TRAIN_SUBSCRIPTION",
-        "--dead-letter-topic=retrain-requests-dead-letter --max-delivery-attempts=5",
     ):
         assert expected in plan, expected
     # Dead-lettering needs Pub/Sub's service agent to publish to the dead-letter topic and to
-    # subscribe on the source subscription; storage triggers need the GCS agent to publish.
+    # acknowledge on the source subscription, which Eventarc (re)creates at deploy time: project-wide.
+    # Storage triggers need the GCS agent to publish.
     assert "pubsub topics add-iam-policy-binding retrain-requests-dead-letter --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub" in plan
-    assert "pubsub subscriptions add-iam-policy-binding TRAIN_SUBSCRIPTION --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.subscriber" in plan
+    assert "projects add-iam-policy-binding offline-check --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com --role=roles/pubsub.subscriber" in plan
     assert "--member=serviceAccount:GCS_SERVICE_AGENT --role=roles/pubsub.publisher" in plan
 
 
@@ -155,37 +95,33 @@ def test_no_role_is_granted_project_wide_that_a_resource_binding_could_carry(boo
                         "roles/editor", "roles/secretmanager.secretAccessor"}
 
 
-# ---- Delivery timing of the trigger subscriptions (PLAN "Timing", docs/operations.md) ----------
+# ---- The build's right to set the trigger subscriptions ----------------------------------------
 
-def test_trigger_subscriptions_wait_longer_than_the_functions_run(bootstrap_plan, cloudbuild):
-    """Push waits for a delivery as long as the ack deadline: it must exceed each function's timeout,
-    and a delivery's lease wait plus a training must fit inside the train function's timeout."""
-    from deploy_commands import build_values, cloudbuild_gcloud_commands
-
-    timeouts = {c.step_id: int(flag(c.argv, "--timeout").removesuffix("s"))
-                for c in cloudbuild_gcloud_commands(cloudbuild, build_values(cloudbuild))
-                if c.step_id in ("deploy-ingest", "deploy-train")}
-    [ingest] = plan_lines(bootstrap_plan, "update", "INGEST_SUBSCRIPTION")
-    [train] = plan_lines(bootstrap_plan, "update", "TRAIN_SUBSCRIPTION")
-    for update, step in ((ingest, "deploy-ingest"), (train, "deploy-train")):
-        assert int(flag(update, "--ack-deadline")) == 600  # the most Pub/Sub allows
-        assert timeouts[step] < int(flag(update, "--ack-deadline"))
-        assert (flag(update, "--min-retry-delay"), flag(update, "--max-retry-delay")) == ("10s", "600s")
-    assert timeouts["deploy-train"] == 540
-    assert flag(train, "--max-delivery-attempts") == "5"
-    assert "--dead-letter-topic" not in " ".join(ingest)
-    longest_training = 180  # PLAN.md "Timing": 300 s wait + training <= 180 s < 540 s
-    assert Settings().train_lock_wait_seconds + longest_training < timeouts["deploy-train"]
+def test_the_build_may_set_trigger_subscriptions_and_nothing_more(bootstrap_plan):
+    """cloudbuild.yaml's trigger-subscriptions step reads each function's trigger and updates its
+    subscription: a custom role with exactly those permissions, granted to the build account."""
+    [create] = plan_lines(bootstrap_plan, "iam", "roles", "create", "gasforecastTriggerSettings")
+    assert flag(create, "--permissions").split(",") == [
+        "eventarc.triggers.get", "pubsub.subscriptions.get", "pubsub.subscriptions.update"]
+    [grant] = plan_lines(bootstrap_plan, "projects", "add-iam-policy-binding",
+                         "--role=projects/offline-check/roles/gasforecastTriggerSettings")
+    assert flag(grant, "--member") == "serviceAccount:gasforecast-build@offline-check.iam.gserviceaccount.com"
 
 
-def test_triggers_phase_tunes_both_eventarc_subscriptions(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "full", "triggers")
+def test_a_rerun_sets_the_roles_permissions_again(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "identities")
     assert done.returncode == 0, done.stderr
-    updates = [argv for argv in calls if argv[2:5] == ["pubsub", "subscriptions", "update"]]
-    assert [argv[5] for argv in updates] == ["eventarc-gasforecast-ingest-sub", "eventarc-gasforecast-train-sub"]
-    assert "--dead-letter-topic=retrain-requests-dead-letter" in updates[1]
-    describes = [argv[5] for argv in calls if argv[2:5] == ["eventarc", "triggers", "describe"]]
-    assert describes == ["gasforecast-ingest-trigger", "gasforecast-train-trigger"]
+    [update] = [argv for argv in calls if argv[2:5] == ["iam", "roles", "update"]]
+    assert update[5] == "gasforecastTriggerSettings" and "--permissions=eventarc.triggers.get," in " ".join(update)
+    assert not [argv for argv in calls if argv[2:5] == ["iam", "roles", "undelete"]]
+
+
+def test_a_role_deleted_by_a_teardown_is_undeleted_not_created(fake_gcloud):
+    """Google keeps a deleted custom role's id for 37 days: creating it again would be refused."""
+    done, calls = run_with_fake(fake_gcloud, "empty", "identities", FAKE_ROLE_DELETED="1")
+    assert done.returncode == 0, done.stderr
+    role_calls = [argv[4] for argv in calls if argv[2:4] == ["iam", "roles"]]
+    assert role_calls == ["describe", "undelete", "update"]
 
 
 # ---- Buckets, lifecycle, least privilege -------------------------------------------------------
@@ -247,26 +183,26 @@ def test_a_rerun_removes_the_whole_bucket_grants_of_earlier_versions(fake_gcloud
 # ---- First deploy: grants to new accounts are retried ------------------------------------------
 
 def test_a_grant_to_an_account_iam_has_not_propagated_yet_is_retried(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_GRANT_FAILURES="2",
-                                FAKE_GRANT_ERROR="ERROR: (gcloud.pubsub.topics.add-iam-policy-binding) INVALID_ARGUMENT: "
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_FAILURES="2",
+                                FAKE_ERROR="ERROR: (gcloud.pubsub.topics.add-iam-policy-binding) INVALID_ARGUMENT: "
                                                  "Service account service-123@gcp-sa-pubsub.iam.gserviceaccount.com does not exist.")
     assert done.returncode == 0, done.stderr
     grants = [argv for argv in calls if "add-iam-policy-binding" in argv]
-    assert len(grants) == 3 and grants[0] == grants[2]
+    assert len(grants) == 2 + 2 and grants[0] == grants[2]
     assert done.stdout.count("# not usable yet") == 2
 
 
 def test_retries_are_bounded_and_say_what_to_do(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_GRANT_FAILURES="99", GRANT_ATTEMPTS="3",
-                                FAKE_GRANT_ERROR="ERROR: NOT_FOUND: Service account x does not exist.")
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_FAILURES="99", GRANT_ATTEMPTS="3",
+                                FAKE_ERROR="ERROR: NOT_FOUND: Service account x does not exist.")
     assert done.returncode != 0
     assert len([argv for argv in calls if "add-iam-policy-binding" in argv]) == 3
     assert "run the same command again" in done.stderr
 
 
 def test_other_grant_failures_stop_at_once(fake_gcloud):
-    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_GRANT_FAILURES="1",
-                                FAKE_GRANT_ERROR="ERROR: PERMISSION_DENIED: caller lacks resourcemanager.projects.setIamPolicy")
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub", FAKE_FAILURES="1",
+                                FAKE_ERROR="ERROR: PERMISSION_DENIED: caller lacks resourcemanager.projects.setIamPolicy")
     assert done.returncode != 0
     assert len([argv for argv in calls if "add-iam-policy-binding" in argv]) == 1
     assert "PERMISSION_DENIED" in done.stderr
@@ -293,7 +229,7 @@ def test_second_run_creates_nothing(fake_gcloud):
     # What can drift is re-applied instead: the VM's startup script and settings, the log-based
     # metric, the alert policies, the bucket lifecycle rules.
     for refreshed in (["add-metadata"], ["logging", "metrics", "update"], ["monitoring", "policies", "update"],
-                      ["storage", "buckets", "update"]):
+                      ["storage", "buckets", "update"], ["iam", "roles", "update"]):
         assert any(set(refreshed) <= set(argv) for argv in calls), refreshed
 
 
@@ -396,6 +332,40 @@ def test_alerting_creates_metric_checks_channel_and_policies_wired_together(fake
     assert 'resource.label.subscription_id="retrain-requests-dead-letter-sub"' in text
 
 
+NEW_METRIC_REFUSAL = ('ERROR: (gcloud.alpha.monitoring.policies.create) NOT_FOUND: Cannot find metric(s) that match '
+                      'type = "logging.googleapis.com/user/gasforecast-pipeline-events". If a metric was created '
+                      'recently, it could take up to 10 minutes to become available. Please try again soon.')
+
+
+def test_alert_policies_wait_until_monitoring_knows_the_new_log_metric(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "alerting", FAKE_FAIL_MATCH="* policies create *",
+                                FAKE_FAILURES="3", FAKE_ERROR=NEW_METRIC_REFUSAL)
+    assert done.returncode == 0, done.stderr
+    creates = [argv for argv in calls if argv[2:6] == ["alpha", "monitoring", "policies", "create"]]
+    assert len(creates) == 6 + 3 and creates[0] == creates[3]
+    waits = [line for line in done.stdout.splitlines() if line.startswith("# not usable yet:")]
+    assert len(waits) == 3 and all("new log-based metric" in line and "of 17" in line for line in waits), waits
+    # The metric is created before any policy that uses it is tried.
+    first_metric = next(i for i, argv in enumerate(calls) if argv[2:5] == ["logging", "metrics", "create"])
+    assert first_metric < calls.index(creates[0])
+
+
+def test_the_wait_for_a_new_metric_is_bounded_and_says_what_to_do(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "alerting", FAKE_FAIL_MATCH="* policies create *",
+                                FAKE_FAILURES="99", FAKE_ERROR=NEW_METRIC_REFUSAL, METRIC_ATTEMPTS="4")
+    assert done.returncode != 0
+    assert len([argv for argv in calls if argv[2:6] == ["alpha", "monitoring", "policies", "create"]]) == 4
+    assert "still refused after 4 attempts; Cloud Monitoring, for a new log-based metric" in done.stderr
+    assert "run the same command again" in done.stderr
+
+
+def test_a_policy_refused_for_another_reason_stops_at_once(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "empty", "alerting", FAKE_FAIL_MATCH="* policies create *",
+                                FAKE_FAILURES="1", FAKE_ERROR="ERROR: INVALID_ARGUMENT: Field alert_policy.combiner")
+    assert done.returncode != 0 and "alert_policy.combiner" in done.stderr
+    assert len([argv for argv in calls if argv[2:6] == ["alpha", "monitoring", "policies", "create"]]) == 1
+
+
 def test_an_existing_channel_and_checks_are_reused(fake_gcloud):
     done, calls = run_with_fake(fake_gcloud, "full", "alerting")
     assert done.returncode == 0, done.stderr
@@ -410,6 +380,7 @@ def test_a_placeholder_without_a_value_stops_the_run(fake_gcloud, tmp_path, repo
     assert '"SERVICE_UP_CHECK=$up" ' in script
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "bootstrap.sh").write_text(script.replace('"SERVICE_UP_CHECK=$up" ', ""))
+    (tmp_path / "scripts" / "deploy-lib.sh").symlink_to(repo / "scripts" / "deploy-lib.sh")
     (tmp_path / "deploy").symlink_to(repo / "deploy")
     log = fake_gcloud.parent / "gcloud.log"
     log.write_text("")
@@ -421,6 +392,60 @@ def test_a_placeholder_without_a_value_stops_the_run(fake_gcloud, tmp_path, repo
     assert done.returncode != 0 and "no value for ${SERVICE_UP_CHECK}" in done.stderr
     assert "service-down.yaml" not in log.read_text()
     assert not (tmp_path / "out" / "service-down.yaml").exists()
+
+
+# ---- Build: names, MLflow address, region fallback ---------------------------------------------
+
+def _submits(calls: list[list[str]]) -> list[list[str]]:
+    return [argv for argv in calls if argv[2:4] == ["builds", "submit"]]
+
+
+def test_the_build_gets_this_scripts_names_and_the_vms_address(fake_gcloud, repo, cloudbuild):
+    done, calls = run_with_fake(fake_gcloud, "full", "--scheduler=cloud-scheduler", "build", UPLOADS_BUCKET="u-1",
+                                BUILD_SUBSTITUTIONS="_TARGET_COLUMN=nbp,_TARGET_UNIT=p/therm")
+    assert done.returncode == 0, done.stderr
+    [submit] = _submits(calls)
+    assert submit[4] == str(repo) and flag(submit, "--config") == str(repo / "cloudbuild.yaml")
+    assert flag(submit, "--region") == "europe-west2"
+    assert flag(submit, "--service-account") == \
+        "projects/offline-check/serviceAccounts/gasforecast-build@offline-check.iam.gserviceaccount.com"
+    passed = dict(pair.split("=", 1) for pair in flag(submit, "--substitutions").split(","))
+    assert set(passed) <= set(cloudbuild["substitutions"]), "the build refuses an unknown substitution"
+    assert passed["_UPLOADS_BUCKET"] == "u-1" and passed["_SCHEDULER"] == "cloud-scheduler"
+    assert passed["_MLFLOW_TRACKING_URI"] == "http://10.10.0.23:5000"
+    assert (passed["_TARGET_COLUMN"], passed["_TARGET_UNIT"]) == ("nbp", "p/therm")
+
+
+BUILD_REGION_REFUSED = ("ERROR: (gcloud.builds.submit) FAILED_PRECONDITION: generic::failed_precondition: "
+                        "no concurrent builds quota available to create builds")
+
+
+def test_a_region_cloud_build_refuses_falls_back_to_a_documented_one(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "build", FAKE_FAIL_MATCH="* builds submit *--region=europe-west2 *",
+                                FAKE_FAILURES="9", FAKE_ERROR=BUILD_REGION_REFUSED)
+    assert done.returncode == 0, done.stderr
+    assert [flag(argv, "--region") for argv in _submits(calls)] == ["europe-west2", "europe-west1"]
+    assert "Cloud Build refused to build in europe-west2" in done.stdout
+    assert "export BUILD_REGION=europe-west1" in done.stdout
+    # What was deployed where does not change: the build still deploys to REGION.
+    assert all("_REGION=europe-west2," in flag(argv, "--substitutions") for argv in _submits(calls))
+
+
+@pytest.mark.parametrize(("region", "fallback"), [("us-east4", "us-central1"), ("asia-northeast1", "asia-east1"),
+                                                  ("australia-southeast2", "australia-southeast1")])
+def test_the_fallback_is_the_nearest_documented_region(fake_gcloud, region, fallback):
+    done, calls = run_with_fake(fake_gcloud, "full", "build", REGION=region, FAKE_FAIL_MATCH=f"*--region={region} *",
+                                FAKE_FAILURES="9", FAKE_ERROR=BUILD_REGION_REFUSED)
+    assert done.returncode == 0, done.stderr
+    assert [flag(argv, "--region") for argv in _submits(calls)] == [region, fallback]
+
+
+def test_a_failed_build_is_not_retried_elsewhere(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "build", FAKE_FAIL_MATCH="* builds submit *", FAKE_FAILURES="9",
+                                FAKE_ERROR='ERROR: (gcloud.builds.submit) build 1234 completed with status "FAILURE"')
+    assert done.returncode != 0
+    assert len(_submits(calls)) == 1
+    assert 'status "FAILURE"' in done.stderr and "refused to build" not in done.stdout
 
 
 # ---- Arguments and names -----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -157,6 +158,77 @@ def test_train_function_deploy_flags(cloudbuild):
     assert found["--memory"] == ["2Gi"]
     assert found["--entry-point"] == ["train"]
     assert found["--vpc-connector"] == [values["_VPC_CONNECTOR"]]
+
+
+# ---- Delivery settings of the triggers: set by the deploy itself --------------------------------
+
+def _subscription_updates(cloudbuild) -> dict[str, list[str]]:
+    """subscription -> its `pubsub subscriptions update` argv, as the trigger-subscriptions step runs them."""
+    values = build_values(cloudbuild)
+    commands = [c.argv for c in cloudbuild_gcloud_commands(cloudbuild, values) if c.step_id == "trigger-subscriptions"]
+    return {argv[3]: argv for argv in commands if argv[:3] == ["pubsub", "subscriptions", "update"]}
+
+
+def test_every_deploy_sets_both_trigger_subscriptions_after_the_functions(cloudbuild):
+    """The subscriptions Eventarc made for the triggers (a new one whenever a trigger is recreated)
+    get their ack deadline, retry and dead-letter policy from the build, after both function deploys."""
+    assert set(step(cloudbuild, "trigger-subscriptions")["waitFor"]) == {"deploy-ingest", "deploy-train"}
+    values = build_values(cloudbuild)
+    calls = [c.argv for c in cloudbuild_gcloud_commands(cloudbuild, values) if c.step_id == "trigger-subscriptions"]
+    # Each subscription is the one behind its function's trigger (the stand-in answers as Google would).
+    for function in (values["_INGEST_FUNCTION"], values["_TRAIN_FUNCTION"]):
+        assert ["functions", "describe", function, "--gen2", f"--region={values['_REGION']}",
+                "--format=value(eventTrigger.trigger)"] in calls
+        assert ["eventarc", "triggers", "describe", f"{function}-trigger", f"--location={values['_REGION']}",
+                "--format=value(transport.pubsub.subscription)"] in calls
+    updates = _subscription_updates(cloudbuild)
+    ingest, train = (updates[f"eventarc-r-{values[name]}-sub"] for name in ("_INGEST_FUNCTION", "_TRAIN_FUNCTION"))
+    timing = {"--ack-deadline": ["600"], "--min-retry-delay": ["10s"], "--max-retry-delay": ["600s"]}
+    assert flags(ingest) == timing
+    assert flags(train) == {**timing, "--dead-letter-topic": [values["_DEAD_LETTER_TOPIC"]],
+                            "--max-delivery-attempts": ["5"]}
+
+
+def test_trigger_subscriptions_wait_longer_than_the_functions_run(cloudbuild):
+    """Push waits for a delivery as long as the ack deadline: it must exceed each function's timeout,
+    and a delivery's lease wait plus a training must fit inside the train function's timeout."""
+    from gasforecast.config import Settings
+
+    timeouts = {name: int(flags(gcloud_step(cloudbuild, f"deploy-{name}"))["--timeout"][0].removesuffix("s"))
+                for name in ("ingest", "train")}
+    for update in _subscription_updates(cloudbuild).values():
+        deadline = int(flags(update)["--ack-deadline"][0])
+        assert deadline == 600  # the most Pub/Sub allows
+        assert max(timeouts.values()) < deadline
+    assert timeouts["train"] == 540
+    longest_training = 180  # docs/operations.md#delivery-timing: 300 s wait + training <= 180 s < 540 s
+    assert Settings().train_lock_wait_seconds + longest_training < timeouts["train"]
+
+
+def test_a_trigger_without_a_subscription_fails_the_build(cloudbuild):
+    values = build_values(cloudbuild)
+    script = substitute(step(cloudbuild, "trigger-subscriptions")["args"][-1], values)
+    stub = 'gcloud() { [[ "$*" == *eventTrigger.trigger* ]] && echo projects/p/locations/r/triggers/t; return 0; }\n'
+    done = subprocess.run(["bash", "-c", stub + script], capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode != 0
+    assert f"no Pub/Sub subscription behind the trigger of {values['_INGEST_FUNCTION']}" in done.stderr
+
+
+# Cloud Build substitutes before bash reads a step, so some words are constants by design.
+SUBSTITUTED_CONSTANTS = "SC2157,SC2194"
+
+
+def test_bash_steps_pass_shellcheck(cloudbuild):
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install -y shellcheck)")
+    values = build_values(cloudbuild)
+    scripts = {s["id"]: substitute(s["args"][-1], values) for s in cloudbuild["steps"] if s.get("entrypoint") == "bash"}
+    assert "trigger-subscriptions" in scripts
+    for step_id, script in scripts.items():
+        done = subprocess.run(["shellcheck", "--shell=bash", "--severity=style", f"--exclude={SUBSTITUTED_CONSTANTS}",
+                               "-"], input=script, capture_output=True, text=True)
+        assert done.returncode == 0, f"{step_id}:\n{done.stdout}"
 
 
 def test_dag_is_imported_into_the_composer_environment(cloudbuild):

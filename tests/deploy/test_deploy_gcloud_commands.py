@@ -19,6 +19,7 @@ from deploy_commands import (
     doc_variables,
     plan_commands,
     run_bootstrap,
+    run_teardown,
 )
 from gcloud_offline import parse_all, run_all, run_one
 
@@ -33,10 +34,13 @@ def shipped_commands(repo, cloudbuild, bootstrap_plan) -> dict[str, list[list[st
     cloud_scheduler = run_bootstrap("--dry-run", "--scheduler=cloud-scheduler", *BOOTSTRAP_PHASES,
                                     env={"PROJECT_ID": "offline-check"})
     assert cloud_scheduler.returncode == 0, cloud_scheduler.stderr
+    teardown = run_teardown("--dry-run", env={"PROJECT_ID": "offline-check"})
+    assert teardown.returncode == 0, teardown.stderr
     commands = {
         "cloudbuild.yaml": [c.argv for c in cloudbuild_gcloud_commands(cloudbuild, build_values(cloudbuild))],
         "scripts/bootstrap.sh --dry-run": plan_commands(bootstrap_plan),
         "scripts/bootstrap.sh --dry-run --scheduler=cloud-scheduler": plan_commands(cloud_scheduler.stdout),
+        "scripts/teardown.sh --dry-run": plan_commands(teardown.stdout),
     }
     for name in DOCS:
         path = repo / "docs" / name
@@ -49,14 +53,22 @@ def test_there_are_commands_to_check(shipped_commands):
     assert len(shipped_commands["scripts/bootstrap.sh --dry-run"]) >= 60
     # Every kind of command this round added is among them.
     plans = [" ".join(argv) for source, argvs in shipped_commands.items() if "bootstrap" in source for argv in argvs]
-    for expected in ("pubsub subscriptions update TRAIN_SUBSCRIPTION --ack-deadline=600", "--lifecycle-file=",
+    for expected in ("iam roles create gasforecastTriggerSettings", "iam roles update gasforecastTriggerSettings",
+                     "iam roles undelete gasforecastTriggerSettings", "--lifecycle-file=",
                      "logging metrics create", "alpha monitoring policies create --policy-from-file=",
                      "monitoring uptime create", "beta monitoring channels create", "scheduler jobs create pubsub",
                      "--condition=^;^title=", "sql users create mlflow --instance=gasforecast-mlflow-db --flags-file=-",
-                     "storage buckets remove-iam-policy-binding"):
+                     "storage buckets remove-iam-policy-binding", "--region=europe-west2", "--region=europe-west1",
+                     "builds submit /", "artifacts repositories set-cleanup-policies gasforecast ",
+                     "artifacts repositories set-cleanup-policies gcf-artifacts ", "build-sources-lifecycle.json"):
         assert any(expected in line for line in plans), expected
     assert ["functions", "deploy", "gasforecast-ingest"] in [argv[:3] for argv in shipped_commands["cloudbuild.yaml"]
                                                              if "--trigger-event-filters=bucket=gasforecast-uploads" in argv]
+    build = [" ".join(argv) for argv in shipped_commands["cloudbuild.yaml"]]
+    for expected in ("eventarc triggers describe gasforecast-train-trigger", "--format=value(eventTrigger.trigger)",
+                     "pubsub subscriptions update eventarc-r-gasforecast-train-sub --ack-deadline=600"):
+        assert any(expected in line for line in build), expected
+    assert len(shipped_commands["scripts/teardown.sh --dry-run"]) >= 80
     assert len(shipped_commands["docs/gcp-setup.md"]) >= 3
     assert len(shipped_commands["docs/operations.md"]) >= 3
 
@@ -98,6 +110,18 @@ def test_a_wrong_flag_or_value_is_caught(sdk):
     assert [r.ok for r in report.results] == [False, False, False, False]
     assert "unrecognized arguments: --retries" in report.results[0].error
     assert "--concurrency" in report.results[1].error
+
+
+def test_the_parser_reads_the_cleanup_policy_file(sdk, tmp_path, repo):
+    """gcloud parses --policy of set-cleanup-policies while parsing arguments: the shipped file is
+    checked along with the command, and a malformed one is refused."""
+    bad = tmp_path / "policies.json"
+    bad.write_text('[{"name": "x", "action": {"type": "Delete"}}]')  # neither condition nor mostRecentVersions
+    command = ["artifacts", "repositories", "set-cleanup-policies", "r", "--location=europe-west2", "--no-dry-run"]
+    good = repo / "deploy" / "storage" / "image-cleanup-policies.json"
+    report = parse_all(sdk, [[*command, f"--policy={good}"], [*command, f"--policy={bad}"]])
+    assert [r.ok for r in report.results] == [True, False]
+    assert "condition" in report.results[1].error
 
 
 def test_the_real_cli_agrees_and_stops_for_lack_of_credentials(sdk, shipped_commands):

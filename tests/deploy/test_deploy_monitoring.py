@@ -161,3 +161,26 @@ def test_uploads_bucket_removes_strays(operations):
         "Delete": {"age": 30}, "AbortIncompleteMultipartUpload": {"age": 1}}
     section = operations.split("\n## Buckets and lifecycle", 1)[1].split("\n## ", 1)[0]
     assert "deleted 30 days after" in section
+
+
+def test_image_repositories_keep_recent_versions_and_drop_old_ones(bootstrap_plan, operations):
+    """Both Docker repositories (the service's, and Cloud Functions' gcf-artifacts) get the same
+    policies: the 10 newest versions stay (Keep wins over Delete), anything else goes after 30 days."""
+    path = REPO / "deploy" / "storage" / "image-cleanup-policies.json"
+    policies = {p["action"]["type"]: p for p in json.loads(path.read_text())}
+    assert policies["Keep"]["mostRecentVersions"] == {"keepCount": 10}
+    assert policies["Delete"]["condition"] == {"tagState": "ANY", "olderThan": "30d"}
+    repositories = [argv[5] for argv in plan_commands(bootstrap_plan)
+                    if argv[2:5] == ["artifacts", "repositories", "set-cleanup-policies"]
+                    and f"--policy={path}" in argv and "--no-dry-run" in argv]
+    assert sorted(repositories) == ["gasforecast", "gcf-artifacts"]
+    section = operations.split("\n## Buckets and lifecycle", 1)[1].split("\n## ", 1)[0]
+    assert "10 most recent" in section and "gcf-artifacts" in section
+
+
+def test_uploaded_build_sources_are_deleted_after_30_days(bootstrap_plan, operations):
+    assert rules("build-sources-lifecycle.json") == [{"action": {"type": "Delete"}, "condition": {"age": 30}}]
+    [update] = [argv for argv in plan_commands(bootstrap_plan) if argv[2:5] == ["storage", "buckets", "update"]
+                and argv[5] == "gs://offline-check_cloudbuild"]
+    assert update[6] == f"--lifecycle-file={REPO / 'deploy' / 'storage' / 'build-sources-lifecycle.json'}"
+    assert "_cloudbuild" in operations.split("\n## Buckets and lifecycle", 1)[1]

@@ -12,8 +12,9 @@ from gasforecast.config import Settings
 
 @pytest.fixture(scope="module")
 def bootstrap_defaults(repo) -> dict[str, str]:
-    """`NAME=${NAME:-default}` lines of scripts/bootstrap.sh, with ${OTHER} references expanded."""
-    text = (repo / "scripts" / "bootstrap.sh").read_text(encoding="utf-8")
+    """`NAME=${NAME:-default}` lines of scripts/deploy-lib.sh (the names bootstrap.sh and teardown.sh
+    share), with ${OTHER} references expanded."""
+    text = (repo / "scripts" / "deploy-lib.sh").read_text(encoding="utf-8")
     values: dict[str, str] = {}
     for name, default in re.findall(r"^([A-Z_]+)=\$\{\1:-(.*)\}$", text, re.MULTILINE):
         values[name] = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], default)
@@ -37,7 +38,20 @@ SHARED = {
     "TRAIN_SA": "_TRAIN_SA",
     "SERVICE_SA": "_SERVICE_SA",
     "BUILD_SA": "_BUILD_SA",
+    "DEAD_LETTER_TOPIC": "_DEAD_LETTER_TOPIC",
+    "MAX_DELIVERY_ATTEMPTS": "_MAX_DELIVERY_ATTEMPTS",
 }
+
+
+def test_the_build_phase_passes_every_shared_name(repo):
+    """scripts/bootstrap.sh build hands the build each name both share, so a renamed deployment stays whole."""
+    from deploy_commands import plan_commands, run_bootstrap
+
+    done = run_bootstrap("--dry-run", "build", env={"PROJECT_ID": "p"})
+    assert done.returncode == 0, done.stderr
+    [submit, _fallback] = [argv for argv in plan_commands(done.stdout) if argv[2:4] == ["builds", "submit"]]
+    [passed] = [arg.removeprefix("--substitutions=") for arg in submit if arg.startswith("--substitutions=")]
+    assert set(SHARED.values()) <= {pair.split("=", 1)[0] for pair in passed.split(",")}
 
 
 @pytest.mark.parametrize("variable", sorted(SHARED))

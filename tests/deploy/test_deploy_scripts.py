@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = ("scripts/bootstrap.sh", "scripts/assemble_function.sh", "scripts/mlflow-vm-startup.sh")
+SCRIPTS = ("scripts/bootstrap.sh", "scripts/teardown.sh", "scripts/deploy-lib.sh", "scripts/assemble_function.sh",
+           "scripts/mlflow-vm-startup.sh")
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -24,7 +25,8 @@ def test_script_syntax(repo, script):
 def test_shellcheck_is_clean(repo, script):
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (apt-get install -y shellcheck)")
-    done = subprocess.run(["shellcheck", "--severity=style", str(repo / script)], capture_output=True, text=True)
+    # -x follows `source`, so a script is checked with the functions and names it sources.
+    done = subprocess.run(["shellcheck", "-x", "--severity=style", script], capture_output=True, text=True, cwd=repo)
     assert done.returncode == 0, done.stdout
 
 
@@ -65,6 +67,43 @@ def test_database_uri_reaches_mlflow_only_through_its_environment_file(repo):
     assert "EnvironmentFile=/etc/mlflow/env" in script
     assert "MLFLOW_BACKEND_STORE_URI=postgresql+psycopg2://" in script
     assert "--address 127.0.0.1" in unit_exec_start(script, "$PROXY")
+
+
+def _run_read_secret(repo: Path, tmp_path: Path, failures: int, attempts: str) -> subprocess.CompletedProcess:
+    """The start-up script's read_secret, on its own, against a gcloud that is refused `failures`
+    times first (and a `sleep` that only records how long it would wait)."""
+    script = (repo / "scripts" / "mlflow-vm-startup.sh").read_text(encoding="utf-8")
+    settings = re.search(r"^SECRET_ATTEMPTS=.*\n^SECRET_RETRY_SECONDS=.*\n", script, re.MULTILINE).group(0)
+    function = re.search(r"^read_secret\(\) \{\n.*?^\}\n", script, re.MULTILINE | re.DOTALL).group(0)
+    stand_ins = f"""
+gcloud() {{
+  echo "$*" >>"$CALLS"
+  if (( $(wc -l <"$CALLS") <= {failures} )); then echo "ERROR: PERMISSION_DENIED: secretmanager.versions.access" >&2; return 1; fi
+  printf 's3cret'
+}}
+sleep() {{ echo "slept $1" >&2; }}
+"""
+    calls = tmp_path / "gcloud-calls"
+    calls.write_text("")
+    return subprocess.run(["bash", "-c", f"set -euo pipefail\n{stand_ins}{settings}{function}"
+                           'password=$(read_secret mlflow-db-password); printf "[%s]" "$password"'],
+                          capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin", "CALLS": str(calls), "SECRET_ATTEMPTS": attempts})
+
+
+def test_the_vm_retries_its_secret_read_while_the_grant_propagates(repo, tmp_path):
+    done = _run_read_secret(repo, tmp_path, failures=3, attempts="9")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[s3cret]"
+    assert re.findall(r"slept (\d+)", done.stderr) == ["5", "10", "20"]
+    assert "not readable yet (attempt 3 of 9)" in done.stderr
+
+
+def test_the_secret_read_gives_up_after_its_attempts(repo, tmp_path):
+    done = _run_read_secret(repo, tmp_path, failures=99, attempts="4")
+    assert done.returncode != 0 and "[" not in done.stdout
+    assert re.findall(r"slept (\d+)", done.stderr) == ["5", "10", "20"]
+    assert "still unreadable after 4 attempts" in done.stderr
 
 
 def test_mlflow_pins_match_pyproject(repo):
