@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from gasforecast.revisions import RevisionLimits
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -34,6 +37,12 @@ class Settings:
     # Data contract limits.
     max_upload_bytes: int = 50 * 1024 * 1024
     max_columns: int = 50
+    # Revisions of curated values (docs/data-contract.md#revisions): beyond these an upload is held.
+    revision_max_change: float = 0.10  # relative change of one value
+    revision_tolerance: float = 0.005  # changes up to this are not material (rounding, settlement fixes)
+    revision_max_cells: int = 10  # material revisions of one column in one upload ...
+    revision_max_share: float = 0.05  # ... or this share of its curated values when fewer (at least 1)
+    revision_max_age_days: int = 31  # values older than this before the last curated date are not revised
     # The training procedure (docs/model.md#procedure): scored horizons (steps of the series' calendar),
     # and the nested figures each training ships: that many origins, that many rows apart.
     backtest_horizons: tuple[int, ...] = (1, 7, 14, 30)
@@ -55,6 +64,14 @@ class Settings:
     @property
     def curated_object(self) -> str:
         return "curated/history.csv"
+
+    @property
+    def revision_limits(self) -> "RevisionLimits":
+        from gasforecast.revisions import RevisionLimits
+
+        return RevisionLimits(max_change=self.revision_max_change, tolerance=self.revision_tolerance,
+                              max_cells=self.revision_max_cells, max_share=self.revision_max_share,
+                              max_age_days=self.revision_max_age_days)
 
     @property
     def curated_uri(self) -> str:
@@ -82,6 +99,11 @@ _ENV_NAMES = {
     "forecast_horizon_max": "FORECAST_HORIZON_MAX",
     "max_upload_bytes": "MAX_UPLOAD_BYTES",
     "max_columns": "MAX_COLUMNS",
+    "revision_max_change": "REVISION_MAX_CHANGE",
+    "revision_tolerance": "REVISION_TOLERANCE",
+    "revision_max_cells": "REVISION_MAX_CELLS",
+    "revision_max_share": "REVISION_MAX_SHARE",
+    "revision_max_age_days": "REVISION_MAX_AGE_DAYS",
     "backtest_horizons": "BACKTEST_HORIZONS",
     "nested_origins": "NESTED_ORIGINS",
     "nested_step_rows": "NESTED_STEP_ROWS",
@@ -127,4 +149,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ValueError("FORECAST_HORIZON_MAX must be at least the largest backtest horizon")
     if settings.train_lock_ttl_seconds <= 0 or settings.train_lock_wait_seconds < 0:
         raise ValueError("TRAIN_LOCK_TTL_SECONDS must be positive and TRAIN_LOCK_WAIT_SECONDS not negative")
+    if min(settings.revision_max_change, settings.revision_tolerance, settings.revision_max_share) < 0 or \
+            settings.revision_max_cells < 1 or settings.revision_max_age_days < 0:
+        raise ValueError("REVISION_* limits must not be negative, and REVISION_MAX_CELLS at least 1")
     return settings

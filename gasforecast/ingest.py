@@ -30,6 +30,8 @@ from gasforecast.errors import PermanentError, TransientError
 from gasforecast.logs import get_logger
 from gasforecast.messaging import RetrainRequest, publish_retrain, utc_now_iso
 from gasforecast.plausibility import RULE_HINTS, Suspicion, suspicious_cells
+from gasforecast.revisions import RULE_HINTS as REVISION_HINTS
+from gasforecast.revisions import RevisionFinding, judge_revisions
 from gasforecast.storage import ObjectStore, PreconditionFailed
 from gasforecast.upload_names import is_csv_name, report_name, stored_name, unsafe_name_reason, upload_id
 
@@ -193,21 +195,34 @@ def _describe_suspicion(entry: dict[str, Any]) -> str:
     return f"{where}column {entry['column']!r}, {entry['date']}: {entry['why']}"
 
 
-def _hold(upload: _Upload, data: bytes, result: ValidationResult, suspicions: list[Suspicion]) -> IngestOutcome:
-    """Keep an implausible file aside with a report naming each suspicious cell; nothing is merged."""
+def _revision_entry(finding: RevisionFinding) -> dict[str, Any]:
+    return {**finding.to_dict(), "hint": REVISION_HINTS[finding.rule]}
+
+
+def _describe_revision(entry: dict[str, Any]) -> str:
+    return f"column {entry['column']!r} is revised ({entry['rule']}): {entry['why']}"
+
+
+def _hold(upload: _Upload, data: bytes, result: ValidationResult, suspicions: list[Suspicion],
+          revisions: list[RevisionFinding]) -> IngestOutcome:
+    """Keep an implausible file, or one that rewrites curated history, aside with a report naming each
+    suspicious cell and each revision rule broken; nothing is merged."""
     cells = [_suspicion_entry(suspicion, result) for suspicion in suspicions]
+    revised = [_revision_entry(finding) for finding in revisions]
     held_uri = upload.bucket.uri(upload.held)
+    first = _describe_suspicion(cells[0]) if cells else _describe_revision(revised[0])
     report = {
         **upload.header(), "status": "held", "stored_as": held_uri, "held_at": utc_now_iso(),
         "suspicious": cells,
+        "revisions": revised,
         "accept": {"command": f"gasforecast accept {held_uri}",
-                   "effect": "merges this file without the plausibility check (every other check still "
-                             "applies) and asks for a retrain; logged as ingest.accept_override"},
+                   "effect": "merges this file without the plausibility and revision checks (every other check "
+                             "still applies) and asks for a retrain; logged as ingest.accept_override"},
         "fix": "if a value is wrong, upload a corrected file instead (any name); this one then stays held",
         **result.to_dict(),
     }
-    return _settle(upload, "held", upload.held, report, data=data, errors=len(cells),
-                   first_error=_describe_suspicion(cells[0]), held_uri=held_uri)
+    return _settle(upload, "held", upload.held, report, data=data, errors=len(cells) + len(revised),
+                   first_error=first, held_uri=held_uri, revisions=len(revised))
 
 
 @dataclass
@@ -219,15 +234,17 @@ class _Merge:
     report: MergeReport | None = None
     frame: pd.DataFrame | None = None
     suspicions: list[Suspicion] = field(default_factory=list)
+    revisions: list[RevisionFinding] = field(default_factory=list)
 
 
 def _changes_nothing(report: MergeReport) -> bool:
     return not (report.rows_added or report.cells_revised or report.cells_filled or report.columns_added)
 
 
-def _merge(upload: _Upload, incoming: pd.DataFrame, *, check_plausibility: bool = True) -> _Merge:
-    """Judge and upsert the upload against the curated version it is merged into, under a
-    generation precondition; a lost race is judged and merged again on the fresh version."""
+def _merge(upload: _Upload, incoming: pd.DataFrame, *, judge: bool = True) -> _Merge:
+    """Judge (plausibility, revisions) and upsert the upload against the curated version it is merged
+    into, under a generation precondition; a lost race is judged and merged again on the fresh version.
+    `judge` is False only for an operator's explicit accept."""
     settings, bucket = upload.settings, upload.bucket
     for attempt in range(MERGE_ATTEMPTS):
         current = bucket.read(settings.curated_object)
@@ -236,9 +253,11 @@ def _merge(upload: _Upload, incoming: pd.DataFrame, *, check_plausibility: bool 
         if current is not None and upload.id in applied:
             log.info("ingest.already_merged", curated_generation=current.generation, **upload.context)
             return _Merge("already_merged", current.generation, None, curated)
-        suspicions = suspicious_cells(curated, incoming) if check_plausibility else []
-        if suspicions:
-            return _Merge("held", suspicions=suspicions)
+        if judge:
+            suspicions = suspicious_cells(curated, incoming)
+            revisions = judge_revisions(curated, incoming, settings.revision_limits)
+            if suspicions or revisions:
+                return _Merge("held", suspicions=suspicions, revisions=revisions)
         merged, report = upsert(curated, incoming, settings.target_column)
         if current is not None and _changes_nothing(report):
             return _Merge("unchanged", current.generation, report, curated)
@@ -347,10 +366,10 @@ def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Mer
 
 
 def _ingest_valid(upload: _Upload, data: bytes, result: ValidationResult, publisher, claim_lease_seconds: float,
-                  *, check_plausibility: bool = True, extra: dict[str, Any] | None = None) -> IngestOutcome:
-    merge = _merge(upload, result.frame, check_plausibility=check_plausibility)
+                  *, judge: bool = True, extra: dict[str, Any] | None = None) -> IngestOutcome:
+    merge = _merge(upload, result.frame, judge=judge)
     if merge.status == "held":
-        return _hold(upload, data, result, merge.suspicions)
+        return _hold(upload, data, result, merge.suspicions, merge.revisions)
     if merge.status == "unchanged":
         return _unchanged(upload, data, result, merge)
     return _publish(upload, data, result, merge, publisher, claim_lease_seconds, extra or {})
@@ -419,7 +438,7 @@ def held_object_name(settings: Settings, uri: str) -> str:
 
 def accept_held(settings: Settings, data: ObjectStore, publisher, held_name: str, *,
                 claim_lease_seconds: float = 600.0) -> IngestOutcome:
-    """Merge a held upload without the plausibility check (an operator's explicit decision).
+    """Merge a held upload without the plausibility and revision checks (an operator's explicit decision).
 
     Every other contract check runs again. Safe to repeat: the upload keeps its identity (original
     name and generation), so it is merged and published once; the held copy and report are removed
@@ -444,9 +463,11 @@ def accept_held(settings: Settings, data: ObjectStore, publisher, held_name: str
         if not result.ok:
             raise PermanentError("the held file no longer passes the data contract: "
                                  + "; ".join(str(problem) for problem in result.problems[:5]))
-        outcome = _ingest_valid(upload, stored.data, result, publisher, claim_lease_seconds, check_plausibility=False,
-                                extra={"override": {"skipped": "plausibility", "held_as": data.uri(held_name),
-                                                    "suspicious": held.get("suspicious", [])}})
+        outcome = _ingest_valid(upload, stored.data, result, publisher, claim_lease_seconds, judge=False,
+                                extra={"override": {"skipped": ["plausibility", "revisions"],
+                                                    "held_as": data.uri(held_name),
+                                                    "suspicious": held.get("suspicious", []),
+                                                    "revisions": held.get("revisions", [])}})
         log.warning("ingest.accept_override", status=outcome.status, message_id=outcome.message_id,
                     held_uri=data.uri(held_name), suspicious=len(held.get("suspicious", [])), **upload.context)
     data.delete(held_name)

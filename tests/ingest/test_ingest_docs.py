@@ -31,3 +31,16 @@ def test_every_plausibility_rule_is_documented_with_the_code_s_numbers() -> None
 
 def test_the_accept_path_is_documented() -> None:
     assert "gasforecast accept gs://$DATA_BUCKET/held/" in DOC and "ingest.accept_override" in DOC
+
+
+def test_every_revision_rule_is_documented_with_the_default_limits() -> None:
+    from gasforecast.config import Settings
+    from gasforecast.revisions import RULE_HINTS as REVISION_HINTS
+
+    limits = Settings().revision_limits
+    for rule, hint in REVISION_HINTS.items():
+        assert f"| `{rule}` |" in DOC and hint in DOC, rule
+    numbers = [f"**{limits.max_change:.0%}**", f"**{limits.tolerance:.1%}**", f"**{limits.max_cells} values**",
+               f"**{limits.max_share:.0%}**", f"**{limits.max_age_days} days**"]
+    for number in numbers:
+        assert number.replace("%", " %") in DOC, number

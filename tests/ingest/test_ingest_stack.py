@@ -119,6 +119,42 @@ def test_a_mistyped_price_is_held_and_the_public_forecast_does_not_change(curate
     assert max(point["upper_95"] for point in forecast["points"]) < new[settings.target_column].iloc[-1]
 
 
+def test_a_whole_history_rescale_is_held_in_both_steps_and_the_served_forecast_does_not_move(
+        curated_base, settings, pubsub_emulator, audit):
+    """Issue 20: ×1.4, then ×10 of the original, has no suspicious step between neighbours; each is a
+    revision of every curated price, held with a report, and nothing is merged, published or served."""
+    stack = curated_base
+    served = wait_served(stack, lambda m: True, timeout=300, what="a champion")
+    curated, generation = _curated(stack, settings)
+    target = settings.target_column
+    names = []
+    for factor in (1.4, 10.0):
+        restated = curated.copy()
+        restated[target] = (restated[target] * factor).round(4)
+        name = _unique(f"restated-x{factor:g}")
+        names.append(name)
+        stack.upload(name, dataset.curated_to_bytes(restated))
+        held = wait_event(stack, "ingest", TIMEOUT, event="ingest.held", object=name)
+        report = _read_report(stack, held["report_uri"])
+        assert report["suspicious"] == [], "neighbour by neighbour the rescale looks fine"
+        size = next(r for r in report["revisions"] if r["rule"] == "revision_size")
+        assert size["column"] == target and size["revised"] == curated[target].notna().sum()
+        assert size["median_factor"] == pytest.approx(factor, rel=1e-3)
+        assert {"revision_breadth", "revision_age"} <= {r["rule"] for r in report["revisions"]}
+        assert "revised (revision_size)" in held["first_error"] and held["revisions"] >= 3
+        assert report["accept"]["command"] == f"gasforecast accept {held['held_uri']}"
+        assert _curated(stack, settings)[1] == generation, "nothing merged"
+    published = " ".join(_sources(pubsub_emulator, audit, 3))
+    assert not any(name in published for name in names), "no retrain asked for"
+    model = stack.served_model()
+    assert int(model["model"]["version"]) >= int(served["model"]["version"])
+    assert model["data"]["last_date"] <= curated.index[-1].strftime("%Y-%m-%d")
+    forecast = requests.get(f"{stack.service_url}/api/v1/forecast", params={"horizon": 14}, timeout=10).json()
+    last_price = curated[target].dropna().iloc[-1]
+    assert all(0.5 * last_price < point["mean"] < 1.3 * last_price for point in forecast["points"]), \
+        "the served forecast stays on the curated prices' scale"
+
+
 def _first_row(new, settings, **overrides) -> bytes:
     row = new.iloc[:1].copy()
     for column, value in overrides.items():
