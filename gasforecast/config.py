@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from datetime import date
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
@@ -37,6 +38,10 @@ class Settings:
     # Data contract limits.
     max_upload_bytes: int = 50 * 1024 * 1024
     max_columns: int = 50
+    # Growth of the curated dataset (docs/data-contract.md#limits-on-growth): the earliest date a row may
+    # carry (ISO date) and the most value columns (target and drivers) the curated dataset may hold.
+    earliest_date: str = "2000-01-01"
+    max_curated_columns: int = 50
     # Revisions of curated values (docs/data-contract.md#revisions): beyond these an upload is held.
     revision_max_change: float = 0.10  # relative change of one value
     revision_tolerance: float = 0.005  # changes up to this are not material (rounding, settlement fixes)
@@ -64,6 +69,11 @@ class Settings:
     @property
     def curated_object(self) -> str:
         return "curated/history.csv"
+
+    @property
+    def earliest(self) -> date:
+        """`earliest_date` as a date (checked by `load_settings`)."""
+        return date.fromisoformat(self.earliest_date)
 
     @property
     def revision_limits(self) -> "RevisionLimits":
@@ -99,6 +109,8 @@ _ENV_NAMES = {
     "forecast_horizon_max": "FORECAST_HORIZON_MAX",
     "max_upload_bytes": "MAX_UPLOAD_BYTES",
     "max_columns": "MAX_COLUMNS",
+    "earliest_date": "EARLIEST_DATE",
+    "max_curated_columns": "MAX_CURATED_COLUMNS",
     "revision_max_change": "REVISION_MAX_CHANGE",
     "revision_tolerance": "REVISION_TOLERANCE",
     "revision_max_cells": "REVISION_MAX_CELLS",
@@ -149,6 +161,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ValueError("FORECAST_HORIZON_MAX must be at least the largest backtest horizon")
     if settings.train_lock_ttl_seconds <= 0 or settings.train_lock_wait_seconds < 0:
         raise ValueError("TRAIN_LOCK_TTL_SECONDS must be positive and TRAIN_LOCK_WAIT_SECONDS not negative")
+    try:
+        settings.earliest
+    except ValueError as exc:
+        raise ValueError(f"EARLIEST_DATE={settings.earliest_date!r} is not an ISO date (YYYY-MM-DD)") from exc
+    if settings.max_curated_columns < 1:
+        raise ValueError("MAX_CURATED_COLUMNS must be at least 1 (the target)")
     if min(settings.revision_max_change, settings.revision_tolerance, settings.revision_max_share) < 0 or \
             settings.revision_max_cells < 1 or settings.revision_max_age_days < 0:
         raise ValueError("REVISION_* limits must not be negative, and REVISION_MAX_CELLS at least 1")

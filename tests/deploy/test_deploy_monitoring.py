@@ -144,14 +144,17 @@ def rules(name: str) -> list[dict]:
 def test_data_bucket_keeps_old_versions_for_a_bounded_time_and_cools_the_archive(operations):
     data = rules("data-bucket-lifecycle.json")
     deletes = {tuple(r["condition"].get("matchesPrefix", [])): r["condition"]["daysSinceNoncurrentTime"]
-               for r in data if r["action"]["type"] == "Delete"}
-    assert all(r["condition"]["isLive"] is False for r in data if r["action"]["type"] == "Delete")
-    assert deletes == {("locks/",): 1, (): 90}
+               for r in data if r["action"]["type"] == "Delete" and r["condition"]["isLive"] is False}
+    assert deletes == {("locks/",): 1, (): 90, ("rejected/", "held/"): 1}
+    expiries = {tuple(r["condition"]["matchesPrefix"]): r["condition"]["age"]
+                for r in data if r["action"]["type"] == "Delete" and r["condition"]["isLive"] is True}
+    assert expiries == {("rejected/",): 30, ("held/",): 90}, "quarantined uploads do not pile up for ever"
     [cool] = [r for r in data if r["action"]["type"] == "SetStorageClass"]
     assert cool["action"]["storageClass"] == "COLDLINE"
     assert cool["condition"] == {"age": 30, "matchesPrefix": ["archive/"], "matchesStorageClass": ["STANDARD"]}
     section = operations.split("\n## Buckets and lifecycle", 1)[1].split("\n## ", 1)[0]
-    for stated in ("after 1 day", "after 90 days", "Coldline after 30 days"):
+    for stated in ("after 1 day", "after 90 days", "Coldline after 30 days", "`rejected/` are deleted 30 days",
+                   "`held/` 90 days"):
         assert stated in section, stated
 
 

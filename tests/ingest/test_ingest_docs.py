@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gasforecast import plausibility
-from gasforecast.ingest import OBJECT_HINTS
+from gasforecast.ingest import MERGE_HINTS, OBJECT_HINTS
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "data-contract.md").read_text(encoding="utf-8")
 
@@ -44,3 +44,14 @@ def test_every_revision_rule_is_documented_with_the_default_limits() -> None:
                f"**{limits.max_share:.0%}**", f"**{limits.max_age_days} days**"]
     for number in numbers:
         assert number.replace("%", " %") in DOC, number
+
+
+def test_every_refusal_against_the_curated_dataset_and_the_growth_limits_are_documented() -> None:
+    from gasforecast.config import Settings
+
+    for code, hint in MERGE_HINTS.items():
+        assert f"### `{code}`" in DOC and hint in DOC, code
+    defaults = Settings()
+    assert f"`EARLIEST_DATE` (default **{defaults.earliest_date}**)" in DOC
+    assert f"`MAX_CURATED_COLUMNS` (default **{defaults.max_curated_columns}**)" in DOC
+    assert "gasforecast retire-column NAME" in DOC and "`columns_ignored`" in DOC
