@@ -60,6 +60,9 @@ class Settings:
     # trainer renews it every TTL/4). Budget: wait + training (<= 180 s) < the function's 540 s timeout.
     train_lock_wait_seconds: float = 300.0
     train_lock_ttl_seconds: float = 120.0
+    # Forced retrains (docs/operations.md#retrain-by-hand): at most one forced version per training key
+    # in this many seconds; a forced message within it is trained as an ordinary one (usually a duplicate).
+    force_min_interval_seconds: float = 3600.0
     # Service: how often the champion pointer is re-checked (seconds).
     champion_refresh_seconds: float = 15.0
     history_days_default: int = 365
@@ -123,6 +126,7 @@ _ENV_NAMES = {
     "max_drivers": "MAX_DRIVERS",
     "train_lock_wait_seconds": "TRAIN_LOCK_WAIT_SECONDS",
     "train_lock_ttl_seconds": "TRAIN_LOCK_TTL_SECONDS",
+    "force_min_interval_seconds": "FORCE_MIN_INTERVAL_SECONDS",
     "champion_refresh_seconds": "CHAMPION_REFRESH_SECONDS",
     "history_days_default": "HISTORY_DAYS_DEFAULT",
     "stale_after_days": "STALE_AFTER_DAYS",

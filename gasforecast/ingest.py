@@ -389,7 +389,8 @@ def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Mer
         _remove_upload(upload)
         return upload.outcome("duplicate", receipt)
     request = RetrainRequest(reason="upload", requested_at=utc_now_iso(), dataset=settings.curated_uri,
-                             generation=str(merge.generation), source=upload.source)
+                             generation=str(merge.generation), source=upload.source,
+                             override="accept" if "override" in extra else None)
     try:
         message_id = publish_retrain(publisher, settings.project, settings.retrain_topic, request)
     except TransientError:
@@ -584,7 +585,7 @@ def retire_column(settings: Settings, data: ObjectStore, publisher, column: str,
         log.warning("ingest.column_restored", **fields)
         return Retirement("restored", column, generation)
     request = RetrainRequest(reason="manual", requested_at=utc_now_iso(), dataset=settings.curated_uri,
-                             generation=str(generation))
+                             generation=str(generation), override="retire-column")
     message_id = publish_retrain(publisher, settings.project, settings.retrain_topic, request)
     log.warning("ingest.column_retired", cells_removed=cells, message_id=message_id, **fields)
     return Retirement("retired", column, generation, message_id, cells)

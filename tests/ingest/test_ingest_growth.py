@@ -87,8 +87,8 @@ def test_a_retired_column_is_gone_ignored_in_later_uploads_and_retrained_without
     assert (done.status, done.cells_removed, done.curated_generation) == ("retired", 50, generation)
     assert "hdd" not in frame.columns and len(frame) == 50
     request = parse_retrain_request(lane.messages()[-1].data)
-    assert (request.reason, request.generation, done.message_id) == ("manual", str(generation),
-                                                                    lane.messages()[-1].message_id)
+    assert (request.reason, request.generation, request.override, done.message_id) == (
+        "manual", str(generation), "retire-column", lane.messages()[-1].message_id)
     (line,) = [r for r in caplog.records if r.getMessage() == "ingest.column_retired"]
     assert line.levelno == logging.WARNING
     expected = {"event": "ingest.column_retired", "column": "hdd", "reason": "feed discontinued",

@@ -14,6 +14,7 @@ import pytest
 
 from gasforecast import ingest
 from gasforecast.dataset import read_curated
+from gasforecast.messaging import parse_retrain_request
 from gasforecast.revisions import RevisionLimits, judge_revisions
 from gasforecast.sample import synthetic_history, to_csv_bytes
 from gasforecast.upload_names import stored_name
@@ -163,6 +164,9 @@ def test_an_accepted_revision_is_merged_and_records_what_it_overrode(based) -> N
     assert override["skipped"] == ["plausibility", "revisions"]
     assert [r["rule"] for r in override["revisions"]] == ["revision_size", "revision_breadth", "revision_age"]
     assert len(lane.messages()) == 2
+    request = parse_retrain_request(lane.messages()[-1].data)
+    assert (request.override, request.source) == ("accept", f"gs://{lane.settings.uploads_bucket}/restated.csv")
+    assert parse_retrain_request(lane.messages()[0].data).override is None, "an ordinary upload overrides nothing"
 
 
 def test_daily_increments_with_small_corrections_flow_through(based) -> None:
@@ -183,3 +187,16 @@ def test_an_accepted_spike_can_be_corrected_by_an_upload(based) -> None:
     correction = lane.ingest("correction.csv", to_csv_bytes(HISTORY.iloc[-10:]))
     assert correction.status == "accepted" and correction.report["merge"]["cells_revised"] == 1
     assert lane.curated()[0][TARGET].iloc[-5] == HISTORY[TARGET].iloc[-5]
+
+
+def test_a_refused_accept_leaves_a_structured_log_line(capsys) -> None:
+    import json
+
+    from gasforecast.cli import main
+
+    assert main(["accept", "gs://gasforecast-data/archive/2026/11/28/x.csv"]) == 2
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    (refused,) = [line for line in lines if line.get("event") == "ingest.accept_refused"]
+    assert refused["severity"] == "WARNING" and "is not a held upload" in refused["error"]
+    assert refused["held"] == "gs://gasforecast-data/archive/2026/11/28/x.csv"

@@ -245,6 +245,9 @@ def test_an_accepted_held_file_trains_and_a_correction_replaces_it(curated_base,
         outcome = wait_for(lambda: [e for e in function_events(stack, "train", message_id=message_id)
                                     if e["event"] in ("train.finished", "train.promotion_refused")],
                            300, f"the accepted file's retrain (message {message_id}) to finish", 0.5)[-1]
+        override = wait_event(stack, "train", TIMEOUT, event="train.override", message_id=message_id)
+        assert (override["override"], override["severity"]) == ("accept", "WARNING")
+        assert override["source"] == f"gs://{stack.uploads_bucket}/{name}"
         served = wait_served(stack, lambda m: True, what="a champion")
         assert served["model"]["version"], "a champion is still served"
         if outcome["event"] == "train.finished":
