@@ -80,6 +80,7 @@ class Settings:
 
     @property
     def revision_limits(self) -> "RevisionLimits":
+        """The REVISION_* settings as the ingest rule takes them (imported here: revisions loads pandas)."""
         from gasforecast.revisions import RevisionLimits
 
         return RevisionLimits(max_change=self.revision_max_change, tolerance=self.revision_tolerance,

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gasforecast.plausibility import suspicious_cells
+
 EXAMPLES = 5  # revised cells listed per finding (the counts cover all of them)
 
 RULE_HINTS = {
@@ -83,8 +85,6 @@ def _scale(old: pd.Series, column: pd.Series) -> np.ndarray:
 
 def _corrections(curated: pd.DataFrame, column: str, dates: pd.Index) -> pd.Index:
     """Of `dates`, those whose curated value the curated history itself finds implausible."""
-    from gasforecast.plausibility import suspicious_cells
-
     outliers = {pd.Timestamp(s.date) for s in suspicious_cells(None, curated[[column]])}
     return dates[dates.isin(list(outliers))]
 

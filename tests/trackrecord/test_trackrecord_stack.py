@@ -171,5 +171,5 @@ def test_an_accepted_rewrite_of_matured_prices_is_shown_as_revisions_and_leaves_
         again = after_points[key]
         assert (again["actual"], again["abs_error"]) == (point["actual"], point["abs_error"]), "not rescored"
         assert again["abs_error"] > 0 and again["revised_actual"] == pytest.approx(promised[key[1]])
-    assert after["revised_points"] >= len(before_points)
+    assert sum(p["revised_actual"] is not None for p in after["points"]) >= len(before_points)
     assert all(row["mae_ratio"] != 0 for row in after["summary"] if row["mae_ratio"] is not None)
