@@ -263,10 +263,13 @@ def _curated_metadata(metadata: dict[str, str], **changes: str) -> dict[str, str
 
 
 def _too_many_columns(settings: Settings, curated: pd.DataFrame | None, incoming: pd.DataFrame) -> Problem | None:
-    """Refuse an upload whose new columns would take the curated dataset past MAX_CURATED_COLUMNS."""
+    """Refuse an upload whose new columns would take the curated dataset past MAX_CURATED_COLUMNS.
+
+    Only new columns are refused: a dataset already past the limit (the limit was lowered) keeps
+    taking its own columns' values until an operator retires some."""
     have = list(curated.columns) if curated is not None else []
     new = [name for name in incoming.dropna(axis=1, how="all").columns if name not in have]
-    if len(have) + len(new) <= settings.max_curated_columns:
+    if not new or len(have) + len(new) <= settings.max_curated_columns:
         return None
     listed = ", ".join(repr(name) for name in new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
     return Problem("too_many_curated_columns",
