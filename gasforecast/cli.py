@@ -11,8 +11,8 @@ import importlib
 import sys
 from typing import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("sample", "retrain", "replay", "accept", "backtest", "forecast", "evaluate",
-                                   "validate")
+COMMAND_MODULES: tuple[str, ...] = ("sample", "retrain", "replay", "accept", "retire", "backtest", "forecast",
+                                   "evaluate", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from gasforecast.revisions import RevisionLimits
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -34,6 +38,16 @@ class Settings:
     # Data contract limits.
     max_upload_bytes: int = 50 * 1024 * 1024
     max_columns: int = 50
+    # Growth of the curated dataset (docs/data-contract.md#limits-on-growth): the earliest date a row may
+    # carry (ISO date) and the most value columns (target and drivers) the curated dataset may hold.
+    earliest_date: str = "2000-01-01"
+    max_curated_columns: int = 50
+    # Revisions of curated values (docs/data-contract.md#revisions): beyond these an upload is held.
+    revision_max_change: float = 0.10  # relative change of one value
+    revision_tolerance: float = 0.005  # changes up to this are not material (rounding, settlement fixes)
+    revision_max_cells: int = 10  # material revisions of one column in one upload ...
+    revision_max_share: float = 0.05  # ... or this share of its curated values when fewer (at least 1)
+    revision_max_age_days: int = 31  # values older than this before the last curated date are not revised
     # The training procedure (docs/model.md#procedure): scored horizons (steps of the series' calendar),
     # and the nested figures each training ships: that many origins, that many rows apart.
     backtest_horizons: tuple[int, ...] = (1, 7, 14, 30)
@@ -48,6 +62,9 @@ class Settings:
     # trainer renews it every TTL/4). Budget: wait + training (<= 180 s) < the function's 540 s timeout.
     train_lock_wait_seconds: float = 300.0
     train_lock_ttl_seconds: float = 120.0
+    # Forced retrains (docs/operations.md#retrain-by-hand): at most one forced version per training key
+    # in this many seconds; a forced message within it is trained as an ordinary one (usually a duplicate).
+    force_min_interval_seconds: float = 3600.0
     # Service: how often the champion pointer is re-checked (seconds).
     champion_refresh_seconds: float = 15.0
     history_days_default: int = 365
@@ -57,6 +74,20 @@ class Settings:
     @property
     def curated_object(self) -> str:
         return "curated/history.csv"
+
+    @property
+    def earliest(self) -> date:
+        """`earliest_date` as a date (checked by `load_settings`)."""
+        return date.fromisoformat(self.earliest_date)
+
+    @property
+    def revision_limits(self) -> "RevisionLimits":
+        """The REVISION_* settings as the ingest rule takes them (imported here: revisions loads pandas)."""
+        from gasforecast.revisions import RevisionLimits
+
+        return RevisionLimits(max_change=self.revision_max_change, tolerance=self.revision_tolerance,
+                              max_cells=self.revision_max_cells, max_share=self.revision_max_share,
+                              max_age_days=self.revision_max_age_days)
 
     @property
     def curated_uri(self) -> str:
@@ -84,6 +115,13 @@ _ENV_NAMES = {
     "forecast_horizon_max": "FORECAST_HORIZON_MAX",
     "max_upload_bytes": "MAX_UPLOAD_BYTES",
     "max_columns": "MAX_COLUMNS",
+    "earliest_date": "EARLIEST_DATE",
+    "max_curated_columns": "MAX_CURATED_COLUMNS",
+    "revision_max_change": "REVISION_MAX_CHANGE",
+    "revision_tolerance": "REVISION_TOLERANCE",
+    "revision_max_cells": "REVISION_MAX_CELLS",
+    "revision_max_share": "REVISION_MAX_SHARE",
+    "revision_max_age_days": "REVISION_MAX_AGE_DAYS",
     "backtest_horizons": "BACKTEST_HORIZONS",
     "nested_origins": "NESTED_ORIGINS",
     "nested_step_rows": "NESTED_STEP_ROWS",
@@ -92,6 +130,7 @@ _ENV_NAMES = {
     "driver_publication_lags": "DRIVER_PUBLICATION_LAGS",
     "train_lock_wait_seconds": "TRAIN_LOCK_WAIT_SECONDS",
     "train_lock_ttl_seconds": "TRAIN_LOCK_TTL_SECONDS",
+    "force_min_interval_seconds": "FORCE_MIN_INTERVAL_SECONDS",
     "champion_refresh_seconds": "CHAMPION_REFRESH_SECONDS",
     "history_days_default": "HISTORY_DAYS_DEFAULT",
     "stale_after_days": "STALE_AFTER_DAYS",
@@ -133,4 +172,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     parse_lags(settings.driver_publication_lags)  # a bad declaration fails at start-up, not in a training
     if settings.train_lock_ttl_seconds <= 0 or settings.train_lock_wait_seconds < 0:
         raise ValueError("TRAIN_LOCK_TTL_SECONDS must be positive and TRAIN_LOCK_WAIT_SECONDS not negative")
+    try:
+        settings.earliest
+    except ValueError as exc:
+        raise ValueError(f"EARLIEST_DATE={settings.earliest_date!r} is not an ISO date (YYYY-MM-DD)") from exc
+    if settings.max_curated_columns < 1:
+        raise ValueError("MAX_CURATED_COLUMNS must be at least 1 (the target)")
+    if min(settings.revision_max_change, settings.revision_tolerance, settings.revision_max_share) < 0 or \
+            settings.revision_max_cells < 1 or settings.revision_max_age_days < 0:
+        raise ValueError("REVISION_* limits must not be negative, and REVISION_MAX_CELLS at least 1")
     return settings

@@ -27,7 +27,9 @@ MAX_COLUMN_NAME_LENGTH = 64
 # invisible characters, no quotes, no markup.
 SAFE_COLUMN_NAME = re.compile(r"[^\W][\w .()\[\]/%£€$°-]*")
 MAX_ABS_VALUE = 1e12  # larger magnitudes are typing or unit accidents and overflow the models' arithmetic
-EARLIEST_DATE = date(1900, 1, 1)
+# The earliest date a row may carry by default (Settings.earliest_date, EARLIEST_DATE): every row
+# stays in the curated history for good and stretches the daily calendar training fills.
+EARLIEST_DATE = date(2000, 1, 1)
 
 # Every error code, with the hint telling the uploader how to fix it (docs list each one).
 ERROR_HINTS: dict[str, str] = {
@@ -54,8 +56,9 @@ ERROR_HINTS: dict[str, str] = {
     "date_format": "Write dates as ISO 8601 calendar dates: YYYY-MM-DD (e.g. 2023-12-25).",
     "invalid_date": "Write dates as YYYY-MM-DD with a real month (01-12) and day.",
     "duplicate_date": "Keep one row per date: remove or merge the repeated rows.",
-    "date_out_of_range": "Dates run from 1900-01-01 to tomorrow (UTC): fix the year, or upload future "
-                         "values once their day has come.",
+    "date_out_of_range": "Dates run from the earliest accepted date (EARLIEST_DATE, 2000-01-01 by default) to "
+                         "tomorrow (UTC): fix the year, drop older rows, or upload future values once their day "
+                         "has come.",
     "non_numeric": "Write plain numbers; leave the cell empty for a missing value.",
     "non_finite": "Replace infinite values by a number, or leave the cell empty for a missing value.",
     "absurd_value": "Check the value and its unit: magnitudes above 1e12 are refused; leave the cell empty if unknown.",
@@ -393,11 +396,12 @@ def _report_cells(code: str, indices: np.ndarray, explain, values: pd.Series, li
     errors.count(code, max(0, len(indices) - MAX_PROBLEMS_PER_CODE))
 
 
-def _parse_dates(values: pd.Series, lines: np.ndarray, latest: date, errors: _Collector) -> pd.Series:
+def _parse_dates(values: pd.Series, lines: np.ndarray, earliest: date, latest: date, errors: _Collector) -> pd.Series:
     """ISO calendar dates → Timestamps (NaT where invalid, each invalid one reported).
 
-    Dates after `latest` (tomorrow, UTC) or before 1900 are refused: a future row would stay in the
-    history for good, and a year-1 row would stretch the daily calendar over two millennia."""
+    Dates after `latest` (tomorrow, UTC) or before `earliest` are refused: a future row would stay in
+    the history for good, and rows back to 1900 would stretch the daily calendar (and training) over
+    a century."""
     values = values.str.strip()
     empty = values == ""
     iso_shape = values.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
@@ -410,9 +414,10 @@ def _parse_dates(values: pd.Series, lines: np.ndarray, latest: date, errors: _Co
         _report_cells("date_format", bad_shape, lambda v: _explain_date(v, order), values, lines, DATE_COLUMN, errors)
     _report_cells("invalid_date", np.flatnonzero((iso_shape & parsed.isna()).to_numpy()), _explain_invalid_iso,
                   values, lines, DATE_COLUMN, errors)
-    early, late = pd.Timestamp(EARLIEST_DATE), pd.Timestamp(latest)
+    early, late = pd.Timestamp(earliest), pd.Timestamp(latest)
     _report_cells("date_out_of_range", np.flatnonzero(((parsed < early) | (parsed > late)).to_numpy()),
-                  lambda v: f"date {_describe(v)} is " + ("before 1900-01-01" if v < EARLIEST_DATE.isoformat()
+                  lambda v: f"date {_describe(v)} is " + (f"before {earliest.isoformat()}, the earliest accepted date"
+                                                            if v < earliest.isoformat()
                                                             else "in the future (after tomorrow, UTC)"),
                   values, lines, DATE_COLUMN, errors)
     duplicated = np.flatnonzero((parsed.duplicated(keep="first") & parsed.notna()).to_numpy())
@@ -461,7 +466,7 @@ def _check_target(cells: pd.Series, numbers: pd.Series, target: str, lines: np.n
         errors.add("target_all_missing", f"the target column {target!r} has no values", column=target)
 
 
-def _build_frame(table: _Table, good: np.ndarray, target: str, latest: date, errors: _Collector,
+def _build_frame(table: _Table, good: np.ndarray, target: str, dates_within: tuple[date, date], errors: _Collector,
                  warnings: _Collector) -> tuple[pd.DataFrame, pd.Series]:
     """Convert the well-formed rows column by column; problems go to `errors`.
 
@@ -473,7 +478,7 @@ def _build_frame(table: _Table, good: np.ndarray, target: str, latest: date, err
     lines = np.asarray(table.lines)[good]
     columns = list(zip(*rows)) if rows else [() for _ in table.header]
     cells = {name: pd.Series(list(column), dtype="str") for name, column in zip(table.header, columns)}
-    dates = _parse_dates(cells[DATE_COLUMN], lines, latest, errors)
+    dates = _parse_dates(cells[DATE_COLUMN], lines, *dates_within, errors)
     values: dict[str, pd.Series] = {}
     for name, column in cells.items():
         if name == DATE_COLUMN:
@@ -497,10 +502,11 @@ def tomorrow_utc() -> date:
 
 
 def validate_csv(data: bytes, *, target: str, max_bytes: int, max_columns: int,
-                 latest_date: date | None = None) -> ValidationResult:
+                 latest_date: date | None = None, earliest_date: date = EARLIEST_DATE) -> ValidationResult:
     """Check an uploaded file against the contract; when valid, also return it as a float frame.
 
-    `latest_date` is the last date a row may carry (default: tomorrow, UTC).
+    `latest_date` is the last date a row may carry (default: tomorrow, UTC), `earliest_date` the first
+    (Settings.earliest_date in ingest and `gasforecast validate`).
     """
     errors = _Collector(ERROR_HINTS)
     warnings = _Collector(WARNING_HINTS)
@@ -513,7 +519,8 @@ def validate_csv(data: bytes, *, target: str, max_bytes: int, max_columns: int,
         errors.add("no_data_rows", "the file has a header but no data rows", row=table.header_line)
         return ValidationResult(False, errors.problems(), warnings.problems(), columns=list(table.header))
     good = _check_shape(table, errors)
-    frame, lines = _build_frame(table, good, target, latest_date or tomorrow_utc(), errors, warnings)
+    frame, lines = _build_frame(table, good, target, (earliest_date, latest_date or tomorrow_utc()), errors,
+                                warnings)
     ok = not errors
     return ValidationResult(
         ok=ok,

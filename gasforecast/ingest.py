@@ -14,6 +14,7 @@ is safe to repeat:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -30,6 +31,8 @@ from gasforecast.errors import PermanentError, TransientError
 from gasforecast.logs import get_logger
 from gasforecast.messaging import RetrainRequest, publish_retrain, utc_now_iso
 from gasforecast.plausibility import RULE_HINTS, Suspicion, suspicious_cells
+from gasforecast.revisions import RULE_HINTS as REVISION_HINTS
+from gasforecast.revisions import RevisionFinding, judge_revisions
 from gasforecast.storage import ObjectStore, PreconditionFailed
 from gasforecast.upload_names import is_csv_name, report_name, stored_name, unsafe_name_reason, upload_id
 
@@ -40,6 +43,8 @@ REJECTED_PREFIX = "rejected"
 HELD_PREFIX = "held"
 APPLIED_METADATA_KEY = "applied-uploads"
 APPLIED_KEEP = 200  # upload ids remembered in the curated object's metadata (≈3.4 KB of the 8 KB limit)
+RETIRED_METADATA_KEY = "retired-columns"  # JSON list of retired driver columns, ignored in later uploads
+RETIRED_KEEP = 40  # names remembered (at most 64 characters each: ≈2.7 KB of the 8 KB limit)
 MERGE_ATTEMPTS = 20
 
 # Refusals decided from the object's name or size, before its content is read (docs list each code).
@@ -48,6 +53,12 @@ OBJECT_HINTS: dict[str, str] = {
                           "segments (leading, trailing or doubled '/'), no control characters.",
     "not_csv": "Only objects named *.csv are ingested: export the data as CSV and upload it with a .csv name.",
     "too_large": ERROR_HINTS["too_large"],
+}
+
+# Refusals decided against the curated dataset, after the file passed the contract (docs list each code).
+MERGE_HINTS: dict[str, str] = {
+    "too_many_curated_columns": "Upload only the columns already curated, or retire drivers that are no longer "
+                                "needed first (gasforecast retire-column NAME); MAX_CURATED_COLUMNS sets the limit.",
 }
 
 Status = Literal["accepted", "unchanged", "held", "rejected", "duplicate", "ignored"]
@@ -193,66 +204,121 @@ def _describe_suspicion(entry: dict[str, Any]) -> str:
     return f"{where}column {entry['column']!r}, {entry['date']}: {entry['why']}"
 
 
-def _hold(upload: _Upload, data: bytes, result: ValidationResult, suspicions: list[Suspicion]) -> IngestOutcome:
-    """Keep an implausible file aside with a report naming each suspicious cell; nothing is merged."""
+def _revision_entry(finding: RevisionFinding) -> dict[str, Any]:
+    return {**finding.to_dict(), "hint": REVISION_HINTS[finding.rule]}
+
+
+def _describe_revision(entry: dict[str, Any]) -> str:
+    return f"column {entry['column']!r} is revised ({entry['rule']}): {entry['why']}"
+
+
+def _hold(upload: _Upload, data: bytes, result: ValidationResult, suspicions: list[Suspicion],
+          revisions: list[RevisionFinding]) -> IngestOutcome:
+    """Keep an implausible file, or one that rewrites curated history, aside with a report naming each
+    suspicious cell and each revision rule broken; nothing is merged."""
     cells = [_suspicion_entry(suspicion, result) for suspicion in suspicions]
+    revised = [_revision_entry(finding) for finding in revisions]
     held_uri = upload.bucket.uri(upload.held)
+    first = _describe_suspicion(cells[0]) if cells else _describe_revision(revised[0])
     report = {
         **upload.header(), "status": "held", "stored_as": held_uri, "held_at": utc_now_iso(),
         "suspicious": cells,
+        "revisions": revised,
         "accept": {"command": f"gasforecast accept {held_uri}",
-                   "effect": "merges this file without the plausibility check (every other check still "
-                             "applies) and asks for a retrain; logged as ingest.accept_override"},
+                   "effect": "merges this file without the plausibility and revision checks (every other check "
+                             "still applies) and asks for a retrain; logged as ingest.accept_override"},
         "fix": "if a value is wrong, upload a corrected file instead (any name); this one then stays held",
         **result.to_dict(),
     }
-    return _settle(upload, "held", upload.held, report, data=data, errors=len(cells),
-                   first_error=_describe_suspicion(cells[0]), held_uri=held_uri)
+    return _settle(upload, "held", upload.held, report, data=data, errors=len(cells) + len(revised),
+                   first_error=first, held_uri=held_uri, revisions=len(revised))
 
 
 @dataclass
 class _Merge:
     """Where an upload stands against the curated dataset after one merge attempt loop."""
 
-    status: Literal["merged", "already_merged", "unchanged", "held"]
+    status: Literal["merged", "already_merged", "unchanged", "held", "refused"]
     generation: int | None = None
     report: MergeReport | None = None
     frame: pd.DataFrame | None = None
     suspicions: list[Suspicion] = field(default_factory=list)
+    revisions: list[RevisionFinding] = field(default_factory=list)
+    refusal: Problem | None = None  # status "refused": a limit of the curated dataset (MERGE_HINTS)
+    ignored: list[str] = field(default_factory=list)  # retired columns the upload carried
+
+
+def retired_columns(metadata: dict[str, str]) -> list[str]:
+    """The retired driver columns recorded on the curated object (oldest first)."""
+    try:
+        names = json.loads(metadata.get(RETIRED_METADATA_KEY) or "[]")
+    except json.JSONDecodeError:
+        return []
+    return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+
+
+def _curated_metadata(metadata: dict[str, str], **changes: str) -> dict[str, str]:
+    """The curated object's metadata with `changes` (keys spelled with '-'), keeping everything else."""
+    return {**metadata, **{key.replace("_", "-"): value for key, value in changes.items()}}
+
+
+def _too_many_columns(settings: Settings, curated: pd.DataFrame | None, incoming: pd.DataFrame) -> Problem | None:
+    """Refuse an upload whose new columns would take the curated dataset past MAX_CURATED_COLUMNS.
+
+    Only new columns are refused: a dataset already past the limit (the limit was lowered) keeps
+    taking its own columns' values until an operator retires some."""
+    have = list(curated.columns) if curated is not None else []
+    new = [name for name in incoming.dropna(axis=1, how="all").columns if name not in have]
+    if not new or len(have) + len(new) <= settings.max_curated_columns:
+        return None
+    listed = ", ".join(repr(name) for name in new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
+    return Problem("too_many_curated_columns",
+                   f"the curated dataset has {len(have)} value columns and this file adds {len(new)} ({listed}); "
+                   f"the limit is {settings.max_curated_columns}", row=1, hint=MERGE_HINTS["too_many_curated_columns"])
 
 
 def _changes_nothing(report: MergeReport) -> bool:
     return not (report.rows_added or report.cells_revised or report.cells_filled or report.columns_added)
 
 
-def _merge(upload: _Upload, incoming: pd.DataFrame, *, check_plausibility: bool = True) -> _Merge:
-    """Judge and upsert the upload against the curated version it is merged into, under a
-    generation precondition; a lost race is judged and merged again on the fresh version."""
+def _merge(upload: _Upload, incoming: pd.DataFrame, *, judge: bool = True) -> _Merge:
+    """Bound, judge (plausibility, revisions) and upsert the upload against the curated version it is
+    merged into, under a generation precondition; a lost race is judged and merged again on the fresh
+    version. `judge` is False only for an operator's explicit accept; the growth limits always apply."""
     settings, bucket = upload.settings, upload.bucket
     for attempt in range(MERGE_ATTEMPTS):
         current = bucket.read(settings.curated_object)
-        applied = current.metadata.get(APPLIED_METADATA_KEY, "").split() if current else []
+        metadata = current.metadata if current else {}
+        applied = metadata.get(APPLIED_METADATA_KEY, "").split()
         curated = read_curated(current.data) if current else None
         if current is not None and upload.id in applied:
             log.info("ingest.already_merged", curated_generation=current.generation, **upload.context)
             return _Merge("already_merged", current.generation, None, curated)
-        suspicions = suspicious_cells(curated, incoming) if check_plausibility else []
-        if suspicions:
-            return _Merge("held", suspicions=suspicions)
-        merged, report = upsert(curated, incoming, settings.target_column)
+        ignored = [name for name in retired_columns(metadata) if name in incoming.columns]
+        kept = incoming.drop(columns=ignored)
+        refusal = _too_many_columns(settings, curated, kept)
+        if refusal is not None:
+            return _Merge("refused", refusal=refusal)
+        if judge:
+            suspicions = suspicious_cells(curated, kept)
+            revisions = judge_revisions(curated, kept, settings.revision_limits)
+            if suspicions or revisions:
+                return _Merge("held", suspicions=suspicions, revisions=revisions)
+        merged, report = upsert(curated, kept, settings.target_column)
         if current is not None and _changes_nothing(report):
-            return _Merge("unchanged", current.generation, report, curated)
-        metadata = {APPLIED_METADATA_KEY: " ".join([*applied, upload.id][-APPLIED_KEEP:]),
-                    "target": settings.target_column, "last-date": str(report.last_date)}
+            return _Merge("unchanged", current.generation, report, curated, ignored=ignored)
+        written = _curated_metadata(metadata, applied_uploads=" ".join([*applied, upload.id][-APPLIED_KEEP:]),
+                                    target=settings.target_column, last_date=str(report.last_date))
         try:
             generation = bucket.write(settings.curated_object, curated_to_bytes(merged), content_type="text/csv",
-                                      if_generation_match=current.generation if current else 0, metadata=metadata)
+                                      if_generation_match=current.generation if current else 0, metadata=written)
         except PreconditionFailed:
             log.info("ingest.merge_conflict", attempt=attempt + 1, **upload.context)
             time.sleep(min(1.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
             continue
-        log.info("ingest.merged", curated_generation=generation, **report.to_dict(), **upload.context)
-        return _Merge("merged", generation, report, merged)
+        log.info("ingest.merged", curated_generation=generation, columns_ignored=ignored, **report.to_dict(),
+                 **upload.context)
+        return _Merge("merged", generation, report, merged, ignored=ignored)
     raise TransientError(f"{settings.curated_uri} kept changing: {MERGE_ATTEMPTS} merge attempts lost the race")
 
 
@@ -317,6 +383,7 @@ def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Mer
         "claimed_at": utc_now_iso(), "message_id": None,
         "curated": {"uri": settings.curated_uri, "generation": merge.generation},
         "merge": merge.report.to_dict() if merge.report else {"already_merged": True},
+        "columns_ignored": merge.ignored,
         "preparation": prep.to_dict(), "validation": result.to_dict(), **extra,
     }
     claim_generation = _claim(upload, receipt, claim_lease_seconds)
@@ -325,7 +392,8 @@ def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Mer
         _remove_upload(upload)
         return upload.outcome("duplicate", receipt)
     request = RetrainRequest(reason="upload", requested_at=utc_now_iso(), dataset=settings.curated_uri,
-                             generation=str(merge.generation), source=upload.source)
+                             generation=str(merge.generation), source=upload.source,
+                             override="accept" if "override" in extra else None)
     try:
         message_id = publish_retrain(publisher, settings.project, settings.retrain_topic, request)
     except TransientError:
@@ -347,10 +415,14 @@ def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Mer
 
 
 def _ingest_valid(upload: _Upload, data: bytes, result: ValidationResult, publisher, claim_lease_seconds: float,
-                  *, check_plausibility: bool = True, extra: dict[str, Any] | None = None) -> IngestOutcome:
-    merge = _merge(upload, result.frame, check_plausibility=check_plausibility)
+                  *, judge: bool = True, extra: dict[str, Any] | None = None) -> IngestOutcome:
+    merge = _merge(upload, result.frame, judge=judge)
+    if merge.status == "refused" and merge.refusal is not None:
+        if not judge:  # an operator's accept: the held copy stays, the command says why
+            raise PermanentError(f"the held file cannot be merged: {merge.refusal}")
+        return _reject(upload, data, dataclasses.replace(result, ok=False, problems=[merge.refusal]))
     if merge.status == "held":
-        return _hold(upload, data, result, merge.suspicions)
+        return _hold(upload, data, result, merge.suspicions, merge.revisions)
     if merge.status == "unchanged":
         return _unchanged(upload, data, result, merge)
     return _publish(upload, data, result, merge, publisher, claim_lease_seconds, extra or {})
@@ -358,7 +430,7 @@ def _ingest_valid(upload: _Upload, data: bytes, result: ValidationResult, publis
 
 def _validate(settings: Settings, data: bytes, upload: _Upload) -> ValidationResult:
     result = validate_csv(data, target=settings.target_column, max_bytes=settings.max_upload_bytes,
-                          max_columns=settings.max_columns)
+                          max_columns=settings.max_columns, earliest_date=settings.earliest)
     log.info("ingest.validated", ok=result.ok, rows=result.rows, errors=len(result.problems),
              warnings=len(result.warnings), **upload.context)
     return result
@@ -419,7 +491,7 @@ def held_object_name(settings: Settings, uri: str) -> str:
 
 def accept_held(settings: Settings, data: ObjectStore, publisher, held_name: str, *,
                 claim_lease_seconds: float = 600.0) -> IngestOutcome:
-    """Merge a held upload without the plausibility check (an operator's explicit decision).
+    """Merge a held upload without the plausibility and revision checks (an operator's explicit decision).
 
     Every other contract check runs again. Safe to repeat: the upload keeps its identity (original
     name and generation), so it is merged and published once; the held copy and report are removed
@@ -444,11 +516,79 @@ def accept_held(settings: Settings, data: ObjectStore, publisher, held_name: str
         if not result.ok:
             raise PermanentError("the held file no longer passes the data contract: "
                                  + "; ".join(str(problem) for problem in result.problems[:5]))
-        outcome = _ingest_valid(upload, stored.data, result, publisher, claim_lease_seconds, check_plausibility=False,
-                                extra={"override": {"skipped": "plausibility", "held_as": data.uri(held_name),
-                                                    "suspicious": held.get("suspicious", [])}})
+        outcome = _ingest_valid(upload, stored.data, result, publisher, claim_lease_seconds, judge=False,
+                                extra={"override": {"skipped": ["plausibility", "revisions"],
+                                                    "held_as": data.uri(held_name),
+                                                    "suspicious": held.get("suspicious", []),
+                                                    "revisions": held.get("revisions", [])}})
         log.warning("ingest.accept_override", status=outcome.status, message_id=outcome.message_id,
                     held_uri=data.uri(held_name), suspicious=len(held.get("suspicious", [])), **upload.context)
     data.delete(held_name)
     data.delete(report_name(held_name))
     return outcome
+
+
+@dataclass
+class Retirement:
+    """What `retire_column` did: `status` is "retired", "already_retired" or "restored"."""
+
+    status: Literal["retired", "already_retired", "restored"]
+    column: str
+    curated_generation: int | None
+    message_id: str | None = None
+    cells_removed: int = 0
+
+
+def retire_column(settings: Settings, data: ObjectStore, publisher, column: str, *, reason: str,
+                  restore: bool = False) -> Retirement:
+    """Remove a driver column from the curated dataset for good (an operator's decision), and ask for a
+    retrain so the next champion is trained without it; `restore` lets later uploads add it again.
+
+    Why: the curated dataset only grows by upserts, so without this nothing could ever shrink it. The
+    name is recorded on the curated object (`retired-columns`) and ignored in later uploads, or the
+    next full-history upload would bring the column straight back. The values stay recoverable from
+    `archive/` and the bucket's noncurrent versions. Written under a generation precondition like
+    every merge; logged as `ingest.column_retired` / `ingest.column_restored` (warnings: overrides).
+    """
+    if column == settings.target_column:
+        raise PermanentError(f"{column!r} is the target column: it cannot be retired")
+    for attempt in range(MERGE_ATTEMPTS):
+        current = data.read(settings.curated_object)
+        if current is None:
+            raise PermanentError(f"there is no curated dataset at {settings.curated_uri}")
+        retired = retired_columns(current.metadata)
+        curated = read_curated(current.data)
+        if restore:
+            if column not in retired:
+                raise PermanentError(f"{column!r} is not retired (retired: {', '.join(retired) or 'none'})")
+            retired.remove(column)
+            frame, cells = curated, 0
+        elif column in curated.columns:
+            frame, cells = curated.drop(columns=[column]), int(curated[column].notna().sum())
+            retired = [name for name in retired if name != column][-(RETIRED_KEEP - 1):] + [column]
+        elif column in retired:
+            log.info("ingest.column_already_retired", column=column, curated_generation=current.generation)
+            return Retirement("already_retired", column, current.generation)
+        else:
+            raise PermanentError(f"the curated dataset has no column {column!r} "
+                                 f"(columns: {', '.join(map(str, curated.columns))})")
+        metadata = _curated_metadata(current.metadata, retired_columns=json.dumps(retired, ensure_ascii=False))
+        try:
+            generation = data.write(settings.curated_object, curated_to_bytes(frame), content_type="text/csv",
+                                    if_generation_match=current.generation, metadata=metadata)
+        except PreconditionFailed:
+            time.sleep(min(1.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
+            continue
+        break
+    else:
+        raise TransientError(f"{settings.curated_uri} kept changing: {MERGE_ATTEMPTS} attempts lost the race")
+    fields = {"column": column, "reason": reason, "curated_generation": generation, "previous_generation":
+              current.generation, "retired_columns": retired}
+    if restore:
+        log.warning("ingest.column_restored", **fields)
+        return Retirement("restored", column, generation)
+    request = RetrainRequest(reason="manual", requested_at=utc_now_iso(), dataset=settings.curated_uri,
+                             generation=str(generation), override="retire-column")
+    message_id = publish_retrain(publisher, settings.project, settings.retrain_topic, request)
+    log.warning("ingest.column_retired", cells_removed=cells, message_id=message_id, **fields)
+    return Retirement("retired", column, generation, message_id, cells)

@@ -13,6 +13,7 @@ promotion finds its entry already there and never duplicates or rewrites it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -145,3 +146,74 @@ def read_ledger(bucket: ObjectStore) -> list[dict]:
         except (ValueError, TypeError) as exc:
             log.warning("ledger.entry_unreadable", object=bucket.uri(name), error=str(exc)[:200])
     return sorted(entries, key=lambda e: (e["data_through"], int(e["model_version"])))
+
+
+# --- first published prices ---------------------------------------------------------------------------
+
+FIRST_PRICES_PREFIX = "forecasts/first-prices/"
+FIRST_PRICES_SCHEMA_VERSION = 1
+
+
+def _first_prices_document(data: bytes) -> dict:
+    """A first-prices object read back (ValueError when it is not one)."""
+    document = json.loads(data)
+    if not isinstance(document, dict) or document.get("schema_version") != FIRST_PRICES_SCHEMA_VERSION:
+        raise ValueError("not a first-prices object of schema version 1")
+    prices = document.get("prices")
+    if not isinstance(document.get("target"), str) or not isinstance(document.get("recorded_at"), str) \
+            or not isinstance(prices, dict):
+        raise ValueError("target, recorded_at or prices missing")
+    for day, value in prices.items():
+        _iso_date(day)
+        if not is_finite_number(value):
+            raise ValueError(f"price of {day} is not a finite number")
+    return document
+
+
+def read_first_prices(bucket: ObjectStore, target: str) -> dict[str, float]:
+    """The first published price of every date recorded for `target`: the earliest record wins."""
+    names = [name for name in bucket.list_names(FIRST_PRICES_PREFIX) if name.endswith(".json")]
+    with ThreadPoolExecutor(max_workers=_READERS) as pool:
+        stored = list(pool.map(bucket.read, names))
+    documents = []
+    for name, item in zip(names, stored):
+        if item is None:
+            continue
+        try:
+            documents.append((name, _first_prices_document(item.data)))
+        except (ValueError, TypeError) as exc:
+            log.warning("ledger.first_prices_unreadable", object=bucket.uri(name), error=str(exc)[:200])
+    first: dict[str, float] = {}
+    for _, document in sorted(documents, key=lambda item: (item[1]["recorded_at"], item[0])):
+        if document["target"] == target:
+            for day, value in document["prices"].items():
+                first.setdefault(day, float(value))
+    return first
+
+
+def record_first_prices(bucket: ObjectStore, prices: dict[str, float], target: str) -> dict[str, float]:
+    """Record the prices of dates seen for the first time, immutably; return every first published price.
+
+    Why: the track record must score the forecasts against the price as it was first published, or an
+    upload that revises past prices (to the forecasts' own means, say) would rescore the past. The
+    record lives beside the ledger under `forecasts/first-prices/`, one create-only object per call
+    that saw new dates, named after its content, so a retried training writes nothing twice and
+    nothing ever rewrites a recorded price.
+    """
+    first = read_first_prices(bucket, target)
+    new = {day: value for day, value in sorted(prices.items()) if day not in first}
+    if not new:
+        return first
+    body = {"schema_version": FIRST_PRICES_SCHEMA_VERSION, "target": target,
+            "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "prices": new}
+    digest = hashlib.sha256(json.dumps([target, new], sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    name = f"{FIRST_PRICES_PREFIX}{max(new)}_{digest}.json"
+    try:
+        bucket.write(name, json.dumps(body, allow_nan=False).encode("utf-8"), content_type="application/json",
+                     if_generation_match=0)
+        log.info("ledger.first_prices_recorded", object=bucket.uri(name), dates=len(new), first_date=min(new),
+                 last_date=max(new), target=target)
+    except PreconditionFailed:
+        log.info("ledger.first_prices_already_recorded", object=bucket.uri(name))
+    return {**new, **first}

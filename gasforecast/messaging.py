@@ -18,7 +18,10 @@ from typing import Any
 from gasforecast.errors import PermanentError, TransientError
 
 REASONS = ("upload", "schedule", "manual")
-_FIELDS = {"reason", "requested_at", "dataset", "generation", "source", "force"}
+# An operator's override behind the request, logged by the train function as `train.override`, so the
+# decision shows in the pipeline's own logs (the CLI that made it runs on the operator's machine).
+OVERRIDES = ("accept", "retire-column")
+_FIELDS = {"reason", "requested_at", "dataset", "generation", "source", "force", "override"}
 MAX_MESSAGE_BYTES = 8192  # a real request is about 300 bytes; object names add at most 2 KB
 MAX_JSON_DEPTH = 2  # the contract is one flat object
 
@@ -39,6 +42,7 @@ class RetrainRequest:
     generation: str | None = None
     source: str | None = None
     force: bool = False
+    override: str | None = None  # one of OVERRIDES
 
     def to_bytes(self) -> bytes:
         body = {k: v for k, v in asdict(self).items() if v is not None}
@@ -128,6 +132,9 @@ def parse_retrain_request(data: bytes | str) -> RetrainRequest:
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise MalformedMessage("force must be true or false")
+    override = body.get("override")
+    if override is not None and override not in OVERRIDES:
+        raise MalformedMessage(f"override must be one of {list(OVERRIDES)}, got {override!r}")
     return RetrainRequest(
         reason=reason,
         requested_at=requested_at,
@@ -135,6 +142,7 @@ def parse_retrain_request(data: bytes | str) -> RetrainRequest:
         generation=body.get("generation"),
         source=body.get("source"),
         force=force,
+        override=override,
     )
 
 

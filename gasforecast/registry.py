@@ -20,6 +20,7 @@ import os
 import pickle
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, TypeVar
@@ -144,6 +145,7 @@ class Registry:
 
     KEY_TAG = "gasforecast.training_key"  # run and version: (dataset generation, configuration)
     REQUEST_TAG = "gasforecast.forced_by"  # run and version: the message id of a forced retrain
+    FORCED_AT_TAG = "gasforecast.forced_at"  # version: epoch seconds a forced retrain registered it
     CONFIG_TAG = "gasforecast.model_config"  # run and version: the winning configuration (JSON)
     STATE_TAG = "gasforecast.promotion_state"  # version: "pending" until the alias moved, then "promoted"
     VERSION_TAG = "gasforecast.registered_version"  # run: the version it registered
@@ -219,6 +221,16 @@ class Registry:
         kept = mine[0]
         state: VersionState = "pending" if kept.tags.get(self.STATE_TAG) == "pending" else "promoted"
         return KeyedVersion(version=str(kept.version), run_id=str(kept.run_id), state=state, key=key)
+
+    @_transient
+    def last_forced_at(self, key: str) -> float | None:
+        """When a forced retrain last registered a version for `key` (epoch seconds), or None."""
+        found = self.client.search_model_versions(
+            f"name = {quoted(self.settings.model_name)} and tags.`{self.KEY_TAG}` = {quoted(key)}"
+        )
+        stamps = [float(v.tags[self.FORCED_AT_TAG]) for v in found
+                  if v.tags.get(self.REQUEST_TAG) and v.tags.get(self.FORCED_AT_TAG, "").isdigit()]
+        return max(stamps, default=None)
 
     def _runs(self, filter_string: str) -> list:
         experiment_id = self._experiment()
@@ -360,6 +372,7 @@ class Registry:
         tags = {self.KEY_TAG: key, self.CONFIG_TAG: json.dumps(config, sort_keys=True), self.STATE_TAG: "pending"}
         if request_id is not None:
             tags[self.REQUEST_TAG] = request_id
+            tags[self.FORCED_AT_TAG] = str(int(time.time()))  # whole seconds, never ahead of the clock
         self.client.create_model_version(self.settings.model_name, source=model.uri, run_id=run_id, tags=tags,
                                          model_id=model.model_id)
         settled = self.find_version(key, request_id)

@@ -39,7 +39,7 @@ MEASURES = ("mae", "naive_mae", "mae_ratio", "closer_than_naive", "coverage_80",
 POINT_COLUMNS = (
     "forecast_date", "target_date", "horizon", "mean", "lower_80", "upper_80", "lower_95", "upper_95",
     "actual", "naive", "abs_error", "naive_abs_error", "inside_80", "inside_95", "closer_than_naive",
-    "model_version", "run_id",
+    "model_version", "run_id", "revised_actual",
 )
 MONITORING_TAG = "gasforecast.monitoring"
 MONITORING_KEY_TAG = "track_record.training_key"  # the training that logged the latest record
@@ -85,11 +85,13 @@ def latest_per_origin(entries: Iterable[dict]) -> list[dict]:
 
 
 def score_entries(entries: Iterable[dict], actuals: Mapping[str, float], horizons: Sequence[int],
-                  target: str) -> list[dict]:
+                  target: str, current: Mapping[str, float] | None = None) -> list[dict]:
     """The matured points of `horizons` (steps in each entry's calendar), ordered by target date.
 
     A point is matured when its target date has an observed price; entries for another target are
-    ignored (the ledger outlives a change of TARGET_COLUMN).
+    ignored (the ledger outlives a change of TARGET_COLUMN). `actuals` are the prices as first
+    published; where the curated data (`current`) now says otherwise the point keeps its score and
+    shows the revised price as `revised_actual` (None when unrevised).
     """
     wanted = set(horizons)
     scored = []
@@ -114,8 +116,14 @@ def score_entries(entries: Iterable[dict], actuals: Mapping[str, float], horizon
                 "closer_than_naive": error < naive_error,
                 "model_version": entry["model_version"],
                 "run_id": entry["run_id"],
+                "revised_actual": _revised(actual, (current or {}).get(point["date"])),
             })
     return sorted(scored, key=lambda p: (p["target_date"], p["horizon"], p["forecast_date"]))
+
+
+def _revised(first: float, now: float | None) -> float | None:
+    """The curated price of a scored date when it differs from the first published one, else None."""
+    return None if now is None or now == first else now
 
 
 def _share(flags: list[bool]) -> float | None:
@@ -174,10 +182,11 @@ def _utc_stamp(moment: datetime) -> str:
 
 def build_document(entries: Sequence[dict], actuals: Mapping[str, float], horizons: Sequence[int], *,
                    target: str, unit: str, computed_at: datetime | None = None,
-                   thresholds: Thresholds = THRESHOLDS) -> dict[str, Any]:
-    """The `track_record.json` document for the ledger `entries` and the realised prices `actuals`."""
+                   thresholds: Thresholds = THRESHOLDS, current: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The `track_record.json` document for the ledger `entries` and the realised prices `actuals` (as
+    first published); `current`: the curated prices now, to show revisions beside the scores."""
     horizons = sorted(set(horizons))
-    points = score_entries(entries, actuals, horizons, target)
+    points = score_entries(entries, actuals, horizons, target, current)
     summary = summarise(points, horizons)
     status, breaches = assess(summary, thresholds)
     served = [e for e in entries if e["target"] == target]
@@ -195,6 +204,8 @@ def build_document(entries: Sequence[dict], actuals: Mapping[str, float], horizo
         "status": status,
         "breaches": breaches,
         "summary": summary,
+        "actuals": "first_published",
+        "revised_points": sum(point["revised_actual"] is not None for point in points),
         "points": points,
     }
 
@@ -207,12 +218,14 @@ def score_served_forecasts(data_bucket: "ObjectStore", curated: "pd.DataFrame", 
     Call it before the new champion is promoted and ship the result with its run: the new forecast
     has no matured point yet, so the record does not depend on its ledger entry.
     """
-    from gasforecast.ledger import read_ledger
+    from gasforecast.ledger import read_ledger, record_first_prices
 
-    document = build_document(read_ledger(data_bucket), realised_prices(curated, target), horizons,
-                              target=target, unit=unit)
+    current = realised_prices(curated, target)
+    first = record_first_prices(data_bucket, current, target)
+    document = build_document(read_ledger(data_bucket), first, horizons, target=target, unit=unit, current=current)
     context = {**(ids or {}), "status": document["status"], "forecasts": document["forecasts"],
-               "scored_points": len(document["points"]), "data_through": document["data_through"]}
+               "scored_points": len(document["points"]), "revised_points": document["revised_points"],
+               "data_through": document["data_through"]}
     headline = {f"h{row['horizon']}": {m: row[m] for m in ("points", "mae_ratio", "coverage_80", "coverage_95")}
                 for row in document["summary"] if row["window"] == f"last_{THRESHOLDS.window}"}
     log.info("track_record.scored", last_30=headline, **context)
@@ -324,7 +337,10 @@ def validate_document(document: Any) -> dict[str, Any]:
     numbers = ("mean", "lower_80", "upper_80", "lower_95", "upper_95", "actual", "naive", "abs_error",
                "naive_abs_error")
     for point in points:
+        if isinstance(point, dict):  # a record from before first published prices: nothing was revised
+            point.setdefault("revised_actual", None)
         _require(isinstance(point, dict) and set(POINT_COLUMNS) <= set(point), "point fields missing")
+        _require(point["revised_actual"] is None or is_finite_number(point["revised_actual"]), "bad revised price")
         _require(_is_date(point["forecast_date"]) and _is_date(point["target_date"]), "bad point date")
         _require(isinstance(point["horizon"], int) and point["horizon"] >= 1, "bad point horizon")
         _require(all(is_finite_number(point[name]) for name in numbers), "bad point value")

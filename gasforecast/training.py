@@ -194,7 +194,12 @@ def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: O
     if request.generation and str(curated.generation) != request.generation:
         log.info("train.coalesced", requested_generation=request.generation, **ids)
 
+    if request.override:
+        log.warning("train.override", override=request.override, reason=request.reason, source=request.source,
+                    **ids)
     existing = registry.find_version(key, request_id)
+    if request_id is not None and existing is None:
+        request_id, existing = _limit_forced(settings, registry, key, request_id, request, ids)
     _finish_stranded_champion(registry, data_bucket, lease, existing, ids)
     pending_run = existing.run_id if existing is not None and existing.state == "pending" else None
     closed = registry.close_abandoned_runs(keep_run_id=pending_run)
@@ -232,6 +237,24 @@ def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: O
         log.info("train.finished", status=outcome.status, run_id=outcome.run_id, model_version=outcome.version,
                  decision=outcome.decision, duration_s=round(time.monotonic() - started, 2), **ids)
     return outcome
+
+
+def _limit_forced(settings: Settings, registry: Registry, key: str, request_id: str, request: RetrainRequest,
+                  ids: dict) -> tuple[str | None, KeyedVersion | None]:
+    """Rate-limit forced retrains per training key: a publisher may not mint promoted versions at will.
+
+    Within FORCE_MIN_INTERVAL_SECONDS of the key's last forced version the message is trained as an
+    ordinary one (usually a duplicate of the key's version). Both outcomes are warnings, counted by the
+    alert metric. Returns the request id and existing version to go on with.
+    """
+    last = registry.last_forced_at(key)
+    if last is not None and settings.force_min_interval_seconds > 0 and \
+            time.time() - last < settings.force_min_interval_seconds:
+        log.warning("train.force_limited", last_forced_at=last, min_interval_s=settings.force_min_interval_seconds,
+                    reason=request.reason, **ids)
+        return None, registry.find_version(key, None)
+    log.warning("train.forced", reason=request.reason, source=request.source, **ids)
+    return request_id, None
 
 
 def _record_and_register(training: TrainingRun, registry: Registry, data_bucket: ObjectStore, lease: Lease,

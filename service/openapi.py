@@ -219,7 +219,8 @@ SCHEMAS: dict[str, Any] = {
             "upper_80": _NUMBER,
             "lower_95": _NUMBER,
             "upper_95": _NUMBER,
-            "actual": {**_NUMBER, "description": "the price observed on target_date"},
+            "actual": {**_NUMBER, "description": "the price first published for target_date: what the point is "
+                                                 "scored against"},
             "naive": {**_NUMBER, "description": "the no-change forecast: the price observed on forecast_date"},
             "abs_error": _NUMBER,
             "naive_abs_error": _NUMBER,
@@ -228,6 +229,9 @@ SCHEMAS: dict[str, Any] = {
             "closer_than_naive": {"type": "boolean"},
             "model_version": {**_TEXT, "description": "registry version that made the forecast"},
             "run_id": _TEXT,
+            "revised_actual": {**_NUMBER_OR_NULL, "description": "the price the curated data holds for target_date "
+                                                                "now, when it was revised after it was first "
+                                                                "published (the score keeps using actual); else null"},
         }
     ),
     "TrackRecord": _object(

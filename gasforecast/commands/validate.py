@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"gasforecast validate: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     result = validate_csv(data, target=args.target or settings.target_column,
-                          max_bytes=settings.max_upload_bytes, max_columns=settings.max_columns)
+                          max_bytes=settings.max_upload_bytes, max_columns=settings.max_columns,
+                          earliest_date=settings.earliest)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:

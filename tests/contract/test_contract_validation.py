@@ -144,3 +144,19 @@ def test_hostile_column_names_are_refused(name) -> None:
         assert result.ok, "surrounding spaces are ignored"
         return
     assert [p.code for p in result.problems] in (["unsafe_column_name"], ["column_name_too_long"])
+
+
+def test_the_earliest_accepted_date_is_a_setting_with_the_contract_s_default() -> None:
+    from datetime import date
+
+    from gasforecast.config import Settings, load_settings
+    from gasforecast.contract import EARLIEST_DATE
+
+    assert Settings().earliest == EARLIEST_DATE
+    data = b"date,uk_gas_price\n1990-01-02,80.5\n"
+    assert [p.code for p in validate(data).problems] == ["date_out_of_range"]
+    earlier = load_settings({"EARLIEST_DATE": "1980-01-01"}).earliest
+    assert earlier == date(1980, 1, 1)
+    assert validate_csv(data, target="uk_gas_price", max_bytes=10**6, max_columns=50, earliest_date=earlier).ok
+    with pytest.raises(ValueError, match="EARLIEST_DATE"):
+        load_settings({"EARLIEST_DATE": "1st of January"})

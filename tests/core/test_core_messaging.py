@@ -18,7 +18,7 @@ from gasforecast.messaging import (
 def test_round_trip_keeps_every_field():
     request = RetrainRequest(
         reason="upload", requested_at="2026-11-26T10:00:00Z", dataset="gs://b/curated/history.csv",
-        generation="17", source="gs://uploads/x.csv", force=True,
+        generation="17", source="gs://uploads/x.csv", force=True, override="accept",
     )
     assert parse_retrain_request(request.to_bytes()) == request
     assert request.attributes() == {"reason": "upload", "generation": "17"}
@@ -43,6 +43,8 @@ def test_minimal_schedule_message():
         (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "dataset": "/tmp/x"}).encode(), "gs://"),
         (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "generation": 5}).encode(), "generation"),
         (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "extra": 1}).encode(), "unknown fields"),
+        (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "override": "sudo"}).encode(),
+         "override must be one of"),
         (b"[" * 200_000, "200,000 bytes; the limit is 8,192"),
         (b"[" * 8000, "nests 8000 levels deep"),
         (json.dumps({"reason": [["manual"]], "requested_at": "2026-11-26T10:00:00Z"}).encode(), "nests 3 levels"),

@@ -197,9 +197,9 @@ def test_a_redelivery_after_a_crash_never_reapplies_older_values_over_newer_ones
     generation = lane.upload("a.csv", to_csv_bytes(first))
     upload_a = ingest._Upload(lane.settings, lane.data, lane.uploads, "a.csv", generation, "crashed")
     ingest._merge(upload_a, read_curated(to_csv_bytes(first)))
-    revision = first.copy()
-    revision["uk_gas_price"] = (first["uk_gas_price"] * 1.01).round(2)
-    lane.ingest("b.csv", to_csv_bytes(revision))
+    revision = first.copy()  # a settlement correction: small enough to pass the revision rules
+    revision["uk_gas_price"] = (first["uk_gas_price"] * 1.001).round(3)
+    assert lane.ingest("b.csv", to_csv_bytes(revision)).status == "accepted"
 
     outcome = lane.handle("a.csv", generation, event_id="redelivered")
     assert outcome.status == "accepted" and outcome.report["merge"] == {"already_merged": True}
@@ -327,7 +327,7 @@ def test_a_held_file_is_merged_only_by_an_explicit_accept(lane) -> None:
     frame, curated_generation = lane.curated()
     assert frame["uk_gas_price"].iloc[44] == pytest.approx(HISTORY["uk_gas_price"].iloc[44] * 6)
     accepted = receipt(lane, outcome)
-    assert accepted["override"]["skipped"] == "plausibility" and accepted["override"]["suspicious"]
+    assert accepted["override"]["skipped"] == ["plausibility", "revisions"] and accepted["override"]["suspicious"]
     request = parse_retrain_request(lane.messages()[-1].data)
     assert request.generation == str(curated_generation) and request.source.endswith("/spike.csv")
     assert lane.data.list_names("held/") == [], "the held copy and its report are gone"

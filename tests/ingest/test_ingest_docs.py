@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gasforecast import plausibility
-from gasforecast.ingest import OBJECT_HINTS
+from gasforecast.ingest import MERGE_HINTS, OBJECT_HINTS
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "data-contract.md").read_text(encoding="utf-8")
 
@@ -31,3 +31,27 @@ def test_every_plausibility_rule_is_documented_with_the_code_s_numbers() -> None
 
 def test_the_accept_path_is_documented() -> None:
     assert "gasforecast accept gs://$DATA_BUCKET/held/" in DOC and "ingest.accept_override" in DOC
+
+
+def test_every_revision_rule_is_documented_with_the_default_limits() -> None:
+    from gasforecast.config import Settings
+    from gasforecast.revisions import RULE_HINTS as REVISION_HINTS
+
+    limits = Settings().revision_limits
+    for rule, hint in REVISION_HINTS.items():
+        assert f"| `{rule}` |" in DOC and hint in DOC, rule
+    numbers = [f"**{limits.max_change:.0%}**", f"**{limits.tolerance:.1%}**", f"**{limits.max_cells} values**",
+               f"**{limits.max_share:.0%}**", f"**{limits.max_age_days} days**"]
+    for number in numbers:
+        assert number.replace("%", " %") in DOC, number
+
+
+def test_every_refusal_against_the_curated_dataset_and_the_growth_limits_are_documented() -> None:
+    from gasforecast.config import Settings
+
+    for code, hint in MERGE_HINTS.items():
+        assert f"### `{code}`" in DOC and hint in DOC, code
+    defaults = Settings()
+    assert f"`EARLIEST_DATE` (default **{defaults.earliest_date}**)" in DOC
+    assert f"`MAX_CURATED_COLUMNS` (default **{defaults.max_curated_columns}**)" in DOC
+    assert "gasforecast retire-column NAME" in DOC and "`columns_ignored`" in DOC

@@ -119,6 +119,103 @@ def test_a_mistyped_price_is_held_and_the_public_forecast_does_not_change(curate
     assert max(point["upper_95"] for point in forecast["points"]) < new[settings.target_column].iloc[-1]
 
 
+def test_a_whole_history_rescale_is_held_in_both_steps_and_the_served_forecast_does_not_move(
+        curated_base, settings, pubsub_emulator, audit):
+    """Issue 20: ×1.4, then ×10 of the original, has no suspicious step between neighbours; each is a
+    revision of every curated price, held with a report, and nothing is merged, published or served."""
+    stack = curated_base
+    served = wait_served(stack, lambda m: True, timeout=300, what="a champion")
+    curated, generation = _curated(stack, settings)
+    target = settings.target_column
+    names = []
+    for factor in (1.4, 10.0):
+        restated = curated.copy()
+        restated[target] = (restated[target] * factor).round(4)
+        name = _unique(f"restated-x{factor:g}")
+        names.append(name)
+        stack.upload(name, dataset.curated_to_bytes(restated))
+        held = wait_event(stack, "ingest", TIMEOUT, event="ingest.held", object=name)
+        report = _read_report(stack, held["report_uri"])
+        assert report["suspicious"] == [], "neighbour by neighbour the rescale looks fine"
+        size = next(r for r in report["revisions"] if r["rule"] == "revision_size")
+        assert size["column"] == target and size["revised"] == curated[target].notna().sum()
+        assert size["median_factor"] == pytest.approx(factor, rel=1e-3)
+        assert {"revision_breadth", "revision_age"} <= {r["rule"] for r in report["revisions"]}
+        assert "revised (revision_size)" in held["first_error"] and held["revisions"] >= 3
+        assert report["accept"]["command"] == f"gasforecast accept {held['held_uri']}"
+        assert _curated(stack, settings)[1] == generation, "nothing merged"
+    published = " ".join(_sources(pubsub_emulator, audit, 3))
+    assert not any(name in published for name in names), "no retrain asked for"
+    model = stack.served_model()
+    assert int(model["model"]["version"]) >= int(served["model"]["version"])
+    assert model["data"]["last_date"] <= curated.index[-1].strftime("%Y-%m-%d")
+    forecast = requests.get(f"{stack.service_url}/api/v1/forecast", params={"horizon": 14}, timeout=10).json()
+    last_price = curated[target].dropna().iloc[-1]
+    assert all(0.5 * last_price < point["mean"] < 1.3 * last_price for point in forecast["points"]), \
+        "the served forecast stays on the curated prices' scale"
+
+
+def test_growth_within_the_per_file_limits_is_refused(curated_base, settings, pubsub_emulator, audit):
+    """Issue 20: rows back to 1900 and repeated 48-column uploads (each within the per-file limits)
+    grew the curated dataset to 352 columns; now each is rejected with a report and nothing merges."""
+    stack = curated_base
+    curated, generation = _curated(stack, settings)
+    target = settings.target_column
+    century = b"date,%s\n1900-01-01,80.5\n1900-01-02,80.6\n" % target.encode()
+    name = _unique("century")
+    stack.upload(name, century)
+    rejected = wait_event(stack, "ingest", TIMEOUT, event="ingest.rejected", object=name)
+    (error, _) = _read_report(stack, rejected["report_uri"])["errors"]
+    assert error["code"] == "date_out_of_range" and "the earliest accepted date" in error["message"]
+    new, _ = continuation(stack, settings, days=2)
+    names = []
+    for batch in range(3):
+        wide = new[[target]].copy()
+        for column in range(48):
+            wide[f"extra_{batch}_{column:02d}"] = float(column)
+        names.append(_unique(f"wide-{batch}"))
+        stack.upload(names[-1], dataset.curated_to_bytes(wide))
+        rejected = wait_event(stack, "ingest", TIMEOUT, event="ingest.rejected", object=names[-1])
+        (error,) = _read_report(stack, rejected["report_uri"])["errors"]
+        assert error["code"] == "too_many_curated_columns" and "adds 48" in error["message"]
+    after, after_generation = _curated(stack, settings)
+    assert after_generation == generation and list(after.columns) == list(curated.columns)
+    published = " ".join(_sources(pubsub_emulator, audit, 3))
+    assert not any(name in published for name in names), "no retrain asked for"
+
+
+def test_a_retired_column_is_gone_from_the_data_training_reads(curated_base, settings, capsys):
+    stack = curated_base
+    new, _ = continuation(stack, settings, days=3)
+    new["retire_me"] = [1.0, 2.0, 3.0]
+    name = _unique("with-driver")
+    stack.upload(name, dataset.curated_to_bytes(new))
+    accepted = wait_event(stack, "ingest", TIMEOUT, event="ingest.accepted", object=name)
+    await_trainings(stack, [accepted["message_id"]])
+    assert "retire_me" in _curated(stack, settings)[0].columns
+
+    assert cli(["retire-column", "retire_me", "--reason", "issue 20 test"]) == 0
+    message_id = re.search(r"retrain message (\S+)", capsys.readouterr().out).group(1)
+    curated, generation = _curated(stack, settings)
+    assert "retire_me" not in curated.columns
+    assert wait_event(stack, "train", TIMEOUT, event="train.override", message_id=message_id)["override"] == \
+        "retire-column"
+    trained = wait_for(lambda: next((e for e in function_events(stack, "train", message_id=message_id)
+                                     if e["event"] in ("train.finished", "train.duplicate",
+                                                       "train.promotion_refused")), None),
+                       300, f"the retrain after retiring (message {message_id})", 0.5)
+    assert str(trained["generation"]) == str(generation), "trained on the generation without the column"
+    # Later uploads that still carry it are merged without it.
+    more, _ = continuation(stack, settings, days=1)
+    more["retire_me"] = 4.0
+    name = _unique("still-carries")
+    stack.upload(name, dataset.curated_to_bytes(more))
+    accepted = wait_event(stack, "ingest", TIMEOUT, event="ingest.accepted", object=name)
+    assert _read_report(stack, accepted["report_uri"])["columns_ignored"] == ["retire_me"]
+    assert "retire_me" not in _curated(stack, settings)[0].columns
+    await_trainings(stack, [accepted["message_id"]])
+
+
 def _first_row(new, settings, **overrides) -> bytes:
     row = new.iloc[:1].copy()
     for column, value in overrides.items():
@@ -209,6 +306,9 @@ def test_an_accepted_held_file_trains_and_a_correction_replaces_it(curated_base,
         outcome = wait_for(lambda: [e for e in function_events(stack, "train", message_id=message_id)
                                     if e["event"] in ("train.finished", "train.promotion_refused")],
                            300, f"the accepted file's retrain (message {message_id}) to finish", 0.5)[-1]
+        override = wait_event(stack, "train", TIMEOUT, event="train.override", message_id=message_id)
+        assert (override["override"], override["severity"]) == ("accept", "WARNING")
+        assert override["source"] == f"gs://{stack.uploads_bucket}/{name}"
         served = wait_served(stack, lambda m: True, what="a champion")
         assert served["model"]["version"], "a champion is still served"
         if outcome["event"] == "train.finished":

@@ -173,6 +173,7 @@ def _valid_document() -> dict:
     lambda d: d["summary"][0].update(horizon=99),
     lambda d: d["points"][0].update(actual=float("nan")),
     lambda d: d["points"][0].update(inside_80="yes"),
+    lambda d: d["points"][0].update(revised_actual=float("inf")),
     lambda d: d["points"][0].pop("model_version"),
     lambda d: d["points"].append("not a point"),
     lambda d: d.update(forecasts=-1),
@@ -186,3 +187,55 @@ def test_validation_rejects_a_malformed_document(break_it):
     break_it(document)
     with pytest.raises(ValueError):
         validate_document(document)
+
+
+# ---- the price as first published (issue 20) ---------------------------------------------------------
+
+def _scored(document) -> list[tuple]:
+    return [(p["target_date"], p["horizon"], p["actual"], p["abs_error"]) for p in document["points"]]
+
+
+def test_revising_matured_prices_to_the_forecast_means_does_not_rescore_the_past(caplog):
+    """The attack of issue 20: the 30 matured prices revised to the ledger's own means gave an error
+    ratio of 0.0. The score stays on the first published prices and shows each revision beside it."""
+    bucket = MemoryBucket()
+    record_served_forecast(bucket, served_bundle("1", ORIGIN, 100.0, mean=104.0), "gen1-key")
+    prices = [100.0] * 5 + [100.0 + 0.1 * i for i in range(31)]
+    honest = score_served_forecasts(bucket, _curated(_history(ORIGIN - timedelta(days=5), prices)),
+                                    target="uk_gas_price", unit="pence/therm", horizons=(1, 7, 14, 30))
+    assert honest["revised_points"] == 0 and all(p["revised_actual"] is None for p in honest["points"])
+
+    rewritten = prices[:6] + [104.0] * 30  # every matured price set to the forecast's mean
+    with caplog.at_level(logging.INFO):
+        after = score_served_forecasts(bucket, _curated(_history(ORIGIN - timedelta(days=5), rewritten)),
+                                       target="uk_gas_price", unit="pence/therm", horizons=(1, 7, 14, 30))
+    assert _scored(after) == _scored(honest) and after["summary"] == honest["summary"], "the past is not rescored"
+    assert all(p["abs_error"] > 0 for p in after["points"])
+    assert [p["revised_actual"] for p in after["points"]] == [104.0] * 4
+    assert after["revised_points"] == 4 and after["actuals"] == "first_published"
+    assert events(caplog, "track_record.scored")[-1]["revised_points"] == 4
+    assert validate_document(after) is after
+
+
+def test_first_prices_are_recorded_once_and_never_rewritten():
+    from gasforecast.ledger import FIRST_PRICES_PREFIX, read_first_prices, record_first_prices
+
+    bucket = MemoryBucket()
+    first = record_first_prices(bucket, {"2025-01-01": 10.0, "2025-01-02": 11.0}, "uk_gas_price")
+    assert first == {"2025-01-01": 10.0, "2025-01-02": 11.0}
+    again = record_first_prices(bucket, {"2025-01-01": 99.0, "2025-01-02": 11.0, "2025-01-03": 12.0}, "uk_gas_price")
+    assert again == {"2025-01-01": 10.0, "2025-01-02": 11.0, "2025-01-03": 12.0}
+    assert record_first_prices(bucket, {"2025-01-01": 98.0}, "uk_gas_price")["2025-01-01"] == 10.0
+    names = bucket.list_names(FIRST_PRICES_PREFIX)
+    assert len(names) == 2 and bucket.writes.count(names[0]) == 1, "create-only, one object per new batch"
+    assert read_first_prices(bucket, "another_target") == {}
+    bucket.write(f"{FIRST_PRICES_PREFIX}broken.json", b"{not json")
+    assert read_first_prices(bucket, "uk_gas_price") == again, "an unreadable object is skipped"
+
+
+def test_a_record_from_before_first_prices_is_read_as_unrevised():
+    document = _valid_document()
+    for point in document["points"]:
+        del point["revised_actual"]
+    del document["revised_points"], document["actuals"]
+    assert all(p["revised_actual"] is None for p in validate_document(document)["points"])

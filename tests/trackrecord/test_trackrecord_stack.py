@@ -10,12 +10,18 @@ bucket and the monitoring run in MLflow.
 from __future__ import annotations
 
 import io
+import json
+import re
+import uuid
 from collections import Counter
 
 import pytest
 import requests
 
+from devstack.processes import wait_for
 from gasforecast import dataset
+from gasforecast.cli import main as cli
+from gasforecast.storage import parse_gs_uri
 from gasforecast.ledger import LEDGER_PREFIX, read_ledger
 from gasforecast.registry import Registry
 from gasforecast.track_record import MONITORING_TAG, POINT_COLUMNS, day_index
@@ -80,6 +86,7 @@ def test_the_csv_download_parses_with_pandas_and_matches_the_json(record, runnin
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
     frame = pd.read_csv(io.StringIO(response.text), dtype={"model_version": str, "run_id": str})
     assert list(frame.columns) == list(POINT_COLUMNS) and len(frame) == len(record["points"]) > 0
+    frame = frame.astype(object).where(frame.notna(), None)  # an empty cell is JSON's null (revised_actual)
     assert frame.to_dict(orient="records") == [{name: point[name] for name in POINT_COLUMNS}
                                                for point in record["points"]]
 
@@ -121,3 +128,48 @@ def test_a_redelivered_promotion_leaves_one_ledger_entry_per_version(scored_cham
     per_version = Counter(entry["model_version"] for entry in read_ledger(bucket))
     assert per_version[scored_champion.forecast_version] == 1 and per_version[scored_champion.version] == 1
     assert set(per_version.values()) == {1}
+
+
+def test_an_accepted_rewrite_of_matured_prices_is_shown_as_revisions_and_leaves_the_scores(
+        scored_champion, record, running_stack, settings, capsys):
+    """Issue 20: revising the 30 matured prices to the ledger's own forecast means scored an error
+    ratio of 0.0. Now the upload is held as a revision; accepted anyway by an operator, it is trained
+    on, and the next record keeps scoring the prices as first published, showing each revision.
+    Last in this file: it changes the curated data the other tests read."""
+    stack = running_stack
+    target = settings.target_column
+    entry = _entry(stack, scored_champion.forecast_version)
+    curated = dataset.read_curated(data_bucket(stack).read(settings.curated_object).data)
+    promised = {p["date"]: round(p["mean"], 4) for p in entry["points"] if p["date"] in curated.index.strftime("%Y-%m-%d")}
+    assert len(promised) == 30
+    rewrite = curated.loc[sorted(promised), [target]].copy()
+    rewrite[target] = [promised[day] for day in sorted(promised)]
+    name = f"rewrite-{uuid.uuid4().hex[:8]}.csv"
+    stack.upload(name, dataset.curated_to_bytes(rewrite))
+
+    held = wait_event(stack, "ingest", 120, event="ingest.held", object=name)
+    report = json.loads(data_bucket(stack).read(parse_gs_uri(held["report_uri"])[1]).data)
+    assert "revision_breadth" in {r["rule"] for r in report["revisions"]}, report["revisions"]
+    assert cli(["accept", held["held_uri"]]) == 0
+    message_id = re.search(r"retrain message (\S+)", capsys.readouterr().out).group(1)
+    assert wait_event(stack, "train", 120, event="train.override", message_id=message_id)["override"] == "accept"
+    finished = wait_for(lambda: next((e for e in function_events(stack, "train", message_id=message_id)
+                                      if e["event"] in ("train.finished", "train.promotion_refused")), None),
+                        300, f"the accepted rewrite's training (message {message_id})", 0.5)
+    assert finished["event"] == "train.finished" and finished["status"] == "trained", finished
+    version = str(finished["model_version"])
+    after = wait_for(lambda: (lambda t: t if t and t["model"]["version"] == version else None)(
+        served_track_record(stack.service_url)), 120, f"version {version} serving its track record", 0.3)
+
+    def scores(document: dict) -> dict:
+        return {(p["forecast_date"], p["target_date"], p["horizon"]): p for p in document["points"]
+                if p["forecast_date"] == scored_champion.forecast_date}
+
+    before_points, after_points = scores(record), scores(after)
+    assert before_points and set(before_points) <= set(after_points)
+    for key, point in before_points.items():
+        again = after_points[key]
+        assert (again["actual"], again["abs_error"]) == (point["actual"], point["abs_error"]), "not rescored"
+        assert again["abs_error"] > 0 and again["revised_actual"] == pytest.approx(promised[key[1]])
+    assert sum(p["revised_actual"] is not None for p in after["points"]) >= len(before_points)
+    assert all(row["mae_ratio"] != 0 for row in after["summary"] if row["mae_ratio"] is not None)

@@ -74,11 +74,11 @@ def events(caplog):
     return lambda name: [r.fields for r in caplog.records if getattr(r, "fields", {}).get("event") == name]
 
 
-def deliver(bucket, fake, result, message_id="m-1", force=False, **request):
+def deliver(bucket, fake, result, message_id="m-1", force=False, settings=SETTINGS, **request):
     """One delivery of a retrain message to the train function, as after a fresh start."""
-    registry = MemoryRegistry(SETTINGS, fake)
-    return train(SETTINGS, RetrainRequest("manual", utc_now_iso(), force=force, **request), bucket,
-                 SETTINGS.curated_object, bucket, registry, message_id=message_id,
+    registry = MemoryRegistry(settings, fake)
+    return train(settings, RetrainRequest("manual", utc_now_iso(), force=force, **request), bucket,
+                 settings.curated_object, bucket, registry, message_id=message_id,
                  forecaster=lambda settings, frame, champion: result)
 
 
@@ -324,6 +324,30 @@ def test_a_forced_retrain_registers_once_per_message(bucket, fake, forecast_resu
     assert forced.status == "trained" and forced.version == "2"
     assert again.status == "duplicate" and again.version == "2"
     assert len(fake.model_versions(SETTINGS.model_name)) == 2 and fake.champion(SETTINGS.model_name) == "2"
+
+
+def test_forced_retrains_are_rate_limited_per_training_key_and_logged(bucket, fake, forecast_result, events):
+    """Issue 20: three identical forced messages promoted three versions; now one per key and interval."""
+    deliver(bucket, fake, forecast_result)
+    forced = deliver(bucket, fake, forecast_result, message_id="force-1", force=True)
+    limited = deliver(bucket, fake, forecast_result, message_id="force-2", force=True)
+    again = deliver(bucket, fake, forecast_result, message_id="force-3", force=True)
+    assert (forced.status, limited.status, again.status) == ("trained", "duplicate", "duplicate")
+    assert [v.version for v in fake.model_versions(SETTINGS.model_name)] == ["1", "2"]
+    assert [e["message_id"] for e in events("train.forced")] == ["force-1"]
+    assert [e["message_id"] for e in events("train.force_limited")] == ["force-2", "force-3"]
+    assert events("train.force_limited")[0]["min_interval_s"] == SETTINGS.force_min_interval_seconds == 3600
+    unlimited = dataclasses.replace(SETTINGS, force_min_interval_seconds=0)
+    assert deliver(bucket, fake, forecast_result, message_id="force-4", force=True, settings=unlimited).version == "3"
+
+
+def test_an_override_behind_a_request_is_logged_by_the_train_function(bucket, fake, forecast_result, caplog):
+    caplog.set_level(logging.INFO)
+    deliver(bucket, fake, forecast_result, override="accept", source="gs://uploads/spike.csv")
+    (line,) = [r for r in caplog.records if r.getMessage() == "train.override"]
+    assert line.levelno == logging.WARNING
+    assert (line.fields["override"], line.fields["source"], line.fields["message_id"]) == (
+        "accept", "gs://uploads/spike.csv", "m-1")
 
 
 def _wild(result: ForecastResult, factor: float) -> ForecastResult:

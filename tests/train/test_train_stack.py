@@ -73,6 +73,29 @@ def test_five_messages_at_once_leave_a_consistent_registry(running_stack, settin
     assert champion_version(settings) == int(finished[0]["model_version"])
 
 
+def test_three_forced_messages_promote_one_forced_version_and_each_is_logged(running_stack, settings, new_data):
+    """Issue 20: a publisher sent `force: true` three times and got three promoted versions; now the
+    second and third are limited (FORCE_MIN_INTERVAL_SECONDS) and every one leaves a WARNING line."""
+    new_data()
+    publisher = make_publisher()
+    ids = []
+    for _ in range(3):  # one after the other, as a publisher retrying would
+        ids.append(publish_retrain(publisher, settings.project, settings.retrain_topic,
+                                   RetrainRequest(reason="manual", requested_at=utc_now_iso(), force=True)))
+        wait_for(lambda: _terminal_events(running_stack, ids[-1]), 300, f"forced message {ids[-1]}")
+    forced = wait_event(running_stack, "train", event="train.forced", message_id=ids[0])
+    limited = [wait_event(running_stack, "train", event="train.force_limited", message_id=i) for i in ids[1:]]
+    assert forced["severity"] == "WARNING" and all(line["severity"] == "WARNING" for line in limited)
+    assert {line["training_key"] for line in limited} == {forced["training_key"]}
+    assert all(line["min_interval_s"] == settings.force_min_interval_seconds for line in limited)
+    # Limited, the second is an ordinary request: it trains the key's ordinary version (new data reached
+    # the curated object directly, so none was trained yet); the third is its duplicate.
+    assert [e["event"] for i in ids[1:] for e in _terminal_events(running_stack, i)] == [
+        "train.finished", "train.duplicate"]
+    versions = model_versions(settings, forced["training_key"])
+    assert len(versions) == 2, f"the key's forced version and its ordinary one, no more: {versions}"
+
+
 def test_a_60_second_mlflow_restart_is_ridden_out_and_registers_once(running_stack, settings, new_data, mlflow_server):
     """Issue 11.5: the local retry policy outlives a 60 s outage; the message is not dead-lettered."""
     new_data()
