@@ -222,10 +222,11 @@ sa_email() { printf '%s@%s.iam.gserviceaccount.com' "$1" "$PROJECT_ID"; }
 project_number() { lookup PROJECT_NUMBER projects describe "$PROJECT_ID" --format='value(projectNumber)'; }
 pubsub_agent() { printf 'service-%s@gcp-sa-pubsub.iam.gserviceaccount.com' "$(project_number)"; }
 
-# when_present CHECK... -- ACTION...: run the gcloud ACTION when the describe CHECK finds something
-# (a resource Google creates on first use); a dry run prints both, the action as "# if found:".
-when_present() {
-  local check=()
+# on_present RUNNER CHECK... -- ACTION...: RUNNER (run, delete…) the gcloud ACTION when the describe
+# CHECK finds something; a dry run prints both, the action as "# if found:".
+on_present() {
+  local runner=$1 check=()
+  shift
   while [[ $1 != -- ]]; do
     check+=("$1")
     shift
@@ -235,6 +236,10 @@ when_present() {
     print_command "# check:" "${check[@]}"
     print_command "# if found:" "$@"
   elif present "${check[@]}"; then
-    run "$@"
+    "$runner" "$@"
   fi
 }
+
+# when_present CHECK... -- ACTION...: run the gcloud ACTION when the describe CHECK finds something
+# (a resource Google creates on first use).
+when_present() { on_present run "$@"; }

@@ -65,20 +65,7 @@ delete() {
 }
 
 # remove CHECK... -- DELETE...: run DELETE when the describe CHECK finds the resource.
-remove() {
-  local check=()
-  while [[ $1 != -- ]]; do
-    check+=("$1")
-    shift
-  done
-  shift
-  if [[ $DRY_RUN -eq 1 ]]; then
-    print_command "# check:" "${check[@]}"
-    print_command "# if found:" "$@"
-  elif present "${check[@]}"; then
-    delete "$@"
-  fi
-}
+remove() { on_present delete "$@"; }
 
 # remove_found PLACEHOLDER LIST... -- DELETE...: run DELETE, with {} replaced by the name, for each
 # resource LIST answers (Monitoring resources have generated ids: LIST finds them by display name).
