@@ -18,6 +18,23 @@ def _int_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part.strip())
 
 
+MAX_LAG_DAYS = 31
+
+
+def parse_lags(text: str) -> dict[str, int]:
+    """`column=days,column=days` (DRIVER_PUBLICATION_LAGS, `--publication-lags`) as a mapping; `none`
+    declares nothing (the default rule alone, docs/data-contract.md#publication-lags)."""
+    lags: dict[str, int] = {}
+    if text.strip().lower() == "none":
+        return lags
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, sep, days = part.rpartition("=")
+        if not sep or not name.strip() or not days.strip().isdigit() or int(days) > MAX_LAG_DAYS:
+            raise ValueError(f"publication lag {part!r} must be column=days with 0 ≤ days ≤ {MAX_LAG_DAYS}")
+        lags[name.strip()] = int(days)
+    return lags
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration, read from the environment by `load_settings`."""
@@ -167,8 +184,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(**values)
     if settings.forecast_horizon_max < max(settings.backtest_horizons):
         raise ValueError("FORECAST_HORIZON_MAX must be at least the largest backtest horizon")
-    from gasforecast.dataset import parse_lags
-
     parse_lags(settings.driver_publication_lags)  # a bad declaration fails at start-up, not in a training
     if settings.train_lock_ttl_seconds <= 0 or settings.train_lock_wait_seconds < 0:
         raise ValueError("TRAIN_LOCK_TTL_SECONDS must be positive and TRAIN_LOCK_WAIT_SECONDS not negative")

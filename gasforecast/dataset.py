@@ -158,21 +158,6 @@ def _choose_stretch(target: pd.Series, min_recent_days: int) -> tuple[pd.Timesta
 # Weather, gas demand and storage figures for a day are published the next day (docs/data-contract.md#publication-lags).
 LAGGED_BY_DEFAULT = re.compile(r"temp|hdd|cdd|weather|demand|offtake|consumption|storage|wind|solar", re.IGNORECASE)
 DEFAULT_LAG_DAYS = 1
-MAX_LAG_DAYS = 31
-
-
-def parse_lags(text: str) -> dict[str, int]:
-    """`column=days,column=days` (the DRIVER_PUBLICATION_LAGS setting, `--publication-lags`) as a mapping;
-    `none` declares nothing (the default rule alone)."""
-    lags: dict[str, int] = {}
-    if text.strip().lower() == "none":
-        return lags
-    for part in filter(None, (piece.strip() for piece in text.split(","))):
-        name, sep, days = part.rpartition("=")
-        if not sep or not name.strip() or not days.strip().isdigit() or int(days) > MAX_LAG_DAYS:
-            raise ValueError(f"publication lag {part!r} must be column=days with 0 ≤ days ≤ {MAX_LAG_DAYS}")
-        lags[name.strip()] = int(days)
-    return lags
 
 
 def publication_lags(columns: list[str], target: str, declared: Mapping[str, int] | None = None) -> dict[str, int]:

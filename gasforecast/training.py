@@ -38,7 +38,7 @@ import gasforecast
 from gasforecast import dataset, ledger, sanity, track_record
 from gasforecast.bundle import (FORECAST_ARTIFACT, HISTORY_ARTIFACT, SCHEMA_VERSION, TRACK_RECORD_ARTIFACT,
                                ForecastBundle, is_finite_number)
-from gasforecast.config import Settings
+from gasforecast.config import Settings, parse_lags
 from gasforecast.errors import TransientError
 from gasforecast.lease import Lease
 from gasforecast.logs import get_logger
@@ -222,7 +222,7 @@ def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: O
 
         observed = dataset.read_curated(curated.data)
         frame, prep = dataset.training_frame(observed, settings.target_column,
-                                             declared_lags=dataset.parse_lags(settings.driver_publication_lags))
+                                             declared_lags=parse_lags(settings.driver_publication_lags))
         try:
             result = forecaster(settings, frame, registry.champion_config())
         except InsufficientHistory as exc:

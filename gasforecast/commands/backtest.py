@@ -49,7 +49,8 @@ def procedure_settings(args: argparse.Namespace):
 
 def read_frame(args: argparse.Namespace):
     """The CSV through the data contract and the training frame, as an upload; returns (frame, prep report)."""
-    from gasforecast.dataset import frame_from_csv, parse_lags
+    from gasforecast.config import parse_lags
+    from gasforecast.dataset import frame_from_csv
 
     settings = load_settings()
     with open(args.csv, "rb") as handle:

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gasforecast.dataset import as_published, parse_lags, publication_lags, training_frame
+from gasforecast.config import parse_lags
+from gasforecast.dataset import as_published, publication_lags, training_frame
 from gasforecast.forecasting import ProcedureSettings, run_procedure
 
 
