@@ -281,6 +281,16 @@ class Registry:
                             key=version.tags.get(self.KEY_TAG, ""))
 
     @_transient
+    def champion(self) -> KeyedVersion | None:
+        """The version the champion alias points at (what is served), or None without a champion."""
+        version = self._champion_version()
+        if version is None:
+            return None
+        state: VersionState = "pending" if version.tags.get(self.STATE_TAG) == "pending" else "promoted"
+        return KeyedVersion(version=str(version.version), run_id=str(version.run_id), state=state,
+                            key=version.tags.get(self.KEY_TAG, ""))
+
+    @_transient
     def champion_config(self) -> dict | None:
         """The configuration of the current champion, or None without a champion."""
         version = self._champion_version()

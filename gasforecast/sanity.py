@@ -14,6 +14,13 @@ prices (weekly origins 2019-2025) the genuine forecasts' ratio never exceeded 5.
 price had halved in a year), while one price mistyped by ×10 or ÷10 in the last 40 days gave 17 to 39
 and by ×5 12 to 27.
 
+The **level guard** (`level_guard`) is the second half of promotion sanity, judged against the
+*served* champion rather than the bundle's own history: a challenger whose mean `LEVEL_STEP` steps
+ahead departs from the champion's mean at the same step by more than `MAX_LEVEL_SHIFT` times the
+champion's 95 % band half-width (both in logs) is held, so no sequence of individually plausible uploads
+(e.g. the whole history rescaled ×1.4, then ×10) moves the public forecast silently; only an explicit
+forced retrain promotes it. Without a champion (or with an unreadable one) the guard does not apply.
+
 Pure Python on purpose: the service imports this module and carries neither pandas nor statsmodels.
 """
 
@@ -31,6 +38,8 @@ RECENT_RETURNS = 120
 TRIM = 0.05
 Z_95 = 1.959964
 MIN_HISTORY_RETURNS = 30  # fewer log returns cannot tell what a plausible band is
+LEVEL_STEP = BAND_STEP  # the step whose means the level guard compares
+MAX_LEVEL_SHIFT = 2.0  # at most this many champion 95 % half-widths (logs) between the two means
 _PRICE_FIELDS = tuple(name for name in POINT_FIELDS if name != "date")
 
 
@@ -121,3 +130,68 @@ def check_bundle(bundle: ForecastBundle) -> SanityReport:
     points = bundle.forecast.get("points")
     return check(points if isinstance(points, list) else [],
                  (p.get("value") for p in history if isinstance(p, dict)))
+
+
+@dataclass(frozen=True)
+class LevelReport:
+    """The level guard's verdict (stored as `sanity.level_guard` in forecast.json, logged when held)."""
+
+    applies: bool  # False without a (readable) champion: nothing is served to depart from
+    passed: bool
+    reasons: tuple[str, ...]
+    step: int | None  # the step whose means are compared (LEVEL_STEP, or the last common one)
+    challenger_mean: float | None
+    champion_mean: float | None
+    log_shift: float | None  # |log(challenger mean) − log(champion mean)|
+    champion_half_width: float | None  # log(upper_95 / lower_95) / 2 of the champion at that step
+    shift_ratio: float | None  # log_shift / champion_half_width
+    champion_version: str | None = None
+    note: str | None = None  # why the guard does not apply, or what a forced retrain overrode
+    overridden: bool = False  # held, but promoted by a forced retrain (an explicit operator action)
+    max_level_shift: float = MAX_LEVEL_SHIFT
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["reasons"] = list(self.reasons)
+        return {k: _json_number(v) for k, v in data.items()}
+
+
+def _not_applied(note: str, champion_version: str | None = None) -> LevelReport:
+    return LevelReport(applies=False, passed=True, reasons=(), step=None, challenger_mean=None, champion_mean=None,
+                       log_shift=None, champion_half_width=None, shift_ratio=None,
+                       champion_version=champion_version, note=note)
+
+
+def level_guard(points: Sequence[dict[str, Any]], champion_points: Sequence[dict[str, Any]] | None,
+                champion_version: str | None = None) -> LevelReport:
+    """Judge a challenger's forecast `points` against the served champion's `champion_points` (both in
+    the API point format): the means at `LEVEL_STEP` (or the last step both have) may differ by at most
+    `MAX_LEVEL_SHIFT` champion 95 % half-widths in logs. `None` champion points: the guard does not apply."""
+    if champion_points is None:
+        return _not_applied("no champion is served: the level guard does not apply", champion_version)
+    step = min(LEVEL_STEP, len(points), len(champion_points))
+    if step < 1:
+        return _not_applied("the champion or the challenger has no forecast points: the level guard does not apply",
+                            champion_version)
+    mine, theirs = points[step - 1], champion_points[step - 1]
+    served_mean, served_lower, served_upper = (_price(theirs.get(name) if isinstance(theirs, dict) else None)
+                                               for name in ("mean", "lower_95", "upper_95"))
+    if served_mean is None or served_lower is None or served_upper is None or served_lower > served_upper:
+        return _not_applied(f"the champion's step-{step} forecast is not a usable price band: "
+                            "the level guard does not apply", champion_version)
+    mean = _price(mine.get("mean") if isinstance(mine, dict) else None)
+    half = math.log(served_upper / served_lower) / 2
+    if mean is None:  # `check` refuses such a bundle already; the guard holds it too
+        return LevelReport(applies=True, passed=False, reasons=(f"the step-{step} mean is not a finite positive price",),
+                           step=step, challenger_mean=None, champion_mean=served_mean, log_shift=None,
+                           champion_half_width=half, shift_ratio=None, champion_version=champion_version)
+    shift = abs(math.log(mean / served_mean))
+    ratio = shift / half if half > 0 else (0.0 if shift == 0 else math.inf)
+    reasons: tuple[str, ...] = ()
+    if ratio > MAX_LEVEL_SHIFT:
+        reasons = (f"the step-{step} mean {mean:.4g} is ×{mean / served_mean:.3g} the served champion's "
+                   f"{served_mean:.4g}: {ratio:.2f} times the champion's 95 % half-width in logs "
+                   f"(at most {MAX_LEVEL_SHIFT:g})",)
+    return LevelReport(applies=True, passed=not reasons, reasons=reasons, step=step, challenger_mean=mean,
+                       champion_mean=served_mean, log_shift=shift, champion_half_width=half, shift_ratio=ratio,
+                       champion_version=champion_version)

@@ -20,11 +20,14 @@ Promotion and model selection are one procedure (`forecasting.run_procedure`, do
 challenger selected on the new data replaces the current champion's configuration only with
 significant out-of-sample evidence; what it decides, refitted on all the data, is registered and
 becomes `champion` with the nested figures of the procedure — unless its bundle fails promotion
-sanity (`gasforecast.sanity`), in which case nothing is registered and the old champion stays.
+sanity (`gasforecast.sanity`), in which case nothing is registered and the old champion stays. The
+same holds when the level guard (`sanity.level_guard`) finds the forecast too far from the served
+champion's; only a forced retrain (an explicit operator action) promotes such a forecast, and logs it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import tempfile
@@ -265,7 +268,11 @@ def _record_and_register(training: TrainingRun, registry: Registry, data_bucket:
     history_doc = history_document(training)
     forecast_doc = forecast_document(training)
     verdict = sanity.check(forecast_doc["points"], (p["value"] for p in history_doc["points"]))
+    level = _level_guard(registry, forecast_doc["points"], request_id is not None, ids) if verdict.servable else None
     forecast_doc["sanity"] = verdict.to_dict()
+    if level is not None:
+        forecast_doc["sanity"]["level_guard"] = level.to_dict()
+    held = level is not None and not level.passed
     track = track_record.score_served_forecasts(data_bucket, training.observed, target=settings.target_column,
                                                 unit=settings.target_unit, horizons=settings.backtest_horizons, ids=ids)
     model = None
@@ -278,21 +285,54 @@ def _record_and_register(training: TrainingRun, registry: Registry, data_bucket:
             (folder / name).write_text(text, encoding="utf-8")
         (folder / CHART_ARTIFACT).write_bytes(result.chart_png)
         registry.log_artifacts(run_id, [folder / name for name in (*documents, CHART_ARTIFACT)])
-        if verdict.servable:  # the model goes before any metric (see Registry.log_model)
+        if verdict.servable and not held:  # the model goes before any metric (see Registry.log_model)
             model = registry.log_model(run_id, result.fitted.model, folder / FORECAST_ARTIFACT)
     registry.record(run_id, run_record(training))
     registry.log_track_record(track, training.key)
     if model is None:
         registry.finish_run(run_id, "refused")
         # Retrying cannot fix the bundle: acknowledge; the served champion stays as it is.
-        log.error("train.promotion_refused", run_id=run_id, model=result.winner.label, reasons=list(verdict.reasons),
-                  sanity=verdict.to_dict(), **ids)
+        reasons = list(verdict.reasons) + list(level.reasons if level is not None else ())
+        log.error("train.promotion_refused", run_id=run_id, model=result.winner.label, reasons=reasons,
+                  guard="level" if held else "sanity", sanity=forecast_doc["sanity"], **ids)
         return TrainOutcome("refused", training.key, run_id, None, result.decision["decision"])
     lease.ensure_held()  # a lease broken under us means another trainer may be registering
     version = registry.register(run_id, model, training.key, request_id, result.winner.to_dict())
     # The bundle as just logged: promoting needs no download of what this process wrote.
     bundle = ForecastBundle.from_artifacts(texts, version=version.version)
     return _promote(registry, data_bucket, lease, version, "trained", result.decision["decision"], bundle)
+
+
+def _level_guard(registry: Registry, points: list[dict[str, Any]], forced: bool,
+                 ids: dict[str, Any]) -> sanity.LevelReport:
+    """The level guard against the served champion (docs/model.md#promotion-sanity). Without a
+    champion, or with one whose bundle cannot be read, it does not apply (logged); a forced retrain
+    (an explicit operator action) is judged but not held, and says so in the log."""
+    champion = registry.champion()
+    champion_points = None
+    if champion is not None:
+        try:
+            served = registry.load_bundle(champion).forecast.get("points")
+        except TransientError:
+            raise  # MLflow down: retry rather than promote unguarded
+        except Exception as exc:  # noqa: BLE001 - an unreadable bundle is not a reason to stop training
+            log.warning("train.level_guard_skipped", champion_version=champion.version,
+                        note=f"the champion's bundle cannot be read ({type(exc).__name__}: {exc}): "
+                             "the level guard does not apply", **ids)
+            return sanity.LevelReport(applies=False, passed=True, reasons=(), step=None, challenger_mean=None,
+                                      champion_mean=None, log_shift=None, champion_half_width=None, shift_ratio=None,
+                                      champion_version=champion.version,
+                                      note="the champion's bundle cannot be read: the level guard does not apply")
+        champion_points = served if isinstance(served, list) else []
+    report = sanity.level_guard(points, champion_points, champion.version if champion is not None else None)
+    if not report.applies:
+        log.info("train.level_guard_skipped", champion_version=report.champion_version, note=report.note, **ids)
+    elif not report.passed and forced:
+        log.warning("train.level_guard_overridden", reasons=list(report.reasons), level_guard=report.to_dict(), **ids)
+        report = dataclasses.replace(report, passed=True, reasons=(), overridden=True,
+                                     note="held by the level guard, promoted by a forced retrain: "
+                                          + "; ".join(report.reasons))
+    return report
 
 
 def _promote(registry: Registry, data_bucket: ObjectStore, lease: Lease, version: KeyedVersion,

@@ -100,3 +100,58 @@ def test_the_naive_band_follows_recent_volatility():
     calm_then_wild = history(600, sigma=0.005) + [v * 1.0 for v in history(200, sigma=0.04, seed=4)]
     sigma, used = sanity.robust_sigma(calm_then_wild)
     assert used == sanity.RECENT_RETURNS and sigma > 0.025
+
+
+# ---- the level guard (issue 20.2): the challenger against the served champion ----------------------
+def test_an_ordinary_move_from_the_served_champion_passes_the_level_guard():
+    served = points(1.0)  # a 30-step 95 % half-width of 1.96 · 0.02 · √30 ≈ 0.21 in logs
+    report = sanity.level_guard(points(1.1, last=106.0), served, "7")
+    assert report.applies and report.passed and report.reasons == ()
+    assert report.step == sanity.LEVEL_STEP == sanity.BAND_STEP
+    assert report.log_shift == pytest.approx(math.log(1.06))
+    assert report.champion_half_width == pytest.approx(sanity.Z_95 * SIGMA * math.sqrt(30))
+    assert report.shift_ratio == pytest.approx(report.log_shift / report.champion_half_width)
+    assert report.to_dict()["max_level_shift"] == sanity.MAX_LEVEL_SHIFT
+    assert report.to_dict()["champion_version"] == "7"
+
+
+@pytest.mark.parametrize("factor", [10.0, 0.1])
+def test_a_tenfold_move_is_held_whatever_the_band(factor):
+    served = points(2.0, sigma=0.04)  # a wide served band: half-width ≈ 0.86 in logs
+    report = sanity.level_guard(points(2.0, sigma=0.04, last=100.0 * factor), served)
+    assert report.applies and not report.passed
+    assert report.shift_ratio > sanity.MAX_LEVEL_SHIFT and "served champion" in report.reasons[0]
+
+
+def test_a_move_of_40_percent_is_held_against_a_narrow_served_band_and_passes_a_wide_one():
+    narrow = points(1.0, sigma=0.005)  # half-width ≈ 0.054: ×1.4 (0.34 in logs) is over 6 of them
+    held = sanity.level_guard(points(1.0, sigma=0.005, last=140.0), narrow)
+    assert not held.passed and held.shift_ratio == pytest.approx(math.log(1.4) / held.champion_half_width)
+    assert sanity.level_guard(points(1.0, last=140.0), points(1.0)).passed  # half-width ≈ 0.21: 1.6 of them
+
+
+def test_the_level_guard_is_symmetric_in_logs_and_bounded_by_the_documented_multiple():
+    served = points(1.0)
+    half = sanity.Z_95 * SIGMA * math.sqrt(30)
+    for sign in (1, -1):
+        inside = 100.0 * math.exp(sign * 0.99 * sanity.MAX_LEVEL_SHIFT * half)
+        outside = 100.0 * math.exp(sign * 1.01 * sanity.MAX_LEVEL_SHIFT * half)
+        assert sanity.level_guard(points(1.0, last=inside), served).passed
+        assert not sanity.level_guard(points(1.0, last=outside), served).passed
+
+
+def test_without_a_champion_the_level_guard_does_not_apply():
+    report = sanity.level_guard(points(1.0, last=1000.0), None)
+    assert not report.applies and report.passed and "no champion" in report.note
+    assert report.to_dict()["shift_ratio"] is None
+
+
+@pytest.mark.parametrize("served", [[], [{"mean": "x"}], [{"mean": 100.0, "lower_95": 120.0, "upper_95": 90.0}]])
+def test_an_unusable_champion_forecast_does_not_apply_the_guard(served):
+    report = sanity.level_guard(points(1.0), served)
+    assert not report.applies and report.passed and "does not apply" in report.note
+
+
+def test_shorter_forecasts_are_compared_at_their_last_common_step():
+    report = sanity.level_guard(points(1.0, steps=10), points(1.0))
+    assert report.step == 10 and report.passed

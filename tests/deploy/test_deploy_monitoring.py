@@ -17,7 +17,7 @@ from gcloud_offline import DecodeRequest, decode_all
 ALERTED_EVENTS = {"ingest.rejected", "ingest.held", "train.failed", "train.promotion_refused", "train.message_refused",
                   "train.promotion_completion_failed", "track_record.degraded"}
 # Overrides are counted for the record (Metrics Explorer, by event) but e-mail nobody.
-COUNTED_OVERRIDES = {"train.override", "train.forced", "train.force_limited"}
+COUNTED_OVERRIDES = {"train.override", "train.forced", "train.force_limited", "train.level_guard_overridden"}
 METRICS = sorted((REPO / "deploy" / "monitoring" / "metrics").glob("*.yaml"))
 LIFECYCLES = sorted((REPO / "deploy" / "storage").glob("*-lifecycle.json"))
 

@@ -198,6 +198,7 @@ def make_bundle(
     forecast = forecast_document(training)
     forecast["trained_at"] = f"{last_date.isoformat()}T17:00:00Z"  # not the wall clock: pages and ETags stay stable
     forecast["sanity"] = sanity.check(forecast["points"], frame["uk_gas_price"]).to_dict()
+    forecast["sanity"]["level_guard"] = sanity.level_guard(forecast["points"], None).to_dict()  # a first training's
     if calendar is None:
         del forecast["data"]["calendar"]
     history_doc = history_document(training)

@@ -258,6 +258,11 @@ def test_a_stranded_champion_with_an_unreadable_bundle_does_not_stop_the_next_tr
     assert stranded.tags[Registry.STATE_TAG] == "pending", "never marked promoted without its ledger entry"
     (failed,) = events("train.promotion_completion_failed")
     assert failed["stranded_version"] == stranded.version and failed["error"]
+    first, skipped = events("train.level_guard_skipped")  # nothing to guard against: said so, both times
+    assert "no champion" in first["note"]
+    assert skipped["champion_version"] == stranded.version and "cannot be read" in skipped["note"]
+    level = json.loads(fake.runs[outcome.run_id].artifacts["forecast.json"])["sanity"]["level_guard"]
+    assert not level["applies"] and level["passed"]
 
 
 def test_the_next_training_scores_the_served_forecast_and_ships_the_track_record(
@@ -416,3 +421,66 @@ def test_too_little_history_is_acknowledged_without_a_run(fake):
         MemoryRegistry(SETTINGS, fake), message_id="short", forecaster=run_forecasting)
     assert outcome.status == "insufficient_history"
     assert fake.experiments == {} and fake.runs == {} and bucket.read(LEASE_OBJECT) is None
+
+
+@pytest.fixture(scope="module")
+def tenfold_bytes(curated_bytes) -> bytes:
+    """Issue 20: the whole target history rescaled ×10 (no suspicious step for plausibility to see)."""
+    frame = dataset.read_curated(curated_bytes)
+    frame[SETTINGS.target_column] *= 10
+    return dataset.curated_to_bytes(frame)
+
+
+@pytest.fixture(scope="module")
+def tenfold_result(tenfold_bytes) -> ForecastResult:
+    frame, _ = dataset.training_frame(dataset.read_curated(tenfold_bytes), SETTINGS.target_column)
+    return run_forecasting(SETTINGS, frame, None)
+
+
+def test_a_tenfold_rescaled_history_is_held_by_the_level_guard_and_a_forced_retrain_promotes_it(
+        bucket, fake, forecast_result, tenfold_bytes, tenfold_result, events):
+    champion = deliver(bucket, fake, forecast_result)
+    served_mean = json.loads(fake.runs[champion.run_id].artifacts["forecast.json"])["points"][29]["mean"]
+    bucket.write(SETTINGS.curated_object, tenfold_bytes, content_type="text/csv")
+    held = deliver(bucket, fake, tenfold_result, message_id="m-2")
+    assert held.status == "refused" and held.version is None
+    assert [v.version for v in fake.model_versions(SETTINGS.model_name)] == [champion.version]
+    assert fake.champion(SETTINGS.model_name) == champion.version
+    assert_ledger(bucket, fake, [champion.version])
+    run = fake.runs[held.run_id]
+    assert run.data.tags[Registry.OUTCOME_TAG] == "refused"
+    stored = json.loads(run.artifacts["forecast.json"])["sanity"]
+    assert stored["servable"] is True, "the bundle itself is sane: only the level guard holds it"
+    level = stored["level_guard"]
+    assert level["applies"] and not level["passed"] and level["champion_version"] == champion.version
+    assert level["champion_mean"] == pytest.approx(served_mean, rel=1e-6)
+    assert level["shift_ratio"] > level["max_level_shift"] and level["log_shift"] == pytest.approx(math.log(10), abs=0.3)
+    (logged,) = events("train.promotion_refused")
+    assert logged["guard"] == "level" and "served champion" in logged["reasons"][0]
+    assert deliver(bucket, fake, tenfold_result, message_id="m-3").status == "duplicate", "held until accepted"
+    assert fake.champion(SETTINGS.model_name) == champion.version
+
+    forced = deliver(bucket, fake, tenfold_result, message_id="force-1", force=True)
+    assert forced.status == "trained" and fake.champion(SETTINGS.model_name) == forced.version != champion.version
+    (overridden,) = events("train.level_guard_overridden")
+    assert overridden["message_id"] == "force-1" and overridden["reasons"]
+    level = json.loads(fake.runs[forced.run_id].artifacts["forecast.json"])["sanity"]["level_guard"]
+    assert level["passed"] and level["overridden"] and "forced retrain" in level["note"]
+
+
+def test_an_ordinary_retrain_passes_the_level_guard(bucket, fake, forecast_result, later_bytes, later_result, events):
+    deliver(bucket, fake, forecast_result)
+    bucket.write(SETTINGS.curated_object, later_bytes, content_type="text/csv")
+    later = deliver(bucket, fake, later_result, message_id="m-2")
+    assert later.status == "trained" and fake.champion(SETTINGS.model_name) == later.version
+    level = json.loads(fake.runs[later.run_id].artifacts["forecast.json"])["sanity"]["level_guard"]
+    assert level["applies"] and level["passed"] and level["shift_ratio"] < level["max_level_shift"]
+    assert not events("train.promotion_refused")
+
+
+def test_the_first_training_has_no_champion_to_guard_against(bucket, fake, forecast_result, events):
+    first = deliver(bucket, fake, forecast_result)
+    level = json.loads(fake.runs[first.run_id].artifacts["forecast.json"])["sanity"]["level_guard"]
+    assert not level["applies"] and level["passed"] and "no champion" in level["note"]
+    (skipped,) = events("train.level_guard_skipped")
+    assert "no champion" in skipped["note"]
