@@ -13,40 +13,26 @@ the rescaled ones it is meant to stop. Exits 0 with a message when the data file
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
-DEFAULT_CSV = "/work/shared/data/uk_gas_multivariate_nbp.csv"
-DEFAULT_TARGET = "nbp_front_month_p_per_therm"
+import real_history
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("csv", nargs="?", default=DEFAULT_CSV)
-    parser.add_argument("--target", default=DEFAULT_TARGET)
-    parser.add_argument("--step-days", type=int, default=14)
+    parser = real_history.arguments(__doc__.splitlines()[0])
     parser.add_argument("--gaps", default="14,28")
     args = parser.parse_args(argv)
-    if not os.path.exists(args.csv):
-        print(f"benchmark data not found: {args.csv} — nothing to measure (pass a CSV path to run it)")
+    loaded = real_history.load(args)
+    if loaded is None:
         return 0
+    curated, procedure = loaded
 
     import pandas as pd
 
-    from gasforecast import dataset, sanity
-    from gasforecast.config import Settings
-    from gasforecast.forecasting import run_procedure
-    from gasforecast.training import procedure_settings
-
-    with open(args.csv, "rb") as handle:
-        curated = dataset.read_curated(handle.read())
-    procedure = procedure_settings(Settings(target_column=args.target))  # what training runs
+    from gasforecast import sanity
 
     def points(history: pd.DataFrame) -> list[dict]:
-        frame = dataset.training_frame(history, args.target)[0][[args.target]]
-        return run_procedure(frame, args.target, procedure, horizon=sanity.LEVEL_STEP,
-                             evaluate=False).forecast.points_records()
+        return real_history.served(history, args.target, procedure, sanity.LEVEL_STEP)[0].points_records()
 
     ends = list(range(3 * 365, len(curated), args.step_days))
     forecasts = {end: points(curated.iloc[: end + 1]) for end in ends}

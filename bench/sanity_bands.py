@@ -12,41 +12,26 @@ Exits 0 with a message when the data file is absent.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
-DEFAULT_CSV = "/work/shared/data/uk_gas_multivariate_nbp.csv"
-DEFAULT_TARGET = "nbp_front_month_p_per_therm"
+import real_history
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("csv", nargs="?", default=DEFAULT_CSV)
-    parser.add_argument("--target", default=DEFAULT_TARGET)
-    parser.add_argument("--step-days", type=int, default=14)
-    args = parser.parse_args(argv)
-    if not os.path.exists(args.csv):
-        print(f"benchmark data not found: {args.csv} — nothing to measure (pass a CSV path to run it)")
+    args = real_history.arguments(__doc__.splitlines()[0]).parse_args(argv)
+    loaded = real_history.load(args)
+    if loaded is None:
         return 0
+    curated, procedure = loaded
 
     import pandas as pd
 
-    from gasforecast import dataset, sanity
-    from gasforecast.config import Settings
-    from gasforecast.forecasting import run_procedure
-    from gasforecast.training import procedure_settings, served_history
-
-    with open(args.csv, "rb") as handle:
-        curated = dataset.read_curated(handle.read())
-
-    procedure = procedure_settings(Settings(target_column=args.target))  # what training runs
+    from gasforecast import sanity
+    from gasforecast.training import served_history
 
     def ratio(history: pd.DataFrame) -> float:
-        frame = dataset.training_frame(history, args.target)[0][[args.target]]
-        fitted = run_procedure(frame, args.target, procedure, horizon=sanity.BAND_STEP, evaluate=False).forecast
-        served = served_history(frame[args.target]).round(4)
-        return sanity.check(fitted.points_records(), served.tolist()).band_ratio
+        fitted, target = real_history.served(history, args.target, procedure, sanity.BAND_STEP)
+        return sanity.check(fitted.points_records(), served_history(target).round(4).tolist()).band_ratio
 
     genuine = pd.Series({
         curated.index[end].date(): ratio(curated.iloc[: end + 1])
