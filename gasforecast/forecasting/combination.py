@@ -23,11 +23,6 @@ LEVEL_BANDWIDTH = 0.10  # Gaussian kernel width, in probability, of the smoothin
 MAX_ETA_REGRET = 50.0  # bound on η·R before exponentiation (numerical safety only)
 
 
-def pinball_loss(outcome: np.ndarray, quantile: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """The quantile (pinball) loss (1{y < q} − τ)(q − y), element-wise."""
-    return ((outcome < quantile) - level) * (quantile - outcome)
-
-
 def level_smoother(levels: np.ndarray, bandwidth: float = LEVEL_BANDWIDTH) -> np.ndarray:
     """Row-normalised Gaussian kernel over the levels, (levels, levels); the identity when bandwidth is 0."""
     if bandwidth <= 0:
@@ -75,11 +70,10 @@ class BoaState:
 
 @dataclass
 class OnlineCombination:
-    """The combined quantiles at every row from `start`, and the weights after the last observed outcome."""
+    """The combined quantiles at every row from the start, and the weights after the last observed outcome."""
 
-    combined: np.ndarray  # (rows, steps, levels); NaN before `start`
+    combined: np.ndarray  # (rows, steps, levels); NaN before the start
     weights: np.ndarray  # (steps, levels, experts) used for a forecast from the last row
-    start: int
 
 
 def combine_online(experts: np.ndarray, outcomes: np.ndarray, steps: np.ndarray, levels: np.ndarray,
@@ -109,4 +103,4 @@ def combine_online(experts: np.ndarray, outcomes: np.ndarray, steps: np.ndarray,
                          active, forget)
             weights = state.weights(smoother)[source_step]
         combined[t] = np.sort(np.einsum("slk,slk->sl", weights, experts[t]), axis=-1)
-    return OnlineCombination(combined, weights, start)
+    return OnlineCombination(combined, weights)

@@ -74,7 +74,6 @@ class PredictiveDistribution:
     moves: np.ndarray  # (rows, steps, levels)
     weights: np.ndarray  # (steps, levels, experts) used for a forecast from the last row
     start: int
-    calendar: str
 
     def at(self, row: int, horizons: Steps) -> np.ndarray:
         """(horizons, levels) quantiles of the move from `row` at learned steps `horizons`."""
@@ -106,7 +105,7 @@ def predictive_distribution(log_y: np.ndarray, calendar: str, horizons: Sequence
     shared = np.minimum(np.arange(steps.size), int(np.searchsorted(steps, WEIGHT_SHARING_STEP, side="right")) - 1)
     combination = combine_online(experts, realised_moves(log_y, steps), steps, QUANTILE_LEVELS, start,
                                  weight_steps=shared)
-    return PredictiveDistribution(steps, combination.combined, combination.weights, start, calendar)
+    return PredictiveDistribution(steps, combination.combined, combination.weights, start)
 
 
 def served_moves(distribution: PredictiveDistribution, horizon: int) -> np.ndarray:

@@ -187,7 +187,7 @@ def make_bundle(
     steps = learned_steps(horizons)
     distribution = PredictiveDistribution(steps, np.zeros((1, steps.size, QUANTILE_LEVELS.size)),
                                           np.full((steps.size, QUANTILE_LEVELS.size, len(EXPERTS)), 1 / len(EXPERTS)),
-                                          start=0, calendar=series_calendar)
+                                          start=0)
     result = ForecastResult(assessment, gate.served, fitted, gate.to_dict(), nested, chart_png=b"",
                             distribution=distribution.to_dict())
     csv = b"date,uk_gas_price\n"
