@@ -78,7 +78,7 @@ class Settings:
     # for another training to finish, and how long a dead trainer's lease blocks the others (a live
     # trainer renews it every TTL/4). Budget: wait + training (<= 180 s) < the function's 540 s timeout.
     train_lock_wait_seconds: float = 300.0
-    train_lock_ttl_seconds: float = 120.0
+    train_lock_ttl_seconds: float = 60.0
     # Forced retrains (docs/operations.md#retrain-by-hand): at most one forced version per training key
     # in this many seconds; a forced message within it is trained as an ordinary one (usually a duplicate).
     force_min_interval_seconds: float = 3600.0
