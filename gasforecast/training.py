@@ -185,7 +185,7 @@ def train(settings: Settings, request: RetrainRequest, dataset_bucket: ObjectSto
                     source=request.source, reason=request.reason, message_id=message_id)
         return TrainOutcome("override_refused", "")
     lease = Lease(data_bucket, LEASE_OBJECT, settings.train_lock_ttl_seconds)
-    with lease.held(settings.train_lock_wait_seconds):
+    with lease.held(settings.train_lock_wait_seconds, max_hold_seconds=settings.train_timeout_seconds):
         return _train_latest(settings, request, dataset_bucket, object_name, data_bucket, registry, lease, message_id,
                              forecaster)
 
