@@ -109,11 +109,15 @@ class ManagedProcess:
                 raise StartupError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log_tail()}")
             time.sleep(0.1)
 
-    def stop(self, grace: float = 10.0) -> None:
+    def kill(self) -> None:
+        """End the whole group at once (SIGKILL), as an instance dies: out of memory, a host failure."""
+        self.stop(grace=0, first=signal.SIGKILL)
+
+    def stop(self, grace: float = 10.0, first: signal.Signals = signal.SIGTERM) -> None:
         if self._proc is None:
             return
         try:
-            os.killpg(self._proc.pid, signal.SIGTERM)
+            os.killpg(self._proc.pid, first)
         except ProcessLookupError:
             pass
         try:

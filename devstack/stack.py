@@ -31,6 +31,7 @@ GCS_EVENTS_TOPIC = "gcs-events"
 INGEST_SUBSCRIPTION = "gcs-events-to-ingest"
 TRAIN_SUBSCRIPTION = "retrain-requests-to-train"
 MAX_DELIVERY_ATTEMPTS = 5
+ACK_DEADLINE_SECONDS = 600  # Pub/Sub's maximum, as on Google Cloud (docs/operations.md#delivery-timing)
 PORTS_FILE = "ports.json"
 
 
@@ -231,17 +232,29 @@ class LocalStack:
         self.start_mlflow()
 
     def start_functions(self) -> None:
-        for name, port in (("ingest", self.ports.ingest), ("train", self.ports.train)):
-            self._start(
-                f"{name}-function",
-                [
-                    str(BIN / "functions-framework"), "--target", name,
-                    "--source", str(REPO_ROOT / "functions" / name / "main.py"),
-                    "--signature-type", "cloudevent", "--host", "127.0.0.1", "--port", str(port),
-                ],
-                lambda port=port: port_is_open(port),
-                timeout=60,
-            )
+        for name in ("ingest", "train"):
+            self.start_function(name)
+
+    def start_function(self, name: str) -> None:
+        """Start the `ingest` or `train` function on its port (a restart appends to the same log)."""
+        port = {"ingest": self.ports.ingest, "train": self.ports.train}[name]
+        self._start(
+            f"{name}-function",
+            [
+                str(BIN / "functions-framework"), "--target", name,
+                "--source", str(REPO_ROOT / "functions" / name / "main.py"),
+                "--signature-type", "cloudevent", "--host", "127.0.0.1", "--port", str(port),
+            ],
+            lambda: port_is_open(port),
+            timeout=60,
+        )
+
+    def kill_function(self, name: str) -> None:
+        """Kill the `ingest` or `train` function's processes at once (SIGKILL: no answer, no clean-up),
+        as an instance dies mid-request, and start a new one on its port, as Cloud Run starts a new
+        instance behind the function's URL for the next delivery."""
+        self.processes.pop(f"{name}-function").kill()
+        self.start_function(name)
 
     def start_service(self) -> None:
         self._start(
@@ -323,7 +336,7 @@ class LocalStack:
         `backoff` (min, max seconds), dead-lettered to `dead_letter_topic` after five deliveries. Tests
         build a private one with short backoffs to watch the policy work without waiting minutes."""
         self.create_subscription(
-            topic, subscription, ackDeadlineSeconds=600,
+            topic, subscription, ackDeadlineSeconds=ACK_DEADLINE_SECONDS,
             retryPolicy=retry_policy(backoff),
             pushConfig={"pushEndpoint": self.train_push_endpoint(topic)},
             deadLetterPolicy={"deadLetterTopic": self.topic_path(dead_letter_topic),

@@ -78,7 +78,10 @@ class Settings:
     # for another training to finish, and how long a dead trainer's lease blocks the others (a live
     # trainer renews it every TTL/4). Budget: wait + training (<= 180 s) < the function's 540 s timeout.
     train_lock_wait_seconds: float = 300.0
-    train_lock_ttl_seconds: float = 120.0
+    train_lock_ttl_seconds: float = 60.0
+    # The train function's timeout as deployed (cloudbuild.yaml --timeout): no request lasts longer, so
+    # a lease is renewed no longer than this (a trainer stuck past its request stops blocking the others).
+    train_timeout_seconds: float = 540.0
     # Forced retrains (docs/operations.md#retrain-by-hand): at most one forced version per training key
     # in this many seconds; a forced message within it is trained as an ordinary one (usually a duplicate).
     force_min_interval_seconds: float = 3600.0
@@ -147,6 +150,7 @@ _ENV_NAMES = {
     "driver_publication_lags": "DRIVER_PUBLICATION_LAGS",
     "train_lock_wait_seconds": "TRAIN_LOCK_WAIT_SECONDS",
     "train_lock_ttl_seconds": "TRAIN_LOCK_TTL_SECONDS",
+    "train_timeout_seconds": "TRAIN_TIMEOUT_SECONDS",
     "force_min_interval_seconds": "FORCE_MIN_INTERVAL_SECONDS",
     "champion_refresh_seconds": "CHAMPION_REFRESH_SECONDS",
     "history_days_default": "HISTORY_DAYS_DEFAULT",
@@ -187,6 +191,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     parse_lags(settings.driver_publication_lags)  # a bad declaration fails at start-up, not in a training
     if settings.train_lock_ttl_seconds <= 0 or settings.train_lock_wait_seconds < 0:
         raise ValueError("TRAIN_LOCK_TTL_SECONDS must be positive and TRAIN_LOCK_WAIT_SECONDS not negative")
+    if settings.train_timeout_seconds <= settings.train_lock_ttl_seconds:
+        raise ValueError("TRAIN_TIMEOUT_SECONDS must be longer than TRAIN_LOCK_TTL_SECONDS")
     try:
         settings.earliest
     except ValueError as exc:

@@ -4,13 +4,17 @@ Training takes it so that concurrent deliveries (at-least-once, uploads collidin
 schedule) run one after another and the registry sees one writer. The object is created with
 `if_generation_match=0`, so exactly one creator wins. While the holder works, a heartbeat pushes the
 expiry `ttl_seconds` ahead every `ttl_seconds / 4`, so the TTL bounds how long a *dead* holder blocks
-the others, not how long a training may take. An expired lease is broken by replacing exactly the
-generation that was judged expired, so breaking it is acquiring it and two breakers cannot both win.
+the others, not how long a training may take. The heartbeat stops after `max_hold_seconds`: a
+holder stuck past the end of its request (whose heartbeat thread would otherwise renew for it as long
+as the instance lives) blocks the others at most a TTL longer. An expired lease is broken by replacing
+exactly the generation that was judged expired, so breaking it is acquiring it and two breakers cannot
+both win.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import uuid
@@ -130,9 +134,13 @@ class Lease:
                 self.bucket.delete(self.object_name, if_generation_match=self._generation)
             self._generation = None
 
-    def _heartbeat(self, stop: threading.Event) -> None:
+    def _heartbeat(self, stop: threading.Event, renew_until: float) -> None:
         interval = self.ttl_seconds / HEARTBEATS_PER_TTL
         while not stop.wait(interval):
+            if time.monotonic() >= renew_until:
+                log.error("lease.hold_limit", lease=self.uri, holder=self.holder,
+                          detail="held for longer than any request may last: renewals stop, the lease expires")
+                return
             try:
                 if not self.renew():
                     return
@@ -140,12 +148,13 @@ class Lease:
                 log.warning("lease.renew_failed", lease=self.uri, holder=self.holder, error=str(exc))
 
     @contextmanager
-    def held(self, wait_seconds: float) -> Iterator[Lease]:
-        """Acquire (waiting up to `wait_seconds`), renew every TTL/4 while the block runs, release."""
+    def held(self, wait_seconds: float, max_hold_seconds: float = math.inf) -> Iterator[Lease]:
+        """Acquire (waiting up to `wait_seconds`), renew every TTL/4 while the block runs but for no
+        longer than `max_hold_seconds`, release."""
         self.acquire(wait_seconds)
         stop = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(stop,), name=f"lease-heartbeat-{self.holder[:8]}",
-                                daemon=True)
+        beat = threading.Thread(target=self._heartbeat, args=(stop, time.monotonic() + max_hold_seconds),
+                                name=f"lease-heartbeat-{self.holder[:8]}", daemon=True)
         beat.start()
         try:
             yield self

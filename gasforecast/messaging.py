@@ -21,7 +21,8 @@ REASONS = ("upload", "schedule", "manual")
 # An operator's override behind the request, logged by the train function as `train.override`, so the
 # decision shows in the pipeline's own logs (the CLI that made it runs on the operator's machine).
 OVERRIDES = ("accept", "retire-column")
-_FIELDS = {"reason", "requested_at", "dataset", "generation", "source", "force", "override"}
+_FIELDS = {"reason", "requested_at", "dataset", "generation", "source", "force", "override", "refused"}
+MAX_REFUSED_CHARS = 1000  # why an override was refused: an error message, cut to this length
 MAX_MESSAGE_BYTES = 8192  # a real request is about 300 bytes; object names add at most 2 KB
 MAX_JSON_DEPTH = 2  # the contract is one flat object
 
@@ -43,6 +44,9 @@ class RetrainRequest:
     source: str | None = None
     force: bool = False
     override: str | None = None  # one of OVERRIDES
+    # Why the operator's `override` was refused: the message is then a record, not a request; the train
+    # function logs it as `train.override_refused` and trains nothing.
+    refused: str | None = None
 
     def to_bytes(self) -> bytes:
         body = {k: v for k, v in asdict(self).items() if v is not None}
@@ -135,6 +139,11 @@ def parse_retrain_request(data: bytes | str) -> RetrainRequest:
     override = body.get("override")
     if override is not None and override not in OVERRIDES:
         raise MalformedMessage(f"override must be one of {list(OVERRIDES)}, got {override!r}")
+    refused = body.get("refused")
+    if refused is not None and (not isinstance(refused, str) or override is None
+                                or len(refused) > MAX_REFUSED_CHARS):
+        raise MalformedMessage(f"refused must be a string of at most {MAX_REFUSED_CHARS} characters, "
+                               "beside an override")
     return RetrainRequest(
         reason=reason,
         requested_at=requested_at,
@@ -143,6 +152,7 @@ def parse_retrain_request(data: bytes | str) -> RetrainRequest:
         source=body.get("source"),
         force=force,
         override=override,
+        refused=refused,
     )
 
 
@@ -190,3 +200,17 @@ def publish(publisher, project: str, topic: str, data: bytes, attributes: dict[s
 
 def publish_retrain(publisher, project: str, topic: str, request: RetrainRequest) -> str:
     return publish(publisher, project, topic, request.to_bytes(), request.attributes())
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_REFUSED_CHARS else text[: MAX_REFUSED_CHARS - 1] + "…"
+
+
+def publish_refused_override(publisher, project: str, topic: str, override: str, why: str,
+                             source: str | None = None) -> str:
+    """Record an operator's refused override in the pipeline's own logs: the CLI that refused it runs on
+    the operator's machine, so it publishes a message that trains nothing and that the train function
+    logs as `train.override_refused` (counted by the alert metric like the accepted overrides)."""
+    request = RetrainRequest(reason="manual", requested_at=utc_now_iso(), source=_cut(source) if source else None,
+                             override=override, refused=_cut(why))
+    return publish_retrain(publisher, project, topic, request)

@@ -63,16 +63,17 @@ EVIDENCE_ARTIFACT = "evidence.json"  # every candidate's ratios to naive on the 
 CHART_ARTIFACT = "forecast.png"
 HISTORY_YEARS_SERVED = 5
 
-TrainStatus = Literal["trained", "resumed", "duplicate", "refused", "insufficient_history"]
+TrainStatus = Literal["trained", "resumed", "duplicate", "refused", "insufficient_history", "override_refused"]
 
 
 @dataclass(frozen=True)
 class TrainOutcome:
-    """What one delivery did: trained (or resumed a crashed training), nothing (duplicate), or
-    acknowledged without a version (refused by promotion sanity, too little history)."""
+    """What one delivery did: trained (or resumed a crashed training), nothing (duplicate, the record
+    of a refused override), or acknowledged without a version (refused by promotion sanity, too little
+    history)."""
 
     status: TrainStatus
-    key: str
+    key: str  # the training key; empty when the message asked for no training
     run_id: str | None = None
     version: str | None = None
     decision: str | None = None
@@ -179,8 +180,12 @@ def train(settings: Settings, request: RetrainRequest, dataset_bucket: ObjectSto
     `dataset_bucket` holds the curated object the request names; `data_bucket` (DATA_BUCKET) holds
     the training lease and the forecast ledger.
     """
+    if request.refused is not None:  # an operator's refused override, published for this log line only
+        log.warning("train.override_refused", override=request.override, refused=request.refused,
+                    source=request.source, reason=request.reason, message_id=message_id)
+        return TrainOutcome("override_refused", "")
     lease = Lease(data_bucket, LEASE_OBJECT, settings.train_lock_ttl_seconds)
-    with lease.held(settings.train_lock_wait_seconds):
+    with lease.held(settings.train_lock_wait_seconds, max_hold_seconds=settings.train_timeout_seconds):
         return _train_latest(settings, request, dataset_bucket, object_name, data_bucket, registry, lease, message_id,
                              forecaster)
 

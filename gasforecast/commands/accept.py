@@ -3,8 +3,9 @@
 An operator's explicit decision that the suspicious values are genuine (a real price spike): the file
 is merged without the plausibility check (every other check of the data contract still applies), a
 retrain is requested (its message says `override: "accept"`, so the train function logs
-`train.override`), and the override is logged as `ingest.accept_override`; a refused accept as
-`ingest.accept_refused`. Safe to run again.
+`train.override`), and the override is logged as `ingest.accept_override`. A refused accept is logged
+as `ingest.accept_refused` and published as a record the train function logs as
+`train.override_refused`, so it reaches the pipeline's logs too. Safe to run again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 from gasforecast.config import load_settings
 from gasforecast.errors import PermanentError, TransientError
-from gasforecast.logs import get_logger
+from gasforecast.commands.refusals import record_refusal
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,10 +35,8 @@ def run(args: argparse.Namespace) -> int:
         data = Bucket(make_client(settings.project), settings.data_bucket)
         outcome = accept_held(settings, data, make_publisher(), name)
     except PermanentError as exc:
-        # A refused override is an operator's decision too: it leaves a line beside the accepted ones.
-        get_logger("gasforecast.ingest").warning("ingest.accept_refused", held=args.held, error=str(exc))
         print(f"gasforecast accept: {exc}", file=sys.stderr)
-        return 2
+        return record_refusal(settings, "accept", exc, held=args.held)
     except TransientError as exc:
         print(f"gasforecast accept: {exc} (nothing is lost: run the same command again)", file=sys.stderr)
         return 1

@@ -4,7 +4,8 @@ Why: uploads only ever add columns, and a wider dataset makes every ingest and t
 (MAX_CURATED_COLUMNS refuses uploads beyond the limit). Retiring a driver drops its values from
 `curated/history.csv`, ignores the column in later uploads and asks for a retrain, so the next
 champion is trained without it. Logged as `ingest.column_retired`; `--restore` lets uploads add the
-column again (its values come back with the next upload that carries them).
+column again (its values come back with the next upload that carries them). A refused retirement is
+logged as `ingest.retire_refused` and reaches the pipeline's logs as `train.override_refused`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 
 from gasforecast.config import load_settings
 from gasforecast.errors import PermanentError, TransientError
+from gasforecast.commands.refusals import record_refusal
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         done = retire_column(settings, data, make_publisher(), args.column, reason=args.reason, restore=args.restore)
     except PermanentError as exc:
         print(f"gasforecast retire-column: {exc}", file=sys.stderr)
-        return 2
+        return record_refusal(settings, "retire-column", exc, column=args.column)
     except TransientError as exc:
         print(f"gasforecast retire-column: {exc} (run the same command again)", file=sys.stderr)
         return 1

@@ -33,6 +33,8 @@ def test_invalid_values_name_the_variable():
         load_settings({"FORECAST_HORIZON_MAX": "7"})
     with pytest.raises(ValueError, match="TRAIN_LOCK_TTL_SECONDS"):
         load_settings({"TRAIN_LOCK_TTL_SECONDS": "0"})
+    with pytest.raises(ValueError, match="TRAIN_TIMEOUT_SECONDS must be longer"):
+        load_settings({"TRAIN_TIMEOUT_SECONDS": "60"})
 
 
 def test_log_lines_are_json_with_severity_and_fields():

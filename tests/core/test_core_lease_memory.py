@@ -151,6 +151,22 @@ def test_the_heartbeat_keeps_a_long_training_s_lease_alive(bucket):
     assert bucket.read(NAME) is None
 
 
+def test_a_holder_stuck_past_its_request_stops_renewing_and_is_taken_over(bucket, caplog):
+    """Issue 20.6: a heartbeat thread outliving its request must not keep the lease for ever."""
+    ttl = 0.4
+    lease = Lease(bucket, NAME, ttl_seconds=ttl, holder="stuck")
+    caplog.set_level(logging.INFO)
+    with lease.held(wait_seconds=0, max_hold_seconds=2 * ttl):
+        generation = bucket.generation(NAME)
+        wait_for(lambda: bucket.generation(NAME) != generation, 10, "a renewal within the hold limit")
+        Lease(bucket, NAME, ttl_seconds=ttl, holder="next").acquire(wait_seconds=30)  # the block is still running
+        assert holder_of(bucket) == "next"
+        with pytest.raises(LeaseLost):
+            lease.ensure_held()
+    assert holder_of(bucket) == "next", "the stuck holder's exit does not release the new holder's lease"
+    assert [r.fields["holder"] for r in caplog.records if r.getMessage() == "lease.hold_limit"] == ["stuck"]
+
+
 def test_renewal_survives_a_storage_error(bucket):
     lease = Lease(bucket, NAME, ttl_seconds=0.4, holder="trainer")
     with lease.held(wait_seconds=0):

@@ -18,7 +18,7 @@ from gasforecast.messaging import (
 def test_round_trip_keeps_every_field():
     request = RetrainRequest(
         reason="upload", requested_at="2026-11-26T10:00:00Z", dataset="gs://b/curated/history.csv",
-        generation="17", source="gs://uploads/x.csv", force=True, override="accept",
+        generation="17", source="gs://uploads/x.csv", force=True, override="accept", refused="not a held upload",
     )
     assert parse_retrain_request(request.to_bytes()) == request
     assert request.attributes() == {"reason": "upload", "generation": "17"}
@@ -45,6 +45,12 @@ def test_minimal_schedule_message():
         (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "extra": 1}).encode(), "unknown fields"),
         (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "override": "sudo"}).encode(),
          "override must be one of"),
+        (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "refused": "why"}).encode(),
+         "beside an override"),
+        (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "override": "accept",
+                     "refused": 7}).encode(), "refused must be a string"),
+        (json.dumps({"reason": "manual", "requested_at": "2026-11-26T10:00:00Z", "override": "accept",
+                     "refused": "x" * 1001}).encode(), "at most 1000 characters"),
         (b"[" * 200_000, "200,000 bytes; the limit is 8,192"),
         (b"[" * 8000, "nests 8000 levels deep"),
         (json.dumps({"reason": [["manual"]], "requested_at": "2026-11-26T10:00:00Z"}).encode(), "nests 3 levels"),

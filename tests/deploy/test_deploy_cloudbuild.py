@@ -203,6 +203,8 @@ def test_trigger_subscriptions_wait_longer_than_the_functions_run(cloudbuild):
     assert timeouts["train"] == 540
     longest_training = 180  # docs/operations.md#delivery-timing: 300 s wait + training <= 180 s < 540 s
     assert Settings().train_lock_wait_seconds + longest_training < timeouts["train"]
+    # The lease is renewed for at most the function's timeout: no request lasts longer (issue 20.6).
+    assert Settings().train_timeout_seconds == timeouts["train"]
 
 
 def test_a_trigger_without_a_subscription_fails_the_build(cloudbuild):

@@ -187,16 +187,3 @@ def test_an_accepted_spike_can_be_corrected_by_an_upload(based) -> None:
     correction = lane.ingest("correction.csv", to_csv_bytes(HISTORY.iloc[-10:]))
     assert correction.status == "accepted" and correction.report["merge"]["cells_revised"] == 1
     assert lane.curated()[0][TARGET].iloc[-5] == HISTORY[TARGET].iloc[-5]
-
-
-def test_a_refused_accept_leaves_a_structured_log_line(capsys) -> None:
-    import json
-
-    from gasforecast.cli import main
-
-    assert main(["accept", "gs://gasforecast-data/archive/2026/11/28/x.csv"]) == 2
-    err = capsys.readouterr().err
-    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
-    (refused,) = [line for line in lines if line.get("event") == "ingest.accept_refused"]
-    assert refused["severity"] == "WARNING" and "is not a held upload" in refused["error"]
-    assert refused["held"] == "gs://gasforecast-data/archive/2026/11/28/x.csv"

@@ -328,6 +328,17 @@ def test_an_accepted_held_file_trains_and_a_correction_replaces_it(curated_base,
     assert curated.loc[new.index[4], settings.target_column] == pytest.approx(genuine)
 
 
+def test_a_refused_accept_is_in_the_train_functions_log_and_trains_nothing(curated_base, settings):
+    """Issue 20.5: the operator's terminal is not where anyone looks; the refusal reaches the pipeline's logs."""
+    stack = curated_base
+    held = f"gs://{stack.data_bucket}/held/2026/01/01/{_unique('never-held')}"
+    assert cli(["accept", held]) == 2
+    line = wait_event(stack, "train", TIMEOUT, event="train.override_refused", source=held)
+    assert (line["override"], line["severity"]) == ("accept", "WARNING") and "not held" in line["refused"]
+    assert [e["event"] for e in function_events(stack, "train", message_id=line["message_id"])] == \
+        ["train.override_refused"], "no lease, no training"
+
+
 def _publish_raw(settings, data: bytes) -> str:
     return publish(make_publisher(), settings.project, settings.retrain_topic, data, {})
 

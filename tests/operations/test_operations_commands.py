@@ -36,6 +36,41 @@ def test_retrain_publishes_a_contract_message_and_prints_its_id(pubsub_emulator,
     assert message.attributes == {"reason": "manual", "generation": "17"}
 
 
+@pytest.mark.parametrize("argv, override, subject, cli_event", [
+    (["accept", "gs://data/archive/2026/11/28/x.csv"], "accept", {"held": "gs://data/archive/2026/11/28/x.csv"},
+     "ingest.accept_refused"),
+    (["retire-column", "uk_gas_price", "--reason", "test"], "retire-column", {"column": "uk_gas_price"},
+     "ingest.retire_refused"),
+])
+def test_a_refused_override_is_logged_and_published_for_the_pipelines_logs(pubsub_emulator, retrain_env, capsys,
+                                                                           argv, override, subject, cli_event):
+    """Issue 20.5: the refusal leaves a line on the terminal and a record the train function logs."""
+    import json
+
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    (line,) = [json.loads(text) for text in (captured.out + captured.err).splitlines()
+               if text.startswith("{") and json.loads(text).get("event") == cli_event]
+    assert line["severity"] == "WARNING" and line.items() >= subject.items() and line["error"]
+    (message,) = pubsub_emulator.pull_all(retrain_env.retrain_check_subscription, timeout=10, count=1)
+    assert message.message_id == line["message_id"]
+    request = parse_retrain_request(message.data)
+    assert (request.override, request.source, request.refused) == (override, *subject.values(), line["error"])
+    assert not request.force
+
+
+def test_a_refusal_that_cannot_be_published_is_said_and_logged_as_an_error(monkeypatch, retrain_env, capsys):
+    import json
+
+    monkeypatch.setenv("RETRAIN_TOPIC", "no-such-topic")
+    assert main(["accept", "gs://data/archive/2026/11/28/x.csv"]) == 2
+    captured = capsys.readouterr()
+    assert "could not be published to no-such-topic" in captured.err
+    (line,) = [json.loads(text) for text in (captured.out + captured.err).splitlines()
+               if text.startswith("{") and json.loads(text).get("event") == "ingest.accept_refused"]
+    assert line["severity"] == "ERROR" and "does not exist" in line["record_error"]
+
+
 def test_retrain_refuses_a_dataset_that_is_not_a_gcs_uri(retrain_env, capsys):
     code = main(["retrain", "--dataset", "/tmp/history.csv"])
 

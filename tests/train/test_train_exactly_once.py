@@ -355,6 +355,20 @@ def test_an_override_behind_a_request_is_logged_by_the_train_function(bucket, fa
         "accept", "gs://uploads/spike.csv", "m-1")
 
 
+def test_a_refused_override_is_logged_and_trains_nothing(bucket, fake, forecast_result, caplog):
+    caplog.set_level(logging.INFO)
+    outcome = deliver(bucket, fake, forecast_result, override="accept", source="gs://data/archive/x.csv",
+                      refused="'gs://data/archive/x.csv' is not a held upload")
+    assert outcome.status == "override_refused"
+    (line,) = [r for r in caplog.records if r.getMessage() == "train.override_refused"]
+    assert line.levelno == logging.WARNING
+    assert (line.fields["override"], line.fields["source"], line.fields["message_id"]) == (
+        "accept", "gs://data/archive/x.csv", "m-1")
+    assert "is not a held upload" in line.fields["refused"]
+    assert fake.model_versions(SETTINGS.model_name) == [] and bucket.writes == [SETTINGS.curated_object], \
+        "no lease taken, nothing trained or registered"
+
+
 def _wild(result: ForecastResult, factor: float) -> ForecastResult:
     """The same fit with a 95 % band `factor` times as wide in log space (a poisoned history's band)."""
     points = result.fitted.points.copy()

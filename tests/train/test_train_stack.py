@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from devstack.processes import wait_for
-from devstack.stack import MAX_DELIVERY_ATTEMPTS
+from devstack.stack import ACK_DEADLINE_SECONDS, MAX_DELIVERY_ATTEMPTS
 from gasforecast.messaging import RetrainRequest, make_publisher, publish, publish_retrain, utc_now_iso
 from gasforecast.training import LEASE_OBJECT
 from tests.stack_helpers import (
@@ -127,6 +127,28 @@ def test_a_killed_trainers_lease_is_recovered_by_the_next_delivery(running_stack
     broken = [e for e in function_events(running_stack, "train", event="lease.broken") if "killed-trainer" in e["previous"]]
     assert len(broken) == 1
     assert function_events(running_stack, "train", event="train.failed", message_id=message_id) == []
+
+
+def test_a_trainer_killed_mid_training_is_redelivered_and_registers_well_inside_the_ack_deadline(
+        running_stack, settings, new_data):
+    """Issue 20.6: the train function's processes die mid-training (SIGKILL: no answer, no clean-up) and
+    a new one starts, as Cloud Run starts a new instance. The push failed at once, so Pub/Sub redelivers
+    without waiting out the 600 s ack deadline; the new delivery breaks the dead trainer's lease once it
+    stops being renewed and registers the version. Figures: docs/operations.md#a-killed-trainer."""
+    new_data()
+    message_id = publish_retrain(make_publisher(), settings.project, settings.retrain_topic,
+                                 RetrainRequest(reason="manual", requested_at=utc_now_iso()))
+    started = wait_event(running_stack, "train", event="train.started", message_id=message_id, timeout=300)
+    killed = time.monotonic()
+    running_stack.kill_function("train")
+    finished = wait_event(running_stack, "train", event="train.finished", message_id=message_id,
+                          timeout=ACK_DEADLINE_SECONDS - 60)
+    print(f"killed trainer: a registered version {elapsed_since(killed):.0f} s after the kill")
+    assert finished["status"] in ("trained", "resumed") and finished["generation"] == started["generation"]
+    broken = [e for e in function_events(running_stack, "train", event="lease.broken") if e["time"] > started["time"]]
+    assert broken, "the dead trainer's lease was taken over"
+    _registered_once(settings, finished)
+    assert champion_version(settings) == int(finished["model_version"])
 
 
 def test_a_malformed_message_is_acknowledged_and_never_retried(running_stack, settings):
