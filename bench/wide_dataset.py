@@ -48,20 +48,22 @@ def curated_frame(years: float, columns: int):
     return frame
 
 
-def measure_training(frame, window_years: float) -> dict:
+def measure_training(frame, args: argparse.Namespace) -> dict:
     from gasforecast import dataset
     from gasforecast.config import Settings
     from gasforecast.training import run_forecasting
 
-    settings = Settings(target_column=TARGET, training_window_years=window_years)
+    settings = Settings(target_column=TARGET, training_window_years=args.window_years,
+                        max_training_years=args.max_training_years)
     body = dataset.curated_to_bytes(frame)
     started = time.perf_counter()
-    training_frame, _ = dataset.training_frame(dataset.read_curated(body), TARGET)
+    training_frame, _ = dataset.training_frame(dataset.read_curated(body), TARGET,
+                                               max_years=settings.max_training_years)
     result = run_forecasting(settings, training_frame, None)
     return {"seconds": time.perf_counter() - started, "drivers": list(result.winner.drivers)}
 
 
-def measure_ingest(frame, window_years: float) -> dict:
+def measure_ingest(frame, args: argparse.Namespace) -> dict:
     """A one-row upload (the next day, every column a file may carry) merged into `frame` as the curated dataset."""
     sys.path.insert(0, str(ROOT))
     from gasforecast import dataset, ingest
@@ -80,13 +82,13 @@ def measure_ingest(frame, window_years: float) -> dict:
     return {"seconds": time.perf_counter() - started, "status": outcome.status}
 
 
-def one(kind: str, years: float, columns: int, window_years: float) -> None:
+def one(args: argparse.Namespace) -> None:
     """Measure one operation in this process and print its figures as JSON."""
     import logging
 
     logging.disable(logging.CRITICAL)  # the pipeline's JSON lines would bury the figures
-    frame = curated_frame(years, columns)
-    figures = (measure_training if kind == "training" else measure_ingest)(frame, window_years)
+    frame = curated_frame(args.years, args.width)
+    figures = (measure_training if args.one == "training" else measure_ingest)(frame, args)
     figures.update(rows=len(frame), columns=frame.shape[1],
                    csv_mb=len(frame.to_csv().encode()) / 1e6,
                    peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -98,17 +100,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--years", type=float, default=10.0)
     parser.add_argument("--columns", type=int, default=50, help="value columns of the wide dataset (the limit)")
     parser.add_argument("--window-years", type=float, default=0.0, help="TRAINING_WINDOW_YEARS (0: all history)")
+    parser.add_argument("--max-training-years", type=float, default=None,
+                        help="MAX_TRAINING_YEARS (default: the setting's default; 0: the whole history)")
     parser.add_argument("--one", choices=("training", "ingest"), help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.max_training_years is None:
+        from gasforecast.config import Settings
+
+        args.max_training_years = Settings().max_training_years
     if args.one:
-        one(args.one, args.years, args.width, args.window_years)
+        one(args)
         return 0
     print(f"{'dataset':<28} {'operation':<16} {'wall s':>8} {'peak RSS MB':>12}  notes")
     for label, width in (("usual (target + 3 drivers)", 4), (f"wide ({args.columns} columns)", args.columns)):
         for kind in ("ingest", "training"):
             done = subprocess.run([sys.executable, __file__, "--one", kind, "--years", str(args.years),
-                                   "--width", str(width), "--window-years", str(args.window_years)],
+                                   "--width", str(width), "--window-years", str(args.window_years),
+                                   "--max-training-years", str(args.max_training_years)],
                                   capture_output=True, text=True, check=True, cwd=ROOT)
             figures = json.loads(done.stdout.strip().splitlines()[-1])
             note = f"{figures['rows']} rows, {figures['csv_mb']:.1f} MB CSV"

@@ -71,6 +71,7 @@ class Settings:
     nested_origins: int = 12
     nested_step_rows: int = 22
     training_window_years: float = 0.0  # 0 means all history
+    max_training_years: float = 10.0  # trailing years of the curated history training reads; 0 means all
     max_drivers: int = 3
     # Publication lags beyond the default (docs/data-contract.md#publication-lags): "column=days,…".
     driver_publication_lags: str = "none"
@@ -146,6 +147,7 @@ _ENV_NAMES = {
     "nested_origins": "NESTED_ORIGINS",
     "nested_step_rows": "NESTED_STEP_ROWS",
     "training_window_years": "TRAINING_WINDOW_YEARS",
+    "max_training_years": "MAX_TRAINING_YEARS",
     "max_drivers": "MAX_DRIVERS",
     "driver_publication_lags": "DRIVER_PUBLICATION_LAGS",
     "train_lock_wait_seconds": "TRAIN_LOCK_WAIT_SECONDS",
@@ -197,6 +199,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         settings.earliest
     except ValueError as exc:
         raise ValueError(f"EARLIEST_DATE={settings.earliest_date!r} is not an ISO date (YYYY-MM-DD)") from exc
+    if settings.max_training_years < 0:
+        raise ValueError("MAX_TRAINING_YEARS must not be negative (0 reads the whole history)")
     if settings.max_curated_columns < 1:
         raise ValueError("MAX_CURATED_COLUMNS must be at least 1 (the target)")
     if min(settings.revision_max_change, settings.revision_tolerance, settings.revision_max_share) < 0 or \

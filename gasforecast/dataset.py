@@ -186,7 +186,7 @@ def as_published(curated: pd.DataFrame, lags: Mapping[str, int]) -> pd.DataFrame
 
 def training_frame(
     curated: pd.DataFrame, target: str, max_fill_days: int = 4, min_recent_days: int = 365,
-    declared_lags: Mapping[str, int] | None = None,
+    declared_lags: Mapping[str, int] | None = None, max_years: float = 0.0,
 ) -> tuple[pd.DataFrame, PrepReport]:
     """A regular frame for fitting: drivers as published, short gaps carried forward, long target gaps cut away.
 
@@ -197,6 +197,8 @@ def training_frame(
     spans at least `min_recent_days`; otherwise the longest stretch (the most recent among equals).
     Drivers are filled the same way but never cut the frame: cells beyond the fill limit stay NaN.
     A driver with a publication lag (`publication_lags`) enters on the day it is published.
+    With `max_years` > 0 the frame keeps only that many trailing years of the stretch: a training's
+    cost grows with its rows, and older rows stay in the curated dataset (docs/operations.md).
     """
     lags = publication_lags(list(curated.columns), target, declared_lags)
     curated = as_published(curated, lags)
@@ -217,6 +219,13 @@ def training_frame(
 
     long_gaps = _long_gaps(regular[target], max_fill_days)
     start, end, stretch = _choose_stretch(filled[target], min_recent_days)
+    if max_years > 0:
+        window_start = end - pd.Timedelta(days=round(max_years * 365.25))
+        if start < window_start:
+            older = int((filled.loc[start:end].index < window_start).sum())
+            notes.append(f"training reads the last {max_years:g} years (MAX_TRAINING_YEARS): {older} older row(s) "
+                         "stay in the curated dataset")
+            start = filled.loc[window_start:end].index[0]
     kept = filled.loc[start:end]
     kept_mask = filled_mask.loc[start:end]
     target_filled = kept_mask[target]

@@ -230,7 +230,8 @@ def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: O
 
         observed = dataset.read_curated(curated.data)
         frame, prep = dataset.training_frame(observed, settings.target_column,
-                                             declared_lags=parse_lags(settings.driver_publication_lags))
+                                             declared_lags=parse_lags(settings.driver_publication_lags),
+                                             max_years=settings.max_training_years)
         try:
             result = forecaster(settings, frame, registry.champion_config())
         except InsufficientHistory as exc:

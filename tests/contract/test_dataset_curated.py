@@ -159,3 +159,20 @@ def test_training_frame_spans_only_target_observations() -> None:
     assert list(result.index.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03"]
     with pytest.raises(ValueError, match="no values"):
         training_frame(daily("2024-01-01", [NAN, NAN]), TARGET)
+
+
+def test_training_reads_only_the_trailing_years_the_setting_allows() -> None:
+    """A history back to 2000 costs training four times a decade's; MAX_TRAINING_YEARS bounds what it reads."""
+    days = pd.date_range("2000-01-01", "2025-12-31", freq="D")
+    curated = pd.DataFrame({"uk_gas_price": np.linspace(20.0, 120.0, len(days))}, index=days.rename("date"))
+    whole, whole_report = training_frame(curated, "uk_gas_price")
+    assert whole.index[0] == pd.Timestamp("2000-01-01") and whole_report.notes == []
+    recent, report = training_frame(curated, "uk_gas_price", max_years=10)
+    assert recent.index[-1] == pd.Timestamp("2025-12-31")
+    assert recent.index[0] == pd.Timestamp("2025-12-31") - pd.Timedelta(days=3652)
+    assert report.start == "2016-01-01" and report.rows == len(recent) == 3653
+    older = len(whole) - len(recent)
+    assert any(f"last 10 years (MAX_TRAINING_YEARS): {older} older row(s)" in note for note in report.notes)
+    assert curated.index[0] == pd.Timestamp("2000-01-01")  # nothing is removed from the curated dataset
+    short, short_report = training_frame(curated.loc["2020-01-01":], "uk_gas_price", max_years=10)
+    assert short.index[0] == pd.Timestamp("2020-01-01") and short_report.notes == []  # shorter: all of it

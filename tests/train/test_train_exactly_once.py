@@ -417,6 +417,19 @@ def test_the_champions_configuration_is_handed_to_the_forecasting(bucket, fake, 
     assert seen == [forecast_result.winner.to_dict()]
 
 
+def test_training_reads_only_the_trailing_years_max_training_years_allows(bucket, fake, forecast_result,
+                                                                           curated_bytes):
+    seen = []
+    one_year = dataclasses.replace(SETTINGS, max_training_years=1.0)
+    train(one_year, RetrainRequest("manual", utc_now_iso()), bucket, SETTINGS.curated_object, bucket,
+          MemoryRegistry(one_year, fake), message_id="m-window",
+          forecaster=lambda settings, frame, champion: seen.append(frame) or forecast_result)
+    curated = dataset.read_curated(curated_bytes)
+    (frame,) = seen
+    assert frame.index[-1] == curated.index[-1]
+    assert (frame.index[-1] - frame.index[0]).days <= 366 < (curated.index[-1] - curated.index[0]).days
+
+
 def test_a_legacy_champion_without_a_configuration_tag_is_read_from_its_run(fake):
     registry = MemoryRegistry(SETTINGS, fake)
     run = fake.create_run("0", tags={Registry.CONFIG_TAG: json.dumps({"kind": "ar"})})
