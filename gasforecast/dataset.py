@@ -253,14 +253,16 @@ def frame_from_csv(data: bytes, target: str, *, max_bytes: int, max_columns: int
                    declared_lags: Mapping[str, int] | None = None) -> tuple[pd.DataFrame, PrepReport]:
     """An analyst's CSV on the same path as an upload: the data contract, then the training frame.
 
-    Raises ValueError listing the contract's problems when the file breaks it.
+    Raises ValueError, one line naming the first problem's line, when the file breaks the contract.
     """
     from gasforecast.contract import validate_csv
 
     result = validate_csv(data, target=target, max_bytes=max_bytes, max_columns=max_columns)
     if not result.ok:
-        listed = "\n".join(f"  {problem}" for problem in result.problems[:10])
-        more = len(result.problems) - 10
-        raise ValueError("the file breaks the data contract (run `gasforecast validate` for the full report):\n"
-                         + listed + (f"\n  … and {more} more" if more > 0 else ""))
+        more = len(result.problems) - 1
+        first = result.problems[0]
+        raise ValueError(f"the file breaks the data contract{' on ' + first.location if first.location else ''}: "
+                         f"{first.message} ("
+                         + (f"and {more} more problem{'s' if more > 1 else ''}; " if more else "")
+                         + "`gasforecast validate` lists each with its fix)")
     return training_frame(result.frame, target, declared_lags=declared_lags)

@@ -3,11 +3,14 @@ holidays its own history shows; a calendar-daily series keeps every day (docs/mo
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
+from gasforecast.cli import main
 from gasforecast.dataset import training_frame
-from gasforecast.sample import synthetic_history
+from gasforecast.sample import synthetic_history, to_csv_bytes
 from gasforecast.series_calendar import (
     BUSINESS,
     DAILY,
@@ -111,3 +114,14 @@ def test_training_frame_keeps_holiday_rows_but_reports_the_holidays():
     assert pd.Timestamp("2023-12-25") in frame.index  # carried forward: the model's rows stay regular
     assert training_frame(curated.asfreq("D").ffill(), "uk_gas_price")[1].holidays == []  # calendar-daily
 
+
+def test_cli_forecast_on_a_business_history_skips_its_holidays(tmp_path, capsys):
+    closed = [day for day in UK_BANK_HOLIDAYS if day < "2024-12-20"]
+    path = tmp_path / "trading-days.csv"
+    path.write_bytes(to_csv_bytes(business_history_without(closed, "2024-12-20")))
+    assert main(["forecast", "--csv", str(path), "--horizon", "10", "--horizons", "1,5", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    dates = [point["date"] for point in result["points"]]
+    assert dates[:5] == ["2024-12-23", "2024-12-24", "2024-12-27", "2024-12-30", "2024-12-31"]
+    assert "2025-01-01" not in dates and len(dates) == 10
+    assert result["calendar"] == BUSINESS and result["holidays"] == UK_RULES
