@@ -20,6 +20,7 @@ RESOLVING = re.compile(r"^(Collecting|Requirement already satisfied:|Obtaining) 
 INSTALLING = re.compile(r"^Installing collected packages: (.*)$")
 DONE = re.compile(r"^Successfully installed (.*)$")
 ERROR_TAIL_LINES = 30
+SLOW_INSTALL_PACKAGES = 20  # above this many, say that it takes a while
 
 
 class Progress:
@@ -45,13 +46,17 @@ class Progress:
         self.out.flush()
 
 
+def packages(count: int) -> str:
+    return f"{count} package{'' if count == 1 else 's'}"
+
+
 def main(argv: list[str]) -> int:
     what, log_path = argv[1], Path(argv[2])
     progress = Progress(what)
     progress.show("resolving packages ...", final=not progress.in_place)
     resolved: set[str] = set()
     failed = installed = False
-    with log_path.open("w", encoding="utf-8") as log:
+    with log_path.open("a", encoding="utf-8") as log:  # both pip runs of an install, in order
         for line in sys.stdin:
             log.write(line)
             text = line.strip()
@@ -60,10 +65,11 @@ def main(argv: list[str]) -> int:
                 progress.show(f"{len(resolved)} packages resolved (last: {match.group(2)})")
             elif match := INSTALLING.match(text):
                 count = len(match.group(1).split(","))
-                progress.show(f"installing {count} packages (a minute or two on a first run) ...", final=True)
+                slow = " (a minute or two on a first run)" if count > SLOW_INSTALL_PACKAGES else ""
+                progress.show(f"installing {packages(count)}{slow} ...", final=True)
             elif match := DONE.match(text):
                 installed = True
-                progress.show(f"done, {len(match.group(1).split())} packages installed", final=True)
+                progress.show(f"done, {packages(len(match.group(1).split()))} installed", final=True)
             elif text.startswith("ERROR"):
                 failed = True
     if failed:
