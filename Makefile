@@ -15,14 +15,12 @@ PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 .PHONY: setup demo test test-unit lint bench system-packages airflow clean
 
 # pip's output goes to .venv/pip-install.log; scripts/pip_progress.py prints a line per stage instead.
-# --no-compile: Python compiles a module when it is first imported, so the ~10,000 installed files the
-# demo never imports cost nothing (pip would byte-compile every one of them first).
 # $(1): the extra to install, $(2): what it is called in the progress line.
 define pip_install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@set -o pipefail; $(BIN)/python -m pip install --upgrade pip 2>&1 \
 		| $(BIN)/python scripts/pip_progress.py "upgrading pip" $(VENV)/pip-install.log
-	@set -o pipefail; $(BIN)/python -m pip install --no-compile -e '.[$(1)]' 2>&1 \
+	@set -o pipefail; $(BIN)/python -m pip install -e '.[$(1)]' 2>&1 \
 		| $(BIN)/python scripts/pip_progress.py "$(2)" $(VENV)/pip-install.log
 endef
 
