@@ -10,6 +10,7 @@ holidays) and the uploaded history already says which weekdays its market skippe
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterable
@@ -70,27 +71,18 @@ _NTH = re.compile(r"^(" + "|".join(ORDINALS) + r") (" + "|".join(WEEKDAYS) + r")
 
 
 def _rule_date(rule: str, year: int) -> date | None:
-    """The date `rule` (one of the forms `describe_rules` writes) falls on in `year`; None when it has none."""
+    """The date `rule` (a form `_rules_for` writes) falls on in `year`; None when it has none (29 Feb)."""
     if match := _FIXED.match(rule):
-        try:
-            return date(year, MONTHS.index(match.group(2)) + 1, int(match.group(1)))
-        except ValueError:  # 29 Feb in a common year
-            return None
+        month, day = MONTHS.index(match.group(2)) + 1, int(match.group(1))
+        return date(year, month, day) if 1 <= day <= monthrange(year, month)[1] else None
     if (match := _EASTER.match(rule)) and int(match.group(1)) in EASTER_OFFSETS:
         return easter(year) + timedelta(days=int(match.group(1)))
     if match := _NTH.match(rule):
-        ordinal, weekday, month = ORDINALS.index(match.group(1)), WEEKDAYS.index(match.group(2)), MONTHS.index(match.group(3)) + 1
-        days = [date(year, month, d) for d in range(1, 32) if _valid(year, month, d) and date(year, month, d).weekday() == weekday]
-        return days[-1] if ordinal == len(ORDINALS) - 1 else days[ordinal]
+        weekday, month = WEEKDAYS.index(match.group(2)), MONTHS.index(match.group(3)) + 1
+        days = [date(year, month, d) for d in range(1, monthrange(year, month)[1] + 1)
+                if date(year, month, d).weekday() == weekday]
+        return days[ORDINALS.index(match.group(1))] if match.group(1) != "last" else days[-1]
     raise ValueError(f"not a holiday rule: {rule!r}")
-
-
-def _valid(year: int, month: int, day: int) -> bool:
-    try:
-        date(year, month, day)
-    except ValueError:
-        return False
-    return True
 
 
 def _rules_for(day: date) -> tuple[list[str], list[str]]:
