@@ -4,7 +4,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYPROJECT_HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
+DEMO_STAMP := $(VENV)/.installed-demo-$(PYPROJECT_HASH)
+DEV_STAMP := $(VENV)/.installed-dev-$(PYPROJECT_HASH)
 PYTEST_ARGS ?=
 # Test files run in parallel, each worker with its own local stack on free ports (see docs/local-development.md).
 TEST_WORKERS ?= 2
@@ -12,17 +14,31 @@ PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: setup demo test test-unit lint bench system-packages airflow clean
 
-$(STAMP): pyproject.toml
+# pip's output goes to .venv/pip-install.log; scripts/pip_progress.py prints a line per stage instead.
+# $(1): the extra to install, $(2): what it is called in the progress line.
+define pip_install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+	@set -o pipefail; $(BIN)/python -m pip install --upgrade pip 2>&1 \
+		| $(BIN)/python scripts/pip_progress.py "upgrading pip" $(VENV)/pip-install.log
+	@set -o pipefail; $(BIN)/python -m pip install -e '.[$(1)]' 2>&1 \
+		| $(BIN)/python scripts/pip_progress.py "$(2)" $(VENV)/pip-install.log
+endef
+
+# The demo's runtime only (project, functions-framework, Flask, gunicorn, MLflow server, GCS emulator).
+$(DEMO_STAMP): pyproject.toml
+	$(call pip_install,demo,installing what the demo runs)
+	@rm -f $(VENV)/.installed-demo-* && touch $(DEMO_STAMP)
+
+# The demo's runtime plus tests, lint and the browser driver; it includes the demo's stamp.
+$(DEV_STAMP): pyproject.toml
+	$(call pip_install,dev,installing the demo's runtime and the test tools)
+	@rm -f $(VENV)/.installed-* && touch $(DEMO_STAMP) $(DEV_STAMP)
 
 ## setup: create .venv with the project, its CLI `gasforecast` and the dev tools
-setup: $(STAMP)
+setup: $(DEV_STAMP)
 
 ## demo: the whole system on 127.0.0.1, end to end (Ctrl-C stops it)
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m devstack
 
 ## system-packages: headless Chromium (page test), shellcheck (deploy scripts), wrk (benchmark), from Debian
@@ -34,22 +50,22 @@ airflow:
 	bash scripts/setup-airflow-venv.sh
 
 ## lint: pyflakes-level checks over the whole tree, then the type checker over the core and every entry point
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/mypy functions/ingest/main.py
 	$(BIN)/mypy functions/train/main.py
 
 ## test: lint, then every test, unit and integration (real emulators, PostgreSQL, MLflow server)
-test: $(STAMP) system-packages airflow lint
+test: $(DEV_STAMP) system-packages airflow lint
 	$(PYTEST) $(PYTEST_ARGS)
 
 ## test-unit: the fast tests that need no service (what Cloud Build runs)
-test-unit: $(STAMP) lint
+test-unit: $(DEV_STAMP) lint
 	$(PYTEST) -m "not integration" $(PYTEST_ARGS)
 
 ## bench: nested forecast accuracy on every real series (when ../shared/data exists) and serving load figures
-bench: $(STAMP) system-packages
+bench: $(DEV_STAMP) system-packages
 	$(BIN)/python bench/forecast_suite.py
 	$(BIN)/python bench/serve_load.py
 

@@ -78,8 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     sample_start = (date.today() - timedelta(days=SAMPLE_DAYS + MORE_DAYS)).isoformat()
     runtime_dir = Path(args.runtime_dir)
     where = "" if runtime_dir.resolve() == (REPO_ROOT / ".run").resolve() else f" --runtime-dir {runtime_dir}"
+    # The continuation is written into the (git-ignored) runtime directory, not the clone's root.
+    more_csv = (runtime_dir / "more.csv").resolve()
+    more_csv_shown = more_csv.relative_to(REPO_ROOT) if more_csv.is_relative_to(REPO_ROOT) else more_csv
     more_data_command = (f".venv/bin/gasforecast sample --start {sample_start} --days {SAMPLE_DAYS + MORE_DAYS} "
-                         f"--out more.csv && .venv/bin/python -m devstack.upload more.csv{where}")
+                         f"--out {more_csv_shown} && .venv/bin/python -m devstack.upload {more_csv_shown}{where}")
     if runtime_dir.exists():  # each demo starts from empty buckets and an empty registry
         import shutil
 

@@ -97,10 +97,14 @@ class Problem:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def __str__(self) -> str:
+    @property
+    def location(self) -> str:
+        """"line 3, column 'hdd'", "line 3", or "" for a problem of the whole file."""
         where = [f"line {self.row}" if self.row is not None else "", f"column {self.column!r}" if self.column else ""]
-        location = ", ".join(part for part in where if part)
-        return f"{location}: {self.message}" if location else self.message
+        return ", ".join(part for part in where if part)
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
 
 
 @dataclass
@@ -352,7 +356,9 @@ def _check_shape(table: _Table, errors: _Collector) -> np.ndarray:
         good[index] = False
         message = f"line has {len(record)} fields but the header has {width}"
         if len(record) > width and all(integer_like.fullmatch(cell.strip()) for cell in record[1:]):
-            message += "; the extra fields look like numbers written with a decimal comma (45,3)"
+            whole, fraction = record[1].strip(), record[2].strip()  # this row's first split number, quoted
+            message += (f"; the extra fields look like numbers written with a decimal comma "
+                        f"({whole},{fraction} for {whole}.{fraction})")
         errors.add("ragged_row", message, row=line)
     return good
 

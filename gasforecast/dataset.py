@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from gasforecast.contract import DATE_COLUMN
-from gasforecast.series_calendar import BUSINESS, calendar_of_observations, is_weekend, regular_index
+from gasforecast.series_calendar import (BUSINESS, MarketHolidays, calendar_of_observations, is_weekend, learn_holidays,
+                                         regular_index)
 
 _ISO = "%Y-%m-%d"
 
@@ -116,6 +117,12 @@ class PrepReport:
     notes: list[str] = field(default_factory=list)
     calendar: str = "daily"  # "daily" or "business": the rows (and forecast steps) of this series
     publication_lags: dict[str, int] = field(default_factory=dict)  # driver → days after its date it is known
+    # A business-day series' market holidays learned from the history's gaps (series_calendar.learn_holidays):
+    # kept as rows of the frame (carried forward) but never a forecast date. Empty for a calendar-daily series.
+    holidays: list[str] = field(default_factory=list)
+
+    def market_holidays(self) -> MarketHolidays:
+        return MarketHolidays.from_list(self.holidays)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,7 +198,8 @@ def training_frame(
     """A regular frame for fitting: drivers as published, short gaps carried forward, long target gaps cut away.
 
     The calendar comes from the target: a series (almost) never observed on Saturdays or Sundays is
-    business-daily (rows Mon–Fri, weekend rows dropped, holidays carried forward), any other is
+    business-daily (rows Mon–Fri, weekend rows dropped, holidays carried forward and learned for the
+    forecast dates from the weekdays the target misses year after year), any other is
     calendar-daily (weekends carried forward). Gap lengths (`max_fill_days`, `min_recent_days`) count
     rows of that calendar. The kept stretch is the one ending at the last target observation when it
     spans at least `min_recent_days`; otherwise the longest stretch (the most recent among equals).
@@ -245,6 +253,7 @@ def training_frame(
         notes=notes,
         calendar=calendar,
         publication_lags=lags,
+        holidays=learn_holidays(observed.index[~is_weekend(observed.index)]).describe() if calendar == BUSINESS else [],
     )
     return kept, report
 
@@ -253,14 +262,16 @@ def frame_from_csv(data: bytes, target: str, *, max_bytes: int, max_columns: int
                    declared_lags: Mapping[str, int] | None = None) -> tuple[pd.DataFrame, PrepReport]:
     """An analyst's CSV on the same path as an upload: the data contract, then the training frame.
 
-    Raises ValueError listing the contract's problems when the file breaks it.
+    Raises ValueError, one line naming the first problem's line, when the file breaks the contract.
     """
     from gasforecast.contract import validate_csv
 
     result = validate_csv(data, target=target, max_bytes=max_bytes, max_columns=max_columns)
     if not result.ok:
-        listed = "\n".join(f"  {problem}" for problem in result.problems[:10])
-        more = len(result.problems) - 10
-        raise ValueError("the file breaks the data contract (run `gasforecast validate` for the full report):\n"
-                         + listed + (f"\n  … and {more} more" if more > 0 else ""))
+        more = len(result.problems) - 1
+        first = result.problems[0]
+        raise ValueError(f"the file breaks the data contract{' on ' + first.location if first.location else ''}: "
+                         f"{first.message} ("
+                         + (f"and {more} more problem{'s' if more > 1 else ''}; " if more else "")
+                         + "`gasforecast validate` lists each with its fix)")
     return training_frame(result.frame, target, declared_lags=declared_lags)

@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # pandas, statsmodels and friends load only when a training r
     from google.cloud import storage
 
     from gasforecast.dataset import PrepReport
+    from gasforecast.series_calendar import MarketHolidays
     from gasforecast.forecasting import Assessment, FittedForecast, ModelConfig, ProcedureSettings
 
 log = get_logger(__name__)
@@ -113,7 +114,8 @@ class TrainingRun:
         return hashlib.sha256(self.curated.data).hexdigest()
 
 
-Forecaster = Callable[[Settings, "pd.DataFrame", "dict | None"], ForecastResult]
+# (settings, training frame, champion's configuration, the market's holidays) → what is served
+Forecaster = Callable[[Settings, "pd.DataFrame", "dict | None", "MarketHolidays"], ForecastResult]
 
 
 def training_config(settings: Settings) -> dict:
@@ -147,18 +149,20 @@ def procedure_settings(settings: Settings) -> ProcedureSettings:
     )
 
 
-def run_forecasting(settings: Settings, frame: pd.DataFrame, champion_config: dict | None) -> ForecastResult:
+def run_forecasting(settings: Settings, frame: pd.DataFrame, champion_config: dict | None,
+                    holidays: MarketHolidays) -> ForecastResult:
     """The one call into the forecasting package: the training procedure (selection, the gate against
-    the champion's configuration, calibrated intervals, nested figures), then its chart."""
+    the champion's configuration, calibrated intervals, nested figures, dates that skip `holidays`),
+    then its chart."""
     from gasforecast.forecasting import run_procedure
     from gasforecast.forecasting.plotting import plot_training
 
     target = settings.target_column
     result = run_procedure(frame, target, procedure_settings(settings), champion=champion_config,
-                           horizon=settings.forecast_horizon_max)
+                           horizon=settings.forecast_horizon_max, holidays=holidays)
     with tempfile.TemporaryDirectory() as tmp:
         chart_path = Path(tmp) / "chart.png"
-        plot_training(result, frame, target, str(chart_path))
+        plot_training(result, frame, target, str(chart_path), label=settings.target_label, unit=settings.target_unit)
         chart_png = chart_path.read_bytes()
     return ForecastResult(result.report, result.config, result.forecast, result.decision.to_dict(),
                           result.evaluation, chart_png, result.distribution.to_dict())
@@ -233,7 +237,7 @@ def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: O
                                              declared_lags=parse_lags(settings.driver_publication_lags),
                                              max_years=settings.max_training_years)
         try:
-            result = forecaster(settings, frame, registry.champion_config())
+            result = forecaster(settings, frame, registry.champion_config(), prep.market_holidays())
         except InsufficientHistory as exc:
             # Retrying cannot help; the next upload (or the hourly schedule) tries again with more data.
             log.warning("train.insufficient_history", error=str(exc), **ids)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from gasforecast.commands.backtest import EXIT_BAD_INPUT, add_procedure_arguments, procedure_settings, read_frame
+from gasforecast.commands.backtest import add_procedure_arguments, input_error, procedure_settings, read_frame
+from gasforecast.commands.progress import Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,17 +24,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from gasforecast.forecasting import evaluate_nested
 
+    progress = Progress("evaluate")
     try:
-        frame, _ = read_frame(args)
+        frame, _ = read_frame(args, progress)
         if args.end:
             frame = frame.loc[: args.end]
+        progress.stage(f"re-running the procedure at {args.origins} past origins")
         evaluation = evaluate_nested(frame, args.target, procedure_settings(args), origins=args.origins,
-                                     span_years=args.span_years, drivers=args.drivers, workers=args.workers)
+                                     span_years=args.span_years, drivers=args.drivers, workers=args.workers,
+                                     progress=lambda done, total: progress.count(done, total, "origins done"))
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return input_error(args, exc)
+    progress.finish()
     if args.json:
-        print(json.dumps({"target": args.target, "evaluation": evaluation.to_dict()}, indent=2))
+        print(json.dumps({"target": args.target, "unit": args.unit, "label": args.label,
+                          "evaluation": evaluation.to_dict()}, indent=2))
     else:
+        print(f"{args.label} ({args.target}, {args.unit})")
         print(evaluation.table())
     return 0

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from gasforecast.commands.backtest import EXIT_BAD_INPUT, add_procedure_arguments, run_from_args
-from gasforecast.config import load_settings
+from gasforecast.commands.backtest import add_procedure_arguments, input_error, run_from_args
+from gasforecast.commands.progress import Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("forecast", help="forecast a CSV's target with 80 %% and 95 %% intervals")
     add_procedure_arguments(parser)
-    parser.add_argument("--horizon", type=int, required=True, help="steps ahead to forecast (rows of the series' calendar)")
+    parser.add_argument("--horizon", type=int, required=True,
+                        help="steps ahead to forecast (trading days of a business-day series, days of a daily one)")
     parser.set_defaults(func=run)
 
 
+def describe_model(label: str, orders: dict, transforms: str) -> str:
+    """"ar lags 3 (log-difference)": the served configuration in words, without empty parts."""
+    described = label + "".join(f" {name} {value}" for name, value in orders.items())
+    return f"{described} ({transforms})" if transforms else described
+
+
 def run(args: argparse.Namespace) -> int:
+    progress = Progress("forecast")
     try:
-        _, result = run_from_args(args, args.horizon)
+        _, result = run_from_args(args, args.horizon, progress)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return input_error(args, exc)
+    progress.finish()
     fitted = result.forecast
     model = {
         "label": fitted.config.label,
@@ -34,13 +41,16 @@ def run(args: argparse.Namespace) -> int:
         "train_end": fitted.train_end.date().isoformat(),
     }
     if args.json:
-        output = {"target": args.target, "unit": load_settings().target_unit, "calendar": fitted.calendar,
-                  "model": model, "decision": result.decision.to_dict(), "points": fitted.points_records(),
-                  "distribution": result.distribution.to_dict()}
+        output = {"target": args.target, "unit": args.unit, "label": args.label, "calendar": fitted.calendar,
+                  "holidays": fitted.holidays.describe(), "model": model, "decision": result.decision.to_dict(),
+                  "points": fitted.points_records(), "distribution": result.distribution.to_dict()}
         print(json.dumps(output, indent=2))
         return 0
-    print(f"{args.target}: {model['label']} {model['orders']} ({model['transforms']}), {fitted.calendar} calendar, "
-          f"trained {model['train_start']}..{model['train_end']}; {result.decision.decision}: {result.decision.reason}")
+    holidays = f" (holidays skipped: {', '.join(fitted.holidays.describe())})" if fitted.holidays.rules else ""
+    print(f"{args.label} ({args.target}, {args.unit}), {fitted.calendar} calendar{holidays}")
+    print(f"model: {describe_model(model['label'], model['orders'], model['transforms'])}, "
+          f"trained {model['train_start']}..{model['train_end']}")
+    print(f"decision: {result.decision.decision}: {result.decision.reason}")
     print(f"{'date':<11} {'mean':>10} {'lower_80':>10} {'upper_80':>10} {'lower_95':>10} {'upper_95':>10}")
     for point in fitted.points_records():
         print(f"{point['date']:<11} {point['mean']:>10.2f} {point['lower_80']:>10.2f} {point['upper_80']:>10.2f} "

@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--days", type=int, default=4 * 365, help="number of days (default 1460)")
     parser.add_argument("--start", default="2021-01-01", help="first date (default 2021-01-01)")
     parser.add_argument("--seed", type=int, default=3, help="same start and seed: a longer file continues a shorter one")
-    parser.add_argument("--out", default="-", help="output file, - for stdout")
+    parser.add_argument("--out", default="-", help="output file, - for stdout (default)")
     parser.set_defaults(func=run)
 
 
@@ -22,6 +22,10 @@ def run(args: argparse.Namespace) -> int:
     if args.out == "-":
         sys.stdout.buffer.write(data)
     else:
-        with open(args.out, "wb") as handle:
-            handle.write(data)
+        try:
+            with open(args.out, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            print(f"gasforecast sample: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     return 0

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -267,24 +267,33 @@ def evaluate_nested(frame: pd.DataFrame, target: str, settings: ProcedureSetting
                     origins: int = 52, step: int | None = None, span_years: float = 2.0,
                     drivers: Sequence[str] | None = None, workers: int | None = None,
                     distribution: PredictiveDistribution | None = None,
-                    horizons: Sequence[int] | None = None) -> NestedEvaluation:
+                    horizons: Sequence[int] | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> NestedEvaluation:
     """Run the procedure at `origins` past origins (rows before each only) and score what it would have served.
 
     `horizons`: the steps scored (default: the procedure's own, `settings.horizons`; none beyond its largest).
     `distribution`: the frame's predictive distribution when the caller has it (it is causal, so one
-    pass over the frame serves every origin).
+    pass over the frame serves every origin). `progress(done, total)` is called as each origin finishes.
     """
     started = time.perf_counter()
     calendar = validate_frame(frame, target)
     positions = scored_positions(len(frame), calendar, settings, origins, step, span_years)
     jobs = [(frame.iloc[: p + 1], target, settings, drivers) for p in positions]
     count = _workers(workers)
+    assessments = []
+
+    def collect(results: Iterable[Assessment]) -> None:
+        for result in results:
+            assessments.append(result)
+            if progress is not None:
+                progress(len(assessments), len(jobs))
+
     if count == 1:
-        assessments = [_assess_at(job) for job in jobs]
+        collect(map(_assess_at, jobs))
     else:
         context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
         with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            assessments = list(pool.map(_assess_at, jobs))
+            collect(pool.map(_assess_at, jobs))
 
     scored = tuple(sorted({int(step) for step in (horizons or settings.horizons)}))
     if scored[0] < 1 or scored[-1] > settings.max_horizon:

@@ -43,6 +43,7 @@ from gasforecast.forecasting.selection import (
 )
 from gasforecast.forecasting.stretch import InsufficientHistory, Stretch, StretchPaths, make_stretch, stretch_paths
 from gasforecast.logs import get_logger
+from gasforecast.series_calendar import NO_HOLIDAYS, MarketHolidays
 
 log = get_logger(__name__)
 
@@ -270,7 +271,7 @@ def gate(assessment: Assessment, champion: ModelConfig | None, significance: flo
     naive = candidates[NAIVE.label]
     champion_ev = assessment.evidence(champion) if champion is not None else None
     champion_score = champion_ev.test_score if champion_ev is not None else None
-    incumbent, why = naive, "no champion yet"
+    incumbent, why = naive, "no champion to compare with"
     horizon = max(assessment.horizons)
     if champion is not None:
         if champion_ev is None or champion_ev.unusable:
@@ -325,21 +326,24 @@ class TrainingResult:
 
 
 def serve(frame: pd.DataFrame, target: str, assessment: Assessment, label: str, horizon: int,
-          settings: ProcedureSettings) -> tuple[FittedForecast, PredictiveDistribution]:
-    """Step 3: candidate `label`'s forecast from the last row with the frame's predictive distribution."""
+          settings: ProcedureSettings, holidays: MarketHolidays = NO_HOLIDAYS) -> tuple[FittedForecast, PredictiveDistribution]:
+    """Step 3: candidate `label`'s forecast from the last row with the frame's predictive distribution,
+    dated on the series' trading days (no weekend, none of `holidays` on a business-day series)."""
     log_target = np.log(frame[target].to_numpy(dtype=float))
     distribution = predictive_distribution(log_target, assessment.calendar, settings.horizons)
     forecast = served_forecast(frame, target, assessment.candidates[label], assessment.candidates[NAIVE.label],
                                served_moves(distribution, horizon), horizon, settings.min_train_rows,
-                               calendar=assessment.calendar)
+                               calendar=assessment.calendar, holidays=holidays)
     return forecast, distribution
 
 
 def run_procedure(frame: pd.DataFrame, target: str, settings: ProcedureSettings = ProcedureSettings(),
                   champion: ModelConfig | dict | None = None, horizon: int = 90,
                   drivers: Sequence[str] | None = None, evaluate: bool = True,
-                  workers: int | None = None) -> TrainingResult:
+                  workers: int | None = None, holidays: MarketHolidays = NO_HOLIDAYS) -> TrainingResult:
     """The whole procedure on `frame`: assess, gate against `champion`, serve `horizon` steps.
+
+    `holidays`: the market's holidays (`PrepReport.holidays`), skipped by the served dates.
 
     With `evaluate` (and `settings.nested_origins` > 0) the result also carries the nested figures:
     the same procedure re-run at earlier origins on the rows before each (`evaluation.evaluate_nested`).
@@ -351,7 +355,7 @@ def run_procedure(frame: pd.DataFrame, target: str, settings: ProcedureSettings 
     champion_config = parse_champion(champion)
     assessment = assess(frame, target, settings, horizon, drivers, [champion_config] if champion_config else [])
     decision = gate(assessment, champion_config, settings.significance)
-    forecast, distribution = serve(frame, target, assessment, decision.served.label, horizon, settings)
+    forecast, distribution = serve(frame, target, assessment, decision.served.label, horizon, settings, holidays)
     log.info("procedure.decided", served=decision.served.label, decision=decision.decision,
              challenger=decision.challenger, p_value=decision.test.p_value if decision.test else None)
     evaluation = None

@@ -26,6 +26,7 @@ from gasforecast.ledger import LEDGER_PREFIX, read_ledger
 from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.registry import Registry
 from gasforecast.sample import synthetic_history, to_csv_bytes
+from gasforecast.series_calendar import NO_HOLIDAYS
 from gasforecast.track_record import MONITORING_TAG, day_index, validate_document
 from gasforecast.training import LEASE_OBJECT, ForecastResult, run_forecasting, train
 
@@ -41,7 +42,7 @@ def curated_bytes() -> bytes:
 @pytest.fixture(scope="module")
 def forecast_result(curated_bytes) -> ForecastResult:
     frame, _ = dataset.training_frame(dataset.read_curated(curated_bytes), SETTINGS.target_column)
-    return run_forecasting(SETTINGS, frame, None)
+    return run_forecasting(SETTINGS, frame, None, NO_HOLIDAYS)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def later_bytes() -> bytes:
 @pytest.fixture(scope="module")
 def later_result(later_bytes) -> ForecastResult:
     frame, _ = dataset.training_frame(dataset.read_curated(later_bytes), SETTINGS.target_column)
-    return run_forecasting(SETTINGS, frame, None)
+    return run_forecasting(SETTINGS, frame, None, NO_HOLIDAYS)
 
 
 @pytest.fixture()
@@ -79,7 +80,7 @@ def deliver(bucket, fake, result, message_id="m-1", force=False, settings=SETTIN
     registry = MemoryRegistry(settings, fake)
     return train(settings, RetrainRequest("manual", utc_now_iso(), force=force, **request), bucket,
                  settings.curated_object, bucket, registry, message_id=message_id,
-                 forecaster=lambda settings, frame, champion: result)
+                 forecaster=lambda settings, frame, champion, holidays: result)
 
 
 def leave_dead_lease(bucket) -> None:
@@ -413,7 +414,7 @@ def test_the_champions_configuration_is_handed_to_the_forecasting(bucket, fake, 
     bucket.write(SETTINGS.curated_object, curated_bytes, content_type="text/csv")
     train(SETTINGS, RetrainRequest("manual", utc_now_iso()), bucket, SETTINGS.curated_object, bucket,
           MemoryRegistry(SETTINGS, fake), message_id="m-2",
-          forecaster=lambda settings, frame, champion: seen.append(champion) or forecast_result)
+          forecaster=lambda settings, frame, champion, holidays: seen.append(champion) or forecast_result)
     assert seen == [forecast_result.winner.to_dict()]
 
 
@@ -461,7 +462,7 @@ def tenfold_bytes(curated_bytes) -> bytes:
 @pytest.fixture(scope="module")
 def tenfold_result(tenfold_bytes) -> ForecastResult:
     frame, _ = dataset.training_frame(dataset.read_curated(tenfold_bytes), SETTINGS.target_column)
-    return run_forecasting(SETTINGS, frame, None)
+    return run_forecasting(SETTINGS, frame, None, NO_HOLIDAYS)
 
 
 def test_a_tenfold_rescaled_history_is_held_by_the_level_guard_and_a_forced_retrain_promotes_it(
