@@ -88,7 +88,13 @@ render() {
 }
 
 
-grant_project() { run_grant projects add-iam-policy-binding "$PROJECT_ID" --member="$1" --role="$2" --condition=None --format=none; }
+# grant_project MEMBER ROLE [CONDITION]: a project binding, limited by an IAM condition if given.
+grant_project() {
+  run_grant projects add-iam-policy-binding "$PROJECT_ID" --member="$1" --role="$2" --condition="${3:-None}" --format=none
+}
+grant_repository() {
+  run_grant artifacts repositories add-iam-policy-binding "$1" --location="$REGION" --member="$2" --role="$3" --format=none
+}
 grant_topic() { run_grant pubsub topics add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
 grant_secret() { run_grant secrets add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
 grant_service_account() { run_grant iam service-accounts add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
@@ -130,6 +136,29 @@ revoke_unconditional() {
       run "${action[@]}"
     fi
   fi
+}
+
+# revoke_project_role MEMBER ROLE: remove a project binding that an earlier version of this script
+# granted and this one no longer does, so a re-run narrows the account.
+revoke_project_role() {
+  local check=(projects get-iam-policy "$PROJECT_ID" --flatten='bindings[].members'
+    --format='csv[no-heading](bindings.role,bindings.members)')
+  local action=(projects remove-iam-policy-binding "$PROJECT_ID" --member="$1" --role="$2" --all --format=none)
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "# check:" "${check[@]}"
+    print_command "# if found:" "${action[@]}"
+  elif grep -qxF "$2,$1" <(gcloud "--project=$PROJECT_ID" --quiet "${check[@]}"); then
+    run "${action[@]}"
+  fi
+}
+
+# function_sources_condition: the IAM condition (a --condition value) admitting the bucket Cloud
+# Functions (2nd gen) copies each function's sources into, gcf-v2-sources-PROJECT_NUMBER-REGION.
+function_sources_condition() {
+  local bucket
+  bucket="projects/_/buckets/gcf-v2-sources-$(project_number)-$REGION"
+  printf '^;^title=function sources;description=the bucket Cloud Functions keeps function sources in;'
+  printf 'expression=resource.name == "%s" || resource.name.startsWith("%s/")' "$bucket" "$bucket"
 }
 
 # ---- Phases -------------------------------------------------------------------------------------
@@ -205,8 +234,13 @@ phase_storage() {
   present artifacts repositories describe "$REPOSITORY" --location="$REGION" --format='value(name)' ||
     run artifacts repositories create "$REPOSITORY" --repository-format=docker --location="$REGION" \
       --description="gasforecast service images"
-  # Every build pushes an image: keep the last 10 (rollback targets), delete the rest after 30 days.
+  # Every build pushes the service's and both functions' images here (the functions' through
+  # --docker-repository): keep the last 10 of each (rollback targets), delete the rest after 30 days.
   set_image_cleanup "$REPOSITORY"
+  # `gcloud builds submit` uploads each build's sources here; they go after 30 days.
+  create_bucket "$BUILD_SOURCES_BUCKET"
+  run storage buckets update "gs://$BUILD_SOURCES_BUCKET" \
+    --lifecycle-file="$REPO_ROOT/deploy/storage/build-sources-lifecycle.json"
 }
 
 # set_image_cleanup REPOSITORY: the image cleanup policies of deploy/storage/ on a Docker repository
@@ -296,14 +330,25 @@ phase_identities() {
   grant_bucket "$ARTIFACT_BUCKET" "$mlflow" roles/storage.objectAdmin
   grant_project "$mlflow" roles/cloudsql.client
   grant_project "$mlflow" roles/logging.logWriter
-  # Cloud Build: deploy Cloud Run and functions as the runtime identities above, build function sources,
-  # and set the delivery settings of the functions' trigger subscriptions (a custom role: no
-  # predefined one updates subscriptions without also creating, deleting and consuming them).
+  # Cloud Build runs cloudbuild.yaml as its own account, with the roles Google documents for deploying
+  # Cloud Run and functions and nothing project-wide that writes data (no cloudbuild.builds.builder):
+  # deploy the service and the functions and set who may invoke them (run.admin: the IAM policy of
+  # --allow-unauthenticated and add-invoker-policy-binding), write its logs (CLOUD_LOGGING_ONLY), push
+  # to the image repository (the service's image, and the functions' via --docker-repository), read
+  # the sources `gcloud builds submit` uploads, and, as the functions' build account, read the sources
+  # Cloud Functions copies into its own bucket (made at the first deploy, so no bucket binding can
+  # precede it: a project binding limited to that bucket by a condition). The trigger subscriptions'
+  # delivery settings take a custom role: no predefined one updates subscriptions without also
+  # creating, deleting and consuming them.
   trigger_settings_role
   grant_project "$build" "projects/$PROJECT_ID/roles/$TRIGGER_SETTINGS_ROLE"
   grant_project "$build" roles/run.admin
   grant_project "$build" roles/cloudfunctions.developer
-  grant_project "$build" roles/cloudbuild.builds.builder
+  grant_project "$build" roles/logging.logWriter
+  grant_repository "$REPOSITORY" "$build" roles/artifactregistry.writer
+  grant_bucket "$BUILD_SOURCES_BUCKET" "$build" roles/storage.objectViewer
+  grant_project "$build" roles/storage.objectViewer "$(function_sources_condition)"
+  revoke_project_role "$build" roles/cloudbuild.builds.builder
   [[ $SCHEDULER != composer ]] || grant_project "$build" roles/composer.user
   local runtime
   for runtime in "$INGEST_SA" "$TRAIN_SA" "$SERVICE_SA" "$BUILD_SA"; do
@@ -446,12 +491,12 @@ phase_build() {
   substitutions+=",_BUILD_SA=$BUILD_SA,_DEAD_LETTER_TOPIC=$DEAD_LETTER_TOPIC,_MAX_DELIVERY_ATTEMPTS=$MAX_DELIVERY_ATTEMPTS"
   substitutions+=",_MLFLOW_TRACKING_URI=$uri${BUILD_SUBSTITUTIONS:+,$BUILD_SUBSTITUTIONS}"
   local submit=(builds submit "$REPO_ROOT" --config="$REPO_ROOT/cloudbuild.yaml"
+    --gcs-source-staging-dir="gs://$BUILD_SOURCES_BUCKET/source"
     --service-account="projects/$PROJECT_ID/serviceAccounts/$(sa_email "$BUILD_SA")" --substitutions="$substitutions")
   local fallback=${BUILD_FALLBACK_REGION:-$(build_fallback_region "$BUILD_REGION")}
   if [[ $DRY_RUN -eq 1 ]]; then
     print_command "" "${submit[@]}" --region="$BUILD_REGION"
     print_command "# if refused (FAILED_PRECONDITION):" "${submit[@]}" --region="$fallback"
-    build_leftovers
     return 0
   fi
   print_command "+" "${submit[@]}" --region="$BUILD_REGION"
@@ -470,24 +515,10 @@ phase_build() {
       "$fallback" >&3
     printf '# stays %s. Next time: export BUILD_REGION=%s\n' "$REGION" "$fallback" >&3
     run "${submit[@]}" --region="$fallback"
-    build_leftovers
     return
   fi
   rm -f "$errors"
-  [[ $status -eq 0 ]] || return "$status"
-  build_leftovers
-}
-
-# build_leftovers: what Google creates at the first build, bounded like the rest. Cloud Functions
-# keeps each function's images in the repository gcf-artifacts; `gcloud builds submit` uploads the
-# sources to gs://PROJECT_ID_cloudbuild.
-build_leftovers() {
-  when_present artifacts repositories describe gcf-artifacts --location="$REGION" --format='value(name)' -- \
-    artifacts repositories set-cleanup-policies gcf-artifacts --location="$REGION" \
-    --policy="$REPO_ROOT/deploy/storage/image-cleanup-policies.json" --no-dry-run --format=none
-  when_present storage buckets describe "gs://${PROJECT_ID}_cloudbuild" --format='value(name)' -- \
-    storage buckets update "gs://${PROJECT_ID}_cloudbuild" \
-    --lifecycle-file="$REPO_ROOT/deploy/storage/build-sources-lifecycle.json"
+  return "$status"
 }
 
 # uptime_check NAME HOST PATH PERIOD_MINUTES [FLAG...]: the id of the HTTPS uptime check NAME on

@@ -108,6 +108,35 @@ def test_the_build_may_set_trigger_subscriptions_and_nothing_more(bootstrap_plan
     assert flag(grant, "--member") == "serviceAccount:gasforecast-build@offline-check.iam.gserviceaccount.com"
 
 
+def test_the_build_account_has_the_documented_deploy_roles_and_no_project_wide_builder(bootstrap_plan):
+    """Google's roles for deploying Cloud Run and functions with a user-specified build account, each
+    on the narrowest resource: nothing project-wide that writes buckets or publishes to topics."""
+    build = "serviceAccount:gasforecast-build@offline-check.iam.gserviceaccount.com"
+    grants = {(argv[2], argv[argv.index("add-iam-policy-binding") + 1], flag(argv, "--role")): argv for argv in plan_lines(bootstrap_plan, "add-iam-policy-binding")
+              if f"--member={build}" in argv}
+    project = sorted(role for (kind, _, role) in grants if kind == "projects")
+    assert project == ["projects/offline-check/roles/gasforecastTriggerSettings", "roles/cloudfunctions.developer",
+                       "roles/composer.user", "roles/logging.logWriter", "roles/run.admin", "roles/storage.objectViewer"]
+    sources = grants[("projects", "offline-check", "roles/storage.objectViewer")]
+    assert flag(sources, "--condition").endswith(
+        'resource.name == "projects/_/buckets/gcf-v2-sources-PROJECT_NUMBER-europe-west2" '
+        '|| resource.name.startsWith("projects/_/buckets/gcf-v2-sources-PROJECT_NUMBER-europe-west2/")')
+    assert ("artifacts", "gasforecast", "roles/artifactregistry.writer") in grants
+    assert ("storage", "gs://offline-check_cloudbuild", "roles/storage.objectViewer") in grants
+    [submit] = plan_lines(bootstrap_plan, "builds", "submit", "--region=europe-west2")
+    assert flag(submit, "--gcs-source-staging-dir") == "gs://offline-check_cloudbuild/source"
+
+
+def test_a_rerun_removes_the_project_wide_builder_role_of_earlier_versions(fake_gcloud):
+    build = "serviceAccount:gasforecast-build@offline-check.iam.gserviceaccount.com"
+    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=f"roles/cloudbuild.builds.builder,{build}")
+    assert done.returncode == 0, done.stderr
+    [removed] = [argv for argv in calls if argv[2:4] == ["projects", "remove-iam-policy-binding"]]
+    assert flag(removed, "--member") == build and flag(removed, "--role") == "roles/cloudbuild.builds.builder"
+    done, calls = run_with_fake(fake_gcloud, "full", "identities")
+    assert not [argv for argv in calls if argv[2:4] == ["projects", "remove-iam-policy-binding"]]
+
+
 def test_a_rerun_sets_the_roles_permissions_again(fake_gcloud):
     done, calls = run_with_fake(fake_gcloud, "full", "identities")
     assert done.returncode == 0, done.stderr

@@ -17,7 +17,7 @@ def bootstrap_defaults(repo) -> dict[str, str]:
     text = (repo / "scripts" / "deploy-lib.sh").read_text(encoding="utf-8")
     values: dict[str, str] = {}
     for name, default in re.findall(r"^([A-Z_]+)=\$\{\1:-(.*)\}$", text, re.MULTILINE):
-        values[name] = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], default)
+        values[name] = re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), default)
     return values
 
 
