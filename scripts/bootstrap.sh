@@ -195,14 +195,17 @@ phase_network() {
     --format='value(peering)' ||
     run services vpc-peerings connect --service=servicenetworking.googleapis.com \
       --ranges="$PRIVATE_SERVICES_RANGE" --network="$NETWORK"
-  # Functions and Cloud Run reach the MLflow VM's private address through this connector.
+  # The train function reaches the MLflow VM's private address through this connector, which nothing
+  # else uses (the public service has none: it reads the serving pointer in the data bucket).
   present compute networks vpc-access connectors describe "$VPC_CONNECTOR" --region="$REGION" --format='value(name)' ||
     run compute networks vpc-access connectors create "$VPC_CONNECTOR" --region="$REGION" \
       --network="$NETWORK" --range="$CONNECTOR_RANGE" --min-instances=2 --max-instances=3 --machine-type=e2-micro
   present compute addresses describe "$MLFLOW_VM-ip" --region="$REGION" --format='value(name)' ||
     run compute addresses create "$MLFLOW_VM-ip" --region="$REGION" --subnet="$SUBNET" --addresses="$MLFLOW_IP"
-  # Only the connector's range may call MLflow. Operators reach SSH and the MLflow UI only through
-  # Identity-Aware Proxy tunnels (its fixed source range; IAM decides who may open one).
+  # One path per caller of MLflow: the train function through its connector's range, operators through
+  # Identity-Aware Proxy tunnels for SSH and the MLflow UI (IAP's fixed source range; IAM decides who
+  # may open one). Composer's DAG only publishes to Pub/Sub and needs no path. A new caller gets its
+  # own connector and rule, never a share of this one.
   present compute firewall-rules describe "$NETWORK-allow-mlflow-from-connector" --format='value(name)' ||
     run compute firewall-rules create "$NETWORK-allow-mlflow-from-connector" --network="$NETWORK" \
       --direction=INGRESS --action=ALLOW --rules="tcp:$MLFLOW_PORT" --source-ranges="$CONNECTOR_RANGE" \
@@ -318,14 +321,18 @@ phase_identities() {
   revoke_unconditional "$DATA_BUCKET" "$ingest" roles/storage.objectAdmin
   grant_topic "$RETRAIN_TOPIC" "$ingest" roles/pubsub.publisher
   grant_project "$ingest" roles/eventarc.eventReceiver
-  # train: read the curated history; hold the training lease (locks/) and write the forecast
-  # ledger (forecasts/). Models and artifacts go through the MLflow server, so no artifact-bucket role.
+  # train: read the curated history; hold the training lease (locks/), write the forecast ledger
+  # (forecasts/) and publish the champion for the service (serving/). Models and artifacts go through
+  # the MLflow server, so no artifact-bucket role.
   grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectViewer \
     "$(prefix_condition "$DATA_BUCKET" "train reads curated" curated/)"
   grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectUser \
-    "$(prefix_condition "$DATA_BUCKET" "train writes locks and forecasts" locks/ forecasts/)"
+    "$(prefix_condition "$DATA_BUCKET" "train writes locks, forecasts and serving" locks/ forecasts/ serving/)"
   revoke_unconditional "$DATA_BUCKET" "$train" roles/storage.objectAdmin
-  # service: needs no Google Cloud role (it reads the champion from MLflow over the VPC connector).
+  # service: read what training publishes for it under serving/ (the pointer and the documents it
+  # names), nothing else: no other prefix, no registry.
+  grant_bucket "$DATA_BUCKET" "serviceAccount:$(sa_email "$SERVICE_SA")" roles/storage.objectViewer \
+    "$(prefix_condition "$DATA_BUCKET" "service reads serving" serving/)"
   # MLflow server: its artifact bucket, its database (via the Cloud SQL Auth Proxy), its logs.
   grant_bucket "$ARTIFACT_BUCKET" "$mlflow" roles/storage.objectAdmin
   grant_project "$mlflow" roles/cloudsql.client

@@ -82,6 +82,9 @@ def test_mlflow_is_private(bootstrap_plan):
     assert "--no-assign-ip" in sql
     [firewall] = [line for line in bootstrap_plan.splitlines() if "allow-mlflow-from-connector --network" in line]
     assert "--source-ranges=10.8.0.0/28" in firewall and "--rules=tcp:5000" in firewall
+    # One path per caller: the train function's connector, and operators through IAP; nothing else.
+    rules = [line for line in bootstrap_plan.splitlines() if "compute firewall-rules create" in line]
+    assert len(rules) == 2 and all("--target-tags=mlflow-server" in rule for rule in rules)
 
 
 def test_no_role_is_granted_project_wide_that_a_resource_binding_could_carry(bootstrap_plan):
@@ -177,13 +180,20 @@ def _conditions(plan: str, bucket: str, member: str) -> dict[str, set[str]]:
     return found
 
 
-def test_train_reads_curated_and_writes_locks_and_forecasts_only(bootstrap_plan):
+def test_train_reads_curated_and_writes_locks_forecasts_and_serving_only(bootstrap_plan):
     train = "gasforecast-train@offline-check.iam.gserviceaccount.com"
     assert _conditions(bootstrap_plan, "gasforecast-data", train) == {
         "roles/storage.objectViewer": {"curated/"},
-        "roles/storage.objectUser": {"locks/", "forecasts/"},
+        "roles/storage.objectUser": {"locks/", "forecasts/", "serving/"},
     }
     assert _conditions(bootstrap_plan, "gasforecast-uploads", train) == {}
+
+
+def test_the_service_may_read_the_serving_prefix_and_nothing_else(bootstrap_plan):
+    service = "gasforecast-service@offline-check.iam.gserviceaccount.com"
+    assert _conditions(bootstrap_plan, "gasforecast-data", service) == {"roles/storage.objectViewer": {"serving/"}}
+    granted = [argv for argv in plan_lines(bootstrap_plan, "add-iam-policy-binding") if f"--member=serviceAccount:{service}" in argv]
+    assert len(granted) == 1, "one read-only grant, on one prefix"
 
 
 def test_ingest_reads_uploads_and_writes_its_data_prefixes_only(bootstrap_plan):

@@ -83,7 +83,7 @@ def test_build_defaults_match_the_settings_of_this_round(bootstrap_defaults, clo
     assert cloudbuild["substitutions"]["_TARGET_LABEL"] == expected["target_label"]
 
 
-def test_build_points_clients_at_the_mlflow_vm(bootstrap_defaults, cloudbuild):
+def test_build_points_training_at_the_mlflow_vm(bootstrap_defaults, cloudbuild):
     expected = f"http://{bootstrap_defaults['MLFLOW_IP']}:{bootstrap_defaults['MLFLOW_PORT']}"
     assert cloudbuild["substitutions"]["_MLFLOW_TRACKING_URI"] == expected
 
