@@ -2,9 +2,11 @@
 # Create every Google Cloud resource gasforecast needs, in order, with least-privilege identities.
 #
 # Safe to re-run: each resource is created only when a describe finds nothing, settings that can
-# drift (lifecycle rules, metrics, alert policies, the scheduler job, the VM's metadata, the custom
-# role's permissions) are re-applied, and IAM
-# bindings are additive. Grants to a new service account or service agent are retried with backoff
+# drift (lifecycle rules, cleanup policies, the dead-letter subscription, metrics, alert policies,
+# the scheduler job, the VM's metadata, the custom role's permissions, bucket bindings' conditions)
+# are re-applied, grants earlier versions made and this one does not are removed, and IAM bindings
+# are otherwise additive. Settings only a restart changes (the VM's machine type, Cloud SQL's tier)
+# are compared, and any difference is reported at the end with the command that fixes it. Grants to a new service account or service agent are retried with backoff
 # while IAM makes the account usable. With --dry-run nothing is run: every command is printed
 # instead (checks and look-ups as "# check:" and "# lookup:" comments), so the whole plan can be
 # reviewed first; only the alert policies are rendered into MONITORING_DIR, for review.
@@ -100,15 +102,43 @@ grant_secret() { run_grant secrets add-iam-policy-binding "$1" --member="$2" --r
 grant_service_account() { run_grant iam service-accounts add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
 
 # grant_bucket BUCKET MEMBER ROLE [CONDITION]: a bucket binding, limited by an IAM condition if given.
+# A conditional binding replaces the member's bindings of that role under another condition (an
+# earlier version of this script's, with other prefixes), so a re-run reconciles a changed condition.
 grant_bucket() {
   local condition=()
-  [[ -z ${4:-} ]] || condition=(--condition="$4")
+  if [[ -n ${4:-} ]]; then
+    condition=(--condition="$4")
+    local title=${4#*title=}
+    revoke_other_conditions "$1" "$2" "$3" "${title%%;*}"
+  fi
   run_grant storage buckets add-iam-policy-binding "gs://$1" --member="$2" --role="$3" "${condition[@]}" --format=none
+}
+
+# bucket_bindings BUCKET: the bucket's bindings, one "role,member,condition title" line each.
+bucket_bindings() {
+  gcloud "--project=$PROJECT_ID" --quiet storage buckets get-iam-policy "gs://$1" --flatten='bindings[].members' \
+    --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)'
+}
+
+# revoke_other_conditions BUCKET MEMBER ROLE TITLE: remove MEMBER's ROLE bindings on BUCKET whose
+# condition is not the one titled TITLE. For the seconds until the grant that follows, the member
+# lacks the role: a function call in that window fails and is retried by its trigger.
+revoke_other_conditions() {
+  local action=(storage buckets remove-iam-policy-binding "gs://$1" --member="$2" --role="$3" --all --format=none)
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "# check:" storage buckets get-iam-policy "gs://$1" --flatten='bindings[].members' \
+      --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)'
+    print_command "# if under another condition:" "${action[@]}"
+  elif bucket_bindings "$1" | awk -F, -v role="$3" -v member="$2" -v title="$4" \
+    '$1 == role && $2 == member && $3 != title { found = 1 } END { exit !found }'; then
+    run "${action[@]}"
+  fi
 }
 
 # prefix_condition BUCKET TITLE PREFIX...: an IAM condition (the --condition value, ';'-separated
 # because the expression has commas) that admits the objects whose names start with one of the
-# prefixes, and listing with a --prefix inside one of them. Conditions need uniform bucket-level
+# prefixes, and listing with a --prefix inside one of them. Its title names the prefixes, so a
+# re-run after they changed finds the old binding by its title (grant_bucket replaces it). Conditions need uniform bucket-level
 # access, which every bucket here has.
 prefix_condition() {
   local bucket=$1 title=$2 expression="" prefix
@@ -117,25 +147,43 @@ prefix_condition() {
     expression+="${expression:+ || }resource.name.startsWith(\"projects/_/buckets/$bucket/objects/$prefix\")"
     expression+=" || api.getAttribute(\"storage.googleapis.com/objectListPrefix\", \"\").startsWith(\"$prefix\")"
   done
-  printf '^;^title=%s;description=objects under %s only;expression=%s' "$title" "$*" "$expression"
+  printf '^;^title=%s (%s);description=objects under %s only;expression=%s' "$title" "$*" "$*" "$expression"
 }
 
 # revoke_unconditional BUCKET MEMBER ROLE: remove a binding without condition that an earlier
 # version of this script granted, so a re-run narrows the account to its conditional bindings.
 revoke_unconditional() {
-  local check=(storage buckets get-iam-policy "gs://$1" --flatten='bindings[].members'
-    --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)')
   local action=(storage buckets remove-iam-policy-binding "gs://$1" --member="$2" --role="$3" --condition=None --format=none)
   if [[ $DRY_RUN -eq 1 ]]; then
-    print_command "# check:" "${check[@]}"
+    print_command "# check:" storage buckets get-iam-policy "gs://$1" --flatten='bindings[].members' \
+      --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)'
     print_command "# if found:" "${action[@]}"
-  else
-    local bindings
-    bindings=$(gcloud "--project=$PROJECT_ID" --quiet "${check[@]}")
-    if grep -qxF "$3,$2," <<<"$bindings"; then
-      run "${action[@]}"
-    fi
+  elif bucket_bindings "$1" | grep -qxF "$3,$2,"; then
+    run "${action[@]}"
   fi
+}
+
+DRIFT=()
+
+# check_setting WHAT WANT CHECK... -- FIX...: a setting this script owns that changes only with a
+# restart (the MLflow VM's machine type, Cloud SQL's tier): read it with CHECK and, when it is not
+# WANT, record the drift and the FIX command, reported at the end, rather than restart a running
+# part unasked. A dry run prints both.
+check_setting() {
+  local what=$1 want=$2 check=() have
+  shift 2
+  while [[ $1 != -- ]]; do
+    check+=("$1")
+    shift
+  done
+  shift
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "# check:" "${check[@]}"
+    print_command "# if different:" "$@"
+    return 0
+  fi
+  have=$(gcloud "--project=$PROJECT_ID" --quiet "${check[@]}")
+  [[ $have == "$want" ]] || DRIFT+=("$what is $have, this script sets $want: $(print_command "" "$@" 3>&1)")
 }
 
 # revoke_project_role MEMBER ROLE: remove a project binding that an earlier version of this script
@@ -259,9 +307,12 @@ phase_pubsub() {
   for topic in "$RETRAIN_TOPIC" "$DEAD_LETTER_TOPIC"; do
     present pubsub topics describe "$topic" --format='value(name)' || run pubsub topics create "$topic"
   done
+  # An existing subscription gets the settings again, so a re-run reconciles a change.
+  local keep=(--message-retention-duration=7d --expiration-period=never --ack-deadline=60)
+  when_present pubsub subscriptions describe "$DEAD_LETTER_SUBSCRIPTION" --format='value(name)' -- \
+    pubsub subscriptions update "$DEAD_LETTER_SUBSCRIPTION" "${keep[@]}"
   present pubsub subscriptions describe "$DEAD_LETTER_SUBSCRIPTION" --format='value(name)' ||
-    run pubsub subscriptions create "$DEAD_LETTER_SUBSCRIPTION" --topic="$DEAD_LETTER_TOPIC" \
-      --message-retention-duration=7d --expiration-period=never --ack-deadline=60
+    run pubsub subscriptions create "$DEAD_LETTER_SUBSCRIPTION" --topic="$DEAD_LETTER_TOPIC" "${keep[@]}"
   # Pub/Sub's own service agent moves undeliverable messages: it must publish to the dead-letter topic
   # and acknowledge the moved message on the source subscription. That subscription is the train
   # trigger's, which Eventarc creates (and recreates) at deploy time, so the agent's subscriber role
@@ -327,7 +378,7 @@ phase_identities() {
   grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectViewer \
     "$(prefix_condition "$DATA_BUCKET" "train reads curated" curated/)"
   grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectUser \
-    "$(prefix_condition "$DATA_BUCKET" "train writes locks, forecasts and serving" locks/ forecasts/ serving/)"
+    "$(prefix_condition "$DATA_BUCKET" "train writes" locks/ forecasts/ serving/)"
   revoke_unconditional "$DATA_BUCKET" "$train" roles/storage.objectAdmin
   # service: read what training publishes for it under serving/ (the pointer and the documents it
   # names), nothing else: no other prefix, no registry.
@@ -385,6 +436,9 @@ phase_sql() {
       --tier="$SQL_TIER" --region="$REGION" --network="projects/$PROJECT_ID/global/networks/$NETWORK" \
       --no-assign-ip --storage-type=SSD --storage-size=10 --storage-auto-increase \
       --availability-type=zonal --backup-start-time=03:00
+  check_setting "Cloud SQL $SQL_INSTANCE's tier (a change restarts the database)" "$SQL_TIER" \
+    sql instances describe "$SQL_INSTANCE" --format='value(settings.tier)' -- \
+    sql instances patch "$SQL_INSTANCE" --tier="$SQL_TIER"
   present sql databases describe "$SQL_DATABASE" --instance="$SQL_INSTANCE" --format='value(name)' ||
     run sql databases create "$SQL_DATABASE" --instance="$SQL_INSTANCE"
 
@@ -422,6 +476,9 @@ phase_mlflow() {
       --image-family=debian-12 --image-project=debian-cloud --boot-disk-size=20GB --shielded-secure-boot \
       --metadata="$metadata" --metadata-from-file="startup-script=$SCRIPT_DIR/mlflow-vm-startup.sh"
   fi
+  check_setting "VM $MLFLOW_VM's machine type (change it while the VM is stopped)" "$MLFLOW_MACHINE_TYPE" \
+    compute instances describe "$MLFLOW_VM" --zone="$ZONE" --format='value(machineType.basename())' -- \
+    compute instances set-machine-type "$MLFLOW_VM" --zone="$ZONE" --machine-type="$MLFLOW_MACHINE_TYPE"
 }
 
 phase_schedule() {
@@ -601,4 +658,9 @@ for name in "${PHASES[@]}"; do
 done
 if [[ $DRY_RUN -eq 1 ]]; then
   printf '\n# dry run: nothing was changed\n' >&3
+elif [[ ${#DRIFT[@]} -gt 0 ]]; then
+  printf 'bootstrap.sh: %d settings differ from what this script sets and change only with a restart;\n' \
+    "${#DRIFT[@]}" >&2
+  printf 'run each command when a restart suits (the rest of the project is in step):\n' >&2
+  printf '  %s\n' "${DRIFT[@]}" >&2
 fi

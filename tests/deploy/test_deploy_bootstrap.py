@@ -219,6 +219,51 @@ def test_a_rerun_removes_the_whole_bucket_grants_of_earlier_versions(fake_gcloud
     assert not [argv for argv in calls if "remove-iam-policy-binding" in argv]
 
 
+def test_a_changed_condition_replaces_the_bindings_under_the_old_one(fake_gcloud):
+    """A re-run after the prefixes of a grant changed (train gained serving/) leaves no binding under
+    the old condition: the member's bindings of that role go, then the current one is granted."""
+    train = "serviceAccount:gasforecast-train@offline-check.iam.gserviceaccount.com"
+    old = f"roles/storage.objectUser,{train},train writes locks and forecasts"
+    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=old)
+    assert done.returncode == 0, done.stderr
+    [removed] = [i for i, argv in enumerate(calls) if "remove-iam-policy-binding" in argv]
+    assert calls[removed][5] == "gs://gasforecast-data" and "--all" in calls[removed]
+    assert (flag(calls[removed], "--member"), flag(calls[removed], "--role")) == (train, "roles/storage.objectUser")
+    [granted] = [i for i, argv in enumerate(calls) if "add-iam-policy-binding" in argv and f"--member={train}" in argv
+                 and "--role=roles/storage.objectUser" in argv]
+    assert removed < granted and "serving/" in " ".join(calls[granted])
+    current = old.replace("locks and forecasts", "(locks/ forecasts/ serving/)")
+    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=current)
+    assert done.returncode == 0, done.stderr
+    assert not [argv for argv in calls if "remove-iam-policy-binding" in argv]
+
+
+def test_settings_only_a_restart_changes_are_reported_with_their_fix_not_changed(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "sql", "mlflow")
+    assert done.returncode == 0 and "differ" not in done.stderr, "in step: nothing to report"
+    done, calls = run_with_fake(fake_gcloud, "full", "sql", "mlflow", FAKE_SQL_TIER="db-g1-small",
+                                FAKE_MACHINE_TYPE="e2-medium")
+    assert done.returncode == 0, done.stderr
+    assert "2 settings differ" in done.stderr
+    assert "tier (a change restarts the database) is db-g1-small, this script sets db-f1-micro: gcloud " \
+           "--project=offline-check --quiet sql instances patch gasforecast-mlflow-db --tier=db-f1-micro" in done.stderr
+    assert "machine type (change it while the VM is stopped) is e2-medium, this script sets e2-small: " in done.stderr
+    assert "compute instances set-machine-type gasforecast-mlflow --zone=europe-west2-a --machine-type=e2-small" \
+           in done.stderr
+    assert not [argv for argv in calls if "patch" in argv or "set-machine-type" in argv], "nothing restarted unasked"
+
+
+def test_a_rerun_sets_the_dead_letter_subscriptions_settings_again(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "pubsub")
+    assert done.returncode == 0, done.stderr
+    [update] = [argv for argv in calls if argv[2:5] == ["pubsub", "subscriptions", "update"]]
+    assert update[5:] == ["retrain-requests-dead-letter-sub", "--message-retention-duration=7d",
+                          "--expiration-period=never", "--ack-deadline=60"]
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub")
+    assert [argv[2:5] for argv in calls if argv[3:4] == ["subscriptions"] and argv[4] != "describe"] == [
+        ["pubsub", "subscriptions", "create"]]
+
+
 # ---- First deploy: grants to new accounts are retried ------------------------------------------
 
 def test_a_grant_to_an_account_iam_has_not_propagated_yet_is_retried(fake_gcloud):

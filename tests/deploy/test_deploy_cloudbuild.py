@@ -267,7 +267,7 @@ def env_vars(found: dict[str, list[str]]) -> dict[str, str]:
 
 # Settings a deployment chooses; each must reach the part that reads it (docs/configuration.md).
 CHOSEN = {
-    "deploy-service": {"MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT", "MODEL_NAME", "TARGET_LABEL"},
+    "deploy-service": {"DATA_BUCKET", "TARGET_LABEL"},
     "deploy-ingest": {"UPLOADS_BUCKET", "DATA_BUCKET", "RETRAIN_TOPIC", "TARGET_COLUMN"},
     "deploy-train": {"DATA_BUCKET", "RETRAIN_TOPIC", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT", "MODEL_NAME",
                      "TARGET_COLUMN", "TARGET_UNIT"},
