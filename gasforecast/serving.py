@@ -100,7 +100,11 @@ def publish(bucket: ObjectStore, bundle: ForecastBundle, pointer: ChampionPointe
         except PreconditionFailed:
             pass  # published by an earlier attempt; a version's documents never change
     for _ in range(_POINTER_ATTEMPTS):
-        current, generation = _read_pointer(bucket, layout)
+        try:
+            current, generation = _read_pointer(bucket, layout)
+        except ValueError as exc:  # damaged: training owns the pointer, so it writes a good one over it
+            log.warning("serving.pointer_replaced", model_version=pointer.version, error=str(exc))
+            current, generation = None, bucket.generation(layout.pointer) or 0
         if current == pointer:
             return True
         if current is not None and int(current.version) > int(pointer.version) and not rollback:

@@ -85,6 +85,13 @@ def test_a_malformed_or_hostile_pointer_is_refused(document):
         PublishedChampions(bucket).pointer()
 
 
+def test_a_promotion_writes_a_good_pointer_over_a_damaged_one():
+    bucket = MemoryBucket()
+    bucket.write("serving/champion.json", b'{"version": "../9"}')
+    assert publish(bucket, bundle("run-2"), ChampionPointer("2", "run-2"))
+    assert PublishedChampions(bucket).pointer() == ChampionPointer("2", "run-2")
+
+
 def test_no_pointer_means_no_champion_yet():
     assert PublishedChampions(MemoryBucket()).pointer() is None
 
