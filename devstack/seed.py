@@ -10,17 +10,18 @@ from devstack.stack import LocalStack
 
 
 def ensure_champion(stack: LocalStack, settings) -> None:
-    """Train once on synthetic data unless the registry already has a champion."""
-    from gasforecast import dataset, registry_rest
+    """Train once on synthetic data unless a champion is already published for the service."""
+    from gasforecast import dataset
     from gasforecast.messaging import RetrainRequest, utc_now_iso
     from gasforecast.sample import synthetic_history, to_csv_bytes
+    from gasforecast.serving import PublishedChampions
     from gasforecast.storage import Bucket
     from gasforecast.training import handle_retrain
 
-    if registry_rest.champion_pointer(settings) is not None:
-        return
     client = stack.storage_client()
     bucket = Bucket(client, settings.data_bucket)
+    if PublishedChampions(bucket).pointer() is not None:
+        return
     if bucket.read(settings.curated_object) is None:
         frame = dataset.read_curated(to_csv_bytes(synthetic_history(3 * 365, seed=11)))
         bucket.write(settings.curated_object, dataset.curated_to_bytes(frame), content_type="text/csv",

@@ -180,8 +180,8 @@ class LocalStack:
         return env
 
     # ---- processes -------------------------------------------------------------------------
-    def _start(self, name: str, argv: list[str], ready, timeout: float) -> ManagedProcess:
-        proc = ManagedProcess(name, argv, self.env, self.runtime_dir / "logs" / f"{name}.log", cwd=REPO_ROOT)
+    def _start(self, name: str, argv: list[str], ready, timeout: float, **env: str) -> ManagedProcess:
+        proc = ManagedProcess(name, argv, {**self.env, **env}, self.runtime_dir / "logs" / f"{name}.log", cwd=REPO_ROOT)
         self.processes[name] = proc
         proc.start().await_ready(ready, timeout)
         return proc
@@ -265,6 +265,8 @@ class LocalStack:
             ],
             lambda: http_ok(f"{self.service_url}/healthz"),
             timeout=60,
+            # As on Cloud Run, the service has no way to MLflow: it reads the serving pointer only.
+            MLFLOW_TRACKING_URI="http://127.0.0.1:9",
         )
 
     # ---- resources -------------------------------------------------------------------------

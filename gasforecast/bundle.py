@@ -78,3 +78,10 @@ class ForecastBundle:
             raise ValueError(f"the run has no {', '.join(missing)}")
         return cls.from_files(texts[FORECAST_ARTIFACT], texts[HISTORY_ARTIFACT], version,
                               track_record_text=texts.get(TRACK_RECORD_ARTIFACT))
+
+    def to_artifacts(self) -> dict[str, str]:
+        """Artifact name → text, the inverse of `from_artifacts` (what the serving pointer publishes)."""
+        texts = {FORECAST_ARTIFACT: json.dumps(self.forecast), HISTORY_ARTIFACT: json.dumps(self.history)}
+        if self.track_record is not None:
+            texts[TRACK_RECORD_ARTIFACT] = json.dumps(self.track_record)
+        return texts

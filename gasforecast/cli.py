@@ -11,7 +11,7 @@ import importlib
 import sys
 from typing import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("sample", "retrain", "replay", "accept", "retire", "backtest", "forecast",
+COMMAND_MODULES: tuple[str, ...] = ("sample", "retrain", "replay", "accept", "retire", "rollback", "backtest", "forecast",
                                    "evaluate", "validate")
 
 

@@ -2,8 +2,8 @@
 
 It owns the settings, one `MlflowClient` and every tag the pipeline writes on runs and versions, and
 it turns "MLflow is down" into `TransientError` (redelivery) instead of a hung or crashed function.
-The service never imports this module: it reads the registry over plain REST
-(`gasforecast.registry_rest`).
+The service never imports this module, nor reaches MLflow: it reads what training publishes for it
+(`gasforecast.serving`).
 
 Exactly one version per training key, crash or not: a version is created with its key, request and
 configuration as tags *in the same request* (MLflow stores a version and its tags in one database
@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, TypeVar
 
-from gasforecast.bundle import REQUIRED_ARTIFACTS, ForecastBundle
+from gasforecast.bundle import OPTIONAL_ARTIFACTS, REQUIRED_ARTIFACTS, ForecastBundle
 from gasforecast.config import Settings
 from gasforecast.errors import TransientError
 from gasforecast.logs import get_logger
 from gasforecast.messaging import RetrainRequest
-from gasforecast.registry_rest import quoted
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -59,6 +58,11 @@ MLFLOW_HTTP_SETTINGS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
 }
+
+
+def quoted(value: str) -> str:
+    """`value` as a string literal of MLflow's search filter language."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def safe_name(text: str, limit: int = LABEL_LENGTH) -> str:
@@ -280,15 +284,21 @@ class Registry:
         return KeyedVersion(version=str(version.version), run_id=str(version.run_id), state="pending",
                             key=version.tags.get(self.KEY_TAG, ""))
 
+    def _keyed(self, version: Any) -> KeyedVersion:
+        state: VersionState = "pending" if version.tags.get(self.STATE_TAG) == "pending" else "promoted"
+        return KeyedVersion(version=str(version.version), run_id=str(version.run_id), state=state,
+                            key=version.tags.get(self.KEY_TAG, ""))
+
     @_transient
     def champion(self) -> KeyedVersion | None:
         """The version the champion alias points at (what is served), or None without a champion."""
         version = self._champion_version()
-        if version is None:
-            return None
-        state: VersionState = "pending" if version.tags.get(self.STATE_TAG) == "pending" else "promoted"
-        return KeyedVersion(version=str(version.version), run_id=str(version.run_id), state=state,
-                            key=version.tags.get(self.KEY_TAG, ""))
+        return None if version is None else self._keyed(version)
+
+    @_transient
+    def version(self, number: str) -> KeyedVersion:
+        """Registered version `number` of the model (`MlflowException` when there is none)."""
+        return self._keyed(self.client.get_model_version(self.settings.model_name, number))
 
     @_transient
     def champion_config(self) -> dict | None:
@@ -392,10 +402,13 @@ class Registry:
 
     @_transient
     def load_bundle(self, version: KeyedVersion) -> ForecastBundle:
-        """The bundle `version`'s run stored, as the service will serve it (the ledger records it)."""
+        """The bundle `version`'s run stored, as the service will serve it (the ledger records it, a
+        resumed promotion or a rollback publishes it); optional documents when the run has them."""
+        present = {artifact.path for artifact in self.client.list_artifacts(version.run_id)}
+        names = (*REQUIRED_ARTIFACTS, *(name for name in OPTIONAL_ARTIFACTS if name in present))
         with tempfile.TemporaryDirectory() as tmp:
             texts = {name: Path(self.client.download_artifacts(version.run_id, name, tmp)).read_text(encoding="utf-8")
-                     for name in REQUIRED_ARTIFACTS}
+                     for name in names}
         return ForecastBundle.from_artifacts(texts, version=version.version)
 
     @_transient

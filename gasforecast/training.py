@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import gasforecast
-from gasforecast import dataset, ledger, sanity, track_record
+from gasforecast import dataset, ledger, sanity, serving, track_record
 from gasforecast.bundle import (FORECAST_ARTIFACT, HISTORY_ARTIFACT, SCHEMA_VERSION, TRACK_RECORD_ARTIFACT,
                                ForecastBundle, is_finite_number)
 from gasforecast.config import Settings, parse_lags
@@ -379,15 +379,30 @@ def _finish_stranded_champion(registry: Registry, data_bucket: ObjectStore, leas
 
 def _complete_promotion(registry: Registry, data_bucket: ObjectStore, version: KeyedVersion,
                         bundle: ForecastBundle | None = None) -> ForecastBundle:
-    """What follows the alias move: the served forecast into the ledger, the run finished, the version
-    marked promoted (last, so a version marked promoted always has its ledger entry). `bundle` is
-    the version's own when the caller just logged it; otherwise (a resumed or stranded promotion) it
-    is read back from the version's run."""
+    """What follows the alias move: the served forecast into the ledger and published for the service
+    (`gasforecast.serving`), the run finished, the version marked promoted (last, so a version marked
+    promoted always has its ledger entry and its serving pointer). `bundle` is the version's own when
+    the caller just logged it; otherwise (a resumed or stranded promotion) it is read back from the
+    version's run."""
     bundle = bundle or registry.load_bundle(version)
     ledger.record_served_forecast(data_bucket, bundle, version.key)
+    serving.publish(data_bucket, bundle, serving.ChampionPointer(version.version, version.run_id))
     registry.finish_run(version.run_id, "registered", version.version)
     registry.mark_promoted(version.version)
     return bundle
+
+
+def roll_back(settings: Settings, data_bucket: ObjectStore, registry: Registry, version: str) -> KeyedVersion:
+    """Serve an earlier registered `version` again: the alias and the serving pointer both move to it,
+    under the training lease (so no promotion interleaves). It lasts until a training promotes anew."""
+    lease = Lease(data_bucket, LEASE_OBJECT, settings.train_lock_ttl_seconds)
+    with lease.held(settings.train_lock_wait_seconds):
+        target = registry.version(version)
+        registry.promote(target.version)
+        serving.publish(data_bucket, registry.load_bundle(target), serving.ChampionPointer(target.version, target.run_id),
+                        rollback=True)
+    log.warning("train.rolled_back", model_version=target.version, run_id=target.run_id, training_key=target.key)
+    return target
 
 
 def run_record(training: TrainingRun) -> RunRecord:

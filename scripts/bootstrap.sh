@@ -2,9 +2,11 @@
 # Create every Google Cloud resource gasforecast needs, in order, with least-privilege identities.
 #
 # Safe to re-run: each resource is created only when a describe finds nothing, settings that can
-# drift (lifecycle rules, metrics, alert policies, the scheduler job, the VM's metadata, the custom
-# role's permissions) are re-applied, and IAM
-# bindings are additive. Grants to a new service account or service agent are retried with backoff
+# drift (lifecycle rules, cleanup policies, the dead-letter subscription, metrics, alert policies,
+# the scheduler job, the VM's metadata, the custom role's permissions, bucket bindings' conditions)
+# are re-applied, grants earlier versions made and this one does not are removed, and IAM bindings
+# are otherwise additive. Settings only a restart changes (the VM's machine type, Cloud SQL's tier)
+# are compared, and any difference is reported at the end with the command that fixes it. Grants to a new service account or service agent are retried with backoff
 # while IAM makes the account usable. With --dry-run nothing is run: every command is printed
 # instead (checks and look-ups as "# check:" and "# lookup:" comments), so the whole plan can be
 # reviewed first; only the alert policies are rendered into MONITORING_DIR, for review.
@@ -88,21 +90,55 @@ render() {
 }
 
 
-grant_project() { run_grant projects add-iam-policy-binding "$PROJECT_ID" --member="$1" --role="$2" --condition=None --format=none; }
+# grant_project MEMBER ROLE [CONDITION]: a project binding, limited by an IAM condition if given.
+grant_project() {
+  run_grant projects add-iam-policy-binding "$PROJECT_ID" --member="$1" --role="$2" --condition="${3:-None}" --format=none
+}
+grant_repository() {
+  run_grant artifacts repositories add-iam-policy-binding "$1" --location="$REGION" --member="$2" --role="$3" --format=none
+}
 grant_topic() { run_grant pubsub topics add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
 grant_secret() { run_grant secrets add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
 grant_service_account() { run_grant iam service-accounts add-iam-policy-binding "$1" --member="$2" --role="$3" --format=none; }
 
 # grant_bucket BUCKET MEMBER ROLE [CONDITION]: a bucket binding, limited by an IAM condition if given.
+# A conditional binding replaces the member's bindings of that role under another condition (an
+# earlier version of this script's, with other prefixes), so a re-run reconciles a changed condition.
 grant_bucket() {
   local condition=()
-  [[ -z ${4:-} ]] || condition=(--condition="$4")
+  if [[ -n ${4:-} ]]; then
+    condition=(--condition="$4")
+    local title=${4#*title=}
+    revoke_other_conditions "$1" "$2" "$3" "${title%%;*}"
+  fi
   run_grant storage buckets add-iam-policy-binding "gs://$1" --member="$2" --role="$3" "${condition[@]}" --format=none
+}
+
+# bucket_bindings BUCKET: the bucket's bindings, one "role,member,condition title" line each.
+bucket_bindings() {
+  gcloud "--project=$PROJECT_ID" --quiet storage buckets get-iam-policy "gs://$1" --flatten='bindings[].members' \
+    --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)'
+}
+
+# revoke_other_conditions BUCKET MEMBER ROLE TITLE: remove MEMBER's ROLE bindings on BUCKET whose
+# condition is not the one titled TITLE. For the seconds until the grant that follows, the member
+# lacks the role: a function call in that window fails and is retried by its trigger.
+revoke_other_conditions() {
+  local action=(storage buckets remove-iam-policy-binding "gs://$1" --member="$2" --role="$3" --all --format=none)
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "# check:" storage buckets get-iam-policy "gs://$1" --flatten='bindings[].members' \
+      --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)'
+    print_command "# if under another condition:" "${action[@]}"
+  elif bucket_bindings "$1" | awk -F, -v role="$3" -v member="$2" -v title="$4" \
+    '$1 == role && $2 == member && $3 != title { found = 1 } END { exit !found }'; then
+    run "${action[@]}"
+  fi
 }
 
 # prefix_condition BUCKET TITLE PREFIX...: an IAM condition (the --condition value, ';'-separated
 # because the expression has commas) that admits the objects whose names start with one of the
-# prefixes, and listing with a --prefix inside one of them. Conditions need uniform bucket-level
+# prefixes, and listing with a --prefix inside one of them. Its title names the prefixes, so a
+# re-run after they changed finds the old binding by its title (grant_bucket replaces it). Conditions need uniform bucket-level
 # access, which every bucket here has.
 prefix_condition() {
   local bucket=$1 title=$2 expression="" prefix
@@ -111,25 +147,66 @@ prefix_condition() {
     expression+="${expression:+ || }resource.name.startsWith(\"projects/_/buckets/$bucket/objects/$prefix\")"
     expression+=" || api.getAttribute(\"storage.googleapis.com/objectListPrefix\", \"\").startsWith(\"$prefix\")"
   done
-  printf '^;^title=%s;description=objects under %s only;expression=%s' "$title" "$*" "$expression"
+  printf '^;^title=%s (%s);description=objects under %s only;expression=%s' "$title" "$*" "$*" "$expression"
 }
 
 # revoke_unconditional BUCKET MEMBER ROLE: remove a binding without condition that an earlier
 # version of this script granted, so a re-run narrows the account to its conditional bindings.
 revoke_unconditional() {
-  local check=(storage buckets get-iam-policy "gs://$1" --flatten='bindings[].members'
-    --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)')
   local action=(storage buckets remove-iam-policy-binding "gs://$1" --member="$2" --role="$3" --condition=None --format=none)
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "# check:" storage buckets get-iam-policy "gs://$1" --flatten='bindings[].members' \
+      --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)'
+    print_command "# if found:" "${action[@]}"
+  elif bucket_bindings "$1" | grep -qxF "$3,$2,"; then
+    run "${action[@]}"
+  fi
+}
+
+DRIFT=()
+
+# check_setting WHAT WANT CHECK... -- FIX...: a setting this script owns that changes only with a
+# restart (the MLflow VM's machine type, Cloud SQL's tier): read it with CHECK and, when it is not
+# WANT, record the drift and the FIX command, reported at the end, rather than restart a running
+# part unasked. A dry run prints both.
+check_setting() {
+  local what=$1 want=$2 check=() have
+  shift 2
+  while [[ $1 != -- ]]; do
+    check+=("$1")
+    shift
+  done
+  shift
+  if [[ $DRY_RUN -eq 1 ]]; then
+    print_command "# check:" "${check[@]}"
+    print_command "# if different:" "$@"
+    return 0
+  fi
+  have=$(gcloud "--project=$PROJECT_ID" --quiet "${check[@]}")
+  [[ $have == "$want" ]] || DRIFT+=("$what is $have, this script sets $want: $(print_command "" "$@" 3>&1)")
+}
+
+# revoke_project_role MEMBER ROLE: remove a project binding that an earlier version of this script
+# granted and this one no longer does, so a re-run narrows the account.
+revoke_project_role() {
+  local check=(projects get-iam-policy "$PROJECT_ID" --flatten='bindings[].members'
+    --format='csv[no-heading](bindings.role,bindings.members)')
+  local action=(projects remove-iam-policy-binding "$PROJECT_ID" --member="$1" --role="$2" --all --format=none)
   if [[ $DRY_RUN -eq 1 ]]; then
     print_command "# check:" "${check[@]}"
     print_command "# if found:" "${action[@]}"
-  else
-    local bindings
-    bindings=$(gcloud "--project=$PROJECT_ID" --quiet "${check[@]}")
-    if grep -qxF "$3,$2," <<<"$bindings"; then
-      run "${action[@]}"
-    fi
+  elif grep -qxF "$2,$1" <(gcloud "--project=$PROJECT_ID" --quiet "${check[@]}"); then
+    run "${action[@]}"
   fi
+}
+
+# function_sources_condition: the IAM condition (a --condition value) admitting the bucket Cloud
+# Functions (2nd gen) copies each function's sources into, gcf-v2-sources-PROJECT_NUMBER-REGION.
+function_sources_condition() {
+  local bucket
+  bucket="projects/_/buckets/gcf-v2-sources-$(project_number)-$REGION"
+  printf '^;^title=function sources;description=the bucket Cloud Functions keeps function sources in;'
+  printf 'expression=resource.name == "%s" || resource.name.startsWith("%s/")' "$bucket" "$bucket"
 }
 
 # ---- Phases -------------------------------------------------------------------------------------
@@ -166,14 +243,17 @@ phase_network() {
     --format='value(peering)' ||
     run services vpc-peerings connect --service=servicenetworking.googleapis.com \
       --ranges="$PRIVATE_SERVICES_RANGE" --network="$NETWORK"
-  # Functions and Cloud Run reach the MLflow VM's private address through this connector.
+  # The train function reaches the MLflow VM's private address through this connector, which nothing
+  # else uses (the public service has none: it reads the serving pointer in the data bucket).
   present compute networks vpc-access connectors describe "$VPC_CONNECTOR" --region="$REGION" --format='value(name)' ||
     run compute networks vpc-access connectors create "$VPC_CONNECTOR" --region="$REGION" \
       --network="$NETWORK" --range="$CONNECTOR_RANGE" --min-instances=2 --max-instances=3 --machine-type=e2-micro
   present compute addresses describe "$MLFLOW_VM-ip" --region="$REGION" --format='value(name)' ||
     run compute addresses create "$MLFLOW_VM-ip" --region="$REGION" --subnet="$SUBNET" --addresses="$MLFLOW_IP"
-  # Only the connector's range may call MLflow. Operators reach SSH and the MLflow UI only through
-  # Identity-Aware Proxy tunnels (its fixed source range; IAM decides who may open one).
+  # One path per caller of MLflow: the train function through its connector's range, operators through
+  # Identity-Aware Proxy tunnels for SSH and the MLflow UI (IAP's fixed source range; IAM decides who
+  # may open one). Composer's DAG only publishes to Pub/Sub and needs no path. A new caller gets its
+  # own connector and rule, never a share of this one.
   present compute firewall-rules describe "$NETWORK-allow-mlflow-from-connector" --format='value(name)' ||
     run compute firewall-rules create "$NETWORK-allow-mlflow-from-connector" --network="$NETWORK" \
       --direction=INGRESS --action=ALLOW --rules="tcp:$MLFLOW_PORT" --source-ranges="$CONNECTOR_RANGE" \
@@ -205,8 +285,13 @@ phase_storage() {
   present artifacts repositories describe "$REPOSITORY" --location="$REGION" --format='value(name)' ||
     run artifacts repositories create "$REPOSITORY" --repository-format=docker --location="$REGION" \
       --description="gasforecast service images"
-  # Every build pushes an image: keep the last 10 (rollback targets), delete the rest after 30 days.
+  # Every build pushes the service's and both functions' images here (the functions' through
+  # --docker-repository): keep the last 10 of each (rollback targets), delete the rest after 30 days.
   set_image_cleanup "$REPOSITORY"
+  # `gcloud builds submit` uploads each build's sources here; they go after 30 days.
+  create_bucket "$BUILD_SOURCES_BUCKET"
+  run storage buckets update "gs://$BUILD_SOURCES_BUCKET" \
+    --lifecycle-file="$REPO_ROOT/deploy/storage/build-sources-lifecycle.json"
 }
 
 # set_image_cleanup REPOSITORY: the image cleanup policies of deploy/storage/ on a Docker repository
@@ -222,9 +307,12 @@ phase_pubsub() {
   for topic in "$RETRAIN_TOPIC" "$DEAD_LETTER_TOPIC"; do
     present pubsub topics describe "$topic" --format='value(name)' || run pubsub topics create "$topic"
   done
+  # An existing subscription gets the settings again, so a re-run reconciles a change.
+  local keep=(--message-retention-duration=7d --expiration-period=never --ack-deadline=60)
+  when_present pubsub subscriptions describe "$DEAD_LETTER_SUBSCRIPTION" --format='value(name)' -- \
+    pubsub subscriptions update "$DEAD_LETTER_SUBSCRIPTION" "${keep[@]}"
   present pubsub subscriptions describe "$DEAD_LETTER_SUBSCRIPTION" --format='value(name)' ||
-    run pubsub subscriptions create "$DEAD_LETTER_SUBSCRIPTION" --topic="$DEAD_LETTER_TOPIC" \
-      --message-retention-duration=7d --expiration-period=never --ack-deadline=60
+    run pubsub subscriptions create "$DEAD_LETTER_SUBSCRIPTION" --topic="$DEAD_LETTER_TOPIC" "${keep[@]}"
   # Pub/Sub's own service agent moves undeliverable messages: it must publish to the dead-letter topic
   # and acknowledge the moved message on the source subscription. That subscription is the train
   # trigger's, which Eventarc creates (and recreates) at deploy time, so the agent's subscriber role
@@ -284,26 +372,41 @@ phase_identities() {
   revoke_unconditional "$DATA_BUCKET" "$ingest" roles/storage.objectAdmin
   grant_topic "$RETRAIN_TOPIC" "$ingest" roles/pubsub.publisher
   grant_project "$ingest" roles/eventarc.eventReceiver
-  # train: read the curated history; hold the training lease (locks/) and write the forecast
-  # ledger (forecasts/). Models and artifacts go through the MLflow server, so no artifact-bucket role.
+  # train: read the curated history; hold the training lease (locks/), write the forecast ledger
+  # (forecasts/) and publish the champion for the service (serving/). Models and artifacts go through
+  # the MLflow server, so no artifact-bucket role.
   grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectViewer \
     "$(prefix_condition "$DATA_BUCKET" "train reads curated" curated/)"
   grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectUser \
-    "$(prefix_condition "$DATA_BUCKET" "train writes locks and forecasts" locks/ forecasts/)"
+    "$(prefix_condition "$DATA_BUCKET" "train writes" locks/ forecasts/ serving/)"
   revoke_unconditional "$DATA_BUCKET" "$train" roles/storage.objectAdmin
-  # service: needs no Google Cloud role (it reads the champion from MLflow over the VPC connector).
+  # service: read what training publishes for it under serving/ (the pointer and the documents it
+  # names), nothing else: no other prefix, no registry.
+  grant_bucket "$DATA_BUCKET" "serviceAccount:$(sa_email "$SERVICE_SA")" roles/storage.objectViewer \
+    "$(prefix_condition "$DATA_BUCKET" "service reads serving" serving/)"
   # MLflow server: its artifact bucket, its database (via the Cloud SQL Auth Proxy), its logs.
   grant_bucket "$ARTIFACT_BUCKET" "$mlflow" roles/storage.objectAdmin
   grant_project "$mlflow" roles/cloudsql.client
   grant_project "$mlflow" roles/logging.logWriter
-  # Cloud Build: deploy Cloud Run and functions as the runtime identities above, build function sources,
-  # and set the delivery settings of the functions' trigger subscriptions (a custom role: no
-  # predefined one updates subscriptions without also creating, deleting and consuming them).
+  # Cloud Build runs cloudbuild.yaml as its own account, with the roles Google documents for deploying
+  # Cloud Run and functions and nothing project-wide that writes data (no cloudbuild.builds.builder):
+  # deploy the service and the functions and set who may invoke them (run.admin: the IAM policy of
+  # --allow-unauthenticated and add-invoker-policy-binding), write its logs (CLOUD_LOGGING_ONLY), push
+  # to the image repository (the service's image, and the functions' via --docker-repository), read
+  # the sources `gcloud builds submit` uploads, and, as the functions' build account, read the sources
+  # Cloud Functions copies into its own bucket (made at the first deploy, so no bucket binding can
+  # precede it: a project binding limited to that bucket by a condition). The trigger subscriptions'
+  # delivery settings take a custom role: no predefined one updates subscriptions without also
+  # creating, deleting and consuming them.
   trigger_settings_role
   grant_project "$build" "projects/$PROJECT_ID/roles/$TRIGGER_SETTINGS_ROLE"
   grant_project "$build" roles/run.admin
   grant_project "$build" roles/cloudfunctions.developer
-  grant_project "$build" roles/cloudbuild.builds.builder
+  grant_project "$build" roles/logging.logWriter
+  grant_repository "$REPOSITORY" "$build" roles/artifactregistry.writer
+  grant_bucket "$BUILD_SOURCES_BUCKET" "$build" roles/storage.objectViewer
+  grant_project "$build" roles/storage.objectViewer "$(function_sources_condition)"
+  revoke_project_role "$build" roles/cloudbuild.builds.builder
   [[ $SCHEDULER != composer ]] || grant_project "$build" roles/composer.user
   local runtime
   for runtime in "$INGEST_SA" "$TRAIN_SA" "$SERVICE_SA" "$BUILD_SA"; do
@@ -333,6 +436,9 @@ phase_sql() {
       --tier="$SQL_TIER" --region="$REGION" --network="projects/$PROJECT_ID/global/networks/$NETWORK" \
       --no-assign-ip --storage-type=SSD --storage-size=10 --storage-auto-increase \
       --availability-type=zonal --backup-start-time=03:00
+  check_setting "Cloud SQL $SQL_INSTANCE's tier (a change restarts the database)" "$SQL_TIER" \
+    sql instances describe "$SQL_INSTANCE" --format='value(settings.tier)' -- \
+    sql instances patch "$SQL_INSTANCE" --tier="$SQL_TIER"
   present sql databases describe "$SQL_DATABASE" --instance="$SQL_INSTANCE" --format='value(name)' ||
     run sql databases create "$SQL_DATABASE" --instance="$SQL_INSTANCE"
 
@@ -370,6 +476,9 @@ phase_mlflow() {
       --image-family=debian-12 --image-project=debian-cloud --boot-disk-size=20GB --shielded-secure-boot \
       --metadata="$metadata" --metadata-from-file="startup-script=$SCRIPT_DIR/mlflow-vm-startup.sh"
   fi
+  check_setting "VM $MLFLOW_VM's machine type (change it while the VM is stopped)" "$MLFLOW_MACHINE_TYPE" \
+    compute instances describe "$MLFLOW_VM" --zone="$ZONE" --format='value(machineType.basename())' -- \
+    compute instances set-machine-type "$MLFLOW_VM" --zone="$ZONE" --machine-type="$MLFLOW_MACHINE_TYPE"
 }
 
 phase_schedule() {
@@ -446,12 +555,12 @@ phase_build() {
   substitutions+=",_BUILD_SA=$BUILD_SA,_DEAD_LETTER_TOPIC=$DEAD_LETTER_TOPIC,_MAX_DELIVERY_ATTEMPTS=$MAX_DELIVERY_ATTEMPTS"
   substitutions+=",_MLFLOW_TRACKING_URI=$uri${BUILD_SUBSTITUTIONS:+,$BUILD_SUBSTITUTIONS}"
   local submit=(builds submit "$REPO_ROOT" --config="$REPO_ROOT/cloudbuild.yaml"
+    --gcs-source-staging-dir="gs://$BUILD_SOURCES_BUCKET/source"
     --service-account="projects/$PROJECT_ID/serviceAccounts/$(sa_email "$BUILD_SA")" --substitutions="$substitutions")
   local fallback=${BUILD_FALLBACK_REGION:-$(build_fallback_region "$BUILD_REGION")}
   if [[ $DRY_RUN -eq 1 ]]; then
     print_command "" "${submit[@]}" --region="$BUILD_REGION"
     print_command "# if refused (FAILED_PRECONDITION):" "${submit[@]}" --region="$fallback"
-    build_leftovers
     return 0
   fi
   print_command "+" "${submit[@]}" --region="$BUILD_REGION"
@@ -470,24 +579,10 @@ phase_build() {
       "$fallback" >&3
     printf '# stays %s. Next time: export BUILD_REGION=%s\n' "$REGION" "$fallback" >&3
     run "${submit[@]}" --region="$fallback"
-    build_leftovers
     return
   fi
   rm -f "$errors"
-  [[ $status -eq 0 ]] || return "$status"
-  build_leftovers
-}
-
-# build_leftovers: what Google creates at the first build, bounded like the rest. Cloud Functions
-# keeps each function's images in the repository gcf-artifacts; `gcloud builds submit` uploads the
-# sources to gs://PROJECT_ID_cloudbuild.
-build_leftovers() {
-  when_present artifacts repositories describe gcf-artifacts --location="$REGION" --format='value(name)' -- \
-    artifacts repositories set-cleanup-policies gcf-artifacts --location="$REGION" \
-    --policy="$REPO_ROOT/deploy/storage/image-cleanup-policies.json" --no-dry-run --format=none
-  when_present storage buckets describe "gs://${PROJECT_ID}_cloudbuild" --format='value(name)' -- \
-    storage buckets update "gs://${PROJECT_ID}_cloudbuild" \
-    --lifecycle-file="$REPO_ROOT/deploy/storage/build-sources-lifecycle.json"
+  return "$status"
 }
 
 # uptime_check NAME HOST PATH PERIOD_MINUTES [FLAG...]: the id of the HTTPS uptime check NAME on
@@ -563,4 +658,9 @@ for name in "${PHASES[@]}"; do
 done
 if [[ $DRY_RUN -eq 1 ]]; then
   printf '\n# dry run: nothing was changed\n' >&3
+elif [[ ${#DRIFT[@]} -gt 0 ]]; then
+  printf 'bootstrap.sh: %d settings differ from what this script sets and change only with a restart;\n' \
+    "${#DRIFT[@]}" >&2
+  printf 'run each command when a restart suits (the rest of the project is in step):\n' >&2
+  printf '  %s\n' "${DRIFT[@]}" >&2
 fi

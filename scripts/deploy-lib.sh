@@ -65,6 +65,9 @@ UPTIME_CHECKS=("$SERVICE_NAME-up" "$SERVICE_NAME-ready" "$SERVICE_NAME-data-fres
 BUILD_REGION=${BUILD_REGION:-$REGION}
 BUILD_FALLBACK_REGION=${BUILD_FALLBACK_REGION:-}
 BUILD_SUBSTITUTIONS=${BUILD_SUBSTITUTIONS:-}
+# Where `gcloud builds submit` uploads the sources of each build (the bootstrap makes it, with a
+# lifecycle rule; the build account may read it and no other bucket of the pipeline).
+BUILD_SOURCES_BUCKET=${BUILD_SOURCES_BUCKET:-${PROJECT_ID}_cloudbuild}
 MONITORING_DIR=${MONITORING_DIR:-$REPO_ROOT/build/monitoring}
 # A grant to an account created moments ago may fail until IAM has propagated it (a minute or more):
 # each grant gets GRANT_ATTEMPTS tries, GRANT_RETRY_SECONDS apart at first, doubling up to a minute.

@@ -141,9 +141,9 @@ teardown_build() {
     remove functions describe "$function" --gen2 --region="$REGION" --format='value(name)' -- \
       functions delete "$function" --gen2 --region="$REGION"
   done
+  # Deploys before the functions' images went to the pipeline's repository left them in gcf-artifacts.
   remove artifacts repositories describe gcf-artifacts --location="$REGION" --format='value(name)' -- \
     artifacts repositories delete gcf-artifacts --location="$REGION"
-  remove_bucket "${PROJECT_ID}_cloudbuild"
 }
 
 teardown_schedule() {
@@ -205,7 +205,8 @@ teardown_pubsub() {
 }
 
 teardown_storage() {
-  phase "Storage: the image repository and the three buckets, with every object version"
+  phase "Storage: the image repository and the four buckets, with every object version"
+  remove_bucket "$BUILD_SOURCES_BUCKET"
   remove artifacts repositories describe "$REPOSITORY" --location="$REGION" --format='value(name)' -- \
     artifacts repositories delete "$REPOSITORY" --location="$REGION"
   local bucket

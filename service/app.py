@@ -1,7 +1,7 @@
 """The Flask app: the public page, the JSON API v1 and the probes, over the champion cache.
 
 Handlers only read the current snapshot and pick precomputed bodies (see `service.view`); they never
-fit, never call MLflow and never import anything heavy. docs/api.md documents the contract.
+fit, never reach MLflow and never import anything heavy. docs/api.md documents the contract.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from service import http
 from service.champion_cache import ChampionCache, ChampionSource, Snapshot
 from service.openapi import openapi_document
 from service.page import no_champion_page
-from service.registry_source import MlflowChampionSource
 from service.view import FORMATS, HISTORY_DAYS_MAX, JSON_TYPE, Body, ChampionView, Format
 
 log = get_logger(__name__)
@@ -202,12 +201,17 @@ def create_app(
 ) -> Flask:
     """Build the app and load the champion before returning (bounded by `startup_timeout` seconds).
 
-    `champion_source` defaults to the MLflow registry; tests inject any object with `pointer()` and
-    `load(pointer)`. `clock` (monotonic seconds) lets tests move time for the refresh logic.
+    `champion_source` defaults to what training publishes in the data bucket (`gasforecast.serving`:
+    the service never reaches MLflow); tests inject any object with `pointer()`, `load(pointer)` and
+    `fallbacks()`. `clock` (monotonic seconds) lets tests move time for the refresh logic.
     """
     configure()  # the app factory is the service's entry point (gunicorn, tests)
     settings = settings or load_settings()
-    champion_source = champion_source or MlflowChampionSource(settings)
+    if champion_source is None:
+        from gasforecast.serving import PublishedChampions
+        from gasforecast.storage import Bucket, make_client
+
+        champion_source = PublishedChampions(Bucket(make_client(settings.project), settings.data_bucket))
     cache_options = {"clock": clock} if clock else {}
     cache: ChampionCache[ChampionView] = ChampionCache(
         champion_source,

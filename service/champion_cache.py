@@ -1,26 +1,27 @@
 """The served champion, kept in memory and refreshed without ever blocking a request.
 
 Why this shape: on Cloud Run a container only gets CPU while it handles a request, so a background
-loop that polls MLflow would be throttled and unreliable. Instead:
+loop that polls would be throttled and unreliable. Instead:
 
 1. `start()` loads the champion once at start-up, blocking but bounded by a timeout, so the first
-   request already has it (cold start = process start + one alias lookup + one download).
+   request already has it (cold start = process start + one pointer read + one download).
 2. Every request calls `current()`, which returns the snapshot immediately. When the snapshot's last
    check is older than `refresh_seconds`, `current()` also starts a single refresh thread (never more
    than one at a time) and does not wait for it.
-3. The refresh is a cheap alias lookup; only when the alias moved does it download the new bundle and
+3. The refresh is a cheap read of the serving pointer (`gasforecast.serving`, which training writes
+   at each promotion); only when the pointer moved does it download the new bundle and
    `build` the view (all JSON bodies and the SVG page are precomputed there, once per version).
-4. When MLflow or GCS is unreachable the refresh records the error and the previous champion keeps
+4. When Cloud Storage is unreachable the refresh records the error and the previous champion keeps
    being served; `/readyz` reports "degraded" until a refresh succeeds again.
 5. A bundle that fails promotion sanity (`gasforecast.sanity`: non-finite or non-positive points, an
-   absurdly wide band) is never served. The cache remembers every refused version (a registered
+   absurdly wide band) is never served. The cache remembers every refused version (a published
    version's bundle never changes), so it does not download it again; a failed download is retried.
    A running instance keeps its champion; a fresh instance falls back to the newest servable
-   registered version. Either way `/readyz` says "degraded" and why; only when no version
+   published version. Either way `/readyz` says "degraded" and why; only when no version
    is servable does the instance have nothing to serve.
 
 A newly promoted champion is therefore served after at most `refresh_seconds` plus one download,
-counted from the first request after the alias moved.
+counted from the first request after the pointer moved.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Callable, Generic, Protocol, TypeVar
 from gasforecast import sanity
 from gasforecast.bundle import ForecastBundle
 from gasforecast.logs import get_logger
-from gasforecast.registry_rest import ChampionPointer
+from gasforecast.serving import ChampionPointer
 
 log = get_logger(__name__)
 
@@ -42,14 +43,14 @@ View = TypeVar("View")
 
 
 class ChampionSource(Protocol):
-    """Where champions come from: production uses MLflow (`service.registry_source`), tests a fake."""
+    """Where champions come from: production reads the serving pointer (`gasforecast.serving`), tests a fake."""
 
     def pointer(self) -> ChampionPointer | None: ...
 
     def load(self, pointer: ChampionPointer) -> ForecastBundle: ...
 
     def fallbacks(self) -> list[ChampionPointer]:
-        """Registered versions to try, newest first, when the champion's bundle is not servable."""
+        """Published versions to try, newest first, when the champion's bundle is not servable."""
         ...
 
 
@@ -60,9 +61,9 @@ class Snapshot(Generic[View]):
     view: View | None
     pointer: ChampionPointer | None
     checked_at: float  # monotonic time of the last refresh attempt (successful or not)
-    last_success_at: datetime | None  # wall time of the last refresh that reached the registry
+    last_success_at: datetime | None  # wall time of the last refresh that read the pointer
     last_error: str | None  # why the last refresh failed, fit to show publicly; None when it succeeded
-    refused: ChampionPointer | None = None  # the alias's version when its bundle failed sanity
+    refused: ChampionPointer | None = None  # the pointer's version when its bundle failed sanity
 
     @property
     def degraded(self) -> bool:
@@ -115,7 +116,7 @@ class ChampionCache(Generic[View]):
         return self._snapshot
 
     def overdue(self, snapshot: Snapshot[View], grace_seconds: float = 60.0) -> bool:
-        """True when no refresh has completed for much longer than planned (e.g. a hung MLflow call)."""
+        """True when no refresh has completed for much longer than planned (e.g. a hung storage call)."""
         return self._clock() - snapshot.checked_at > self._refresh_seconds + grace_seconds
 
     def wait_idle(self, timeout: float) -> bool:
@@ -137,13 +138,13 @@ class ChampionCache(Generic[View]):
             self._refresher.start()
 
     def refresh(self) -> Snapshot[View]:
-        """Check the alias and load the champion when it moved; synchronous. Keeps the old one on failure."""
+        """Read the pointer and load the champion when it moved; synchronous. Keeps the old one on failure."""
         old = self._snapshot
         started = self._clock()
         try:
             pointer = self._source.pointer()
             if pointer is None:
-                new = self._no_alias(old, started)
+                new = self._no_pointer(old, started)
             elif old.view is not None and pointer in (old.pointer, old.refused):
                 # Nothing moved: no download. A refused champion stays refused, and reported.
                 error = _refused_reason(old.refused, old.pointer) if pointer == old.refused else None
@@ -170,7 +171,7 @@ class ChampionCache(Generic[View]):
         return self._build(bundle), verdict
 
     def _load(self, pointer: ChampionPointer, old: Snapshot[View], started: float) -> Snapshot[View]:
-        """The alias moved (or nothing is served yet): load its bundle, serve it if it is servable."""
+        """The pointer moved (or nothing is served yet): load its bundle, serve it if it is servable."""
         view = verdict = None
         if pointer not in self._unservable:  # a known refusal was logged when it was first refused
             view, verdict = self._judge(pointer, self._source.load(pointer))
@@ -212,15 +213,15 @@ class ChampionCache(Generic[View]):
                         refused_version=refused.version)
             return Snapshot(view, candidate, started, _utc_now(), _refused_reason(refused, candidate), refused)
         return Snapshot(None, None, started, _utc_now(),
-                        f"champion version {refused.version} failed promotion sanity and no registered version "
+                        f"champion version {refused.version} failed promotion sanity and no published version "
                         "passes it", refused)
 
-    def _no_alias(self, old: Snapshot[View], started: float) -> Snapshot[View]:
+    def _no_pointer(self, old: Snapshot[View], started: float) -> Snapshot[View]:
         if old.view is None:
             return Snapshot(None, None, started, _utc_now(), None)
-        # The alias was removed: keep serving the last champion rather than going dark, but say so.
-        log.warning("service.champion_alias_missing", serving_version=old.pointer.version if old.pointer else None)
-        return replace(old, checked_at=started, last_error="the champion alias no longer exists in the registry")
+        # The pointer was removed: keep serving the last champion rather than going dark, but say so.
+        log.warning("service.champion_pointer_missing", serving_version=old.pointer.version if old.pointer else None)
+        return replace(old, checked_at=started, last_error="the serving pointer no longer exists")
 
 
 def _refused_reason(refused: ChampionPointer | None, serving: ChampionPointer | None) -> str:

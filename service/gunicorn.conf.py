@@ -2,7 +2,7 @@
 
 Cloud Run gives an instance 1 vCPU by default and routes up to 80 concurrent requests to it. The
 answers are precomputed bytes (well under a millisecond each), so one process with a few threads
-saturates the CPU; more workers would only multiply memory (each loads the champion and MLflow's
+saturates the CPU; more workers would only multiply memory (each loads the champion and its storage
 client) — scale out with instances instead. Both numbers can be raised per deployment:
 
 - `WEB_CONCURRENCY` — worker processes (default 1; set it to the vCPU count for instances with more).

@@ -15,6 +15,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 import requests
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST
@@ -182,6 +183,10 @@ class FakeMlflowClient:
         self.get_run(run_id).artifacts[path.name] = path.read_bytes()
         self._after("log_artifact")
 
+    def list_artifacts(self, run_id: str) -> list[SimpleNamespace]:
+        self._enter("list_artifacts")
+        return [SimpleNamespace(path=name, is_dir=False) for name in sorted(self.get_run(run_id).artifacts)]
+
     def download_artifacts(self, run_id: str, path: str, dst_path: str) -> str:
         self._enter("download_artifacts")
         data = self.get_run(run_id).artifacts.get(path)
@@ -242,6 +247,10 @@ class FakeMlflowClient:
         if (name, alias) not in self.aliases:
             raise MlflowException(f"Registered model alias {alias} not found.", INVALID_PARAMETER_VALUE)
         return self._version(name, self.aliases[(name, alias)])
+
+    def get_model_version(self, name: str, version: str) -> FakeVersion:
+        self._enter("get_model_version")
+        return self._version(name, version)
 
     def _version(self, name: str, version: str) -> FakeVersion:
         for candidate in self.versions.get(name, []):

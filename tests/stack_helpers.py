@@ -88,8 +88,7 @@ def wait_event(stack: LocalStack, function: str, timeout: float = 120, **match) 
 
 def model_versions(settings, training_key: str | None = None) -> list[int]:
     """The registered versions of the stack's model; only those carrying `training_key` if given."""
-    from gasforecast.registry import Registry
-    from gasforecast.registry_rest import quoted
+    from gasforecast.registry import Registry, quoted
 
     registry = Registry(settings)
     query = f"name = {quoted(settings.model_name)}"
@@ -114,10 +113,10 @@ def await_trainings(stack: LocalStack, message_ids, timeout: float = 300) -> Non
 
 
 def champion_version(settings) -> int | None:
-    from gasforecast import registry_rest
+    from gasforecast.registry import Registry
 
-    pointer = registry_rest.champion_pointer(settings)
-    return int(pointer.version) if pointer else None
+    champion = Registry(settings).champion()
+    return int(champion.version) if champion else None
 
 
 def elapsed_since(start: float) -> float:

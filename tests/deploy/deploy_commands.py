@@ -76,6 +76,8 @@ case "$*" in
   *"value(config.dagGcsPrefix)"*) echo gs://europe-west2-gasforecast-composer-bucket/dags; exit 0 ;;
   *"value(status.url)"*) echo https://gasforecast-service-abc123-nw.a.run.app; exit 0 ;;
   *"value(networkInterfaces[0].networkIP)"*) echo 10.10.0.23; exit 0 ;;
+  *"value(machineType.basename())"*) echo "${FAKE_MACHINE_TYPE:-e2-small}"; exit 0 ;;
+  *"value(settings.tier)"*) echo "${FAKE_SQL_TIER:-db-f1-micro}"; exit 0 ;;
   *"iam roles describe"*) [[ -z ${FAKE_ROLE_DELETED:-} ]] || { printf 'projects/p/roles/r\tTrue\n'; exit 0; } ;;
   *"get-iam-policy"*) printf '%s\n' "${FAKE_BINDINGS:-}"; exit 0 ;;
   *"channels create"*) echo projects/p/notificationChannels/4242; exit 0 ;;

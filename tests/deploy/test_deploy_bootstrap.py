@@ -82,6 +82,9 @@ def test_mlflow_is_private(bootstrap_plan):
     assert "--no-assign-ip" in sql
     [firewall] = [line for line in bootstrap_plan.splitlines() if "allow-mlflow-from-connector --network" in line]
     assert "--source-ranges=10.8.0.0/28" in firewall and "--rules=tcp:5000" in firewall
+    # One path per caller: the train function's connector, and operators through IAP; nothing else.
+    rules = [line for line in bootstrap_plan.splitlines() if "compute firewall-rules create" in line]
+    assert len(rules) == 2 and all("--target-tags=mlflow-server" in rule for rule in rules)
 
 
 def test_no_role_is_granted_project_wide_that_a_resource_binding_could_carry(bootstrap_plan):
@@ -106,6 +109,35 @@ def test_the_build_may_set_trigger_subscriptions_and_nothing_more(bootstrap_plan
     [grant] = plan_lines(bootstrap_plan, "projects", "add-iam-policy-binding",
                          "--role=projects/offline-check/roles/gasforecastTriggerSettings")
     assert flag(grant, "--member") == "serviceAccount:gasforecast-build@offline-check.iam.gserviceaccount.com"
+
+
+def test_the_build_account_has_the_documented_deploy_roles_and_no_project_wide_builder(bootstrap_plan):
+    """Google's roles for deploying Cloud Run and functions with a user-specified build account, each
+    on the narrowest resource: nothing project-wide that writes buckets or publishes to topics."""
+    build = "serviceAccount:gasforecast-build@offline-check.iam.gserviceaccount.com"
+    grants = {(argv[2], argv[argv.index("add-iam-policy-binding") + 1], flag(argv, "--role")): argv for argv in plan_lines(bootstrap_plan, "add-iam-policy-binding")
+              if f"--member={build}" in argv}
+    project = sorted(role for (kind, _, role) in grants if kind == "projects")
+    assert project == ["projects/offline-check/roles/gasforecastTriggerSettings", "roles/cloudfunctions.developer",
+                       "roles/composer.user", "roles/logging.logWriter", "roles/run.admin", "roles/storage.objectViewer"]
+    sources = grants[("projects", "offline-check", "roles/storage.objectViewer")]
+    assert flag(sources, "--condition").endswith(
+        'resource.name == "projects/_/buckets/gcf-v2-sources-PROJECT_NUMBER-europe-west2" '
+        '|| resource.name.startsWith("projects/_/buckets/gcf-v2-sources-PROJECT_NUMBER-europe-west2/")')
+    assert ("artifacts", "gasforecast", "roles/artifactregistry.writer") in grants
+    assert ("storage", "gs://offline-check_cloudbuild", "roles/storage.objectViewer") in grants
+    [submit] = plan_lines(bootstrap_plan, "builds", "submit", "--region=europe-west2")
+    assert flag(submit, "--gcs-source-staging-dir") == "gs://offline-check_cloudbuild/source"
+
+
+def test_a_rerun_removes_the_project_wide_builder_role_of_earlier_versions(fake_gcloud):
+    build = "serviceAccount:gasforecast-build@offline-check.iam.gserviceaccount.com"
+    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=f"roles/cloudbuild.builds.builder,{build}")
+    assert done.returncode == 0, done.stderr
+    [removed] = [argv for argv in calls if argv[2:4] == ["projects", "remove-iam-policy-binding"]]
+    assert flag(removed, "--member") == build and flag(removed, "--role") == "roles/cloudbuild.builds.builder"
+    done, calls = run_with_fake(fake_gcloud, "full", "identities")
+    assert not [argv for argv in calls if argv[2:4] == ["projects", "remove-iam-policy-binding"]]
 
 
 def test_a_rerun_sets_the_roles_permissions_again(fake_gcloud):
@@ -148,13 +180,20 @@ def _conditions(plan: str, bucket: str, member: str) -> dict[str, set[str]]:
     return found
 
 
-def test_train_reads_curated_and_writes_locks_and_forecasts_only(bootstrap_plan):
+def test_train_reads_curated_and_writes_locks_forecasts_and_serving_only(bootstrap_plan):
     train = "gasforecast-train@offline-check.iam.gserviceaccount.com"
     assert _conditions(bootstrap_plan, "gasforecast-data", train) == {
         "roles/storage.objectViewer": {"curated/"},
-        "roles/storage.objectUser": {"locks/", "forecasts/"},
+        "roles/storage.objectUser": {"locks/", "forecasts/", "serving/"},
     }
     assert _conditions(bootstrap_plan, "gasforecast-uploads", train) == {}
+
+
+def test_the_service_may_read_the_serving_prefix_and_nothing_else(bootstrap_plan):
+    service = "gasforecast-service@offline-check.iam.gserviceaccount.com"
+    assert _conditions(bootstrap_plan, "gasforecast-data", service) == {"roles/storage.objectViewer": {"serving/"}}
+    granted = [argv for argv in plan_lines(bootstrap_plan, "add-iam-policy-binding") if f"--member=serviceAccount:{service}" in argv]
+    assert len(granted) == 1, "one read-only grant, on one prefix"
 
 
 def test_ingest_reads_uploads_and_writes_its_data_prefixes_only(bootstrap_plan):
@@ -178,6 +217,51 @@ def test_a_rerun_removes_the_whole_bucket_grants_of_earlier_versions(fake_gcloud
     done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=conditional)
     assert done.returncode == 0, done.stderr
     assert not [argv for argv in calls if "remove-iam-policy-binding" in argv]
+
+
+def test_a_changed_condition_replaces_the_bindings_under_the_old_one(fake_gcloud):
+    """A re-run after the prefixes of a grant changed (train gained serving/) leaves no binding under
+    the old condition: the member's bindings of that role go, then the current one is granted."""
+    train = "serviceAccount:gasforecast-train@offline-check.iam.gserviceaccount.com"
+    old = f"roles/storage.objectUser,{train},train writes locks and forecasts"
+    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=old)
+    assert done.returncode == 0, done.stderr
+    [removed] = [i for i, argv in enumerate(calls) if "remove-iam-policy-binding" in argv]
+    assert calls[removed][5] == "gs://gasforecast-data" and "--all" in calls[removed]
+    assert (flag(calls[removed], "--member"), flag(calls[removed], "--role")) == (train, "roles/storage.objectUser")
+    [granted] = [i for i, argv in enumerate(calls) if "add-iam-policy-binding" in argv and f"--member={train}" in argv
+                 and "--role=roles/storage.objectUser" in argv]
+    assert removed < granted and "serving/" in " ".join(calls[granted])
+    current = old.replace("locks and forecasts", "(locks/ forecasts/ serving/)")
+    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=current)
+    assert done.returncode == 0, done.stderr
+    assert not [argv for argv in calls if "remove-iam-policy-binding" in argv]
+
+
+def test_settings_only_a_restart_changes_are_reported_with_their_fix_not_changed(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "sql", "mlflow")
+    assert done.returncode == 0 and "differ" not in done.stderr, "in step: nothing to report"
+    done, calls = run_with_fake(fake_gcloud, "full", "sql", "mlflow", FAKE_SQL_TIER="db-g1-small",
+                                FAKE_MACHINE_TYPE="e2-medium")
+    assert done.returncode == 0, done.stderr
+    assert "2 settings differ" in done.stderr
+    assert "tier (a change restarts the database) is db-g1-small, this script sets db-f1-micro: gcloud " \
+           "--project=offline-check --quiet sql instances patch gasforecast-mlflow-db --tier=db-f1-micro" in done.stderr
+    assert "machine type (change it while the VM is stopped) is e2-medium, this script sets e2-small: " in done.stderr
+    assert "compute instances set-machine-type gasforecast-mlflow --zone=europe-west2-a --machine-type=e2-small" \
+           in done.stderr
+    assert not [argv for argv in calls if "patch" in argv or "set-machine-type" in argv], "nothing restarted unasked"
+
+
+def test_a_rerun_sets_the_dead_letter_subscriptions_settings_again(fake_gcloud):
+    done, calls = run_with_fake(fake_gcloud, "full", "pubsub")
+    assert done.returncode == 0, done.stderr
+    [update] = [argv for argv in calls if argv[2:5] == ["pubsub", "subscriptions", "update"]]
+    assert update[5:] == ["retrain-requests-dead-letter-sub", "--message-retention-duration=7d",
+                          "--expiration-period=never", "--ack-deadline=60"]
+    done, calls = run_with_fake(fake_gcloud, "empty", "pubsub")
+    assert [argv[2:5] for argv in calls if argv[3:4] == ["subscriptions"] and argv[4] != "describe"] == [
+        ["pubsub", "subscriptions", "create"]]
 
 
 # ---- First deploy: grants to new accounts are retried ------------------------------------------

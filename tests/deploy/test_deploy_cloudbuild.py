@@ -128,9 +128,19 @@ def test_unit_tests_gate_every_deploy(cloudbuild):
 def test_service_deploy_flags(cloudbuild):
     found = flags(gcloud_step(cloudbuild, "deploy-service"))
     for required in ("--service-account", "--set-env-vars", "--concurrency", "--memory", "--min-instances",
-                     "--max-instances", "--allow-unauthenticated", "--vpc-connector", "--region"):
+                     "--max-instances", "--allow-unauthenticated", "--region"):
         assert required in found, required
-    assert "MLFLOW_TRACKING_URI=" in found["--set-env-vars"][0]
+    assert env_vars(found)["DATA_BUCKET"] == build_values(cloudbuild)["_DATA_BUCKET"]
+
+
+def test_the_public_service_has_no_network_path_to_mlflow(cloudbuild):
+    """MLflow has no login: the public service reads the serving pointer in the data bucket instead,
+    and has neither a VPC connector nor MLflow's address; the train function is the connector's only user."""
+    service = flags(gcloud_step(cloudbuild, "deploy-service"))
+    assert not {"--vpc-connector", "--network", "--subnet", "--vpc-egress"} & set(service)
+    assert not [name for name in env_vars(service) if name.startswith("MLFLOW")]
+    connected = [s["id"] for s in cloudbuild["steps"] if any(str(a).startswith("--vpc-connector=") for a in s["args"])]
+    assert connected == ["deploy-train"]
 
 
 def test_ingest_function_deploy_flags(cloudbuild):
@@ -259,7 +269,7 @@ def env_vars(found: dict[str, list[str]]) -> dict[str, str]:
 
 # Settings a deployment chooses; each must reach the part that reads it (docs/configuration.md).
 CHOSEN = {
-    "deploy-service": {"MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT", "MODEL_NAME", "TARGET_LABEL"},
+    "deploy-service": {"DATA_BUCKET", "TARGET_LABEL"},
     "deploy-ingest": {"UPLOADS_BUCKET", "DATA_BUCKET", "RETRAIN_TOPIC", "TARGET_COLUMN"},
     "deploy-train": {"DATA_BUCKET", "RETRAIN_TOPIC", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT", "MODEL_NAME",
                      "TARGET_COLUMN", "TARGET_UNIT"},

@@ -60,7 +60,11 @@ def test_there_are_commands_to_check(shipped_commands):
                      "--condition=^;^title=", "sql users create mlflow --instance=gasforecast-mlflow-db --flags-file=-",
                      "storage buckets remove-iam-policy-binding", "--region=europe-west2", "--region=europe-west1",
                      "builds submit /", "artifacts repositories set-cleanup-policies gasforecast ",
-                     "artifacts repositories set-cleanup-policies gcf-artifacts ", "build-sources-lifecycle.json"):
+                     "artifacts repositories add-iam-policy-binding gasforecast ",
+                     "projects remove-iam-policy-binding ", "build-sources-lifecycle.json",
+                     "sql instances patch gasforecast-mlflow-db --tier=db-f1-micro",
+                     "compute instances set-machine-type gasforecast-mlflow", "--role=roles/storage.objectUser --all",
+                     "pubsub subscriptions update retrain-requests-dead-letter-sub --message-retention-duration=7d"):
         assert any(expected in line for line in plans), expected
     assert ["functions", "deploy", "gasforecast-ingest"] in [argv[:3] for argv in shipped_commands["cloudbuild.yaml"]
                                                              if "--trigger-event-filters=bucket=gasforecast-uploads" in argv]

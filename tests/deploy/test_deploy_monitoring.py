@@ -170,9 +170,10 @@ def test_uploads_bucket_removes_strays(operations):
     assert "deleted 30 days after" in section
 
 
-def test_image_repositories_keep_recent_versions_and_drop_old_ones(bootstrap_plan, operations):
-    """Both Docker repositories (the service's, and Cloud Functions' gcf-artifacts) get the same
-    policies: the 10 newest versions stay (Keep wins over Delete), anything else goes after 30 days."""
+def test_image_repositories_keep_recent_versions_and_drop_old_ones(bootstrap_plan, operations, cloudbuild):
+    """Every image the build makes goes to the one repository (the functions' too, not to Cloud
+    Functions' default gcf-artifacts), whose policies keep the 10 newest versions (Keep wins over
+    Delete) and delete anything else after 30 days."""
     path = REPO / "deploy" / "storage" / "image-cleanup-policies.json"
     policies = {p["action"]["type"]: p for p in json.loads(path.read_text())}
     assert policies["Keep"]["mostRecentVersions"] == {"keepCount": 10}
@@ -180,9 +181,13 @@ def test_image_repositories_keep_recent_versions_and_drop_old_ones(bootstrap_pla
     repositories = [argv[5] for argv in plan_commands(bootstrap_plan)
                     if argv[2:5] == ["artifacts", "repositories", "set-cleanup-policies"]
                     and f"--policy={path}" in argv and "--no-dry-run" in argv]
-    assert sorted(repositories) == ["gasforecast", "gcf-artifacts"]
+    assert repositories == ["gasforecast"]
+    functions = [s for s in cloudbuild["steps"] if s["args"][:2] == ["functions", "deploy"]]
+    assert len(functions) == 2
+    for step in functions:
+        assert "--docker-repository=projects/$PROJECT_ID/locations/${_REGION}/repositories/${_REPOSITORY}" in step["args"]
     section = operations.split("\n## Buckets and lifecycle", 1)[1].split("\n## ", 1)[0]
-    assert "10 most recent" in section and "gcf-artifacts" in section
+    assert "10 most recent" in section and "--docker-repository" in section
 
 
 def test_uploaded_build_sources_are_deleted_after_30_days(bootstrap_plan, operations):

@@ -17,7 +17,7 @@ def bootstrap_defaults(repo) -> dict[str, str]:
     text = (repo / "scripts" / "deploy-lib.sh").read_text(encoding="utf-8")
     values: dict[str, str] = {}
     for name, default in re.findall(r"^([A-Z_]+)=\$\{\1:-(.*)\}$", text, re.MULTILINE):
-        values[name] = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], default)
+        values[name] = re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), default)
     return values
 
 
@@ -83,7 +83,7 @@ def test_build_defaults_match_the_settings_of_this_round(bootstrap_defaults, clo
     assert cloudbuild["substitutions"]["_TARGET_LABEL"] == expected["target_label"]
 
 
-def test_build_points_clients_at_the_mlflow_vm(bootstrap_defaults, cloudbuild):
+def test_build_points_training_at_the_mlflow_vm(bootstrap_defaults, cloudbuild):
     expected = f"http://{bootstrap_defaults['MLFLOW_IP']}:{bootstrap_defaults['MLFLOW_PORT']}"
     assert cloudbuild["substitutions"]["_MLFLOW_TRACKING_URI"] == expected
 

@@ -23,7 +23,7 @@ from gasforecast.forecasting.evidence import LossTest
 from gasforecast.forecasting.procedure import CandidateEvidence
 from gasforecast.forecasting.selection import NAIVE
 from gasforecast.ledger import ledger_entry
-from gasforecast.registry_rest import ChampionPointer
+from gasforecast.serving import ChampionPointer
 from gasforecast.storage import StoredObject
 from gasforecast.track_record import build_document
 from gasforecast.training import ForecastResult, TrainingRun, forecast_document, history_document
@@ -249,7 +249,7 @@ class FakeSource:
         return self.bundles[pointer.version]
 
     def fallbacks(self) -> list[ChampionPointer]:
-        """Every registered version, newest first, as the registry's version search returns them."""
+        """Every published version, newest first, as the serving prefix lists them."""
         if self.failure:
             raise self.failure
         return [ChampionPointer(version=v, run_id=self.bundles[v].run_id)

@@ -116,7 +116,7 @@ def test_a_failed_first_load_is_retried_when_due(manual_clock):
     assert cache.current().view == "1"
 
 
-def test_no_alias_means_no_champion_but_a_removed_alias_keeps_the_last_one(manual_clock):
+def test_no_pointer_means_no_champion_but_a_removed_pointer_keeps_the_last_one(manual_clock):
     source = FakeSource(make_bundle())
     source.alias = None
     cache = _cache(source, manual_clock)
@@ -131,7 +131,7 @@ def test_no_alias_means_no_champion_but_a_removed_alias_keeps_the_last_one(manua
     manual_clock.advance(15)
     cache.current()
     cache.wait_idle(5)
-    assert cache.current().view == "1" and "alias" in cache.current().last_error
+    assert cache.current().view == "1" and "pointer" in cache.current().last_error
 
 
 def test_overdue_when_no_refresh_completed_for_too_long(fake_source, manual_clock):
@@ -164,7 +164,7 @@ def test_a_fresh_instance_without_any_servable_version_has_nothing_to_serve(manu
     cache = _cache(source, manual_clock)
     assert not cache.start(timeout=5)
     snapshot = cache.current()
-    assert snapshot.view is None and "no registered version passes" in snapshot.last_error
+    assert snapshot.view is None and "no published version passes" in snapshot.last_error
 
 
 def test_a_fresh_instance_does_not_download_a_refused_version_again(manual_clock):
@@ -175,7 +175,7 @@ def test_a_fresh_instance_does_not_download_a_refused_version_again(manual_clock
     manual_clock.advance(20)
     cache.current()
     assert cache.wait_idle(5)
-    assert source.load_calls == 2 and "no registered version passes" in cache.current().last_error
+    assert source.load_calls == 2 and "no published version passes" in cache.current().last_error
     source.promote(make_bundle("3", "run-3"))
     manual_clock.advance(20)
     cache.current()

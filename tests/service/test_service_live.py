@@ -29,9 +29,9 @@ def test_real_responses_match_the_openapi_document(live_service, live_openapi, p
 
 
 def test_real_forecast_comes_from_the_registered_champion(live_service, champion):
-    from gasforecast import registry_rest
+    from gasforecast.registry import Registry
 
-    pointer = registry_rest.champion_pointer(champion)
+    pointer = Registry(champion).champion()
     body = live_service.get("/api/v1/forecast?horizon=30").json()
     assert body["model"]["run_id"] == pointer.run_id and len(body["points"]) == 30
     assert all(p["lower_95"] <= p["lower_80"] <= p["mean"] <= p["upper_80"] <= p["upper_95"] for p in body["points"])

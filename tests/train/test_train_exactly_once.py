@@ -27,8 +27,9 @@ from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.registry import Registry
 from gasforecast.sample import synthetic_history, to_csv_bytes
 from gasforecast.series_calendar import NO_HOLIDAYS
+from gasforecast.serving import ChampionPointer, PublishedChampions
 from gasforecast.track_record import MONITORING_TAG, day_index, validate_document
-from gasforecast.training import LEASE_OBJECT, ForecastResult, run_forecasting, train
+from gasforecast.training import LEASE_OBJECT, ForecastResult, roll_back, run_forecasting, train
 
 SETTINGS = Settings(nested_origins=4, max_drivers=2, forecast_horizon_max=60,
                     train_lock_wait_seconds=5)
@@ -90,7 +91,8 @@ def leave_dead_lease(bucket) -> None:
 
 
 def assert_one_promoted_version(fake, bucket, name=SETTINGS.model_name) -> str:
-    """One version, the champion, marked promoted, its run finished, and its forecast in the ledger once."""
+    """One version, the champion, marked promoted, its run finished, its forecast in the ledger once,
+    and published for the service."""
     versions = fake.model_versions(name)
     assert len(versions) == 1, [v.version for v in versions]
     (version,) = versions
@@ -100,7 +102,18 @@ def assert_one_promoted_version(fake, bucket, name=SETTINGS.model_name) -> str:
     assert run.info.status == "FINISHED" and run.data.tags[Registry.VERSION_TAG] == version.version
     assert not [r for r in fake.training_runs() if r.info.status == "RUNNING"], "a run was left RUNNING"
     assert_ledger(bucket, fake, [version.version])
+    assert_published(bucket, fake, version.version)
     return version.version
+
+
+def assert_published(bucket, fake, version: str) -> None:
+    """The serving pointer names `version`, whose published documents are its run's own."""
+    published = PublishedChampions(bucket)
+    (registered,) = [v for v in fake.model_versions(SETTINGS.model_name) if v.version == version]
+    pointer = published.pointer()
+    assert pointer == ChampionPointer(version, registered.run_id)
+    stored = json.loads(fake.runs[registered.run_id].artifacts["forecast.json"])
+    assert published.load(pointer).forecast == stored
 
 
 def assert_ledger(bucket, fake, versions: list[str]) -> None:
@@ -148,6 +161,22 @@ def test_new_data_is_a_new_key(bucket, fake, forecast_result, curated_bytes):
     bucket.write(SETTINGS.curated_object, curated_bytes, content_type="text/csv")  # a new generation
     outcome = deliver(bucket, fake, forecast_result, message_id="m-2")
     assert outcome.status == "trained" and outcome.version == "2" and fake.champion(SETTINGS.model_name) == "2"
+
+
+def test_a_rollback_serves_an_earlier_version_until_a_training_promotes_anew(bucket, fake, forecast_result,
+                                                                          curated_bytes, events):
+    deliver(bucket, fake, forecast_result)
+    bucket.write(SETTINGS.curated_object, curated_bytes, content_type="text/csv")
+    deliver(bucket, fake, forecast_result, message_id="m-2")
+    assert_published(bucket, fake, "2")
+    target = roll_back(SETTINGS, bucket, MemoryRegistry(SETTINGS, fake), "1")
+    assert target.version == "1" and fake.champion(SETTINGS.model_name) == "1"
+    assert_published(bucket, fake, "1")
+    assert bucket.read(LEASE_OBJECT) is None, "the lease is released"
+    assert [e["model_version"] for e in events("train.rolled_back")] == ["1"]
+    bucket.write(SETTINGS.curated_object, curated_bytes, content_type="text/csv")
+    deliver(bucket, fake, forecast_result, message_id="m-3")
+    assert_published(bucket, fake, "3")
 
 
 def test_a_crash_right_after_registration_is_finished_by_the_retry_with_the_same_version(
@@ -393,6 +422,7 @@ def test_an_unservable_bundle_is_never_registered_and_the_champion_stays(bucket,
     assert stored["servable"] is False and stored["band_ratio"] > stored["max_band_ratio"]
     assert validate_document(json.loads(run.artifacts["track_record.json"])), "scored even when refused"
     assert_ledger(bucket, fake, [champion.version])
+    assert_published(bucket, fake, champion.version)
     (logged,) = events("train.promotion_refused")
     assert logged["sanity"]["band_ratio"] == stored["band_ratio"] and logged["reasons"]
     runs = len(fake.runs)

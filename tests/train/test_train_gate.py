@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from gasforecast import dataset, registry_rest
+from gasforecast import dataset
 from gasforecast.forecasting import ModelConfig, ProcedureSettings, assess
 from gasforecast.forecasting.procedure import serve
 from gasforecast.messaging import RetrainRequest, utc_now_iso
@@ -64,7 +64,7 @@ def test_gate_through_mlflow_refuses_a_worse_challenger(settings, gcs_emulator, 
     outcome, served_config = _train(gated, gcs_emulator, frame)
     assert outcome.decision == "kept_champion_config"
     assert served_config == LEADING_DRIVER
-    assert int(registry_rest.champion_pointer(gated).version) == int(seeded) + 1  # refitted on the new data
+    assert int(Registry(gated).champion().version) == int(seeded) + 1  # refitted on the new data
 
 
 def test_gate_through_mlflow_promotes_a_better_challenger(settings, gcs_emulator, frame, tmp_path):

@@ -1,5 +1,6 @@
-"""The registry seam through the real MLflow server (PostgreSQL backend): exactly once after a crash,
-hostile column names, and the service's fallback over plain REST when the champion is unservable.
+"""The registry seam through the real MLflow server (PostgreSQL backend) and the serving pointer in
+the GCS emulator: exactly once after a crash, hostile column names, and the service's fallback to an
+older published version when the champion is unservable.
 
 Each test trains in-process in its own bucket, experiment and model name (tests.stack_helpers
 .isolated_settings), so the shared champion is never touched. The fast versions of these checks are
@@ -12,7 +13,7 @@ import json
 
 import pytest
 
-from gasforecast import dataset, registry_rest
+from gasforecast import dataset, serving
 from gasforecast.ledger import read_ledger
 from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.registry import Registry, safe_name
@@ -20,7 +21,6 @@ from gasforecast.sample import synthetic_history, to_csv_bytes
 from gasforecast.storage import Bucket
 from gasforecast.training import LEASE_OBJECT, handle_retrain
 from service.champion_cache import ChampionCache
-from service.registry_source import MlflowChampionSource
 from tests.fake_registry import InjectedCrash
 from tests.stack_helpers import isolated_settings, model_versions
 from tests.train.test_train_names import HOSTILE, hostile_history
@@ -74,12 +74,14 @@ def test_a_crash_right_after_registration_is_promoted_by_the_retry_with_one_vers
     assert orphans == [1], "the crashed delivery had registered its version"
     assert outcome.status == "resumed" and outcome.version == "1"
     assert model_versions(settings) == [1]
-    assert registry_rest.champion_pointer(settings).version == "1"
     client = Registry(settings).client
     (version,) = client.search_model_versions(f"name = '{settings.model_name}'")
     assert version.tags[Registry.KEY_TAG] == outcome.key and version.tags[Registry.STATE_TAG] == "promoted"
     run = client.get_run(version.run_id)
     assert run.info.status == "FINISHED" and run.data.tags[Registry.VERSION_TAG] == "1"
+    # The resumed promotion published the version for the service too.
+    published = serving.PublishedChampions(Bucket(gcs_emulator.client, settings.data_bucket))
+    assert published.pointer() == serving.ChampionPointer("1", version.run_id)
     again = _deliver(settings, gcs_emulator)
     assert again.status == "duplicate" and model_versions(settings) == [1]
     # The resumed promotion recorded the version's stored forecast in the ledger, once.
@@ -87,34 +89,31 @@ def test_a_crash_right_after_registration_is_promoted_by_the_retry_with_one_vers
     assert (entry["model_version"], entry["run_id"], entry["training_key"]) == ("1", version.run_id, outcome.key)
 
 
-def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resumed, tmp_path):
+def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resumed, gcs_emulator):
     settings, _, _ = resumed
-    client = Registry(settings).client
-    good = client.get_model_version_by_alias(settings.model_name, settings.champion_alias)
-    bundle = registry_rest.load_bundle(settings, registry_rest.champion_pointer(settings))
+    bucket = Bucket(gcs_emulator.client, settings.data_bucket)
+    published = serving.PublishedChampions(bucket)
+    good = published.pointer()
+    bundle = published.load(good)
     assert bundle.track_record is not None and bundle.track_record["status"] == "no_scores"
     bundle.forecast["points"][4]["upper_95"] = float("inf")  # what a 1e300 row once produced
-    run = client.create_run(client.get_experiment_by_name(settings.mlflow_experiment).experiment_id)
-    for name, doc in (("forecast.json", bundle.forecast), ("history.json", bundle.history)):
-        (tmp_path / name).write_text(json.dumps(doc))
-        client.log_artifact(run.info.run_id, str(tmp_path / name))
-    client.set_terminated(run.info.run_id)
-    bad = client.create_model_version(settings.model_name, source=good.source, run_id=run.info.run_id,
-                                      model_id=good.model_id or good.source.removeprefix("models:/"))
-    client.set_registered_model_alias(settings.model_name, settings.champion_alias, bad.version)
-    older = registry_rest.load_bundle(settings, registry_rest.ChampionPointer(bad.version, run.info.run_id))
-    assert older.track_record is None, "a run without track_record.json (older runs) still loads"
+    bundle.track_record = None
+    bad = serving.ChampionPointer(str(int(good.version) + 1), "unservable-run")
+    assert serving.publish(bucket, bundle, bad)
+    assert published.pointer() == bad
+    assert published.load(bad).track_record is None, "a bundle without track_record.json (older runs) still loads"
 
-    cache = ChampionCache(MlflowChampionSource(settings), build=lambda b: b.version, refresh_seconds=60)
+    cache = ChampionCache(published, build=lambda b: b.version, refresh_seconds=60)
     assert cache.start(timeout=60), "a fresh instance serves something"
     snapshot = cache.current()
     assert snapshot.view == good.version and snapshot.degraded
     assert f"version {bad.version} failed promotion sanity" in snapshot.last_error
 
-    client.delete_model_version(settings.model_name, good.version)  # nothing servable is left
-    empty = ChampionCache(MlflowChampionSource(settings), build=lambda b: b.version, refresh_seconds=60)
+    for name in bucket.list_names(f"serving/versions/{good.version}/"):  # nothing servable is left
+        bucket.delete(name)
+    empty = ChampionCache(published, build=lambda b: b.version, refresh_seconds=60)
     assert not empty.start(timeout=60)
-    assert empty.current().view is None and "no registered version passes" in empty.current().last_error
+    assert empty.current().view is None and "no published version passes" in empty.current().last_error
 
 
 def test_a_300_character_column_name_trains_through_the_real_server(settings, gcs_emulator):

@@ -1,9 +1,10 @@
 """A dataset too short to backtest is acknowledged, not retried into the dead-letter topic."""
 
-from gasforecast import dataset, registry_rest
+from gasforecast import dataset
 from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.registry import Registry
 from gasforecast.sample import synthetic_history, to_csv_bytes
+from gasforecast.serving import PublishedChampions
 from gasforecast.storage import Bucket
 from gasforecast.training import handle_retrain
 from tests.stack_helpers import isolated_settings
@@ -19,4 +20,5 @@ def test_too_little_history_is_acknowledged_without_a_run(settings, gcs_emulator
 
     assert outcome.status == "insufficient_history"
     assert Registry(isolated).client.get_experiment_by_name(isolated.mlflow_experiment) is None
-    assert registry_rest.champion_pointer(isolated) is None
+    assert Registry(isolated).champion() is None
+    assert PublishedChampions(Bucket(gcs_emulator.client, isolated.data_bucket)).pointer() is None
