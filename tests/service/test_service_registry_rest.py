@@ -69,16 +69,17 @@ def proxy():
 
 def _store(proxy: FakeArtifactProxy, run_id: str, with_track_record: bool) -> None:
     bundle = make_bundle()
-    proxy.files[run_id] = {FORECAST_ARTIFACT: json.dumps(bundle.forecast), HISTORY_ARTIFACT: json.dumps(bundle.history)}
+    proxy.files[run_id] = {FORECAST_ARTIFACT: bundle.forecast.model_dump_json(by_alias=True),
+                           HISTORY_ARTIFACT: bundle.history.model_dump_json()}
     if with_track_record:
-        proxy.files[run_id][TRACK_RECORD_ARTIFACT] = json.dumps(bundle.track_record)
+        proxy.files[run_id][TRACK_RECORD_ARTIFACT] = bundle.track_record.model_dump_json()
 
 
 def test_a_run_with_a_track_record_loads_it_with_the_bundle(proxy):
     _store(proxy, "run-new", with_track_record=True)
     bundle = registry_rest.load_bundle(proxy.settings, ChampionPointer("5", "run-new"))
     assert bundle.version == "5" and bundle.track_record is not None
-    assert bundle.track_record == json.loads(proxy.files["run-new"][TRACK_RECORD_ARTIFACT])
+    assert bundle.track_record.to_json_dict() == json.loads(proxy.files["run-new"][TRACK_RECORD_ARTIFACT])
 
 
 def test_an_older_run_without_one_loads_without_asking_for_the_missing_file(proxy):

@@ -84,7 +84,7 @@ def test_a_crash_right_after_registration_is_promoted_by_the_retry_with_one_vers
     assert again.status == "duplicate" and model_versions(settings) == [1]
     # The resumed promotion recorded the version's stored forecast in the ledger, once.
     (entry,) = read_ledger(Bucket(gcs_emulator.client, settings.data_bucket))
-    assert (entry["model_version"], entry["run_id"], entry["training_key"]) == ("1", version.run_id, outcome.key)
+    assert (entry.model_version, entry.run_id, entry.training_key) == ("1", version.run_id, outcome.key)
 
 
 def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resumed, tmp_path):
@@ -92,10 +92,11 @@ def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resu
     client = Registry(settings).client
     good = client.get_model_version_by_alias(settings.model_name, settings.champion_alias)
     bundle = registry_rest.load_bundle(settings, registry_rest.champion_pointer(settings))
-    assert bundle.track_record is not None and bundle.track_record["status"] == "no_scores"
-    bundle.forecast["points"][4]["upper_95"] = float("inf")  # what a 1e300 row once produced
+    assert bundle.track_record is not None and bundle.track_record.status == "no_scores"
+    forecast = bundle.forecast.to_json_dict()
+    forecast["points"][4]["upper_95"] = 1e300  # finite, so it parses; what a 1e300 row once produced
     run = client.create_run(client.get_experiment_by_name(settings.mlflow_experiment).experiment_id)
-    for name, doc in (("forecast.json", bundle.forecast), ("history.json", bundle.history)):
+    for name, doc in (("forecast.json", forecast), ("history.json", bundle.history.to_json_dict())):
         (tmp_path / name).write_text(json.dumps(doc))
         client.log_artifact(run.info.run_id, str(tmp_path / name))
     client.set_terminated(run.info.run_id)
