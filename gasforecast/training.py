@@ -37,12 +37,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, cast
 
+from pydantic import ValidationError
+
 import gasforecast
 from gasforecast import dataset, ledger, sanity, track_record
 from gasforecast.bundle import (FORECAST_ARTIFACT, HISTORY_ARTIFACT, TRACK_RECORD_ARTIFACT, ForecastBundle,
                                is_finite_number)
 from gasforecast.config import Settings, parse_lags
-from gasforecast.documents import (Backtest, Calendar, DataInfo, Decision, Evaluation, ForecastDocument, ForecastPoint,
+from gasforecast.documents import (POINT_FIELDS, Backtest, Calendar, DataInfo, Decision, Evaluation, ForecastDocument, ForecastPoint,
                                    HistoryDocument, HistoryPoint, ModelInfo, Sanity, TrainingWindow)
 from gasforecast.errors import TransientError
 from gasforecast.lease import Lease
@@ -434,6 +436,16 @@ def _iso_date(value: Any) -> str:
     return value.date().isoformat() if hasattr(value, "date") else str(value)
 
 
+def _forecast_points(records: list[dict[str, Any]]) -> list[ForecastPoint]:
+    """The fitted forecast's points, validated. A forecast with a non-finite value cannot be a valid
+    document; promotion sanity refuses it, so its points are kept as computed (unvalidated) for the refusal
+    to judge and for the refused run to log (a non-finite value is written as null); it is never served."""
+    try:
+        return [ForecastPoint.model_validate(record, strict=False) for record in records]
+    except ValidationError:
+        return [ForecastPoint.model_construct(**{name: record[name] for name in POINT_FIELDS}) for record in records]
+
+
 def forecast_document(training: TrainingRun) -> ForecastDocument:
     """forecast.json (docs/api.md#bundle), without `sanity`, which is judged on this very document."""
     settings, result, frame = training.settings, training.result, training.frame
@@ -452,7 +464,7 @@ def forecast_document(training: TrainingRun) -> ForecastDocument:
                       calendar=cast(Calendar, fitted.calendar)),
         training_window=TrainingWindow(start=_iso_date(fitted.train_start), end=_iso_date(fitted.train_end)),
         horizon_max=settings.forecast_horizon_max,
-        points=[ForecastPoint.model_validate(point, strict=False) for point in fitted.points_records()],
+        points=_forecast_points(fitted.points_records()),
         backtest=Backtest.model_validate({
             "kind": "stretch",
             "horizons": list(report.horizons),

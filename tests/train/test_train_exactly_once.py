@@ -284,7 +284,7 @@ def test_the_next_training_scores_the_served_forecast_and_ships_the_track_record
     assert events("track_record.scored")[-1]["scored_points"] == len(SETTINGS.backtest_horizons)
 
     history = monitoring_run(fake).data.history
-    assert history["live.h30.all.points"] == [(day_index(origin), 0.0), (day_index(track["data_through"]), 1.0)]
+    assert history["live.h30.all.points"] == [(day_index(origin), 0.0), (day_index(track.data_through), 1.0)]
     again = deliver(bucket, fake, later_result, message_id="m-3")  # a redelivered promotion
     assert again.status == "duplicate" and again.version == second.version
     assert_ledger(bucket, fake, [first.version, second.version])
