@@ -51,9 +51,11 @@ class Document(BaseModel):
 
     # The generated schema describes what is written: every field with a default is written too (bar
     # those `exclude_if` leaves out), and no other field.
+    # Validators are built on first use (defer_build), not at import: a part builds only the documents it
+    # reads, which keeps the service's cold start short.
     model_config = ConfigDict(strict=True, frozen=True, populate_by_name=True, extra="ignore",
                               json_schema_serialization_defaults_required=True,
-                              json_schema_extra={"additionalProperties": False})
+                              json_schema_extra={"additionalProperties": False}, defer_build=True)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The document as JSON values, field names as written (`q2.5`, `class`)."""

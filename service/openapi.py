@@ -8,6 +8,7 @@ responses against the document with `jsonschema`.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
@@ -19,14 +20,13 @@ API_VERSION = "1.0.0"
 _COMPONENT = "#/components/schemas/{model}"
 
 
-def _components() -> dict[str, Any]:
+@functools.cache
+def components() -> dict[str, Any]:
     """Every answer's schema and the schemas they refer to, generated from `service.schemas` (as the
-    answers are serialised: aliases such as `class` and `q2.5`, fields a writer leaves out not required)."""
+    answers are serialised: aliases such as `class` and `q2.5`, fields a writer leaves out not required).
+    Generated when first asked for, not at import: it is not on the service's cold start."""
     _, document = models_json_schema([(model, "serialization") for model in RESPONSES], ref_template=_COMPONENT)
     return document["$defs"]
-
-
-SCHEMAS: dict[str, Any] = _components()
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -120,5 +120,5 @@ def openapi_document(horizon_max: int, history_days_default: int, history_days_m
             "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {
                 "200": {"description": "OpenAPI 3.1"}, "400": _BAD_REQUEST}}},
         },
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": components()},
     }

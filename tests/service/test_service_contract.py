@@ -14,7 +14,7 @@ from service_fakes import FakeSource, make_bundle, rewritten
 from gasforecast.bundle import ForecastBundle
 from gasforecast.documents import ForecastPoint, TrackRecordPoint
 from service.app import create_app
-from service.openapi import SCHEMAS
+from service.openapi import components
 from service.schemas import RESPONSES
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "bundle_v1_schema1.json"
@@ -88,11 +88,12 @@ def test_an_answer_that_departs_from_the_generated_schema_fails(unit_settings, p
 
 def test_the_components_are_generated_from_the_models():
     """One definition per field: a field of the models is in the schema, and the schema has no other."""
-    assert {model.__name__ for model in RESPONSES} <= set(SCHEMAS)
-    assert set(SCHEMAS["ForecastPoint"]["properties"]) == set(ForecastPoint.model_fields)
-    point = SCHEMAS["ServedTrackRecordPoint"]
+    schemas = components()
+    assert {model.__name__ for model in RESPONSES} <= set(schemas)
+    assert set(schemas["ForecastPoint"]["properties"]) == set(ForecastPoint.model_fields)
+    point = schemas["ServedTrackRecordPoint"]
     assert set(point["properties"]) == set(TrackRecordPoint.model_fields) | {"revised_after_scoring"}
-    assert "q2.5" in SCHEMAS["Quantiles"]["properties"] and "class" in SCHEMAS["CardModel"]["properties"]
+    assert "q2.5" in schemas["Quantiles"]["properties"] and "class" in schemas["CardModel"]["properties"]
 
 
 def test_a_price_revised_after_scoring_is_shown_on_the_api_and_the_page(unit_settings):
