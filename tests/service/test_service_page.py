@@ -15,6 +15,7 @@ import pytest
 from service_fakes import FakeSource, make_bundle, rewritten
 
 from gasforecast.config import Settings
+from gasforecast.documents import ModelSpec
 from service.app import create_app
 from service.chart import PLOT_HEIGHT, PLOT_WIDTH, Scale, decimals_for, format_number, line, nice_ticks
 from service.page import describe_model
@@ -147,7 +148,8 @@ def test_no_cell_of_the_page_is_left_empty(page):
     (None, "var[x]"),
 ])
 def test_the_served_configuration_is_described_in_words(config, words):
-    assert describe_model(config, "var[x]") == words
+    spec = ModelSpec.model_validate(config) if config is not None else None  # forecast.json's model.config
+    assert describe_model(spec, "var[x]") == words
 
 
 def test_every_csv_link_on_the_page_answers_a_csv(service_client, page):
