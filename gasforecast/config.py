@@ -1,6 +1,7 @@
 """One place that reads the environment (12-factor), so every part agrees on names and defaults.
 
-Each variable is documented in docs/configuration.md; keep that page in step with `Settings`.
+Each variable is documented in docs/configuration.md; tests/deploy/test_deploy_configuration_doc.py
+checks that page against `Settings` (names and defaults).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Mapping, get_args, get_type_hints
 
 if TYPE_CHECKING:
     from gasforecast.revisions import RevisionLimits
@@ -36,61 +37,70 @@ def parse_lags(text: str) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Runtime configuration, read from the environment by `load_settings`."""
+class Env:
+    """The environment variable a `Settings` field is read from (in the field's `Annotated` type)."""
 
-    project: str = "gasforecast-local"
-    uploads_bucket: str = "gasforecast-uploads"
-    data_bucket: str = "gasforecast-data"
-    artifact_bucket: str = "gasforecast-artifacts"
-    retrain_topic: str = "retrain-requests"
-    mlflow_tracking_uri: str = "http://127.0.0.1:5000"
-    mlflow_experiment: str = "uk-gas-price"
-    model_name: str = "uk-gas-price-forecaster"
-    champion_alias: str = "champion"
-    target_column: str = "uk_gas_price"
-    target_unit: str = "pence/therm"
-    target_label: str = "UK gas price"  # the hub or contract shown on the page, e.g. "NBP front-month"
-    forecast_horizon_max: int = 90
+    name: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration, read from the environment by `load_settings`: each field names its variable
+    (`Env`) and is read by its type; the default is the field's."""
+
+    project: Annotated[str, Env("GOOGLE_CLOUD_PROJECT")] = "gasforecast-local"
+    uploads_bucket: Annotated[str, Env("UPLOADS_BUCKET")] = "gasforecast-uploads"
+    data_bucket: Annotated[str, Env("DATA_BUCKET")] = "gasforecast-data"
+    artifact_bucket: Annotated[str, Env("ARTIFACT_BUCKET")] = "gasforecast-artifacts"
+    retrain_topic: Annotated[str, Env("RETRAIN_TOPIC")] = "retrain-requests"
+    mlflow_tracking_uri: Annotated[str, Env("MLFLOW_TRACKING_URI")] = "http://127.0.0.1:5000"
+    mlflow_experiment: Annotated[str, Env("MLFLOW_EXPERIMENT")] = "uk-gas-price"
+    model_name: Annotated[str, Env("MODEL_NAME")] = "uk-gas-price-forecaster"
+    champion_alias: Annotated[str, Env("CHAMPION_ALIAS")] = "champion"
+    target_column: Annotated[str, Env("TARGET_COLUMN")] = "uk_gas_price"
+    target_unit: Annotated[str, Env("TARGET_UNIT")] = "pence/therm"
+    target_label: Annotated[str, Env("TARGET_LABEL")] = "UK gas price"  # the hub or contract shown on the page, e.g. "NBP front-month"
+    forecast_horizon_max: Annotated[int, Env("FORECAST_HORIZON_MAX")] = 90
     # Data contract limits.
-    max_upload_bytes: int = 50 * 1024 * 1024
-    max_columns: int = 50
+    max_upload_bytes: Annotated[int, Env("MAX_UPLOAD_BYTES")] = 50 * 1024 * 1024
+    max_columns: Annotated[int, Env("MAX_COLUMNS")] = 50
     # Growth of the curated dataset (docs/data-contract.md#limits-on-growth): the earliest date a row may
     # carry (ISO date) and the most value columns (target and drivers) the curated dataset may hold.
-    earliest_date: str = "2000-01-01"
-    max_curated_columns: int = 50
+    earliest_date: Annotated[str, Env("EARLIEST_DATE")] = "2000-01-01"
+    max_curated_columns: Annotated[int, Env("MAX_CURATED_COLUMNS")] = 50
     # Revisions of curated values (docs/data-contract.md#revisions): beyond these an upload is held.
-    revision_max_change: float = 0.10  # relative change of one value
-    revision_tolerance: float = 0.005  # changes up to this are not material (rounding, settlement fixes)
-    revision_max_cells: int = 10  # material revisions of one column in one upload ...
-    revision_max_share: float = 0.05  # ... or this share of its curated values when fewer (at least 1)
-    revision_max_age_days: int = 31  # values older than this before the last curated date are not revised
+    revision_max_change: Annotated[float, Env("REVISION_MAX_CHANGE")] = 0.10  # relative change of one value
+    revision_tolerance: Annotated[float, Env("REVISION_TOLERANCE")] = 0.005  # changes up to this are not material (rounding, settlement fixes)
+    revision_max_cells: Annotated[int, Env("REVISION_MAX_CELLS")] = 10  # material revisions of one column in one upload ...
+    revision_max_share: Annotated[float, Env("REVISION_MAX_SHARE")] = 0.05  # ... or this share of its curated values when fewer (at least 1)
+    revision_max_age_days: Annotated[int, Env("REVISION_MAX_AGE_DAYS")] = 31  # values older than this before the last curated date are not revised
     # The training procedure (docs/model.md#procedure): scored horizons (steps of the series' calendar),
     # and the nested figures each training ships: that many origins, that many rows apart.
-    backtest_horizons: tuple[int, ...] = (1, 7, 14, 30)
-    nested_origins: int = 12
-    nested_step_rows: int = 22
-    training_window_years: float = 0.0  # 0 means all history
-    max_training_years: float = 10.0  # trailing years of the curated history training reads; 0 means all
-    max_drivers: int = 3
+    backtest_horizons: Annotated[tuple[int, ...], Env("BACKTEST_HORIZONS")] = (1, 7, 14, 30)
+    nested_origins: Annotated[int, Env("NESTED_ORIGINS")] = 12
+    nested_step_rows: Annotated[int, Env("NESTED_STEP_ROWS")] = 22
+    training_window_years: Annotated[float, Env("TRAINING_WINDOW_YEARS")] = 0.0  # 0 means all history
+    # Trailing years of the curated history a training reads (docs/operations.md); 0 means all.
+    max_training_years: Annotated[float, Env("MAX_TRAINING_YEARS")] = 10.0
+    max_drivers: Annotated[int, Env("MAX_DRIVERS")] = 3
     # Publication lags beyond the default (docs/data-contract.md#publication-lags): "column=days,…".
-    driver_publication_lags: str = "none"
+    driver_publication_lags: Annotated[str, Env("DRIVER_PUBLICATION_LAGS")] = "none"
     # Training coordination (docs/operations.md#training-lease-and-recovery): how long a delivery waits
     # for another training to finish, and how long a dead trainer's lease blocks the others (a live
     # trainer renews it every TTL/4). Budget: wait + training (<= 180 s) < the function's 540 s timeout.
-    train_lock_wait_seconds: float = 300.0
-    train_lock_ttl_seconds: float = 60.0
+    train_lock_wait_seconds: Annotated[float, Env("TRAIN_LOCK_WAIT_SECONDS")] = 300.0
+    train_lock_ttl_seconds: Annotated[float, Env("TRAIN_LOCK_TTL_SECONDS")] = 60.0
     # The train function's timeout as deployed (cloudbuild.yaml --timeout): no request lasts longer, so
     # a lease is renewed no longer than this (a trainer stuck past its request stops blocking the others).
-    train_timeout_seconds: float = 540.0
+    train_timeout_seconds: Annotated[float, Env("TRAIN_TIMEOUT_SECONDS")] = 540.0
     # Forced retrains (docs/operations.md#retrain-by-hand): at most one forced version per training key
     # in this many seconds; a forced message within it is trained as an ordinary one (usually a duplicate).
-    force_min_interval_seconds: float = 3600.0
+    force_min_interval_seconds: Annotated[float, Env("FORCE_MIN_INTERVAL_SECONDS")] = 3600.0
     # Service: how often the champion pointer is re-checked (seconds).
-    champion_refresh_seconds: float = 15.0
-    history_days_default: int = 365
+    champion_refresh_seconds: Annotated[float, Env("CHAMPION_REFRESH_SECONDS")] = 15.0
+    history_days_default: Annotated[int, Env("HISTORY_DAYS_DEFAULT")] = 365
     # Data older than this many days is reported as stale (page, /readyz).
-    stale_after_days: int = 7
+    stale_after_days: Annotated[int, Env("STALE_AFTER_DAYS")] = 7
 
     @property
     def curated_object(self) -> str:
@@ -120,73 +130,49 @@ class Settings:
         return f"{self.mlflow_experiment}-monitoring"
 
 
-_ENV_NAMES = {
-    "project": "GOOGLE_CLOUD_PROJECT",
-    "uploads_bucket": "UPLOADS_BUCKET",
-    "data_bucket": "DATA_BUCKET",
-    "artifact_bucket": "ARTIFACT_BUCKET",
-    "retrain_topic": "RETRAIN_TOPIC",
-    "mlflow_tracking_uri": "MLFLOW_TRACKING_URI",
-    "mlflow_experiment": "MLFLOW_EXPERIMENT",
-    "model_name": "MODEL_NAME",
-    "champion_alias": "CHAMPION_ALIAS",
-    "target_column": "TARGET_COLUMN",
-    "target_unit": "TARGET_UNIT",
-    "target_label": "TARGET_LABEL",
-    "forecast_horizon_max": "FORECAST_HORIZON_MAX",
-    "max_upload_bytes": "MAX_UPLOAD_BYTES",
-    "max_columns": "MAX_COLUMNS",
-    "earliest_date": "EARLIEST_DATE",
-    "max_curated_columns": "MAX_CURATED_COLUMNS",
-    "revision_max_change": "REVISION_MAX_CHANGE",
-    "revision_tolerance": "REVISION_TOLERANCE",
-    "revision_max_cells": "REVISION_MAX_CELLS",
-    "revision_max_share": "REVISION_MAX_SHARE",
-    "revision_max_age_days": "REVISION_MAX_AGE_DAYS",
-    "backtest_horizons": "BACKTEST_HORIZONS",
-    "nested_origins": "NESTED_ORIGINS",
-    "nested_step_rows": "NESTED_STEP_ROWS",
-    "training_window_years": "TRAINING_WINDOW_YEARS",
-    "max_training_years": "MAX_TRAINING_YEARS",
-    "max_drivers": "MAX_DRIVERS",
-    "driver_publication_lags": "DRIVER_PUBLICATION_LAGS",
-    "train_lock_wait_seconds": "TRAIN_LOCK_WAIT_SECONDS",
-    "train_lock_ttl_seconds": "TRAIN_LOCK_TTL_SECONDS",
-    "train_timeout_seconds": "TRAIN_TIMEOUT_SECONDS",
-    "force_min_interval_seconds": "FORCE_MIN_INTERVAL_SECONDS",
-    "champion_refresh_seconds": "CHAMPION_REFRESH_SECONDS",
-    "history_days_default": "HISTORY_DAYS_DEFAULT",
-    "stale_after_days": "STALE_AFTER_DAYS",
-}
+@dataclass(frozen=True)
+class _Variable:
+    """One environment variable as the settings declare it: its name, its field and how its text is read."""
+
+    name: str
+    field: str
+    parse: Callable[[str], Any]
+
+
+_PARSERS: dict[Any, Callable[[str], Any]] = {str: str, int: int, float: float, tuple[int, ...]: _int_tuple}
+
+
+def _declared() -> tuple[_Variable, ...]:
+    """The variables, from the `Env` annotation of each `Settings` field (the one table of names)."""
+    hints = get_type_hints(Settings, include_extras=True)
+    variables = []
+    for field in fields(Settings):
+        kind, *extras = get_args(hints[field.name])
+        (env,) = [extra for extra in extras if isinstance(extra, Env)]
+        variables.append(_Variable(env.name, field.name, _PARSERS[kind]))
+    return tuple(variables)
+
+
+VARIABLES = _declared()
 
 
 def env_names() -> dict[str, str]:
     """Field name → environment variable, for docs and for the local stack."""
-    return dict(_ENV_NAMES)
+    return {variable.field: variable.name for variable in VARIABLES}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build `Settings` from the environment; unset or empty variables keep their defaults."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for field in fields(Settings):
-        raw = environ.get(_ENV_NAMES[field.name], "").strip()
+    for variable in VARIABLES:
+        raw = environ.get(variable.name, "").strip()
         if not raw:
             continue
-        default = getattr(Settings, field.name)
         try:
-            if isinstance(default, tuple):
-                values[field.name] = _int_tuple(raw)
-            elif isinstance(default, bool):
-                values[field.name] = raw.lower() in {"1", "true", "yes"}
-            elif isinstance(default, int):
-                values[field.name] = int(raw)
-            elif isinstance(default, float):
-                values[field.name] = float(raw)
-            else:
-                values[field.name] = raw
+            values[variable.field] = variable.parse(raw)
         except ValueError as exc:
-            raise ValueError(f"{_ENV_NAMES[field.name]}={raw!r} is not valid: {exc}") from exc
+            raise ValueError(f"{variable.name}={raw!r} is not valid: {exc}") from exc
     settings = Settings(**values)
     if settings.forecast_horizon_max < max(settings.backtest_horizons):
         raise ValueError("FORECAST_HORIZON_MAX must be at least the largest backtest horizon")

@@ -1,4 +1,7 @@
-"""CloudEvents in, plain values out: the only place that knows the event shapes.
+"""CloudEvents in, typed values out: the only place that knows the event shapes.
+
+The functions turn the CloudEvent they receive into an `IncomingEvent` first thing (`from_cloud_event`),
+so nothing past their entry point sees a raw event or dict.
 
 Ingest receives either a direct Cloud Storage event (GCP: Eventarc `object.v1.finalized`, the object
 resource as data) or a GCS notification routed through Pub/Sub (locally: fake-gcs-server → Pub/Sub
@@ -10,8 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from gasforecast.messaging import (
     MAX_MESSAGE_BYTES,
@@ -21,6 +24,9 @@ from gasforecast.messaging import (
     parse_retrain_request,
     require_curated_dataset,
 )
+
+if TYPE_CHECKING:
+    from cloudevents.abstract import AnyCloudEvent
 
 STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -35,72 +41,112 @@ class ObjectRef:
     size: int | None = None  # bytes, when the event says (lets ingest refuse a huge object unread)
 
 
-def _generation(value: Any) -> int | None:
+@dataclass(frozen=True)
+class PushedMessage:
+    """The Pub/Sub message a push event carries: its id, its data as pushed (base64 text) and attributes."""
+
+    message_id: str | None
+    data: Any  # checked when decoded: a hostile publisher may send anything here
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """A CloudEvent as a function receives it, read once at the edge into typed values.
+
+    `storage_object` is the object resource of a direct storage event; `message` the Pub/Sub message
+    of a push event (None when the event has none, e.g. a malformed push).
+    """
+
+    id: str
+    type: str
+    storage_object: dict[str, str | None] | None = None
+    message: PushedMessage | None = None
+
+    @property
+    def message_id(self) -> str | None:
+        """The Pub/Sub message id, for logs (None when the event has no message)."""
+        return self.message.message_id if self.message is not None else None
+
+    @classmethod
+    def from_cloud_event(cls, event: AnyCloudEvent) -> IncomingEvent:
+        """Read what the pipeline uses of `event`; anything missing or of the wrong type reads as absent."""
+        data = event.get_data()
+        event_id, event_type = str(event["id"]), str(event["type"])
+        if not isinstance(data, dict):
+            return cls(event_id, event_type)
+        if event_type == STORAGE_FINALIZED:
+            resource = {key: _text(data.get(key)) for key in ("bucket", "name", "generation", "size")}
+            return cls(event_id, event_type, storage_object=resource)
+        message = data.get("message")
+        if not isinstance(message, dict):
+            return cls(event_id, event_type)
+        attributes = message.get("attributes")
+        pushed = PushedMessage(
+            message_id=_text(message.get("messageId") or message.get("message_id")),
+            data=message.get("data"),
+            attributes={str(k): str(v) for k, v in attributes.items()} if isinstance(attributes, dict) else {},
+        )
+        return cls(event_id, event_type, message=pushed)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _generation(value: str | None) -> int | None:
     try:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
 
 
-def _object_size(message: dict) -> int | None:
+def _object_size(message: PushedMessage) -> int | None:
     """The `size` of the object resource a GCS notification carries as its data, if readable."""
     try:
-        resource = json.loads(base64.b64decode(message.get("data") or "", validate=True))
+        resource = json.loads(base64.b64decode(message.data or "", validate=True))
     except (ValueError, TypeError, RecursionError):
         return None
-    return _generation(resource.get("size")) if isinstance(resource, dict) else None
+    return _generation(_text(resource.get("size"))) if isinstance(resource, dict) else None
 
 
-def _pubsub_message(event) -> dict:
-    data = event.get_data() or {}
-    message = data.get("message") if isinstance(data, dict) else None
-    if not isinstance(message, dict):
-        raise MalformedMessage("Pub/Sub event without a message")
-    return message
-
-
-def storage_object_from_event(event) -> ObjectRef | None:
+def storage_object_from_event(event: IncomingEvent) -> ObjectRef | None:
     """The finalized object an event is about, or None when the event is not an object finalize."""
-    event_type = event["type"]
-    if event_type == STORAGE_FINALIZED:
-        data = event.get_data() or {}
-        return ObjectRef(data.get("bucket", ""), data.get("name", ""), _generation(data.get("generation")), event["id"],
-                         _generation(data.get("size")))
-    if event_type == PUBSUB_PUBLISHED:
-        message = _pubsub_message(event)
-        attributes = message.get("attributes") or {}
+    if event.type == STORAGE_FINALIZED:
+        resource = event.storage_object or {}
+        return ObjectRef(resource.get("bucket") or "", resource.get("name") or "",
+                         _generation(resource.get("generation")), event.id, _generation(resource.get("size")))
+    if event.type == PUBSUB_PUBLISHED:
+        message = event.message
+        if message is None:
+            raise MalformedMessage("Pub/Sub event without a message")
+        attributes = message.attributes
         if attributes.get("eventType") != "OBJECT_FINALIZE":
             return None
         return ObjectRef(
             attributes.get("bucketId", ""),
             attributes.get("objectId", ""),
             _generation(attributes.get("objectGeneration")),
-            message.get("messageId") or message.get("message_id") or event["id"],
+            message.message_id or event.id,
             _object_size(message),
         )
     return None
 
 
-def message_id_of(event) -> str | None:
-    """The Pub/Sub message id of a push event, for logs (None when the event has no message)."""
-    data = event.get_data()
-    message = data.get("message") if isinstance(data, dict) else None
-    return (message.get("messageId") or message.get("message_id")) if isinstance(message, dict) else None
-
-
-def retrain_request_from_event(event, *, curated_uri: str) -> tuple[RetrainRequest, str | None]:
+def retrain_request_from_event(event: IncomingEvent, *, curated_uri: str) -> tuple[RetrainRequest, str | None]:
     """The retrain request of a push event and its Pub/Sub message id.
 
     Raises `MalformedMessage` when it breaks the contract (including the size and nesting bounds,
     checked before anything is decoded or parsed) and `RefusedMessage` when it names a dataset other
     than `curated_uri`. Both are permanent: the caller acknowledges the message once.
     """
-    if event["type"] != PUBSUB_PUBLISHED:
-        raise MalformedMessage(f"unexpected event type {event['type']!r}")
-    message = _pubsub_message(event)
-    message_id = message_id_of(event)
+    if event.type != PUBSUB_PUBLISHED:
+        raise MalformedMessage(f"unexpected event type {event.type!r}")
+    if event.message is None:
+        raise MalformedMessage("Pub/Sub event without a message")
+    message_id = event.message_id
     try:
-        request = parse_retrain_request(_message_data(message))
+        request = parse_retrain_request(_message_data(event.message))
         require_curated_dataset(request, curated_uri)
     except MalformedMessage as exc:
         raise MalformedMessage(f"message {message_id}: {exc}") from exc
@@ -109,9 +155,9 @@ def retrain_request_from_event(event, *, curated_uri: str) -> tuple[RetrainReque
     return request, message_id
 
 
-def _message_data(message: dict) -> bytes:
+def _message_data(message: PushedMessage) -> bytes:
     """The decoded data, refused unread when its base64 text is already over the size bound."""
-    encoded = message.get("data") or ""
+    encoded = message.data or ""
     if not isinstance(encoded, str):
         raise MalformedMessage("data is not a base64 string")
     if len(encoded) > (MAX_MESSAGE_BYTES + 2) // 3 * 4:

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from gasforecast.bundle import CALENDARS, POINT_FIELDS, ForecastBundle, is_finite_number
+from pydantic import ValidationError
+
+from gasforecast.bundle import ForecastBundle
+from gasforecast.documents import FirstPrices, LedgerEntry, LedgerPoint
 from gasforecast.logs import get_logger
 from gasforecast.storage import ObjectStore, PreconditionFailed
 
@@ -58,32 +61,35 @@ def entry_name(data_through: Any, version: Any, run_id: Any) -> str:
     return f"{LEDGER_PREFIX}{_iso_date(data_through)}_v{int(version):06d}_{run_id}.json"
 
 
-def ledger_entry(bundle: ForecastBundle, training_key: str | None, *, recorded_at: datetime | None = None) -> dict:
+def _utc_stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def ledger_entry(bundle: ForecastBundle, training_key: str | None, *,
+                 recorded_at: datetime | None = None) -> LedgerEntry:
     """The entry for a promoted bundle (its `version` must be set)."""
     if bundle.version is None:
         raise ValueError("a ledger entry needs the registered model version")
     forecast = bundle.forecast
-    history = bundle.history.get("points") or []
+    history = bundle.history.points
     if not history:
         raise ValueError("the bundle has no history, so the price at the forecast's origin is unknown")
-    recorded = (recorded_at or datetime.now(timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return {
-        "schema_version": ENTRY_SCHEMA_VERSION,
-        "model_version": str(bundle.version),
-        "run_id": bundle.run_id,
-        "training_key": training_key,
-        "model_label": forecast["model"]["label"],
-        "trained_at": forecast["trained_at"],
-        "recorded_at": recorded,
-        "target": forecast["target"],
-        "unit": forecast["unit"],
-        "calendar": bundle.calendar,
-        "data_through": _iso_date(forecast["data"]["last_date"]),
+    return LedgerEntry(
+        model_version=str(bundle.version),
+        run_id=bundle.run_id,
+        training_key=training_key,
+        model_label=forecast.model.label,
+        trained_at=forecast.trained_at,
+        recorded_at=_utc_stamp(recorded_at or datetime.now(timezone.utc)),
+        target=forecast.target,
+        unit=forecast.unit,
+        calendar=bundle.calendar,
+        data_through=forecast.data.last_date,
         # The "no change" forecast from this origin: the last price known when the forecast was made.
-        "origin_value": float(history[-1]["value"]),
-        "points": [{"step": step, **{name: point[name] for name in POINT_FIELDS}}
-                   for step, point in enumerate(forecast["points"], start=1)],
-    }
+        origin_value=history[-1].value,
+        points=[LedgerPoint(step=step, **dict(point.model_copy(update={"quantiles": None})))
+                for step, point in enumerate(forecast.points, start=1)],
+    )
 
 
 def record_served_forecast(bucket: ObjectStore, bundle: ForecastBundle, training_key: str | None) -> LedgerWrite:
@@ -93,42 +99,32 @@ def record_served_forecast(bucket: ObjectStore, bundle: ForecastBundle, training
     bucket is unreachable, so the delivery is retried.
     """
     entry = ledger_entry(bundle, training_key)
-    name = entry_name(entry["data_through"], entry["model_version"], entry["run_id"])
-    ids = {"object": bucket.uri(name), "model_version": entry["model_version"], "run_id": entry["run_id"],
+    name = entry_name(entry.data_through, entry.model_version, entry.run_id)
+    ids = {"object": bucket.uri(name), "model_version": entry.model_version, "run_id": entry.run_id,
            "training_key": training_key}
     try:
-        bucket.write(name, json.dumps(entry, allow_nan=False).encode("utf-8"), content_type="application/json",
+        bucket.write(name, entry.model_dump_json(by_alias=True).encode("utf-8"), content_type="application/json",
                      if_generation_match=0)
     except PreconditionFailed:
         log.info("ledger.already_recorded", **ids)
         return LedgerWrite(name, created=False)
-    log.info("ledger.recorded", data_through=entry["data_through"], points=len(entry["points"]), **ids)
+    log.info("ledger.recorded", data_through=entry.data_through, points=len(entry.points), **ids)
     return LedgerWrite(name, created=True)
 
 
-def parse_entry(data: bytes) -> dict:
+def parse_entry(data: bytes) -> LedgerEntry:
     """A ledger entry read back, checked field by field (ValueError when it is not one)."""
-    entry = json.loads(data)
-    if not isinstance(entry, dict) or entry.get("schema_version") != ENTRY_SCHEMA_VERSION:
-        raise ValueError("not a ledger entry of schema version 1")
-    entry_name(entry.get("data_through"), entry.get("model_version"), entry.get("run_id"))  # validates all three
-    if entry.get("calendar") not in CALENDARS or not isinstance(entry.get("target"), str):
-        raise ValueError("calendar or target missing")
-    if not is_finite_number(entry.get("origin_value")):
-        raise ValueError("origin_value is not a number")
-    points = entry.get("points")
-    if not isinstance(points, list) or not points:
-        raise ValueError("no points")
-    for step, point in enumerate(points, start=1):
-        if not isinstance(point, dict) or point.get("step") != step:
+    try:
+        entry = LedgerEntry.model_validate_json(data)
+    except ValidationError as exc:
+        raise ValueError(f"not a ledger entry of schema version 1: {exc.errors()[0]['msg']}") from exc
+    for step, point in enumerate(entry.points, start=1):
+        if point.step != step:
             raise ValueError(f"point {step} is out of order")
-        _iso_date(point.get("date"))
-        if not all(is_finite_number(point.get(name)) for name in POINT_FIELDS[1:]):
-            raise ValueError(f"point {step} has a missing or non-finite value")
     return entry
 
 
-def read_ledger(bucket: ObjectStore) -> list[dict]:
+def read_ledger(bucket: ObjectStore) -> list[LedgerEntry]:
     """Every readable entry, ordered by data-through date and model version.
 
     An object that is not a valid entry is skipped with a warning (`ledger.entry_unreadable`): one
@@ -143,31 +139,22 @@ def read_ledger(bucket: ObjectStore) -> list[dict]:
             continue
         try:
             entries.append(parse_entry(item.data))
-        except (ValueError, TypeError) as exc:
+        except ValueError as exc:
             log.warning("ledger.entry_unreadable", object=bucket.uri(name), error=str(exc)[:200])
-    return sorted(entries, key=lambda e: (e["data_through"], int(e["model_version"])))
+    return sorted(entries, key=lambda e: (e.data_through, int(e.model_version)))
 
 
 # --- first published prices ---------------------------------------------------------------------------
 
 FIRST_PRICES_PREFIX = "forecasts/first-prices/"
-FIRST_PRICES_SCHEMA_VERSION = 1
 
 
-def _first_prices_document(data: bytes) -> dict:
+def _first_prices_document(data: bytes) -> FirstPrices:
     """A first-prices object read back (ValueError when it is not one)."""
-    document = json.loads(data)
-    if not isinstance(document, dict) or document.get("schema_version") != FIRST_PRICES_SCHEMA_VERSION:
-        raise ValueError("not a first-prices object of schema version 1")
-    prices = document.get("prices")
-    if not isinstance(document.get("target"), str) or not isinstance(document.get("recorded_at"), str) \
-            or not isinstance(prices, dict):
-        raise ValueError("target, recorded_at or prices missing")
-    for day, value in prices.items():
-        _iso_date(day)
-        if not is_finite_number(value):
-            raise ValueError(f"price of {day} is not a finite number")
-    return document
+    try:
+        return FirstPrices.model_validate_json(data)
+    except ValidationError as exc:
+        raise ValueError(f"not a first-prices object of schema version 1: {exc.errors()[0]['msg']}") from exc
 
 
 def read_first_prices(bucket: ObjectStore, target: str) -> dict[str, float]:
@@ -181,13 +168,13 @@ def read_first_prices(bucket: ObjectStore, target: str) -> dict[str, float]:
             continue
         try:
             documents.append((name, _first_prices_document(item.data)))
-        except (ValueError, TypeError) as exc:
+        except ValueError as exc:
             log.warning("ledger.first_prices_unreadable", object=bucket.uri(name), error=str(exc)[:200])
     first: dict[str, float] = {}
-    for _, document in sorted(documents, key=lambda item: (item[1]["recorded_at"], item[0])):
-        if document["target"] == target:
-            for day, value in document["prices"].items():
-                first.setdefault(day, float(value))
+    for _, document in sorted(documents, key=lambda item: (item[1].recorded_at, item[0])):
+        if document.target == target:
+            for day, value in document.prices.items():
+                first.setdefault(day, value)
     return first
 
 
@@ -204,13 +191,11 @@ def record_first_prices(bucket: ObjectStore, prices: dict[str, float], target: s
     new = {day: value for day, value in sorted(prices.items()) if day not in first}
     if not new:
         return first
-    body = {"schema_version": FIRST_PRICES_SCHEMA_VERSION, "target": target,
-            "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "prices": new}
+    body = FirstPrices(target=target, recorded_at=_utc_stamp(datetime.now(timezone.utc)), prices=new)
     digest = hashlib.sha256(json.dumps([target, new], sort_keys=True).encode("utf-8")).hexdigest()[:16]
     name = f"{FIRST_PRICES_PREFIX}{max(new)}_{digest}.json"
     try:
-        bucket.write(name, json.dumps(body, allow_nan=False).encode("utf-8"), content_type="application/json",
+        bucket.write(name, body.model_dump_json().encode("utf-8"), content_type="application/json",
                      if_generation_match=0)
         log.info("ledger.first_prices_recorded", object=bucket.uri(name), dates=len(new), first_date=min(new),
                  last_date=max(new), target=target)

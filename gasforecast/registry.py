@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, TypeVar
 
 from gasforecast.bundle import OPTIONAL_ARTIFACTS, REQUIRED_ARTIFACTS, ForecastBundle
 from gasforecast.config import Settings
+from gasforecast.documents import TrackRecordDocument
 from gasforecast.errors import TransientError
 from gasforecast.logs import get_logger
 from gasforecast.messaging import RetrainRequest
+from gasforecast.track_record import day_index, monitoring_metrics
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -117,17 +119,49 @@ class RunRecord:
 T = TypeVar("T")
 
 
-def is_unreachable(exc: BaseException) -> bool:
-    """True for errors that mean "MLflow is down or overloaded", as opposed to a real answer."""
-    import requests
-    from mlflow.exceptions import MlflowException
+# MLflow's error codes (`MlflowException.error_code`) that mean "ask again later", not an answer.
+UNAVAILABLE_CODES = frozenset({"TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"})
+# Codes of a request the server refused because what it names is not there (no model, no alias).
+ABSENT_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+ALREADY_EXISTS_CODES = frozenset({"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"})
+_NETWORK_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)):
+
+def _network_failure(exc: BaseException | None) -> bool:
+    """Whether `exc` or an exception it was raised from is a failure to talk to the server at all."""
+    import requests
+
+    seen = 0
+    while exc is not None and seen < 10:  # bounded: a cycle in the chain must not hang us
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError, *_NETWORK_ERRORS)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True for errors that mean "MLflow is down or overloaded", as opposed to a real answer.
+
+    Classified by `MlflowException.error_code` and by the exception chain, never by message text: the
+    client wraps a refused connection or a timeout in an `MlflowException` raised from the requests
+    error; a 502/503 without a JSON body arrives as TEMPORARILY_UNAVAILABLE or, from a server that
+    answered with its own INTERNAL_ERROR, as a `RestException`.
+    """
+    from mlflow.exceptions import MlflowException, RestException
+
+    if _network_failure(exc):
         return True
     if isinstance(exc, MlflowException):
-        text = str(exc)
-        return any(s in text for s in ("Max retries", "Connection", "timed out", "API request to", "503", "502"))
+        return exc.error_code in UNAVAILABLE_CODES or (isinstance(exc, RestException)
+                                                       and exc.error_code == "INTERNAL_ERROR")
     return False
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The MLflow error code of `exc` (None for anything that is not an `MlflowException`)."""
+    from mlflow.exceptions import MlflowException
+
+    return exc.error_code if isinstance(exc, MlflowException) else None
 
 
 def _transient(method: Callable[..., T]) -> Callable[..., T]:
@@ -157,6 +191,9 @@ class Registry:
     DECISION_TAG = "promotion.decision"  # run: the promotion gate's decision
     LABEL_TAG = "model.label"  # run
     TRIGGER_TAGS = ("trigger.reason", "trigger.message_id", "trigger.source")  # run
+    MONITORING_TAG = "gasforecast.monitoring"  # the monitoring run of the live track record
+    MONITORING_KEY_TAG = "track_record.training_key"  # monitoring run: the training that logged the latest record
+    MONITORING_STATUS_TAG = "track_record.status"  # monitoring run: the latest record's status
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -197,7 +234,7 @@ class Registry:
         try:
             return self.client.create_experiment(self.settings.mlflow_experiment)
         except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            if error_code(exc) not in ALREADY_EXISTS_CODES:
                 raise
             experiment = self.client.get_experiment_by_name(self.settings.mlflow_experiment)
             if experiment is None:  # created and deleted again meanwhile: a retry will sort it out
@@ -268,8 +305,8 @@ class Registry:
         try:
             return self.client.get_model_version_by_alias(self.settings.model_name, self.settings.champion_alias)
         except MlflowException as exc:
-            # No registered model yet, or no alias on it (the server says so with a 400).
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "alias" in str(exc) and "not found" in str(exc):
+            # No registered model yet (RESOURCE_DOES_NOT_EXIST), or no alias on it (INVALID_PARAMETER_VALUE).
+            if error_code(exc) in ABSENT_CODES:
                 return None
             raise
 
@@ -380,7 +417,7 @@ class Registry:
         try:
             self.client.create_registered_model(self.settings.model_name)
         except MlflowException as exc:
-            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            if error_code(exc) not in ALREADY_EXISTS_CODES:
                 raise
 
     @_transient
@@ -412,12 +449,40 @@ class Registry:
         return ForecastBundle.from_artifacts(texts, version=version.version)
 
     @_transient
-    def log_track_record(self, document: dict[str, Any], training_key: str) -> str | None:
-        """Append the live track record's aggregates to the monitoring run, once per training key
-        (`gasforecast.track_record.log_monitoring`); the run id, or None before any price is scored."""
-        from gasforecast.track_record import log_monitoring
+    def log_track_record(self, document: TrackRecordDocument, training_key: str | None = None) -> str | None:
+        """Append the live track record's aggregates to the monitoring run as time series (step = day
+        index of the data); returns the run id, or None when nothing is scored yet.
 
-        return log_monitoring(self.client, self.settings.monitoring_experiment, document, training_key)
+        One long-lived run in its own experiment, found by tag, created on first use: the training holds
+        the lease, so two trainings never race to create it. A training that already logged its record
+        (the run's `MONITORING_KEY_TAG`) logs nothing more: a delivery retried after a crash scores the
+        same ledger and data again. The tag is set after the metrics, so a crash in between can log one
+        record twice, never lose one.
+        """
+        from mlflow.entities import Metric
+
+        if document.data_through is None:
+            return None
+        name = self.settings.monitoring_experiment
+        experiment = self.client.get_experiment_by_name(name)
+        experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(name)
+        runs = self.client.search_runs([experiment_id], filter_string=f"tags.`{self.MONITORING_TAG}` = 'track_record'",
+                                       order_by=["attributes.start_time ASC"], max_results=1)
+        if runs:
+            run_id = runs[0].info.run_id
+            if training_key is not None and runs[0].data.tags.get(self.MONITORING_KEY_TAG) == training_key:
+                return run_id
+        else:
+            run_id = self.client.create_run(experiment_id, run_name="live-track-record",
+                                            tags={self.MONITORING_TAG: "track_record"}).info.run_id
+        step = day_index(document.data_through)
+        stamp = int(time.time() * 1000)
+        metrics = [Metric(key, value, stamp, step) for key, value in sorted(monitoring_metrics(document).items())]
+        self.client.log_batch(run_id, metrics=metrics)
+        self.client.set_tag(run_id, self.MONITORING_STATUS_TAG, document.status)
+        if training_key is not None:
+            self.client.set_tag(run_id, self.MONITORING_KEY_TAG, training_key)
+        return run_id
 
     @_transient
     def promote(self, version: str) -> None:

@@ -126,10 +126,7 @@ def check(points: Sequence[dict[str, Any]], history_values: Iterable[Any]) -> Sa
 
 def check_bundle(bundle: ForecastBundle) -> SanityReport:
     """`check` on a bundle as stored: its points and its `history.json` values."""
-    history = bundle.history.get("points", []) if isinstance(bundle.history, dict) else []
-    points = bundle.forecast.get("points")
-    return check(points if isinstance(points, list) else [],
-                 (p.get("value") for p in history if isinstance(p, dict)))
+    return check([point.to_json_dict() for point in bundle.points], (point.value for point in bundle.history.points))
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, cast
+
+from pydantic import ValidationError
 
 import gasforecast
 from gasforecast import dataset, ledger, sanity, serving, track_record
-from gasforecast.bundle import (FORECAST_ARTIFACT, HISTORY_ARTIFACT, SCHEMA_VERSION, TRACK_RECORD_ARTIFACT,
-                               ForecastBundle, is_finite_number)
+from gasforecast.bundle import (FORECAST_ARTIFACT, HISTORY_ARTIFACT, TRACK_RECORD_ARTIFACT, ForecastBundle,
+                               is_finite_number)
 from gasforecast.config import Settings, parse_lags
+from gasforecast.documents import (POINT_FIELDS, Backtest, Calendar, DataInfo, Decision, Evaluation, ForecastDocument, ForecastPoint,
+                                   HistoryDocument, HistoryPoint, ModelInfo, Sanity, TrainingWindow)
 from gasforecast.errors import TransientError
 from gasforecast.lease import Lease
 from gasforecast.logs import get_logger
@@ -276,25 +280,26 @@ def _record_and_register(training: TrainingRun, registry: Registry, data_bucket:
     sanity refuses."""
     result, run_id, settings = training.result, training.run_id, training.settings
     history_doc = history_document(training)
-    forecast_doc = forecast_document(training)
-    verdict = sanity.check(forecast_doc["points"], (p["value"] for p in history_doc["points"]))
-    level = _level_guard(registry, forecast_doc["points"], request_id is not None, ids) if verdict.servable else None
-    forecast_doc["sanity"] = verdict.to_dict()
-    if level is not None:
-        forecast_doc["sanity"]["level_guard"] = level.to_dict()
+    unjudged = forecast_document(training)
+    points = [point.to_json_dict() for point in unjudged.points]
+    verdict = sanity.check(points, (p.value for p in history_doc.points))
+    level = _level_guard(registry, points, request_id is not None, ids) if verdict.servable else None
+    judged = {**verdict.to_dict(), **({"level_guard": level.to_dict()} if level is not None else {})}
+    forecast_doc = unjudged.model_copy(update={"sanity": Sanity.model_validate(judged)})
     held = level is not None and not level.passed
     track = track_record.score_served_forecasts(data_bucket, training.observed, target=settings.target_column,
                                                 unit=settings.target_unit, horizons=settings.backtest_horizons, ids=ids)
     model = None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        documents = {FORECAST_ARTIFACT: forecast_doc, HISTORY_ARTIFACT: history_doc, TRACK_RECORD_ARTIFACT: track,
-                     EVIDENCE_ARTIFACT: result.report.to_dict()}
-        texts = {name: json.dumps(doc, default=str) for name, doc in documents.items()}
+        texts = {FORECAST_ARTIFACT: forecast_doc.model_dump_json(by_alias=True),
+                 HISTORY_ARTIFACT: history_doc.model_dump_json(by_alias=True),
+                 TRACK_RECORD_ARTIFACT: track.model_dump_json(by_alias=True),
+                 EVIDENCE_ARTIFACT: json.dumps(result.report.to_dict(), default=str)}
         for name, text in texts.items():
             (folder / name).write_text(text, encoding="utf-8")
         (folder / CHART_ARTIFACT).write_bytes(result.chart_png)
-        registry.log_artifacts(run_id, [folder / name for name in (*documents, CHART_ARTIFACT)])
+        registry.log_artifacts(run_id, [folder / name for name in (*texts, CHART_ARTIFACT)])
         if verdict.servable and not held:  # the model goes before any metric (see Registry.log_model)
             model = registry.log_model(run_id, result.fitted.model, folder / FORECAST_ARTIFACT)
     registry.record(run_id, run_record(training))
@@ -304,7 +309,7 @@ def _record_and_register(training: TrainingRun, registry: Registry, data_bucket:
         # Retrying cannot fix the bundle: acknowledge; the served champion stays as it is.
         reasons = list(verdict.reasons) + list(level.reasons if level is not None else ())
         log.error("train.promotion_refused", run_id=run_id, model=result.winner.label, reasons=reasons,
-                  guard="level" if held else "sanity", sanity=forecast_doc["sanity"], **ids)
+                  guard="level" if held else "sanity", sanity=judged, **ids)
         return TrainOutcome("refused", training.key, run_id, None, result.decision["decision"])
     lease.ensure_held()  # a lease broken under us means another trainer may be registering
     version = registry.register(run_id, model, training.key, request_id, result.winner.to_dict())
@@ -322,7 +327,7 @@ def _level_guard(registry: Registry, points: list[dict[str, Any]], forced: bool,
     champion_points = None
     if champion is not None:
         try:
-            served = registry.load_bundle(champion).forecast.get("points")
+            served = registry.load_bundle(champion).forecast.points
         except TransientError:
             raise  # MLflow down: retry rather than promote unguarded
         except Exception as exc:  # noqa: BLE001 - an unreadable bundle is not a reason to stop training
@@ -333,7 +338,7 @@ def _level_guard(registry: Registry, points: list[dict[str, Any]], forced: bool,
                                       champion_mean=None, log_shift=None, champion_half_width=None, shift_ratio=None,
                                       champion_version=champion.version,
                                       note="the champion's bundle cannot be read: the level guard does not apply")
-        champion_points = served if isinstance(served, list) else []
+        champion_points = [point.to_json_dict() for point in served]
     report = sanity.level_guard(points, champion_points, champion.version if champion is not None else None)
     if not report.applies:
         log.info("train.level_guard_skipped", champion_version=report.champion_version, note=report.note, **ids)
@@ -352,9 +357,10 @@ def _promote(registry: Registry, data_bucket: ObjectStore, lease: Lease, version
     lease.ensure_held()
     registry.promote(version.version)
     bundle = _complete_promotion(registry, data_bucket, version, bundle)
-    decision = decision or bundle.forecast.get("promotion", {}).get("decision")  # a resumed promotion's too
+    promotion = bundle.forecast.promotion
+    decision = decision or (promotion.decision if promotion is not None else None)  # a resumed promotion's too
     log.info("train.promoted", run_id=version.run_id, model_version=version.version,
-             model=bundle.forecast.get("model", {}).get("label"), decision=decision, training_key=version.key)
+             model=bundle.forecast.model.label, decision=decision, training_key=version.key)
     return TrainOutcome(status, version.key, version.run_id, version.version, decision)
 
 
@@ -451,41 +457,40 @@ def run_record(training: TrainingRun) -> RunRecord:
                      params=params, metrics=metrics)
 
 
-def _iso_date(value) -> str:
+def _iso_date(value: Any) -> str:
     return value.date().isoformat() if hasattr(value, "date") else str(value)
 
 
-def forecast_document(training: TrainingRun) -> dict:
+def _forecast_points(records: list[dict[str, Any]]) -> list[ForecastPoint]:
+    """The fitted forecast's points, validated. A forecast with a non-finite value cannot be a valid
+    document; promotion sanity refuses it, so its points are kept as computed (unvalidated) for the refusal
+    to judge and for the refused run to log (a non-finite value is written as null); it is never served."""
+    try:
+        return [ForecastPoint.model_validate(record, strict=False) for record in records]
+    except ValidationError:
+        return [ForecastPoint.model_construct(**{name: record[name] for name in POINT_FIELDS}) for record in records]
+
+
+def forecast_document(training: TrainingRun) -> ForecastDocument:
     """forecast.json (docs/api.md#bundle), without `sanity`, which is judged on this very document."""
     settings, result, frame = training.settings, training.result, training.frame
     winner, fitted, report = result.winner, result.fitted, result.report
-    document = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": training.run_id,
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "target": settings.target_column,
-        "unit": settings.target_unit,
-        "model": {
-            "class": winner.model_class,
-            "label": winner.label,
-            "config": winner.to_dict(),
-            "orders": fitted.orders,
-            "drivers": list(winner.drivers),
-            "transforms": fitted.transforms,
-        },
-        "data": {
-            "uri": training.dataset_uri,
-            "generation": str(training.curated.generation),
-            "sha256": training.dataset_sha256,
-            "first_date": _iso_date(frame.index[0]),
-            "last_date": _iso_date(frame.index[-1]),
-            "rows": int(len(frame)),
-            "calendar": fitted.calendar,
-        },
-        "training_window": {"start": _iso_date(fitted.train_start), "end": _iso_date(fitted.train_end)},
-        "horizon_max": settings.forecast_horizon_max,
-        "points": fitted.points_records(),
-        "backtest": {
+    return ForecastDocument(
+        run_id=training.run_id,
+        trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        target=settings.target_column,
+        unit=settings.target_unit,
+        model=ModelInfo.model_validate({"class": winner.model_class, "label": winner.label,
+                                        "config": winner.to_dict(), "orders": fitted.orders,
+                                        "drivers": list(winner.drivers), "transforms": fitted.transforms}),
+        data=DataInfo(uri=training.dataset_uri, generation=str(training.curated.generation),
+                      sha256=training.dataset_sha256, first_date=_iso_date(frame.index[0]),
+                      last_date=_iso_date(frame.index[-1]), rows=int(len(frame)),
+                      calendar=cast(Calendar, fitted.calendar)),
+        training_window=TrainingWindow(start=_iso_date(fitted.train_start), end=_iso_date(fitted.train_end)),
+        horizon_max=settings.forecast_horizon_max,
+        points=_forecast_points(fitted.points_records()),
+        backtest=Backtest.model_validate({
             "kind": "stretch",
             "horizons": list(report.horizons),
             "origins": report.stretch["origins"],
@@ -496,14 +501,11 @@ def forecast_document(training: TrainingRun) -> dict:
             "challenger": report.challenger,
             "baseline": "naive",
             "metrics": {label: {str(h): v for h, v in per_h.items()} for label, per_h in report.metrics().items()},
-        },
-        "promotion": result.decision,
-    }
-    if result.evaluation is not None:
-        document["evaluation"] = result.evaluation
-    if result.distribution is not None:
-        document["distribution"] = result.distribution
-    return document
+        }, strict=False),
+        promotion=Decision.model_validate(result.decision, strict=False),
+        evaluation=Evaluation.model_validate(result.evaluation, strict=False) if result.evaluation is not None else None,
+        distribution=result.distribution,
+    )
 
 
 def served_history(target: pd.Series) -> pd.Series:
@@ -511,11 +513,8 @@ def served_history(target: pd.Series) -> pd.Series:
     return target.iloc[-HISTORY_YEARS_SERVED * 366:]
 
 
-def history_document(training: TrainingRun) -> dict:
+def history_document(training: TrainingRun) -> HistoryDocument:
     settings = training.settings
     recent = served_history(training.frame[settings.target_column])
-    return {
-        "target": settings.target_column,
-        "unit": settings.target_unit,
-        "points": [{"date": _iso_date(d), "value": round(float(v), 4)} for d, v in recent.items()],
-    }
+    return HistoryDocument(target=settings.target_column, unit=settings.target_unit,
+                           points=[HistoryPoint(date=_iso_date(d), value=round(float(v), 4)) for d, v in recent.items()])

@@ -131,7 +131,19 @@ def model() -> Response:
 @api.get("/openapi.json")
 def openapi() -> Response:
     _query()
-    return http.send_body(current_app.extensions["openapi_body"], cache_control="public, max-age=300")
+    return http.send_body(_openapi_body(), cache_control="public, max-age=300")
+
+
+def _openapi_body() -> Body:
+    """The OpenAPI document of this deployment, built on first request (its schemas are generated from the
+    models, which would otherwise add to the cold start) and kept."""
+    body = current_app.extensions.get("openapi_body")
+    if body is None:
+        settings = _settings()
+        body = Body.of_json(openapi_document(settings.forecast_horizon_max, settings.history_days_default,
+                                             HISTORY_DAYS_MAX, settings.target_label))
+        current_app.extensions["openapi_body"] = body  # two threads may both build it: the same bytes
+    return body
 
 
 @site.get("/healthz")
@@ -223,10 +235,6 @@ def create_app(
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600
     app.extensions["champion_cache"] = cache
     app.extensions["gasforecast_settings"] = settings
-    app.extensions["openapi_body"] = Body.of_json(
-        openapi_document(settings.forecast_horizon_max, settings.history_days_default, HISTORY_DAYS_MAX,
-                         settings.target_label)
-    )
     app.register_blueprint(api)
     app.register_blueprint(site)
     http.install(app)

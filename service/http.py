@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from gasforecast.logs import get_logger
+from gasforecast.logs import end_request_trace, get_logger, start_request_trace
 from service.view import JSON_TYPE, Body
 
 log = get_logger(__name__)
@@ -82,8 +82,26 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+TRACE_HEADER = "X-Cloud-Trace-Context"
+
+
+def _start_trace() -> None:
+    """Log lines of this request carry its Cloud Trace id (`gasforecast.logs.trace_fields`)."""
+    settings = current_app.extensions["gasforecast_settings"]
+    g.gasforecast_trace = start_request_trace(request.headers.get(TRACE_HEADER), settings.project)
+
+
+def _end_trace(_error: BaseException | None) -> None:
+    token = g.pop("gasforecast_trace", None)
+    if token is not None:
+        end_request_trace(token)
+
+
 def install(app: Flask) -> None:
-    """Register the JSON error handlers and the headers every response carries."""
+    """Register the JSON error handlers, the request's trace context for logs and the headers every
+    response carries."""
+    app.before_request(_start_trace)
+    app.teardown_request(_end_trace)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.after_request(_security_headers)

@@ -21,6 +21,9 @@ from markupsafe import Markup
 
 from gasforecast.bundle import ForecastBundle
 from gasforecast.config import Settings
+from gasforecast.documents import (Breach, Decision, Evaluation, ForecastDocument, ForecastPoint, HistoryPoint,
+                                   ModelSpec, SummaryRow)
+from service.schemas import ServedTrackRecordPoint, TrackRecord
 from service import chart
 from service.chart import MONTHS, Scale, format_number, short_date
 
@@ -93,11 +96,11 @@ def _key_figures(bundle: ForecastBundle, horizon_max: int, last_value: float | N
         point = bundle.points[horizon - 1]
         figures.append({
             "label": f"In {steps(horizon, bundle.calendar)}",
-            "date": point["date"],
-            "mean": point["mean"],
-            "lower_80": point["lower_80"],
-            "upper_80": point["upper_80"],
-            "change": _percent_change(last_value, point["mean"]) if last_value else None,
+            "date": point.date,
+            "mean": point.mean,
+            "lower_80": point.lower_80,
+            "upper_80": point.upper_80,
+            "change": _percent_change(last_value, point.mean) if last_value else None,
         })
     return figures
 
@@ -110,45 +113,46 @@ class FanChart:
     scale: Scale
 
 
-def _fan_chart(bundle: ForecastBundle, shown: list[dict[str, Any]], unit: str, title: str) -> FanChart:
-    history = bundle.history["points"][-CHART_HISTORY_DAYS:]
+def _fan_chart(bundle: ForecastBundle, shown: list[ForecastPoint], unit: str, title: str) -> FanChart:
+    history = bundle.history.points[-CHART_HISTORY_DAYS:]
     last = history[-1]
     far = shown[-1]
     description = (
-        f"Last observed price {format_number(last['value'])} {unit} on {last['date']}. "
-        f"Forecast for {far['date']} ({steps(len(shown), bundle.calendar)} ahead): {format_number(far['mean'])} {unit}, "
-        f"80 % interval {format_number(far['lower_80'])} to {format_number(far['upper_80'])}."
+        f"Last observed price {format_number(last.value)} {unit} on {last.date}. "
+        f"Forecast for {far.date} ({steps(len(shown), bundle.calendar)} ahead): {format_number(far.mean)} {unit}, "
+        f"80 % interval {format_number(far.lower_80)} to {format_number(far.upper_80)}."
     )
-    hist_days = [date.fromisoformat(p["date"]) for p in history]
+    hist_days = [date.fromisoformat(p.date) for p in history]
     # The bands and the mean start at the last observation so the fan opens from the known price.
-    fan_days = hist_days[-1:] + [date.fromisoformat(p["date"]) for p in shown]
-    history_values = [p["value"] for p in history]
+    fan_days = hist_days[-1:] + [date.fromisoformat(p.date) for p in shown]
+    history_values = [p.value for p in history]
 
-    def series(key: str) -> list[float]:
-        return [last["value"]] + [p[key] for p in shown]
+    def from_last(values: list[float]) -> list[float]:
+        return [last.value, *values]
 
-    scale = Scale.covering(hist_days[0], fan_days[-1], history_values + series("lower_95") + series("upper_95"),
-                           core=history_values)
+    lower_95, upper_95 = from_last([p.lower_95 for p in shown]), from_last([p.upper_95 for p in shown])
+    scale = Scale.covering(hist_days[0], fan_days[-1], history_values + lower_95 + upper_95, core=history_values)
     layers = [
-        chart.band(scale, fan_days, series("lower_95"), series("upper_95"), css="band-95", element_id="band-95"),
-        chart.band(scale, fan_days, series("lower_80"), series("upper_80"), css="band-80", element_id="band-80"),
+        chart.band(scale, fan_days, lower_95, upper_95, css="band-95", element_id="band-95"),
+        chart.band(scale, fan_days, from_last([p.lower_80 for p in shown]), from_last([p.upper_80 for p in shown]),
+                   css="band-80", element_id="band-80"),
     ]
-    if all(isinstance(p.get("quantiles"), dict) for p in shown):  # the 50 % band, from the grid where the bundle has it
-        layers.append(chart.band(scale, fan_days, [last["value"]] + [p["quantiles"]["q25"] for p in shown],
-                                 [last["value"]] + [p["quantiles"]["q75"] for p in shown], css="band-50",
-                                 element_id="band-50"))
+    grids = [p.quantiles for p in shown if p.quantiles is not None]
+    if len(grids) == len(shown):  # the 50 % band, from the grid where the bundle has it
+        layers.append(chart.band(scale, fan_days, from_last([q.q25 for q in grids]), from_last([q.q75 for q in grids]),
+                                 css="band-50", element_id="band-50"))
     layers += [
         chart.line(scale, hist_days, history_values, css="history", element_id="history-line"),
-        chart.line(scale, fan_days, series("mean"), css="mean", element_id="forecast-mean"),
+        chart.line(scale, fan_days, from_last([p.mean for p in shown]), css="mean", element_id="forecast-mean"),
     ]
     svg = chart.chart_svg("fan-chart", scale, unit=unit, title=title, description=description, layers=layers,
                           overlays=[chart.marker(scale, hist_days[-1], "last data", "split")],
                           slot=_slot_mark("today"))
-    entries = [(d, p["value"], f"{p['date']}: observed {format_number(p['value'])} {unit}") for d, p in zip(hist_days, history)]
-    entries += [(date.fromisoformat(p["date"]), p["mean"],
-                 f"{p['date']} ({steps(h, bundle.calendar)} ahead): forecast {format_number(p['mean'])} {unit}; "
-                 f"80 % {format_number(p['lower_80'])}–{format_number(p['upper_80'])}; "
-                 f"95 % {format_number(p['lower_95'])}–{format_number(p['upper_95'])}")
+    entries = [(d, p.value, f"{p.date}: observed {format_number(p.value)} {unit}") for d, p in zip(hist_days, history)]
+    entries += [(date.fromisoformat(p.date), p.mean,
+                 f"{p.date} ({steps(h, bundle.calendar)} ahead): forecast {format_number(p.mean)} {unit}; "
+                 f"80 % {format_number(p.lower_80)}–{format_number(p.upper_80)}; "
+                 f"95 % {format_number(p.lower_95)}–{format_number(p.upper_95)}")
                 for h, p in enumerate(shown, start=1)]
     return FanChart(svg, _json_for_script(chart.hover_data(scale, entries)), description, scale)
 
@@ -195,21 +199,21 @@ def _model_name(label: str) -> Markup:
     return Markup("“no change”") if label == NAIVE_LABEL else Markup("<code>{}</code>").format(label)
 
 
-def describe_model(config: Any, label: str) -> str:
+def describe_model(config: ModelSpec | None, label: str) -> str:
     """The served configuration in words, e.g. "a vector autoregression (VAR) on log returns, with ttf_price
     as driver, averaged half and half with “no change”"; the label for a bundle without a readable config."""
-    if not isinstance(config, dict) or config.get("kind") not in KIND_WORDS:
+    if config is None or config.kind not in KIND_WORDS:
         return label
-    words = [KIND_WORDS[config["kind"]]]
-    drivers = config.get("drivers") or []
+    words = [KIND_WORDS[config.kind]]
+    drivers = config.drivers
     if drivers:
         words.append(f"with {' and '.join(drivers)} as driver{'s' if len(drivers) > 1 else ''}")
-    if config.get("seasonal") == "weekday":
+    if config.seasonal == "weekday":
         words.append("less a weekday profile")
-    if _is_number(config.get("window_years")):
-        words.append(f"fitted on the last {config['window_years']:g} years")
-    weight = config.get("naive_weight")
-    if _is_number(weight) and weight > 0:
+    if config.window_years is not None:
+        words.append(f"fitted on the last {config.window_years:g} years")
+    weight = config.naive_weight
+    if weight > 0:
         share = round(weight * 100)
         words.append("averaged half and half with “no change”" if share == 50 else f"with {share} % weight on “no change”")
     return ", ".join(words)
@@ -224,46 +228,42 @@ BASELINE_WORDS = {
 }
 
 
-def _evaluation(evaluation: Any, calendar: str) -> dict[str, Any] | None:
+def _evaluation(evaluation: Evaluation | None, calendar: str) -> dict[str, Any] | None:
     """The nested evaluation as the headline figures, or None when the bundle has none."""
-    if not isinstance(evaluation, dict) or not isinstance(evaluation.get("horizons"), list):
+    if evaluation is None:
         return None
-
-    def per(name: str, horizon: int) -> Any:
-        values = evaluation.get(name)
-        return values.get(str(horizon)) if isinstance(values, dict) else None
-
-    rows = [{"horizon": h, "ratio": _number(per("mae_ratio_to_naive", h)),
-             "coverage_80": _percent(per("coverage_80", h)), "coverage_95": _percent(per("coverage_95", h)),
-             "crps": _number(per("crps_ratio", h)), "interval": _number(per("interval_score_ratio", h))}
-            for h in evaluation["horizons"] if isinstance(h, int)]
-    baseline = evaluation.get("baseline")
-    origins, served, step = evaluation.get("origins"), evaluation.get("served"), evaluation.get("step_rows")
+    crps = evaluation.crps_ratio or {}
+    rows = [{"horizon": h, "ratio": _number(evaluation.mae_ratio_to_naive.get(str(h))),
+             "coverage_80": _percent(evaluation.coverage_80.get(str(h))),
+             "coverage_95": _percent(evaluation.coverage_95.get(str(h))),
+             "crps": _number(crps.get(str(h))), "interval": _number(evaluation.interval_score_ratio.get(str(h)))}
+            for h in evaluation.horizons]
+    origins, served, step = evaluation.origins, evaluation.served, evaluation.step_rows
     served_words = None
-    if isinstance(served, dict) and served:
-        counts = sorted(((label, count) for label, count in served.items() if isinstance(label, str)),
-                        key=lambda item: -item[1])
+    if served:
+        counts = sorted(served.items(), key=lambda item: -item[1])
         served_words = Markup(", ").join(
             Markup("{} at {}").format(_model_name(label), f"{count} of them" if len(counts) > 1 else "every one")
             for label, count in counts)
     return {
         "origins": origins,
-        "first_origin": evaluation.get("first_origin"),
-        "last_origin": evaluation.get("last_origin"),
-        "apart": steps(step, calendar) if isinstance(step, int) and step > 0 else None,
+        "first_origin": evaluation.first_origin,
+        "last_origin": evaluation.last_origin,
+        "apart": steps(step, calendar) if step is not None else None,
         # per horizon only: an average over horizons let day 1 speak for the month
         "first": rows[0] if rows else None,
         "last": rows[-1] if len(rows) > 1 else None,
-        "baseline": BASELINE_WORDS.get(baseline) if isinstance(baseline, str) else None,
-        "graded": any(row["crps"] is not None for row in rows),
+        "baseline": BASELINE_WORDS.get(evaluation.baseline) if evaluation.baseline is not None else None,
+        "graded": evaluation.crps_ratio is not None and any(value is not None for value in crps.values()),
         "served": served_words,
-        "granularity": round(100 / origins) if isinstance(origins, int) and origins > 0 else None,
-        "few": isinstance(origins, int) and origins < FEW_ORIGINS,
+        "granularity": round(100 / origins),
+        "few": origins < FEW_ORIGINS,
         "rows": rows,
     }
 
 
-def _ratios(metrics: dict[str, Any], label: str, horizons: list[int], half: str) -> list[Any]:
+def _ratios(metrics: dict[str, dict[str, dict[str, float | None]]], label: str, horizons: list[int],
+            half: str) -> list[float | None]:
     per_horizon = metrics.get(label) or {}
     return [(per_horizon.get(str(h)) or {}).get(half) for h in horizons]
 
@@ -277,12 +277,12 @@ def _errors_words(ratio: str | None) -> Markup:
     return Markup(" (errors {} those of “no change”)").format(ratio) if ratio else Markup("")
 
 
-def _decision_words(promotion: dict[str, Any], candidates: int) -> tuple[Markup, list[Markup]]:
+def _decision_words(promotion: Decision, candidates: int) -> tuple[Markup, list[Markup]]:
     """(headline, details): what the gate decided and why, from its recorded fields (not its free text)."""
-    decision, served, challenger = promotion["decision"], promotion["served"], promotion["challenger"]
-    incumbent, champion = promotion.get("incumbent"), promotion.get("champion")
-    p = _p_value((promotion.get("test") or {}).get("p_value"), promotion.get("significance"))
-    ratio = _relative_error(promotion.get("challenger_score"))
+    decision, served, challenger = promotion.decision, promotion.served or "", promotion.challenger or ""
+    incumbent, champion = promotion.incumbent, promotion.champion
+    p = _p_value(promotion.test.p_value if promotion.test is not None else None, promotion.significance)
+    ratio = _relative_error(promotion.challenger_score)
     details: list[Markup] = []
     if decision == "promoted":
         headline = Markup("A model earned its place: {} is served.").format(_model_name(served))
@@ -308,7 +308,7 @@ def _decision_words(promotion: dict[str, Any], candidates: int) -> tuple[Markup,
         if challenger == NAIVE_LABEL:
             details.append(Markup("None of the other {} candidates did better than “no change” on the first half of "
                                   "the evaluation stretch.").format(candidates - 1))
-        elif _is_number(promotion.get("challenger_score")) and promotion["challenger_score"] >= 1:
+        elif promotion.challenger_score is not None and promotion.challenger_score >= 1:
             details.append(Markup("The best candidate on the first half of the evaluation stretch, {}, did not beat "
                                   "“no change” on the second half{}.").format(_model_name(challenger),
                                                                              _errors_words(ratio)))
@@ -317,38 +317,37 @@ def _decision_words(promotion: dict[str, Any], candidates: int) -> tuple[Markup,
                                   "closer on the second half{}, but not clearly enough to rule out luck ({}).").format(
                 _model_name(challenger), _errors_words(ratio), p))
     if champion and champion not in (NAIVE_LABEL, incumbent):
-        lost = ("could not run on the new data" if promotion.get("champion_score") is None
+        lost = ("could not run on the new data" if promotion.champion_score is None
                 else "no longer beats “no change” clearly on the second half")
         details.append(Markup("The model served before, {}, {}, so it lost its place.").format(_model_name(champion), lost))
     return headline, details
 
 
-def _roles(promotion: dict[str, Any], label: str) -> str:
+def _roles(promotion: Decision, label: str) -> str:
     """What a candidate was to the gate, e.g. "served, best on the first half"."""
-    served, champion = promotion["served"], promotion.get("champion")
+    served, champion = promotion.served, promotion.champion
     roles = ["kept in service" if label == served == champion else "served" if label == served else
              "served before" if label == champion else "",
-             "best on the first half" if label == promotion["challenger"] else "",
+             "best on the first half" if label == promotion.challenger else "",
              "baseline" if label == NAIVE_LABEL else ""]
     return ", ".join(role for role in roles if role)
 
 
-def _model_choice(forecast: dict[str, Any], calendar: str) -> dict[str, Any] | None:
+def _model_choice(forecast: ForecastDocument, calendar: str) -> dict[str, Any] | None:
     """How the gate chose the served model, or None for a bundle trained before the stretch and the gate."""
-    backtest, promotion = forecast.get("backtest"), forecast.get("promotion")
-    if not (isinstance(backtest, dict) and backtest.get("kind") == "stretch" and isinstance(promotion, dict)
-            and isinstance(promotion.get("served"), str) and isinstance(promotion.get("challenger"), str)):
+    backtest, promotion = forecast.backtest, forecast.promotion
+    if backtest.kind != "stretch" or promotion is None or promotion.served is None or promotion.challenger is None:
         return None
-    metrics, horizons, stretch = backtest["metrics"], backtest["horizons"], backtest.get("stretch") or {}
+    metrics, horizons, stretch = backtest.metrics, backtest.horizons, backtest.stretch
     headline, details = _decision_words(promotion, len(metrics))
     # The models the gate weighed, side by side (naive is 1 by definition, so it needs no column).
-    weighed = [label for label in dict.fromkeys((promotion["served"], promotion["challenger"], promotion.get("champion")))
-               if label in metrics and label != NAIVE_LABEL]
+    weighed = [label for label in dict.fromkeys((promotion.served, promotion.challenger, promotion.champion))
+               if label is not None and label in metrics and label != NAIVE_LABEL]
     columns = [{"roles": _roles(promotion, label), "label": label,
                 "ratios": _ratios(metrics, label, horizons, "test_ratio")} for label in weighed]
     rows = [{"horizon": h, "cells": [_number(column["ratios"][i]) for column in columns]}
             for i, h in enumerate(horizons)]
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for label in metrics:
         selection = _mean(_ratios(metrics, label, horizons, "selection_ratio"))
         test = _mean(_ratios(metrics, label, horizons, "test_ratio"))
@@ -359,102 +358,104 @@ def _model_choice(forecast: dict[str, Any], calendar: str) -> dict[str, Any] | N
     return {
         "headline": headline,
         "details": details,
-        "origins": backtest.get("origins"),
-        "first_origin": stretch.get("first_origin", backtest.get("first_origin")),
-        "test_from": stretch.get("test_from"),
-        "last_origin": stretch.get("last_origin", backtest.get("last_origin")),
+        "origins": backtest.origins,
+        "first_origin": stretch.first_origin if stretch is not None else backtest.first_origin,
+        "test_from": stretch.test_from if stretch is not None else None,
+        "last_origin": stretch.last_origin if stretch is not None else backtest.last_origin,
         "columns": columns,
         "rows": rows,
         "candidates": candidates,
-        "reason": promotion.get("reason"),
+        "reason": promotion.reason,
     }
 
 
 # --- the live track record ---------------------------------------------------------------------------------
 
-def _status_note(track: dict[str, Any], calendar: str) -> tuple[str, str]:
+def _status_note(track: TrackRecord, calendar: str) -> tuple[str, str]:
     """(css class, plain words) for the record's status."""
-    status = track["status"]
+    status = track.status
     if status == "no_track_record":
         return "pending", ("No track record yet. Every forecast that is served is kept; once the prices it "
                           "forecast arrive with later uploads, this section shows how it did.")
     if status == "no_scores":
-        return "pending", (f"{track['forecasts']} served forecast(s) kept so far; none has reached its date with "
+        return "pending", (f"{track.forecasts} served forecast(s) kept so far; none has reached its date with "
                           "a price yet. Scores appear as prices arrive.")
-    minimum = track["thresholds"].get("min_points", 20)
     if status == "too_few_points":
-        return "pending", (f"Early days: fewer than {minimum:.0f} scored forecasts per horizon so far, so read these "
-                          "figures as anecdotes rather than evidence.")
+        return "pending", (f"Early days: fewer than {track.thresholds.min_points} scored forecasts per horizon so "
+                          "far, so read these figures as anecdotes rather than evidence.")
     if status == "degraded":
-        details = "; ".join(_breach_words(breach, calendar) for breach in track["breaches"])
+        details = "; ".join(_breach_words(breach, calendar) for breach in track.breaches)
         return "warning", f"Recent forecasts have done worse than they should over their last scored points: {details}."
     return "ok", "Recent forecasts are within the expected range (checked on the last 30 scored per horizon)."
 
 
-def _breach_words(breach: dict[str, Any], calendar: str) -> str:
-    who = f"{steps_adjective(breach['horizon'], calendar)} forecasts"
-    if breach["measure"] == "mae_ratio":
-        return f"{who}: errors {breach['value']:.2f} × those of “no change” (limit {breach['threshold']:.2f})"
-    band = "80 %" if breach["measure"] == "coverage_80" else "95 %"
-    return (f"{who}: share inside the {band} band {breach['value'] * 100:.0f} % "
-            f"(limit {breach['threshold'] * 100:.0f} %)")
+def _breach_words(breach: Breach, calendar: str) -> str:
+    who = f"{steps_adjective(breach.horizon, calendar)} forecasts"
+    if breach.measure == "mae_ratio":
+        return f"{who}: errors {breach.value:.2f} × those of “no change” (limit {breach.threshold:.2f})"
+    band = "80 %" if breach.measure == "coverage_80" else "95 %"
+    return (f"{who}: share inside the {band} band {breach.value * 100:.0f} % "
+            f"(limit {breach.threshold * 100:.0f} %)")
 
 
-def _score_sentence(row: dict[str, Any], calendar: str) -> str:
-    text = (f"{steps_adjective(row['horizon'], calendar).capitalize()} forecasts were closer than “no change” "
-            f"{_percent(row['closer_than_naive'])} of the time ({row['points']} scored)")
-    relative = _relative_error(row["mae_ratio"])
+def _score_sentence(row: SummaryRow, calendar: str) -> str:
+    text = (f"{steps_adjective(row.horizon, calendar).capitalize()} forecasts were closer than “no change” "
+            f"{_percent(row.closer_than_naive)} of the time ({row.points} scored)")
+    relative = _relative_error(row.mae_ratio)
     if relative:
         text += f"; their average error was {relative} that of “no change”"
-    return text + f", and the 80 % band held the price {_percent(row['coverage_80'])} of the time."
+    return text + f", and the 80 % band held the price {_percent(row.coverage_80)} of the time."
 
 
-def _score_rows(track: dict[str, Any], calendar: str) -> list[dict[str, Any]]:
+def _score_rows(track: TrackRecord, calendar: str) -> list[dict[str, Any]]:
     """Table rows: all time per horizon, plus the last 30 when there are more than 30 points."""
-    by_key = {(row["horizon"], row["window"]): row for row in track["summary"]}
+    by_key: dict[tuple[int, str], SummaryRow] = {(row.horizon, row.window): row for row in track.summary}
     rows = []
-    for horizon in track["horizons"]:
+    for horizon in track.horizons:
         everything = by_key.get((horizon, "all"))
-        if not everything or not everything["points"]:
+        if not everything or not everything.points:
             continue
-        windows = [("all", "all"), ("last_30", "last 30")] if everything["points"] > 30 else [("all", "all")]
+        windows = [("all", "all"), ("last_30", "last 30")] if everything.points > 30 else [("all", "all")]
         for key, label in windows:
             row = by_key[(horizon, key)]
-            rows.append({"horizon": steps(horizon, calendar), "window": label, "points": row["points"],
-                         "closer": _percent(row["closer_than_naive"]), "ratio": _number(row["mae_ratio"]),
-                         "coverage_80": _percent(row["coverage_80"]), "coverage_95": _percent(row["coverage_95"])})
+            rows.append({"horizon": steps(horizon, calendar), "window": label, "points": row.points,
+                         "closer": _percent(row.closer_than_naive), "ratio": _number(row.mae_ratio),
+                         "coverage_80": _percent(row.coverage_80), "coverage_95": _percent(row.coverage_95)})
     return rows
 
 
-def _track_chart(horizon: int, points: list[dict[str, Any]], history: list[dict[str, Any]], unit: str,
+def _track_chart(horizon: int, points: list[ServedTrackRecordPoint], history: list[HistoryPoint], unit: str,
                  calendar: str) -> dict[str, Any]:
     """Realised prices against the forecasts made `horizon` steps earlier, with their 80 % and 95 % bands."""
     shown = points[-TRACK_CHART_POINTS:]
-    days = [date.fromisoformat(p["target_date"]) for p in shown]
+    days = [date.fromisoformat(p.target_date) for p in shown]
     # From the first of these forecasts' origins, so the price they started from is in view.
     pad = timedelta(days=max(3, (days[-1] - days[0]).days // 30))
-    first = min(date.fromisoformat(p["forecast_date"]) for p in shown) - pad
+    first = min(date.fromisoformat(p.forecast_date) for p in shown) - pad
     last = days[-1] + pad
-    realised = [p for p in history if first.isoformat() <= p["date"] <= last.isoformat()]
-    real_days = [date.fromisoformat(p["date"]) for p in realised]
-    values = [p["value"] for p in realised] + [p["lower_95"] for p in shown] + [p["upper_95"] for p in shown]
+    realised = [p for p in history if first.isoformat() <= p.date <= last.isoformat()]
+    real_days = [date.fromisoformat(p.date) for p in realised]
+    values = [p.value for p in realised] + [p.lower_95 for p in shown] + [p.upper_95 for p in shown]
     scale = Scale.covering(first, last, values)
     chart_id = f"track-chart-{horizon}"
     layers = [
-        chart.bars(scale, days, [p["lower_95"] for p in shown], [p["upper_95"] for p in shown], css="band-95"),
-        chart.bars(scale, days, [p["lower_80"] for p in shown], [p["upper_80"] for p in shown], css="band-80"),
-        chart.line(scale, real_days, [p["value"] for p in realised], css="history"),
-        chart.marks(scale, days, [p["mean"] for p in shown], css="mean"),
+        chart.bars(scale, days, [p.lower_95 for p in shown], [p.upper_95 for p in shown], css="band-95"),
+        chart.bars(scale, days, [p.lower_80 for p in shown], [p.upper_80 for p in shown], css="band-80"),
+        chart.line(scale, real_days, [p.value for p in realised], css="history"),
+        chart.marks(scale, days, [p.mean for p in shown], css="mean"),
     ]
     ahead = steps(horizon, calendar)
-    inside = sum(p["inside_80"] for p in shown)
+    inside = sum(p.inside_80 for p in shown)
     title = f"Prices against the forecasts made {ahead} earlier"
-    description = (f"{len(shown)} forecasts made {ahead} before their date, from {shown[0]['target_date']} to "
-                   f"{shown[-1]['target_date']}: the price fell inside the 80 % band {inside} times.")
-    entries = [(d, p["actual"],
-                f"{p['target_date']}: price {format_number(p['actual'])} {unit}; forecast made {p['forecast_date']} "
-                f"(v{p['model_version']}) {format_number(p['mean'])}, 80 % {format_number(p['lower_80'])}–"
-                f"{format_number(p['upper_80'])} — {'inside' if p['inside_80'] else 'outside'} the band")
+    description = (f"{len(shown)} forecasts made {ahead} before their date, from {shown[0].target_date} to "
+                   f"{shown[-1].target_date}: the price fell inside the 80 % band {inside} times.")
+    entries = [(d, p.actual,
+                f"{p.target_date}: price {format_number(p.actual)} {unit}"
+                + (f" (revised after scoring to {format_number(p.revised_actual)})" if p.revised_actual is not None
+                   else "")
+                + f"; forecast made {p.forecast_date} (v{p.model_version}) {format_number(p.mean)}, 80 % "
+                f"{format_number(p.lower_80)}–{format_number(p.upper_80)} — "
+                f"{'inside' if p.inside_80 else 'outside'} the band")
                for d, p in zip(days, shown)]
     return {
         "id": chart_id,
@@ -465,23 +466,24 @@ def _track_chart(horizon: int, points: list[dict[str, Any]], history: list[dict[
     }
 
 
-def _track_section(track: dict[str, Any], bundle: ForecastBundle, unit: str) -> dict[str, Any]:
-    calendar = track["calendar"]
+def _track_section(track: TrackRecord, bundle: ForecastBundle) -> dict[str, Any]:
+    calendar = track.calendar
     css, note = _status_note(track, calendar)
-    all_rows = [row for row in track["summary"] if row["window"] == "all" and row["points"]]
-    horizons = [h for h in TRACK_CHART_HORIZONS if h in track["horizons"]] or track["horizons"][-1:]
+    all_rows = [row for row in track.summary if row.window == "all" and row.points]
+    horizons = [h for h in TRACK_CHART_HORIZONS if h in track.horizons] or track.horizons[-1:]
     charts = []
     for horizon in horizons:
-        points = [p for p in track["points"] if p["horizon"] == horizon]
+        points = [p for p in track.points if p.horizon == horizon]
         if points:
-            charts.append(_track_chart(horizon, points, bundle.history["points"], unit, calendar))
+            charts.append(_track_chart(horizon, points, bundle.history.points, track.unit, calendar))
     return {
         "note_class": css,
         "note": note,
         "sentences": [_score_sentence(row, calendar) for row in all_rows],
         "rows": _score_rows(track, calendar),
         "charts": charts,
-        "data_through": track["data_through"],
+        "data_through": track.data_through,
+        "revised": sum(point.revised_after_scoring for point in track.points),
     }
 
 
@@ -522,16 +524,15 @@ class ChampionPage:
         return chart.marker(self.fan_scale, today, "today", "today", row=1) if self.fan_scale.contains(today) else ""
 
 
-def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, track: dict[str, Any]) -> ChampionPage:
+def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, track: TrackRecord) -> ChampionPage:
     """Render the page of one champion (called once per version, in the refresh thread).
 
     `track` is the served track-record document (`/api/v1/track-record`).
     """
     forecast = bundle.forecast
-    unit = forecast["unit"]
-    history = bundle.history["points"]
-    shown = forecast["points"][:horizon_max]
-    last = history[-1]
+    unit = forecast.unit
+    shown = forecast.points[:horizon_max]
+    last = bundle.history.points[-1]
     title = f"{settings.target_label}: history and forecast"
     fan = _fan_chart(bundle, shown, unit, title)
     html = _templates.get_template("index.html").render(
@@ -540,26 +541,26 @@ def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, 
         calendar=bundle.calendar,
         version=bundle.version,
         run_id=bundle.run_id,
-        model=forecast["model"],
+        model=forecast.model,
         forecast=forecast,
-        figures=_key_figures(bundle, horizon_max, last["value"]),
+        figures=_key_figures(bundle, horizon_max, last.value),
         points=shown,
         last=last,
         step_unit="trading day" if bundle.calendar == "business" else "day",
-        model_words=describe_model(forecast["model"].get("config"), forecast["model"]["label"]),
-        trained_at=_timestamp(forecast["trained_at"]),
-        evaluation=_evaluation(forecast.get("evaluation"), bundle.calendar),
+        model_words=describe_model(forecast.model.config, forecast.model.label),
+        trained_at=_timestamp(forecast.trained_at),
+        evaluation=_evaluation(forecast.evaluation, bundle.calendar),
         choice=_model_choice(forecast, bundle.calendar),
-        promotion=forecast.get("promotion"),
+        promotion=forecast.promotion,
         fan=fan,
-        fan_graded=all(isinstance(p.get("quantiles"), dict) for p in shown),
-        track=_track_section(track, bundle, unit),
+        fan_graded=all(p.quantiles is not None for p in shown),
+        track=_track_section(track, bundle),
         static_url=STATIC_URL,
         slot=_slot_mark,
     )
     pieces = _SLOT_MARKS.split(html)  # static parts, each slot's name between two of them
-    return ChampionPage(tuple(pieces[0::2]), tuple(pieces[1::2]), date.fromisoformat(forecast["data"]["last_date"]),
-                        tuple(p["date"] for p in shown), fan.scale, settings.stale_after_days)
+    return ChampionPage(tuple(pieces[0::2]), tuple(pieces[1::2]), date.fromisoformat(forecast.data.last_date),
+                        tuple(p.date for p in shown), fan.scale, settings.stale_after_days)
 
 
 def no_champion_page(settings: Settings, reason: str | None) -> str:

@@ -14,13 +14,16 @@ import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from gasforecast.bundle import POINT_FIELDS, QUANTILE_FIELDS, ForecastBundle
 from gasforecast.config import Settings
+from gasforecast.documents import Document, ForecastPoint, HistoryPoint
 from gasforecast.logs import get_logger
-from gasforecast.track_record import POINT_COLUMNS, THRESHOLDS, WINDOW_NAMES, validate_document
+from gasforecast.track_record import POINT_COLUMNS, THRESHOLDS, WINDOW_NAMES
 from service.page import champion_page
+from service.schemas import (CardModel, Forecast, History, ModelCard, ModelReference, ServedTrackRecordPoint,
+                             TrackRecord)
 
 log = get_logger(__name__)
 
@@ -46,7 +49,12 @@ class Body:
         return cls.of_bytes(data)
 
     @classmethod
-    def of_csv(cls, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> "Body":
+    def of_model(cls, document: Document) -> Body:
+        """A typed answer as JSON, with the field names it is written with (`class`, `q2.5`)."""
+        return cls.of_json(document.to_json_dict())
+
+    @classmethod
+    def of_csv(cls, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Body:
         """A header row, then one line per row; numbers as Python writes them (they read back exactly),
         booleans as true/false, missing values as empty cells."""
         out = io.StringIO()
@@ -69,74 +77,43 @@ def _csv_cell(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def model_reference(bundle: ForecastBundle, settings: Settings) -> dict[str, Any]:
+def model_reference(bundle: ForecastBundle, settings: Settings) -> ModelReference:
     """Which model answered: repeated in every data response so a consumer can trace a number."""
-    return {
-        "name": settings.model_name,
-        "version": bundle.version,
-        "run_id": bundle.run_id,
-        "trained_at": bundle.forecast["trained_at"],
-    }
+    return ModelReference(name=settings.model_name, version=bundle.version, run_id=bundle.run_id,
+                          trained_at=bundle.forecast.trained_at)
 
 
-def model_card(bundle: ForecastBundle, settings: Settings) -> dict[str, Any]:
-    """The `/api/v1/model` document (docs/api.md#model-card): the champion's card, data provenance, its
-    out-of-sample accuracy (`evaluation`), the evidence and decision of the gate that chose it
-    (`backtest`, `promotion`) and the promotion sanity figures, as training recorded them."""
+def model_card(bundle: ForecastBundle, settings: Settings) -> ModelCard:
+    """The `/api/v1/model` document (docs/api.md#model-card), as training recorded it."""
     forecast = bundle.forecast
-    model = forecast["model"]
-    return {
-        "model": {
-            **model_reference(bundle, settings),
-            "class": model["class"],
-            "label": model["label"],
-            "orders": model.get("orders", {}),
-            "drivers": model.get("drivers", []),
-            "transforms": model.get("transforms"),
-            "config": model.get("config", {}),
-        },
-        "target": forecast["target"],
-        "unit": forecast["unit"],
-        "data": forecast["data"],
-        "training_window": forecast["training_window"],
-        "horizon_max": len(forecast["points"]),
-        "evaluation": forecast.get("evaluation"),
-        "backtest": forecast["backtest"],
-        "promotion": forecast.get("promotion"),
-        "sanity": forecast.get("sanity"),
-    }
+    return ModelCard(
+        model=CardModel(**dict(model_reference(bundle, settings)), **dict(forecast.model)),
+        target=forecast.target,
+        unit=forecast.unit,
+        data=forecast.data,
+        training_window=forecast.training_window,
+        horizon_max=len(forecast.points),
+        evaluation=forecast.evaluation,
+        backtest=forecast.backtest,
+        promotion=forecast.promotion,
+        sanity=forecast.sanity,
+    )
 
 
-def served_track_record(bundle: ForecastBundle) -> dict[str, Any] | None:
-    """The bundle's track record if it is one this service can show; None for older bundles or a bad file."""
-    if bundle.track_record is None:
-        return None
-    try:
-        return validate_document(bundle.track_record)
-    except ValueError as exc:
-        log.warning("service.track_record_invalid", model_version=bundle.version, run_id=bundle.run_id, error=str(exc))
-        return None
-
-
-def track_record_document(bundle: ForecastBundle, settings: Settings) -> dict[str, Any]:
-    """The `/api/v1/track-record` document: the shipped record's known fields, or an empty record."""
-    record = served_track_record(bundle) or {}
-    return {
-        "model": model_reference(bundle, settings),
-        "target": bundle.forecast["target"],
-        "unit": bundle.forecast["unit"],
-        "calendar": record.get("calendar", bundle.calendar),
-        "status": record.get("status", "no_track_record"),
-        "computed_at": record.get("computed_at"),
-        "data_through": record.get("data_through"),
-        "forecasts": record.get("forecasts", 0),
-        "horizons": record.get("horizons", []),
-        "windows": record.get("windows", list(WINDOW_NAMES)),
-        "thresholds": record.get("thresholds", THRESHOLDS.to_dict()),
-        "breaches": record.get("breaches", []),
-        "summary": record.get("summary", []),
-        "points": [{name: point[name] for name in POINT_COLUMNS} for point in record.get("points", [])],
-    }
+def track_record_document(bundle: ForecastBundle, settings: Settings) -> TrackRecord:
+    """The `/api/v1/track-record` document: the shipped record, or an empty one for a bundle without
+    (or with an unreadable) record."""
+    record = bundle.track_record
+    reference, forecast = model_reference(bundle, settings), bundle.forecast
+    if record is None:
+        return TrackRecord(model=reference, target=forecast.target, unit=forecast.unit, calendar=bundle.calendar,
+                           status="no_track_record", computed_at=None, data_through=None, forecasts=0, horizons=[],
+                           windows=list(WINDOW_NAMES), thresholds=THRESHOLDS, breaches=[], summary=[], points=[])
+    return TrackRecord(model=reference, target=forecast.target, unit=forecast.unit, calendar=record.calendar,
+                       status=record.status, computed_at=record.computed_at, data_through=record.data_through,
+                       forecasts=record.forecasts, horizons=record.horizons, windows=record.windows,
+                       thresholds=record.thresholds, breaches=record.breaches, summary=record.summary,
+                       points=[ServedTrackRecordPoint(**dict(point)) for point in record.points])
 
 
 class ChampionView:
@@ -146,43 +123,35 @@ class ChampionView:
         forecast = bundle.forecast
         self.version = bundle.version
         self.reference = model_reference(bundle, settings)
-        self.target = forecast["target"]
-        self.unit = forecast["unit"]
+        self.target = forecast.target
+        self.unit = forecast.unit
         self.calendar = bundle.calendar
-        self.data_last_date = date.fromisoformat(forecast["data"]["last_date"])
-        self.horizon_max = min(settings.forecast_horizon_max, len(forecast["points"]))
-        served = forecast["points"][: self.horizon_max]
+        self.data_last_date = date.fromisoformat(forecast.data.last_date)
+        self.horizon_max = min(settings.forecast_horizon_max, len(forecast.points))
+        served = forecast.points[: self.horizon_max]
         # the quantile grid where the bundle has one (bundles trained before it have only the bands)
-        graded = all(isinstance(p.get("quantiles"), dict) for p in served)
-        points = [{**{name: p[name] for name in POINT_FIELDS},
-                   **({"quantiles": {name: p["quantiles"][name] for name in QUANTILE_FIELDS}} if graded else {})}
-                  for p in served]
-        rows = [{**p, **p.get("quantiles", {})} for p in points]
+        graded = all(p.quantiles is not None for p in served)
+        points = served if graded else [p.model_copy(update={"quantiles": None}) for p in served]
+        rows = [{**p.model_dump(include=set(POINT_FIELDS)),
+                 **(p.quantiles.model_dump(by_alias=True) if p.quantiles is not None else {})} for p in points]
         columns = POINT_FIELDS + (QUANTILE_FIELDS if graded else ())
         self._forecasts = {
             "json": tuple(self._forecast_body(points[:h], h) for h in range(1, self.horizon_max + 1)),
             "csv": tuple(Body.of_csv(columns, rows[:h]) for h in range(1, self.horizon_max + 1)),
         }
-        self.model = Body.of_json(model_card(bundle, settings))
+        self.model = Body.of_model(model_card(bundle, settings))
         track = track_record_document(bundle, settings)
-        self._track_records = {"json": Body.of_json(track), "csv": Body.of_csv(POINT_COLUMNS, track["points"])}
-        self.history_points: list[dict[str, Any]] = bundle.history["points"]
+        self._track_records = {"json": Body.of_model(track),
+                               "csv": Body.of_csv(POINT_COLUMNS, (dict(point) for point in track.points))}
+        self.history_points: list[HistoryPoint] = bundle.history.points
         self._history = lru_cache(maxsize=32)(self._history_body)
         self.page = champion_page(bundle, settings, self.horizon_max, track)
         self._page_of_the_day: tuple[date, Body] | None = None
 
-    def _forecast_body(self, points: list[dict[str, Any]], horizon: int) -> Body:
-        return Body.of_json(
-            {
-                "model": self.reference,
-                "target": self.target,
-                "unit": self.unit,
-                "data_last_date": self.data_last_date.isoformat(),
-                "calendar": self.calendar,
-                "horizon": horizon,
-                "points": points,
-            }
-        )
+    def _forecast_body(self, points: list[ForecastPoint], horizon: int) -> Body:
+        return Body.of_model(Forecast(model=self.reference, target=self.target, unit=self.unit,
+                                      data_last_date=self.data_last_date.isoformat(), calendar=self.calendar,
+                                      horizon=horizon, points=points))
 
     def forecast(self, horizon: int, fmt: Format = "json") -> Body:
         """The forecast truncated to `horizon` steps (1 ≤ horizon ≤ `horizon_max`)."""
@@ -206,17 +175,10 @@ class ChampionView:
         return self._track_records[fmt]
 
     def _history_body(self, days: int, fmt: Format) -> Body:
-        last = date.fromisoformat(self.history_points[-1]["date"]) if self.history_points else self.data_last_date
+        last = date.fromisoformat(self.history_points[-1].date) if self.history_points else self.data_last_date
         since = (last - timedelta(days=days - 1)).isoformat()
-        points = [p for p in self.history_points if p["date"] >= since]
+        points = [p for p in self.history_points if p.date >= since]
         if fmt == "csv":
-            return Body.of_csv(("date", "value"), points)
-        return Body.of_json(
-            {
-                "model": self.reference,
-                "target": self.target,
-                "unit": self.unit,
-                "days": days,
-                "points": points,
-            }
-        )
+            return Body.of_csv(("date", "value"), (dict(p) for p in points))
+        return Body.of_model(History(model=self.reference, target=self.target, unit=self.unit, days=days,
+                                     points=points))

@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 
 import functions_framework
+from cloudevents.http import CloudEvent
+from google.cloud import storage
 
-from gasforecast.config import load_settings
-from gasforecast.events import message_id_of, retrain_request_from_event
+from gasforecast.config import Settings, load_settings
+from gasforecast.events import IncomingEvent, retrain_request_from_event
 from gasforecast.logs import configure, get_logger
 from gasforecast.messaging import MalformedMessage, RefusedMessage
 from gasforecast.storage import make_client
@@ -23,23 +25,22 @@ log = get_logger("functions.train")
 
 
 @functools.cache
-def _clients():
+def _clients() -> tuple[Settings, storage.Client]:
     settings = load_settings()
     return settings, make_client(settings.project)
 
 
 @functions_framework.cloud_event
-def train(cloud_event) -> None:
+def train(cloud_event: CloudEvent) -> None:
     settings, storage_client = _clients()
+    event = IncomingEvent.from_cloud_event(cloud_event)
     try:
-        request, message_id = retrain_request_from_event(cloud_event, curated_uri=settings.curated_uri)
+        request, message_id = retrain_request_from_event(event, curated_uri=settings.curated_uri)
     except RefusedMessage as exc:
-        log.warning("train.message_refused", event_id=cloud_event["id"], message_id=message_id_of(cloud_event),
-                    error=str(exc))
+        log.warning("train.message_refused", event_id=event.id, message_id=event.message_id, error=str(exc))
         return
     except MalformedMessage as exc:
-        log.error("train.malformed_message", event_id=cloud_event["id"], message_id=message_id_of(cloud_event),
-                  error=str(exc))
+        log.error("train.malformed_message", event_id=event.id, message_id=event.message_id, error=str(exc))
         return
     try:
         handle_retrain(settings, request, storage_client, message_id=message_id)

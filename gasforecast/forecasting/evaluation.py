@@ -48,7 +48,7 @@ from gasforecast.forecasting.metrics import (
     pit_values,
     quantile_crps,
 )
-from gasforecast.forecasting.procedure import Assessment, assess, gate
+from gasforecast.forecasting.assessment import Assessment, assess, gate
 from gasforecast.forecasting.selection import NAIVE
 from gasforecast.forecasting.stretch import InsufficientHistory, make_stretch, rows_for_years
 from gasforecast.logs import get_logger

@@ -17,7 +17,7 @@ from gasforecast.logs import get_logger
 from gasforecast.series_calendar import NO_HOLIDAYS, MarketHolidays, extended_index, future_dates, infer_calendar
 
 if TYPE_CHECKING:
-    from gasforecast.forecasting.procedure import CandidateEvidence
+    from gasforecast.forecasting.assessment import CandidateEvidence
 
 log = get_logger(__name__)
 

@@ -68,3 +68,58 @@ def test_the_entry_points_configure_json_lines_on_stdout():
     code = "import functions.train.main, logging; print(type(logging.getLogger().handlers[0].formatter).__name__)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert result.stdout.strip() == "JsonLineFormatter"
+
+
+# ---- Cloud Logging's trace fields (issue 21) ----------------------------------------------------------
+
+def test_trace_fields_follow_the_cloud_trace_header():
+    from gasforecast.logs import SAMPLED_FIELD, SPAN_FIELD, TRACE_FIELD, trace_fields
+
+    trace = "105445aa7843bc8bf206b12000100000"
+    assert trace_fields(f"{trace}/1;o=1", "proj") == {TRACE_FIELD: f"projects/proj/traces/{trace}",
+                                                      SPAN_FIELD: "0000000000000001", SAMPLED_FIELD: True}
+    assert trace_fields(trace, "proj") == {TRACE_FIELD: f"projects/proj/traces/{trace}"}
+    for hostile in (None, "", "not-a-trace", f"{trace}/1;o=1\nforged", "x" * 32, f"{trace}/12a"):
+        assert trace_fields(hostile, "proj") == {}, hostile
+
+
+def test_service_request_logs_carry_the_trace_of_their_request():
+    """A line the service logs while answering carries the request's trace; a line after it does not."""
+    import io
+    import json as json_module
+    import logging
+
+    from flask import Flask
+
+    from gasforecast.config import Settings
+    from gasforecast.logs import TRACE_FIELD, JsonLineFormatter, get_logger
+    from service import http
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonLineFormatter())
+    logger = logging.getLogger("test.trace")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    app = Flask(__name__)
+    app.extensions["gasforecast_settings"] = Settings(project="my-project")
+    http.install(app)
+    log = get_logger("test.trace")
+
+    @app.get("/work")
+    def work():
+        log.info("test.inside_request")
+        return "ok"
+
+    trace = "0123456789abcdef0123456789abcdef"
+    client = app.test_client()
+    assert client.get("/work", headers={"X-Cloud-Trace-Context": f"{trace}/42;o=1"}).status_code == 200
+    client.get("/work")
+    log.info("test.outside_request")
+    logger.removeHandler(handler)
+    lines = [json_module.loads(line) for line in out.getvalue().splitlines()]
+    inside = [line for line in lines if line.get("event") == "test.inside_request"]
+    assert inside[0][TRACE_FIELD] == f"projects/my-project/traces/{trace}"
+    assert inside[0]["logging.googleapis.com/spanId"] == f"{42:016x}"
+    assert TRACE_FIELD not in inside[1], "a request without the header has no trace"
+    assert all(TRACE_FIELD not in line for line in lines if line.get("event") == "test.outside_request")

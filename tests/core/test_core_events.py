@@ -6,10 +6,25 @@ import json
 import pytest
 from cloudevents.http import CloudEvent
 
-from gasforecast.events import message_id_of, retrain_request_from_event, storage_object_from_event
+from gasforecast.events import IncomingEvent
+from gasforecast.events import retrain_request_from_event as _retrain_request_from_event
+from gasforecast.events import storage_object_from_event as _storage_object_from_event
 from gasforecast.messaging import MalformedMessage, RefusedMessage
 
 CURATED = "gs://data/curated/history.csv"
+
+
+# What the functions do: read the CloudEvent into an IncomingEvent at the edge, then hand that on.
+def storage_object_from_event(event: CloudEvent):
+    return _storage_object_from_event(IncomingEvent.from_cloud_event(event))
+
+
+def retrain_request_from_event(event: CloudEvent, *, curated_uri: str):
+    return _retrain_request_from_event(IncomingEvent.from_cloud_event(event), curated_uri=curated_uri)
+
+
+def message_id_of(event: CloudEvent) -> str | None:
+    return IncomingEvent.from_cloud_event(event).message_id
 
 
 def _pubsub_event(data: bytes, attributes: dict | None = None, message_id: str = "m-1") -> CloudEvent:

@@ -7,7 +7,7 @@ import json
 import math
 import threading
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ from scipy import stats
 from gasforecast import sanity
 from gasforecast.bundle import QUANTILE_FIELDS, QUANTILE_PERCENTS, ForecastBundle
 from gasforecast.config import Settings
+from gasforecast.documents import ForecastDocument, HistoryDocument, Sanity, TrackRecordDocument
 from gasforecast.forecasting import Assessment, Decision, FittedForecast, ModelConfig, NestedEvaluation
 from gasforecast.forecasting.distribution import EXPERTS, QUANTILE_LEVELS, PredictiveDistribution, learned_steps
 from gasforecast.forecasting.evaluation import baseline_quantiles
@@ -58,7 +59,7 @@ def forecast_points(origin_value: float, dates: list[date], drift: float = 0.000
 
 
 def synthetic_track_record(history: list[dict[str, Any]], calendar: str, horizon_max: int, *,
-                           origins: int = 20, every: int = 5, horizons=(1, 7, 14, 30)) -> dict[str, Any]:
+                           origins: int = 20, every: int = 5, horizons=(1, 7, 14, 30)) -> TrackRecordDocument:
     """A track record made by the real scorer: earlier forecasts from this history, scored against it."""
     entries = []
     for k in range(origins):
@@ -69,11 +70,15 @@ def synthetic_track_record(history: list[dict[str, Any]], calendar: str, horizon
         last = date.fromisoformat(known[-1]["date"])
         earlier = {
             "schema_version": 1, "run_id": f"run-past{k:02d}", "trained_at": f"{last.isoformat()}T17:00:00Z",
-            "target": "uk_gas_price", "unit": "pence/therm", "model": {"label": LABEL},
-            "data": {"last_date": last.isoformat(), "calendar": calendar},
+            "target": "uk_gas_price", "unit": "pence/therm", "model": {"class": "VAR", "label": LABEL},
+            "data": {"uri": "gs://b/curated/history.csv", "first_date": known[0]["date"], "last_date": last.isoformat(),
+                     "rows": len(known), "calendar": calendar},
+            "training_window": {"start": known[0]["date"], "end": last.isoformat()}, "horizon_max": horizon_max,
+            "backtest": {"horizons": [1], "origins": 0, "selected": LABEL, "baseline": "naive", "metrics": {}},
             "points": forecast_points(known[-1]["value"], series_dates(last, horizon_max, calendar, after=True)),
         }
-        bundle = ForecastBundle(earlier, {"points": known}, version=str(origins - k))
+        bundle = ForecastBundle(ForecastDocument.model_validate(earlier, strict=False),
+                                HistoryDocument.model_validate({"points": known}), version=str(origins - k))
         entries.append(ledger_entry(bundle, f"key-{k}"))
     actuals = {p["date"]: p["value"] for p in history}
     return build_document(entries, actuals, horizons, target="uk_gas_price", unit="pence/therm")
@@ -196,15 +201,34 @@ def make_bundle(
                                                                                            1732000000000000),
                            observed=None, frame=frame, prep=None, result=result, run_id=run_id)
     forecast = forecast_document(training)
-    forecast["trained_at"] = f"{last_date.isoformat()}T17:00:00Z"  # not the wall clock: pages and ETags stay stable
-    forecast["sanity"] = sanity.check(forecast["points"], frame["uk_gas_price"]).to_dict()
-    forecast["sanity"]["level_guard"] = sanity.level_guard(forecast["points"], None).to_dict()  # a first training's
-    if calendar is None:
-        del forecast["data"]["calendar"]
+    judged = sanity.check([p.to_json_dict() for p in forecast.points], frame["uk_gas_price"]).to_dict()
+    judged["level_guard"] = sanity.level_guard([p.to_json_dict() for p in forecast.points], None).to_dict()  # a first training's
+    forecast = forecast.model_copy(update={
+        "trained_at": f"{last_date.isoformat()}T17:00:00Z",  # not the wall clock: pages and ETags stay stable
+        "sanity": Sanity.model_validate(judged)})
+    text = forecast.model_dump_json(by_alias=True)
+    if calendar is None:  # an older bundle: no data.calendar
+        document = json.loads(text)
+        del document["data"]["calendar"]
+        text = json.dumps(document)
     history_doc = history_document(training)
     record = synthetic_track_record(history, series_calendar, horizon_max) if track_record else None
-    return ForecastBundle.from_files(json.dumps(forecast), json.dumps(history_doc), version=version,
-                                     track_record_text=json.dumps(record) if record else None)
+    return ForecastBundle.from_files(text, history_doc.model_dump_json(), version=version,
+                                     track_record_text=record.model_dump_json() if record else None)
+
+
+def rewritten(bundle: ForecastBundle, forecast: Callable[[dict[str, Any]], Any] | None = None,
+              track_record: Callable[[dict[str, Any]], Any] | None = None) -> ForecastBundle:
+    """`bundle` as if training had written its artifacts with these edits (each changes the JSON document
+    in place), parsed back like the service parses a bundle: for older, odd or broken bundles."""
+    forecast_doc = bundle.forecast.to_json_dict()
+    if forecast is not None:
+        forecast(forecast_doc)
+    record = bundle.track_record.to_json_dict() if bundle.track_record is not None else None
+    if track_record is not None and record is not None:
+        track_record(record)
+    return ForecastBundle.from_files(json.dumps(forecast_doc), bundle.history.model_dump_json(), bundle.version,
+                                     track_record_text=json.dumps(record) if record is not None else None)
 
 
 class FakeSource:

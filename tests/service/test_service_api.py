@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import pytest
 from jsonschema import ValidationError
 from openapi_check import validate_response
-from service_fakes import FakeSource, make_bundle
+from service_fakes import FakeSource, make_bundle, rewritten
 
 from gasforecast.bundle import QUANTILE_FIELDS
 from gasforecast.config import Settings
@@ -35,7 +35,7 @@ def test_forecast_defaults_to_the_maximum_horizon_and_matches_the_bundle(service
     body = response.get_json()
     bundle = fake_source.bundles["1"]
     assert response.status_code == 200 and body["horizon"] == 90 and len(body["points"]) == 90
-    assert body["points"] == bundle.points and set(body["points"][0]["quantiles"]) == set(QUANTILE_FIELDS)
+    assert body["points"] == [point.to_json_dict() for point in bundle.points] and set(body["points"][0]["quantiles"]) == set(QUANTILE_FIELDS)
     assert body["model"] == {"name": "uk-gas-price-forecaster", "version": "1", "run_id": "run-aaaa",
                              "trained_at": "2024-12-30T17:00:00Z"}
     assert (body["target"], body["unit"], body["data_last_date"]) == ("uk_gas_price", "pence/therm", "2024-12-30")
@@ -44,7 +44,7 @@ def test_forecast_defaults_to_the_maximum_horizon_and_matches_the_bundle(service
 
 def test_forecast_is_truncated_to_the_horizon(service_client, fake_source):
     body = service_client.get("/api/v1/forecast?horizon=30").get_json()
-    assert body["horizon"] == 30 and body["points"] == fake_source.bundles["1"].points[:30]
+    assert body["horizon"] == 30 and body["points"] == [p.to_json_dict() for p in fake_source.bundles["1"].points[:30]]
 
 
 @pytest.mark.parametrize("value", ["0", "91", "abc", "-1", "1.5", "", "1e2", "²", "9" * 5000])
@@ -76,7 +76,7 @@ def test_model_card_carries_the_champion_its_accuracy_and_the_gate_that_chose_it
     assert card["model"]["class"] == "VAR" and card["model"]["orders"] == {"lags": 3}
     assert card["model"]["drivers"] == ["ttf_price", "hdd"] and card["model"]["version"] == "1"
     assert card["data"]["last_date"] == "2024-12-30" and card["horizon_max"] == 90
-    forecast = fake_source.bundles["1"].forecast
+    forecast = fake_source.bundles["1"].forecast.to_json_dict()
     for name in ("evaluation", "backtest", "promotion", "sanity"):  # as training recorded them
         assert card[name] == forecast[name], name
     assert card["evaluation"]["kind"] == "nested" and card["backtest"]["kind"] == "stretch"
@@ -200,9 +200,10 @@ def test_track_record_serves_the_shipped_record_with_the_versions_that_made_each
     response = service_client.get("/api/v1/track-record")
     body = response.get_json()
     validate_response(openapi, "/api/v1/track-record", 200, body)
-    shipped = fake_source.bundles["1"].track_record
+    shipped = fake_source.bundles["1"].track_record.to_json_dict()
     assert body["status"] == shipped["status"] and body["summary"] == shipped["summary"]
-    assert body["points"] == shipped["points"] and {p["horizon"] for p in body["points"]} == {1, 7, 14, 30}
+    assert body["points"] == [{**p, "revised_after_scoring": False} for p in shipped["points"]]
+    assert {p["horizon"] for p in body["points"]} == {1, 7, 14, 30}
     assert {p["model_version"] for p in body["points"]} > {"1"}  # made by earlier versions, not the champion
     assert body["model"]["version"] == "1" and response.headers["X-Model-Version"] == "1"
 
@@ -237,7 +238,9 @@ def test_csv_downloads_parse_with_pandas_and_match_the_json(service_client, path
     response = service_client.get(f"{path}{joiner}format=csv")
     frame = _csv(response)
     assert list(frame.columns) == (columns or list(TRACK_COLUMNS)) and len(frame) == len(records) > 0
-    flat = [{**{k: v for k, v in record.items() if k != "quantiles"}, **record.get("quantiles", {})} for record in records]
+    # The CSV's columns: the grid flattened; the track record's derived revised_after_scoring is revised_actual's cell.
+    flat = [{**{k: v for k, v in record.items() if k not in ("quantiles", "revised_after_scoring")},
+             **record.get("quantiles", {})} for record in records]
     frame = frame.astype(object).where(frame.notna(), None)  # an empty cell is JSON's null (revised_actual)
     assert frame.to_dict(orient="records") == [
         {k: int(v) if k == "model_version" else v for k, v in record.items()} for record in flat]
@@ -304,9 +307,11 @@ def test_readiness_turns_stale_after_the_configured_days(service_app):
 
 
 def test_an_older_bundle_without_the_quantile_grid_still_serves_its_bands(unit_settings):
-    bundle = make_bundle()
-    for point in bundle.forecast["points"]:
-        del point["quantiles"]
+    def without_grid(forecast):
+        for point in forecast["points"]:
+            del point["quantiles"]
+
+    bundle = rewritten(make_bundle(), without_grid)
     client = create_app(unit_settings, champion_source=FakeSource(bundle)).test_client()
     body = client.get("/api/v1/forecast?horizon=3").get_json()
     assert set(body["points"][0]) == {"date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -146,8 +147,9 @@ def test_overdue_when_no_refresh_completed_for_too_long(fake_source, manual_cloc
 def _unservable(version: str, run_id: str):
     """A bundle as issue 11 saw it promoted: a 1e300 row made the forecast non-finite."""
     bundle = make_bundle(version, run_id)
-    bundle.points[3]["upper_95"] = float("inf")
-    return bundle
+    huge = bundle.points[3].model_copy(update={"upper_95": 1e300})  # finite, so it parses; sanity refuses it
+    return dataclasses.replace(bundle, forecast=bundle.forecast.model_copy(
+        update={"points": [*bundle.points[:3], huge, *bundle.points[4:]]}))
 
 
 def test_a_fresh_instance_falls_back_to_the_newest_servable_version(manual_clock):

@@ -66,13 +66,13 @@ def test_the_fake_bundle_has_the_fields_of_a_real_training(trained):
     # The sample's drivers carry signal, so the first training promotes a model over naive (with a test).
     assert real["promotion"]["decision"] == "promoted", real["promotion"]
     fake = make_bundle(calendar="daily")
-    assert shape(fake.forecast) == shape(real)
-    assert shape(fake.history) == shape(trained[HISTORY_ARTIFACT])
+    assert shape(fake.forecast.to_json_dict()) == shape(real)
+    assert shape(fake.history.to_json_dict()) == shape(trained[HISTORY_ARTIFACT])
 
 
 def test_the_shape_comparison_catches_a_renamed_or_missing_field(trained):
     real = json.loads(json.dumps(trained[FORECAST_ARTIFACT]))
     real["evaluation"]["coverage_80_share"] = real["evaluation"].pop("coverage_80")
-    assert shape(make_bundle(calendar="daily").forecast) != shape(real)
+    assert shape(make_bundle(calendar="daily").forecast.to_json_dict()) != shape(real)
     del real["backtest"]["metrics"]["naive"]["1"]["test_ratio"]
-    assert shape(make_bundle(calendar="daily").forecast) != shape(real)
+    assert shape(make_bundle(calendar="daily").forecast.to_json_dict()) != shape(real)

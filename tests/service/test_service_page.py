@@ -12,9 +12,10 @@ from datetime import date
 from html.parser import HTMLParser
 
 import pytest
-from service_fakes import FakeSource, make_bundle
+from service_fakes import FakeSource, make_bundle, rewritten
 
 from gasforecast.config import Settings
+from gasforecast.documents import ModelSpec
 from service.app import create_app
 from service.chart import PLOT_HEIGHT, PLOT_WIDTH, Scale, decimals_for, format_number, line, nice_ticks
 from service.page import describe_model
@@ -103,9 +104,11 @@ def test_y_axis_names_the_unit_and_groups_digits_of_large_prices():
 
 
 def test_an_absurdly_wide_band_never_flattens_the_history():
-    bundle = make_bundle()
-    for point in bundle.points:
-        point["upper_95"] = point["mean"] * 100
+    def widen(forecast):
+        for point in forecast["points"]:
+            point["upper_95"] = point["mean"] * 100
+
+    bundle = rewritten(make_bundle(), widen)
     svg = _svg(_render(bundle))
     _, ys = _numbers({p.get("id"): p.get("d") for p in svg.iter(f"{SVG}path")}["history-line"])
     assert max(ys) - min(ys) > 0.25 * PLOT_HEIGHT  # uncapped, the history would be a flat line at the bottom
@@ -145,7 +148,8 @@ def test_no_cell_of_the_page_is_left_empty(page):
     (None, "var[x]"),
 ])
 def test_the_served_configuration_is_described_in_words(config, words):
-    assert describe_model(config, "var[x]") == words
+    spec = ModelSpec.model_validate(config) if config is not None else None  # forecast.json's model.config
+    assert describe_model(spec, "var[x]") == words
 
 
 def test_every_csv_link_on_the_page_answers_a_csv(service_client, page):
@@ -232,7 +236,7 @@ def test_a_business_day_series_counts_trading_days_and_has_no_weekend_dates():
 
 
 def test_the_track_record_section_states_the_live_scores_in_plain_words(page, fake_source):
-    track = fake_source.bundles["1"].track_record
+    track = fake_source.bundles["1"].track_record.to_json_dict()
     thirty = next(r for r in track["summary"] if r["horizon"] == 30 and r["window"] == "all")
     share = f"{thirty['closer_than_naive'] * 100:.0f} %"
     assert f"30-day forecasts were closer than “no change” {share} of the time ({thirty['points']} scored)" in page
@@ -253,10 +257,9 @@ def test_a_champion_without_a_track_record_says_so():
 
 
 def test_a_degraded_track_record_is_flagged_in_words():
-    bundle = make_bundle()
-    bundle.track_record.update(status="degraded", breaches=[
+    bundle = rewritten(make_bundle(), track_record=lambda record: record.update(status="degraded", breaches=[
         {"horizon": 30, "window": "last_30", "measure": "mae_ratio", "value": 1.4, "threshold": 1.25, "points": 30},
-        {"horizon": 7, "window": "last_30", "measure": "coverage_80", "value": 0.5, "threshold": 0.6, "points": 30}])
+        {"horizon": 7, "window": "last_30", "measure": "coverage_80", "value": 0.5, "threshold": 0.6, "points": 30}]))
     page = _render(bundle)
     assert 'class="status warning"' in page
     assert "30-day forecasts: errors 1.40 × those of “no change” (limit 1.25)" in page
@@ -264,8 +267,8 @@ def test_a_degraded_track_record_is_flagged_in_words():
 
 
 def test_a_malformed_track_record_shows_as_none_instead_of_breaking_the_page():
-    bundle = make_bundle()
-    bundle.track_record["points"][0]["actual"] = "lots"
+    bundle = rewritten(make_bundle(), track_record=lambda record: record["points"][0].update(actual="lots"))
+    assert bundle.track_record is None
     page = _render(bundle)
     assert "No track record yet" in page
 
@@ -279,7 +282,7 @@ def _text(html: str) -> str:
 
 
 def test_the_nested_evaluation_is_the_headline(page, fake_source):
-    evaluation = fake_source.bundles["1"].forecast["evaluation"]
+    evaluation = fake_source.bundles["1"].forecast.to_json_dict()["evaluation"]
     section = _section(page, "accuracy")
     text = _text(section)
     assert "Forecasts made the way this one was made, scored on data they had not seen" in text
@@ -304,8 +307,8 @@ def test_a_bundle_without_nested_figures_says_there_is_no_headline():
 
 
 def test_a_bundle_without_the_gates_level_shows_the_p_value_alone():
-    bundle = make_bundle(decision="promoted")
-    del bundle.forecast["promotion"]["significance"]  # a bundle trained before the level was recorded
+    # a bundle trained before the level was recorded
+    bundle = rewritten(make_bundle(decision="promoted"), lambda forecast: forecast["promotion"].pop("significance"))
     text = _text(_section(_render(bundle), "model-choice"))
     assert "would rarely come from luck (p = 0.0031)." in text and "asks for" not in text
 
@@ -330,30 +333,32 @@ def test_the_page_says_what_the_gate_decided_and_why(decision, headline, details
     assert headline in text and details in text
     heads = re.findall(r'<th scope="col">([^<]+)<br><code>', section)
     assert heads == columns
-    test_from = bundle.forecast["backtest"]["stretch"]["test_from"]
+    test_from = bundle.forecast.backtest.stretch.test_from
     assert f"on the second half ({test_from} to" in text and "Diebold–Mariano" in text
     assert '<th scope="col">Days ahead</th>' in section
     rows = re.findall(r'<tr><th scope="row">(\d+)</th>((?:<td>[^<]+</td>)+)</tr>', section)
     assert [r[0] for r in rows] == ["1", "7", "14", "30"]
     assert all(re.fullmatch(r"(<td>\d\.\d\d</td>)+", cells) and cells.count("<td>") == len(columns)
                for _, cells in rows)
-    assert f"Every candidate ({len(bundle.forecast['backtest']['metrics'])})" in text
-    assert "In the gate’s own words (its “test half” is the second half): " + bundle.forecast["promotion"]["reason"] \
+    assert f"Every candidate ({len(bundle.forecast.backtest.metrics)})" in text
+    assert "In the gate’s own words (its “test half” is the second half): " + bundle.forecast.promotion.reason \
         in text.replace("&#39;", "'")
 
 
 def test_a_champion_that_lost_its_place_is_named():
-    bundle = make_bundle(decision="naive")
-    bundle.forecast["promotion"].update(champion="var[ttf_price]", champion_score=1.02)
+    bundle = rewritten(make_bundle(decision="naive"),
+                       lambda forecast: forecast["promotion"].update(champion="var[ttf_price]", champion_score=1.02))
     text = _text(_section(_render(bundle), "model-choice"))
     assert "The model served before, var[ttf_price], no longer beats “no change” clearly" in text
 
 
 def test_a_bundle_from_before_the_gate_still_shows_its_promotion():
-    bundle = make_bundle(evaluation=False)
-    bundle.forecast["backtest"] = {"horizons": [1, 30], "origins": 104, "selected": "var[ttf_price,hdd]",
-                                   "baseline": "naive", "metrics": {"naive": {"1": {"mase": 1.0}}}}
-    bundle.forecast["promotion"] = {"decision": "first_champion", "reason": "no champion yet"}
+    def before_the_gate(forecast):
+        forecast["backtest"] = {"horizons": [1, 30], "origins": 104, "selected": "var[ttf_price,hdd]",
+                                "baseline": "naive", "metrics": {"naive": {"1": {"mase": 1.0}}}}
+        forecast["promotion"] = {"decision": "first_champion", "reason": "no champion yet"}
+
+    bundle = rewritten(make_bundle(evaluation=False), before_the_gate)
     section = _section(_render(bundle), "model-choice")
     assert "trained before the current selection procedure" in section and "no champion yet" in section
     assert "<table" not in section

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -24,7 +25,7 @@ def test_a_promotion_is_recorded_once_with_what_was_served():
     assert (entry["model_version"], entry["run_id"], entry["training_key"]) == ("7", "run7", "1700-abc")
     assert (entry["data_through"], entry["origin_value"], entry["calendar"]) == ("2025-01-10", 100.0, "daily")
     assert [p["step"] for p in entry["points"]] == list(range(1, 31))
-    assert entry["points"][0] == {"step": 1, **bundle.points[0]}
+    assert entry["points"][0] == {"step": 1, **bundle.points[0].to_json_dict()}
 
 
 def test_a_redelivered_promotion_leaves_one_unchanged_entry(caplog):
@@ -59,8 +60,8 @@ def test_concurrent_deliveries_of_one_promotion_create_exactly_one_entry():
 def test_a_business_day_forecast_keeps_its_calendar_and_dates():
     bundle = served_bundle("2", date(2025, 1, 10), 100.0, steps=5, calendar="business")  # a Friday
     entry = ledger_entry(bundle, None)
-    assert entry["calendar"] == "business"
-    assert [p["date"] for p in entry["points"]] == ["2025-01-13", "2025-01-14", "2025-01-15", "2025-01-16", "2025-01-17"]
+    assert entry.calendar == "business"
+    assert [p.date for p in entry.points] == ["2025-01-13", "2025-01-14", "2025-01-15", "2025-01-16", "2025-01-17"]
 
 
 @pytest.mark.parametrize("version, run_id", [("../x", "run1"), ("7", "../../curated/history"), ("7", ""), ("v7", "r")])
@@ -70,8 +71,7 @@ def test_entry_names_accept_only_registry_versions_and_run_ids(version, run_id):
 
 
 def test_an_unversioned_bundle_cannot_be_recorded():
-    bundle = served_bundle("1", date(2025, 1, 10), 100.0)
-    bundle.version = None
+    bundle = dataclasses.replace(served_bundle("1", date(2025, 1, 10), 100.0), version=None)
     with pytest.raises(ValueError, match="version"):
         record_served_forecast(MemoryBucket(), bundle, "k")
 
@@ -87,7 +87,7 @@ def test_reading_orders_entries_and_skips_what_is_not_an_entry(caplog):
     bucket.write(LEDGER_PREFIX + "notes.txt", b"ignored: not .json")
     with caplog.at_level(logging.WARNING):
         entries = read_ledger(bucket)
-    assert [(e["data_through"], e["model_version"]) for e in entries] == [
+    assert [(e.data_through, e.model_version) for e in entries] == [
         ("2025-01-01", "2"), ("2025-01-01", "12"), ("2025-02-01", "5")]
     unreadable = events(caplog, "ledger.entry_unreadable")
     assert sorted(e["object"].rsplit("/", 1)[1] for e in unreadable) == ["2025-03-01_v000099_run99.json", "junk.json"]

@@ -6,11 +6,19 @@ from datetime import date, timedelta
 
 from trackrecord_fakes import served_bundle
 
+from gasforecast.config import Settings
+from gasforecast.documents import TrackRecordDocument
 from gasforecast.ledger import ledger_entry
-from gasforecast.track_record import build_document, day_index, log_monitoring, monitoring_metrics
+from gasforecast.registry import Registry
+from gasforecast.track_record import build_document, day_index, monitoring_metrics
 
 
-def _document(days_of_prices: int) -> dict:
+def _registry(tmp_path, experiment: str = "uk-gas-price") -> Registry:
+    """The training's registry on a SQLite-backed MLflow; its monitoring experiment is `<experiment>-monitoring`."""
+    return Registry(Settings(mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", mlflow_experiment=experiment))
+
+
+def _document(days_of_prices: int) -> TrackRecordDocument:
     origin = date(2025, 1, 10)
     entry = ledger_entry(served_bundle("3", origin, 100.0), "k")
     actuals = {(origin + timedelta(days=i)).isoformat(): 100.0 + i for i in range(1, days_of_prices + 1)}
@@ -25,12 +33,11 @@ def test_metric_names_follow_horizon_window_and_measure():
 
 
 def test_each_training_appends_to_the_same_monitoring_run(tmp_path):
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    registry = _registry(tmp_path)
+    client = registry.client
     first, later = _document(10), _document(31)
-    run_id = log_monitoring(client, "uk-gas-price-monitoring", first)
-    assert log_monitoring(client, "uk-gas-price-monitoring", later) == run_id
+    run_id = registry.log_track_record(first)
+    assert registry.log_track_record(later) == run_id
     history = client.get_metric_history(run_id, "live.h1.all.mae")
     assert [m.step for m in history] == [day_index("2025-01-20"), day_index("2025-02-10")]
     assert [m.step for m in client.get_metric_history(run_id, "live.h30.all.mae")] == [day_index("2025-02-10")]
@@ -38,21 +45,18 @@ def test_each_training_appends_to_the_same_monitoring_run(tmp_path):
 
 
 def test_nothing_is_logged_before_any_price_is_known(tmp_path):
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    registry = _registry(tmp_path, "x")
     empty = build_document([], {}, (1,), target="uk_gas_price", unit="pence/therm")
-    assert log_monitoring(client, "monitoring", empty) is None
-    assert client.get_experiment_by_name("monitoring") is None
+    assert registry.log_track_record(empty) is None
+    assert registry.client.get_experiment_by_name("x-monitoring") is None
 
 
 def test_a_training_retried_after_a_crash_logs_its_record_once(tmp_path):
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    run_id = log_monitoring(client, "monitoring", _document(10), training_key="gen1-abc")
-    assert log_monitoring(client, "monitoring", _document(10), training_key="gen1-abc") == run_id
+    registry = _registry(tmp_path, "x")
+    client = registry.client
+    run_id = registry.log_track_record(_document(10), training_key="gen1-abc")
+    assert registry.log_track_record(_document(10), training_key="gen1-abc") == run_id
     assert len(client.get_metric_history(run_id, "live.h1.all.mae")) == 1
-    log_monitoring(client, "monitoring", _document(31), training_key="gen2-abc")
+    registry.log_track_record(_document(31), training_key="gen2-abc")
     assert len(client.get_metric_history(run_id, "live.h1.all.mae")) == 2
     assert client.get_run(run_id).data.tags["track_record.training_key"] == "gen2-abc"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from datetime import date, timedelta
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from trackrecord_fakes import business_days_after, daily_after, events, served_bundle
 
+from gasforecast.documents import Aggregate, SummaryRow, TrackRecordDocument
 from gasforecast.ledger import ledger_entry, record_served_forecast
 from gasforecast.track_record import (
     THRESHOLDS,
@@ -19,11 +21,15 @@ from gasforecast.track_record import (
     score_entries,
     score_served_forecasts,
     summarise,
-    validate_document,
 )
 from tests.fakes import MemoryBucket
 
 ORIGIN = date(2025, 1, 10)  # a Friday
+
+
+def validate_document(document: dict) -> TrackRecordDocument:
+    """A track record as the service reads it back: from its JSON text (ValueError when malformed)."""
+    return TrackRecordDocument.model_validate_json(json.dumps(document))
 
 
 def _entry(version="1", origin=ORIGIN, value=100.0, **options):
@@ -37,24 +43,24 @@ def _prices(days, values) -> dict[str, float]:
 def test_only_matured_points_are_scored():
     actuals = _prices(daily_after(ORIGIN, 10), [101.0] * 10)  # prices for the first 10 days only
     scored = score_entries([_entry()], actuals, (1, 7, 14, 30), "uk_gas_price")
-    assert [(p["horizon"], p["target_date"]) for p in scored] == [(1, "2025-01-11"), (7, "2025-01-17")]
+    assert [(p.horizon, p.target_date) for p in scored] == [(1, "2025-01-11"), (7, "2025-01-17")]
 
 
 def test_each_point_carries_its_error_the_naive_error_and_the_band_verdicts():
     entry = _entry(value=100.0, mean=104.0, half_80=2.0, half_95=4.5)
     actuals = _prices(daily_after(ORIGIN, 7), [107.0, 0, 0, 0, 0, 0, 102.5])
     one, seven = score_entries([entry], actuals, (1, 7), "uk_gas_price")
-    assert (one["abs_error"], one["naive_abs_error"], one["inside_80"], one["inside_95"], one["closer_than_naive"]) \
+    assert (one.abs_error, one.naive_abs_error, one.inside_80, one.inside_95, one.closer_than_naive) \
         == (3.0, 7.0, False, True, True)
-    assert (seven["abs_error"], seven["naive_abs_error"], seven["inside_80"], seven["closer_than_naive"]) \
+    assert (seven.abs_error, seven.naive_abs_error, seven.inside_80, seven.closer_than_naive) \
         == (1.5, 2.5, True, True)
-    assert (seven["forecast_date"], seven["model_version"], seven["run_id"], seven["naive"]) == ("2025-01-10", "1", "run1", 100.0)
+    assert (seven.forecast_date, seven.model_version, seven.run_id, seven.naive) == ("2025-01-10", "1", "run1", 100.0)
 
 
 def test_the_naive_forecast_is_the_price_known_at_the_origin_not_a_later_revision():
     actuals = {ORIGIN.isoformat(): 90.0, **_prices(daily_after(ORIGIN, 1), [101.0])}  # origin price revised later
     (point,) = score_entries([_entry(value=100.0)], actuals, (1,), "uk_gas_price")
-    assert point["naive"] == 100.0 and point["naive_abs_error"] == 1.0
+    assert point.naive == 100.0 and point.naive_abs_error == 1.0
 
 
 def test_business_day_forecasts_count_steps_in_trading_days_and_skip_unobserved_days():
@@ -64,15 +70,15 @@ def test_business_day_forecasts_count_steps_in_trading_days_and_skip_unobserved_
     actuals = _prices([d for d in trading if d != holiday], [101.0] * 9)
     actuals["2025-01-11"] = 999.0  # a Saturday price is never a forecast target
     scored = score_entries([entry], actuals, range(1, 11), "uk_gas_price")
-    assert [p["horizon"] for p in scored] == [1, 2, 3, 4, 5, 6, 8, 9, 10]
-    assert scored[4]["target_date"] == "2025-01-17" and scored[5]["target_date"] == "2025-01-20"  # Fri, then Mon
-    assert all(p["actual"] == 101.0 for p in scored)
+    assert [p.horizon for p in scored] == [1, 2, 3, 4, 5, 6, 8, 9, 10]
+    assert scored[4].target_date == "2025-01-17" and scored[5].target_date == "2025-01-20"  # Fri, then Mon
+    assert all(p.actual == 101.0 for p in scored)
 
 
 def test_a_forced_retrain_from_the_same_origin_is_scored_once_with_the_later_version():
     actuals = _prices(daily_after(ORIGIN, 1), [101.0])
     scored = score_entries([_entry("4", mean=90.0), _entry("5", mean=100.5)], actuals, (1,), "uk_gas_price")
-    assert [(p["model_version"], p["mean"]) for p in scored] == [("5", 100.5)]
+    assert [(p.model_version, p.mean) for p in scored] == [("5", 100.5)]
 
 
 def test_forecasts_of_another_target_are_ignored():
@@ -89,20 +95,20 @@ def test_windows_hold_the_most_recent_matured_points_of_each_horizon():
     entries = [_entry(str(i + 1), first + timedelta(days=i), 100.0, mean=100.0 + (i >= 70)) for i in range(100)]
     actuals = _history(first, [100.0] * 101)  # flat: early forecasts exact, the last 30 one unit off
     summary = summarise(score_entries(entries, actuals, (1,), "uk_gas_price"), (1,))
-    rows = {row["window"]: row for row in summary}
-    assert (rows["all"]["points"], rows["last_90"]["points"], rows["last_30"]["points"]) == (100, 90, 30)
-    assert rows["last_30"]["mae"] == 1.0 and rows["last_90"]["mae"] == pytest.approx(30 / 90, abs=1e-6)
-    assert rows["last_30"]["naive_mae"] == 0.0 and rows["last_30"]["mae_ratio"] is None  # no division by zero
+    rows = {row.window: row for row in summary}
+    assert (rows["all"].points, rows["last_90"].points, rows["last_30"].points) == (100, 90, 30)
+    assert rows["last_30"].mae == 1.0 and rows["last_90"].mae == pytest.approx(30 / 90, abs=1e-6)
+    assert rows["last_30"].naive_mae == 0.0 and rows["last_30"].mae_ratio is None  # no division by zero
 
 
 def test_aggregate_of_nothing_is_empty_not_zero():
-    assert aggregate([]) == {"points": 0, "mae": None, "naive_mae": None, "mae_ratio": None,
-                             "closer_than_naive": None, "coverage_80": None, "coverage_95": None}
+    assert aggregate([]) == Aggregate(points=0, mae=None, naive_mae=None, mae_ratio=None, closer_than_naive=None,
+                                      coverage_80=None, coverage_95=None)
 
 
 def _row(points=30, mae_ratio=1.0, coverage_80=0.8, coverage_95=0.95, horizon=30, window="last_30"):
-    return {"horizon": horizon, "window": window, "points": points, "mae_ratio": mae_ratio,
-            "coverage_80": coverage_80, "coverage_95": coverage_95}
+    return SummaryRow(horizon=horizon, window=window, points=points, mae=None, naive_mae=None, mae_ratio=mae_ratio,
+                      closer_than_naive=None, coverage_80=coverage_80, coverage_95=coverage_95)
 
 
 @pytest.mark.parametrize("row, status, measures", [
@@ -115,7 +121,7 @@ def _row(points=30, mae_ratio=1.0, coverage_80=0.8, coverage_95=0.95, horizon=30
 ])
 def test_thresholds_judge_the_last_30_points_once_there_are_enough(row, status, measures):
     got_status, breaches = assess([row])
-    assert got_status == status and [b["measure"] for b in breaches] == measures
+    assert got_status == status and [b.measure for b in breaches] == measures
 
 
 def _curated(prices: dict[str, float]) -> pd.DataFrame:
@@ -130,9 +136,9 @@ def test_a_first_champion_is_scored_after_the_series_continues_by_30_days():
     record_served_forecast(bucket, served_bundle("1", ORIGIN, 100.0), "gen1-key")
     curated = _curated(_history(ORIGIN - timedelta(days=5), [100.0] * 5 + [100.0 + 0.1 * i for i in range(31)]))
     document = score_served_forecasts(bucket, curated, target="uk_gas_price", unit="pence/therm", horizons=(1, 7, 14, 30))
-    assert {(p["horizon"], p["model_version"]) for p in document["points"]} == {(1, "1"), (7, "1"), (14, "1"), (30, "1")}
-    assert document["forecasts"] == 1 and document["data_through"] == "2025-02-09" and document["status"] == "too_few_points"
-    assert validate_document(document) is document
+    assert {(p.horizon, p.model_version) for p in document.points} == {(1, "1"), (7, "1"), (14, "1"), (30, "1")}
+    assert document.forecasts == 1 and document.data_through == "2025-02-09" and document.status == "too_few_points"
+    assert validate_document(document.to_json_dict()) == document
 
 
 def test_a_degraded_record_logs_a_structured_warning(caplog):
@@ -144,7 +150,7 @@ def test_a_degraded_record_logs_a_structured_warning(caplog):
     with caplog.at_level(logging.INFO):
         document = score_served_forecasts(bucket, curated, target="uk_gas_price", unit="pence/therm",
                                           horizons=(1, 7), ids={"training_key": "k9"})
-    assert document["status"] == "degraded"
+    assert document.status == "degraded"
     (warning,) = events(caplog, "track_record.degraded")
     assert warning["training_key"] == "k9"
     assert {(b["horizon"], b["measure"]) for b in warning["breaches"]} == {
@@ -155,13 +161,13 @@ def test_a_degraded_record_logs_a_structured_warning(caplog):
 
 def test_a_document_without_ledger_entries_says_there_are_no_scores():
     document = build_document([], {"2025-01-01": 1.0}, (1, 7), target="uk_gas_price", unit="pence/therm")
-    assert document["status"] == "no_scores" and document["points"] == [] and len(document["summary"]) == 6
-    assert validate_document(document)["calendar"] == "daily"
+    assert document.status == "no_scores" and document.points == [] and len(document.summary) == 6
+    assert validate_document(document.to_json_dict()).calendar == "daily"
 
 
 def _valid_document() -> dict:
     actuals = _prices(daily_after(ORIGIN, 30), [101.0] * 30)
-    return build_document([_entry()], actuals, (1, 7, 30), target="uk_gas_price", unit="pence/therm")
+    return build_document([_entry()], actuals, (1, 7, 30), target="uk_gas_price", unit="pence/therm").to_json_dict()
 
 
 @pytest.mark.parametrize("break_it", [
@@ -192,7 +198,7 @@ def test_validation_rejects_a_malformed_document(break_it):
 # ---- the price as first published (issue 20) ---------------------------------------------------------
 
 def _scored(document) -> list[tuple]:
-    return [(p["target_date"], p["horizon"], p["actual"], p["abs_error"]) for p in document["points"]]
+    return [(p.target_date, p.horizon, p.actual, p.abs_error) for p in document.points]
 
 
 def test_revising_matured_prices_to_the_forecast_means_does_not_rescore_the_past(caplog):
@@ -203,18 +209,18 @@ def test_revising_matured_prices_to_the_forecast_means_does_not_rescore_the_past
     prices = [100.0] * 5 + [100.0 + 0.1 * i for i in range(31)]
     honest = score_served_forecasts(bucket, _curated(_history(ORIGIN - timedelta(days=5), prices)),
                                     target="uk_gas_price", unit="pence/therm", horizons=(1, 7, 14, 30))
-    assert honest["revised_points"] == 0 and all(p["revised_actual"] is None for p in honest["points"])
+    assert honest.revised_points == 0 and all(p.revised_actual is None for p in honest.points)
 
     rewritten = prices[:6] + [104.0] * 30  # every matured price set to the forecast's mean
     with caplog.at_level(logging.INFO):
         after = score_served_forecasts(bucket, _curated(_history(ORIGIN - timedelta(days=5), rewritten)),
                                        target="uk_gas_price", unit="pence/therm", horizons=(1, 7, 14, 30))
-    assert _scored(after) == _scored(honest) and after["summary"] == honest["summary"], "the past is not rescored"
-    assert all(p["abs_error"] > 0 for p in after["points"])
-    assert [p["revised_actual"] for p in after["points"]] == [104.0] * 4
-    assert after["revised_points"] == 4 and after["actuals"] == "first_published"
+    assert _scored(after) == _scored(honest) and after.summary == honest.summary, "the past is not rescored"
+    assert all(p.abs_error > 0 for p in after.points)
+    assert [p.revised_actual for p in after.points] == [104.0] * 4
+    assert after.revised_points == 4 and after.actuals == "first_published"
     assert events(caplog, "track_record.scored")[-1]["revised_points"] == 4
-    assert validate_document(after) is after
+    assert validate_document(after.to_json_dict()) == after
 
 
 def test_first_prices_are_recorded_once_and_never_rewritten():
@@ -238,4 +244,4 @@ def test_a_record_from_before_first_prices_is_read_as_unrevised():
     for point in document["points"]:
         del point["revised_actual"]
     del document["revised_points"], document["actuals"]
-    assert all(p["revised_actual"] is None for p in validate_document(document)["points"])
+    assert all(p.revised_actual is None for p in validate_document(document).points)

@@ -24,7 +24,7 @@ from gasforecast.cli import main as cli
 from gasforecast.storage import parse_gs_uri
 from gasforecast.ledger import LEDGER_PREFIX, read_ledger
 from gasforecast.registry import Registry
-from gasforecast.track_record import MONITORING_TAG, POINT_COLUMNS, day_index
+from gasforecast.track_record import POINT_COLUMNS, day_index
 from tests.stack_helpers import data_bucket, function_events, push_to_train, served_track_record, wait_event
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ def record(scored_champion, running_stack) -> dict:
 
 
 def _entry(stack, version: str) -> dict:
-    (entry,) = [e for e in read_ledger(data_bucket(stack)) if e["model_version"] == version]
+    (entry,) = [e.to_json_dict() for e in read_ledger(data_bucket(stack)) if e.model_version == version]
     return entry
 
 
@@ -94,7 +94,7 @@ def test_the_csv_download_parses_with_pandas_and_matches_the_json(record, runnin
 def test_the_monitoring_run_has_the_live_scores_as_time_series(record, settings):
     client = Registry(settings).client
     experiment = client.get_experiment_by_name(settings.monitoring_experiment)
-    (run,) = client.search_runs([experiment.experiment_id], filter_string=f"tags.`{MONITORING_TAG}` = 'track_record'")
+    (run,) = client.search_runs([experiment.experiment_id], filter_string=f"tags.`{Registry.MONITORING_TAG}` = 'track_record'")
     history = client.get_metric_history(run.info.run_id, "live.h30.all.points")
     (latest,) = [m for m in history if m.step == day_index(record["data_through"])]
     assert latest.value >= 1
@@ -125,7 +125,7 @@ def test_a_redelivered_promotion_leaves_one_ledger_entry_per_version(scored_cham
     assert version.tags[Registry.STATE_TAG] == "promoted"
 
     assert bucket.list_names(LEDGER_PREFIX) == names
-    per_version = Counter(entry["model_version"] for entry in read_ledger(bucket))
+    per_version = Counter(entry.model_version for entry in read_ledger(bucket))
     assert per_version[scored_champion.forecast_version] == 1 and per_version[scored_champion.version] == 1
     assert set(per_version.values()) == {1}
 

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from gasforecast.bundle import ForecastBundle
+from gasforecast.documents import ForecastDocument, HistoryDocument
 
 
 def business_days_after(day: date, count: int) -> list[date]:
@@ -30,15 +31,20 @@ def served_bundle(version: str, last_date: date, origin_value: float, *, steps: 
     centre = origin_value if mean is None else mean
     points = [{"date": d.isoformat(), "mean": centre, "lower_80": centre - half_80, "upper_80": centre + half_80,
                "lower_95": centre - half_95, "upper_95": centre + half_95} for d in dates]
+    first = (last_date - timedelta(days=1)).isoformat()
     forecast: dict[str, Any] = {
         "schema_version": 1, "run_id": run_id or f"run{version}", "trained_at": f"{last_date}T17:00:00Z",
-        "target": target, "unit": "pence/therm", "model": {"label": "naive"},
-        "data": {"last_date": last_date.isoformat(), **({"calendar": calendar} if calendar else {})},
+        "target": target, "unit": "pence/therm", "model": {"class": "naive", "label": "naive"},
+        "data": {"uri": "gs://b/curated/history.csv", "first_date": first, "last_date": last_date.isoformat(),
+                 "rows": 2, **({"calendar": calendar} if calendar else {})},
+        "training_window": {"start": first, "end": last_date.isoformat()}, "horizon_max": steps,
         "points": points,
+        "backtest": {"horizons": [1], "origins": 0, "selected": "naive", "baseline": "naive", "metrics": {}},
     }
-    history = {"points": [{"date": (last_date - timedelta(days=1)).isoformat(), "value": origin_value + 5},
+    history = {"points": [{"date": first, "value": origin_value + 5},
                           {"date": last_date.isoformat(), "value": origin_value}]}
-    return ForecastBundle(forecast, history, version=version)
+    return ForecastBundle(ForecastDocument.model_validate(forecast, strict=False),
+                          HistoryDocument.model_validate(history, strict=False), version=version)
 
 
 def events(caplog, name: str) -> list[dict]:

@@ -26,9 +26,10 @@ from gasforecast.ledger import LEDGER_PREFIX, read_ledger
 from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.registry import Registry
 from gasforecast.sample import synthetic_history, to_csv_bytes
+from gasforecast.documents import TrackRecordDocument
 from gasforecast.series_calendar import NO_HOLIDAYS
 from gasforecast.serving import ChampionPointer, PublishedChampions
-from gasforecast.track_record import MONITORING_TAG, day_index, validate_document
+from gasforecast.track_record import day_index
 from gasforecast.training import LEASE_OBJECT, ForecastResult, roll_back, run_forecasting, train
 
 SETTINGS = Settings(nested_origins=4, max_drivers=2, forecast_horizon_max=60,
@@ -119,7 +120,7 @@ def assert_published(bucket, fake, version: str) -> None:
 def assert_ledger(bucket, fake, versions: list[str]) -> None:
     """The ledger holds exactly one entry per promoted version, each the forecast its run stored."""
     assert len(bucket.list_names(LEDGER_PREFIX)) == len(versions), bucket.list_names(LEDGER_PREFIX)
-    entries = read_ledger(bucket)
+    entries = [e.to_json_dict() for e in read_ledger(bucket)]
     assert [e["model_version"] for e in entries] == versions
     for entry in entries:
         (version,) = [v for v in fake.model_versions(SETTINGS.model_name) if v.version == entry["model_version"]]
@@ -129,7 +130,7 @@ def assert_ledger(bucket, fake, versions: list[str]) -> None:
 
 
 def monitoring_run(fake):
-    (run,) = [r for r in fake.runs.values() if r.data.tags.get(MONITORING_TAG) == "track_record"]
+    (run,) = [r for r in fake.runs.values() if r.data.tags.get(Registry.MONITORING_TAG) == "track_record"]
     return run
 
 
@@ -299,21 +300,21 @@ def test_the_next_training_scores_the_served_forecast_and_ships_the_track_record
         bucket, fake, forecast_result, later_bytes, later_result, events):
     """Issue 13's scenario on the fakes: a first champion, then the series 30 days further on."""
     first = deliver(bucket, fake, forecast_result)
-    origin = read_ledger(bucket)[0]["data_through"]
+    origin = read_ledger(bucket)[0].data_through
     bucket.write(SETTINGS.curated_object, later_bytes, content_type="text/csv")
     second = deliver(bucket, fake, later_result, message_id="m-2")
     assert second.status == "trained"
-    track = validate_document(json.loads(fake.runs[second.run_id].artifacts["track_record.json"]))
-    assert {(p["horizon"], p["model_version"], p["forecast_date"]) for p in track["points"]} == {
+    track = TrackRecordDocument.model_validate_json(fake.runs[second.run_id].artifacts["track_record.json"])
+    assert {(p.horizon, p.model_version, p.forecast_date) for p in track.points} == {
         (h, first.version, origin) for h in SETTINGS.backtest_horizons}
     prices = dataset.read_curated(later_bytes)[SETTINGS.target_column]
-    (h30,) = [p for p in track["points"] if p["horizon"] == 30]
-    assert h30["actual"] == prices[h30["target_date"]] and track["data_through"] == prices.index[-1].date().isoformat()
+    (h30,) = [p for p in track.points if p.horizon == 30]
+    assert h30.actual == prices[h30.target_date] and track.data_through == prices.index[-1].date().isoformat()
     assert_ledger(bucket, fake, [first.version, second.version])
     assert events("track_record.scored")[-1]["scored_points"] == len(SETTINGS.backtest_horizons)
 
     history = monitoring_run(fake).data.history
-    assert history["live.h30.all.points"] == [(day_index(origin), 0.0), (day_index(track["data_through"]), 1.0)]
+    assert history["live.h30.all.points"] == [(day_index(origin), 0.0), (day_index(track.data_through), 1.0)]
     again = deliver(bucket, fake, later_result, message_id="m-3")  # a redelivered promotion
     assert again.status == "duplicate" and again.version == second.version
     assert_ledger(bucket, fake, [first.version, second.version])
@@ -420,7 +421,7 @@ def test_an_unservable_bundle_is_never_registered_and_the_champion_stays(bucket,
     assert run.info.status == "FINISHED" and run.data.tags[Registry.OUTCOME_TAG] == "refused"
     stored = json.loads(run.artifacts["forecast.json"])["sanity"]
     assert stored["servable"] is False and stored["band_ratio"] > stored["max_band_ratio"]
-    assert validate_document(json.loads(run.artifacts["track_record.json"])), "scored even when refused"
+    assert TrackRecordDocument.model_validate_json(run.artifacts["track_record.json"]), "scored even when refused"
     assert_ledger(bucket, fake, [champion.version])
     assert_published(bucket, fake, champion.version)
     (logged,) = events("train.promotion_refused")

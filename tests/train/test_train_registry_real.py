@@ -14,6 +14,7 @@ import json
 import pytest
 
 from gasforecast import dataset, serving
+from gasforecast.bundle import ForecastBundle
 from gasforecast.ledger import read_ledger
 from gasforecast.messaging import RetrainRequest, utc_now_iso
 from gasforecast.registry import Registry, safe_name
@@ -86,7 +87,7 @@ def test_a_crash_right_after_registration_is_promoted_by_the_retry_with_one_vers
     assert again.status == "duplicate" and model_versions(settings) == [1]
     # The resumed promotion recorded the version's stored forecast in the ledger, once.
     (entry,) = read_ledger(Bucket(gcs_emulator.client, settings.data_bucket))
-    assert (entry["model_version"], entry["run_id"], entry["training_key"]) == ("1", version.run_id, outcome.key)
+    assert (entry.model_version, entry.run_id, entry.training_key) == ("1", version.run_id, outcome.key)
 
 
 def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resumed, gcs_emulator):
@@ -95,11 +96,12 @@ def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resu
     published = serving.PublishedChampions(bucket)
     good = published.pointer()
     bundle = published.load(good)
-    assert bundle.track_record is not None and bundle.track_record["status"] == "no_scores"
-    bundle.forecast["points"][4]["upper_95"] = float("inf")  # what a 1e300 row once produced
-    bundle.track_record = None
+    assert bundle.track_record is not None and bundle.track_record.status == "no_scores"
+    forecast = bundle.forecast.to_json_dict()
+    forecast["points"][4]["upper_95"] = 1e300  # finite, so it parses; what a 1e300 row once produced
+    unservable = ForecastBundle.from_files(json.dumps(forecast), json.dumps(bundle.history.to_json_dict()))
     bad = serving.ChampionPointer(str(int(good.version) + 1), "unservable-run")
-    assert serving.publish(bucket, bundle, bad)
+    assert serving.publish(bucket, unservable, bad)
     assert published.pointer() == bad
     assert published.load(bad).track_record is None, "a bundle without track_record.json (older runs) still loads"
 
