@@ -455,7 +455,7 @@ def test_training_reads_only_the_trailing_years_max_training_years_allows(bucket
     one_year = dataclasses.replace(SETTINGS, max_training_years=1.0)
     train(one_year, RetrainRequest("manual", utc_now_iso()), bucket, SETTINGS.curated_object, bucket,
           MemoryRegistry(one_year, fake), message_id="m-window",
-          forecaster=lambda settings, frame, champion: seen.append(frame) or forecast_result)
+          forecaster=lambda settings, frame, champion, holidays: seen.append(frame) or forecast_result)
     curated = dataset.read_curated(curated_bytes)
     (frame,) = seen
     assert frame.index[-1] == curated.index[-1]
