@@ -167,16 +167,19 @@ def _check_layout(driver, width: int) -> None:
 
 
 @pytest.fixture
-def scored_champion_served(scored_champion, settings):
-    """The scored champion behind the alias while the test runs: other tests on the same stack may have
-    promoted a newer version since the session's scenario ran. The alias is put back afterwards."""
+def scored_champion_served(scored_champion, settings, gcs_emulator):
+    """The scored champion served while the test runs (`gasforecast rollback`'s path): other tests on
+    the same stack may have promoted a newer version since the session's scenario ran. The champion
+    before is put back afterwards."""
     from gasforecast.registry import Registry
+    from gasforecast.storage import Bucket
+    from gasforecast.training import roll_back
 
-    client = Registry(settings).client
-    before = client.get_model_version_by_alias(settings.model_name, settings.champion_alias).version
-    client.set_registered_model_alias(settings.model_name, settings.champion_alias, scored_champion.version)
+    registry, bucket = Registry(settings), Bucket(gcs_emulator.client, settings.data_bucket)
+    before = registry.champion().version
+    roll_back(settings, bucket, registry, scored_champion.version)
     yield scored_champion
-    client.set_registered_model_alias(settings.model_name, settings.champion_alias, before)
+    roll_back(settings, bucket, registry, before)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -55,13 +55,17 @@ def _served_version(live_service) -> str | None:
     return response.json()["model"]["version"] if response.status_code == 200 else None
 
 
-def test_a_newly_promoted_champion_is_served_within_60_seconds_without_restart(live_service, champion):
+def test_a_newly_promoted_champion_is_served_within_60_seconds_without_restart(live_service, champion, gcs_emulator):
+    from gasforecast import serving
     from gasforecast.registry import Registry
+    from gasforecast.storage import Bucket
 
-    client = Registry(champion).client
+    registry = Registry(champion)
+    client = registry.client
     current = client.get_model_version_by_alias(champion.model_name, champion.champion_alias)
-    # Promote a new version of the same trained run: other tests keep the same champion model.
-    # MLflow 3 sources read `models:/<model id>`; the alias lookup does not always fill `model_id`.
+    # Promote a new version of the same trained run, as training does (alias, then serving pointer):
+    # other tests keep the same champion model. MLflow 3 sources read `models:/<model id>`; the
+    # alias lookup does not always fill `model_id`.
     model_id = current.model_id or current.source.removeprefix("models:/")
     promoted = client.create_model_version(
         champion.model_name, source=current.source, run_id=current.run_id, model_id=model_id
@@ -69,24 +73,30 @@ def test_a_newly_promoted_champion_is_served_within_60_seconds_without_restart(l
     pid = live_service.process.pid
     began = time.monotonic()
     client.set_registered_model_alias(champion.model_name, champion.champion_alias, promoted.version)
+    bundle = registry.load_bundle(registry.version(str(promoted.version)))
+    serving.publish(Bucket(gcs_emulator.client, champion.data_bucket), bundle,
+                    serving.ChampionPointer(str(promoted.version), current.run_id))
     wait_for(lambda: _served_version(live_service) == str(promoted.version), timeout=60, what="the new champion")
     assert time.monotonic() - began < 60
     assert live_service.process.pid == pid and live_service.process.running()
     assert live_service.get("/readyz").json()["model_version"] == str(promoted.version)
 
 
-def test_mlflow_outage_keeps_the_champion_served_and_readyz_degraded(live_service, mlflow_server):
+def test_an_mlflow_outage_does_not_reach_the_service(live_service, mlflow_server):
+    """The service reads the serving pointer in the bucket, never MLflow: with MLflow down its
+    refreshes go on succeeding and it stays ready (a storage outage is the cache tests' degraded case)."""
     served = _served_version(live_service)
     mlflow_server.stop()
     try:
-        degraded = wait_for(
-            lambda: (r := live_service.get("/readyz")).json()["status"] == "degraded" and r, timeout=60,
-            what="/readyz to report degraded",
+        before = live_service.get("/readyz").json()["last_success_at"]
+        ready = wait_for(
+            lambda: (r := live_service.get("/readyz")).json()["last_success_at"] != before and r, timeout=60,
+            what="a refresh that succeeds while MLflow is down",
         )
-        assert degraded.status_code == 200 and degraded.json()["model_version"] == served
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        assert ready.json()["model_version"] == served
         forecast = live_service.get("/api/v1/forecast?horizon=5")
         assert forecast.status_code == 200 and forecast.json()["model"]["version"] == served
         assert live_service.get("/").status_code == 200
     finally:
         mlflow_server.start()
-    wait_for(lambda: live_service.get("/readyz").json()["status"] == "ready", timeout=60, what="/readyz ready again")
