@@ -94,7 +94,7 @@ def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resu
     bundle = registry_rest.load_bundle(settings, registry_rest.champion_pointer(settings))
     assert bundle.track_record is not None and bundle.track_record.status == "no_scores"
     forecast = bundle.forecast.to_json_dict()
-    forecast["points"][4]["upper_95"] = 1e300  # finite, so it parses; what a 1e300 row once produced
+    forecast["points"][4]["lower_95"] = -1.0  # parses, and promotion sanity refuses it (a non-positive price)
     run = client.create_run(client.get_experiment_by_name(settings.mlflow_experiment).experiment_id)
     for name, doc in (("forecast.json", forecast), ("history.json", bundle.history.to_json_dict())):
         (tmp_path / name).write_text(json.dumps(doc))
