@@ -154,7 +154,7 @@ def score_a_served_forecast(stack: LocalStack, settings, pubsub_emulator, days: 
 
     entries = read_ledger(data_bucket(stack))
     assert entries, "the first champion's forecast is in the ledger"
-    origin = entries[-1]
+    origin = entries[-1].to_json_dict()
     audit = pubsub_emulator.make_pull_subscription(settings.retrain_topic, f"audit-{uuid.uuid4().hex[:8]}")
     new, _ = continuation(stack, settings, days)
     name = f"continue-{days}-days-{uuid.uuid4().hex[:8]}.csv"

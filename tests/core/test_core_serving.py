@@ -5,6 +5,7 @@ tests/train/test_train_registry_real.py and the service's live tests go through 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from tests.fakes import MemoryBucket
@@ -13,10 +14,16 @@ from gasforecast.bundle import ForecastBundle
 from gasforecast.serving import FALLBACK_VERSIONS, ChampionPointer, PublishedChampions, ServingLayout, publish
 
 
+FIXTURE = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "bundle_v1_schema1.json").read_text())
+
+
 def bundle(run_id: str, track_record: bool = True) -> ForecastBundle:
-    forecast = {"schema_version": 1, "run_id": run_id, "points": [{"date": "2026-01-02", "mean": 80.0}]}
-    return ForecastBundle(forecast, {"points": [{"date": "2026-01-01", "value": 79.5}]},
-                          track_record={"status": "no_scores"} if track_record else None)
+    """A bundle as training writes it (the stored fixture), as run `run_id`'s."""
+    texts = {"forecast.json": json.dumps({**json.loads(FIXTURE["forecast.json"]), "run_id": run_id}),
+             "history.json": FIXTURE["history.json"]}
+    if track_record:
+        texts["track_record.json"] = FIXTURE["track_record.json"]
+    return ForecastBundle.from_artifacts(texts)
 
 
 def test_published_documents_and_pointer_read_back_as_the_bundle():
@@ -27,7 +34,7 @@ def test_published_documents_and_pointer_read_back_as_the_bundle():
     assert published.pointer() == pointer
     loaded = published.load(pointer)
     assert (loaded.forecast, loaded.history, loaded.track_record, loaded.version) == (
-        bundle("run-3").forecast, bundle("run-3").history, {"status": "no_scores"}, "3")
+        bundle("run-3").forecast, bundle("run-3").history, bundle("run-3").track_record, "3")
     document = json.loads(bucket.read("serving/champion.json").data)
     assert document["documents"] == {name: f"gs://data/serving/versions/3/run-3/{name}"
                                      for name in ("forecast.json", "history.json", "track_record.json")}

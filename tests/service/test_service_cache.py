@@ -145,9 +145,10 @@ def test_overdue_when_no_refresh_completed_for_too_long(fake_source, manual_cloc
 
 
 def _unservable(version: str, run_id: str):
-    """A bundle as issue 11 saw it promoted: a 1e300 row made the forecast non-finite."""
+    """A bundle promotion sanity refuses (issue 11 saw a 1e300 row make the forecast non-finite; a non-finite
+    value no longer parses at all, so here a point holds a price that is not positive)."""
     bundle = make_bundle(version, run_id)
-    huge = bundle.points[3].model_copy(update={"upper_95": 1e300})  # finite, so it parses; sanity refuses it
+    huge = bundle.points[3].model_copy(update={"lower_95": -1.0})  # parses; sanity refuses it
     return dataclasses.replace(bundle, forecast=bundle.forecast.model_copy(
         update={"points": [*bundle.points[:3], huge, *bundle.points[4:]]}))
 

@@ -114,7 +114,7 @@ def assert_published(bucket, fake, version: str) -> None:
     pointer = published.pointer()
     assert pointer == ChampionPointer(version, registered.run_id)
     stored = json.loads(fake.runs[registered.run_id].artifacts["forecast.json"])
-    assert published.load(pointer).forecast == stored
+    assert published.load(pointer).forecast.to_json_dict() == stored
 
 
 def assert_ledger(bucket, fake, versions: list[str]) -> None:

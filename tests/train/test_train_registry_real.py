@@ -98,7 +98,7 @@ def test_a_fresh_service_instance_falls_back_to_the_newest_servable_version(resu
     bundle = published.load(good)
     assert bundle.track_record is not None and bundle.track_record.status == "no_scores"
     forecast = bundle.forecast.to_json_dict()
-    forecast["points"][4]["upper_95"] = 1e300  # finite, so it parses; what a 1e300 row once produced
+    forecast["points"][4]["lower_95"] = -1.0  # parses, and promotion sanity refuses it (a non-positive price)
     unservable = ForecastBundle.from_files(json.dumps(forecast), json.dumps(bundle.history.to_json_dict()))
     bad = serving.ChampionPointer(str(int(good.version) + 1), "unservable-run")
     assert serving.publish(bucket, unservable, bad)
