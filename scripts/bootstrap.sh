@@ -158,7 +158,8 @@ revoke_unconditional() {
     print_command "# check:" storage buckets get-iam-policy "gs://$1" --flatten='bindings[].members' \
       --format='csv[no-heading](bindings.role,bindings.members,bindings.condition.title)'
     print_command "# if found:" "${action[@]}"
-  elif bucket_bindings "$1" | grep -qxF "$3,$2,"; then
+  elif bucket_bindings "$1" | awk -F, -v role="$3" -v member="$2" \
+    '$1 == role && $2 == member && $3 == "" { found = 1 } END { exit !found }'; then
     run "${action[@]}"
   fi
 }

@@ -79,7 +79,7 @@ case "$*" in
   *"value(machineType.basename())"*) echo "${FAKE_MACHINE_TYPE:-e2-small}"; exit 0 ;;
   *"value(settings.tier)"*) echo "${FAKE_SQL_TIER:-db-f1-micro}"; exit 0 ;;
   *"iam roles describe"*) [[ -z ${FAKE_ROLE_DELETED:-} ]] || { printf 'projects/p/roles/r\tTrue\n'; exit 0; } ;;
-  *"get-iam-policy"*) printf '%s\n' "${FAKE_BINDINGS:-}"; exit 0 ;;
+  *"get-iam-policy"*) printf '%s\n' "${FAKE_BINDINGS:-}"; [[ -z ${FAKE_MORE_BINDINGS:-} ]] || printf '%s\n' "$(<"$FAKE_MORE_BINDINGS")"; exit 0 ;;
   *"channels create"*) echo projects/p/notificationChannels/4242; exit 0 ;;
   *"uptime create"*) echo "projects/p/uptimeCheckConfigs/${6}-id"; exit 0 ;;
   *"--data-file=-"*) cat >"$FAKE_LOG.secret"; exit 0 ;;

@@ -205,16 +205,20 @@ def test_ingest_reads_uploads_and_writes_its_data_prefixes_only(bootstrap_plan):
 
 
 def test_a_rerun_removes_the_whole_bucket_grants_of_earlier_versions(fake_gcloud):
-    legacy = "\n".join(f"roles/storage.objectAdmin,serviceAccount:gasforecast-{part}@offline-check.iam.gserviceaccount.com,"
+    """The policy listing is long (real gcloud writes it in several chunks): a check that stopped
+    reading at its first match would kill gcloud with SIGPIPE, and under pipefail skip the revoke."""
+    grants = "\n".join(f"roles/storage.objectAdmin,serviceAccount:gasforecast-{part}@offline-check.iam.gserviceaccount.com,"
                        for part in ("train", "ingest"))
-    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=legacy)
+    others = fake_gcloud.parent / "other-bindings.csv"
+    others.write_text("".join(f"roles/storage.objectViewer,user:analyst-{n}@example.com,\n" for n in range(50_000)))
+    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=grants, FAKE_MORE_BINDINGS=str(others))
     assert done.returncode == 0, done.stderr
     removed = [flag(argv, "--member") for argv in calls if "remove-iam-policy-binding" in argv]
     assert sorted(removed) == [f"serviceAccount:gasforecast-{part}@offline-check.iam.gserviceaccount.com"
                                for part in ("ingest", "train")]
     # A conditional binding of the same role is not a legacy one.
-    conditional = legacy.replace(".com,", ".com,train reads curated")
-    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=conditional)
+    conditional = grants.replace(".com,", ".com,train reads curated")
+    done, calls = run_with_fake(fake_gcloud, "full", "identities", FAKE_BINDINGS=conditional, FAKE_MORE_BINDINGS=str(others))
     assert done.returncode == 0, done.stderr
     assert not [argv for argv in calls if "remove-iam-policy-binding" in argv]
 
