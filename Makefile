@@ -49,7 +49,7 @@ system-packages:
 airflow:
 	bash scripts/setup-airflow-venv.sh
 
-## lint: pyflakes-level checks over the whole tree, then the type checker over the core and every entry point
+## lint: ruff (pyflakes, import order, bugbear, pyupgrade, simplify) over the whole tree, then mypy (every function annotated) over the core and every entry point
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -52,8 +52,8 @@ def evaluate_series(path: Path, target: str, years_before: float, origins: int, 
     """The nested evaluation of one series in one window, or None when its history starts too late for it."""
     import pandas as pd
 
-    from gasforecast.dataset import frame_from_csv
     from gasforecast.forecasting import InsufficientHistory, ProcedureSettings, evaluate_nested
+    from gasforecast.ingestion.dataset import frame_from_csv
 
     started = time.perf_counter()
     frame, prep = frame_from_csv(path.read_bytes(), target, max_bytes=10**9, max_columns=1000)
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         cuts = [PERIODS[args.period]]
 
-    from gasforecast.logs import configure_for_cli
+    from gasforecast.platform.logs import configure_for_cli
 
     configure_for_cli()
     chosen = [s for s in SERIES if args.only is None or s[0] in args.only.split(",")]

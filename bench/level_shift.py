@@ -4,7 +4,7 @@
 
 Runs the training procedure (what training serves, without the nested figures) at origins every
 `--step-days` over the real history and, for each gap in `--gaps` (days between the served champion's
-data and the challenger's), prints the distribution of `gasforecast.sanity.level_guard`'s shift ratio
+data and the challenger's), prints the distribution of `gasforecast.publication.sanity.level_guard`'s shift ratio
 (|Δ log mean| at step 30 over the champion's 95 % half-width) between genuine consecutive forecasts;
 then the ratio of a forecast made on the whole target history rescaled (×1.4, ×2, ×10, ÷10) against
 the genuine forecast of the same origin. `MAX_LEVEL_SHIFT` must sit above the genuine ratios and below
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
-    from gasforecast import sanity
+    from gasforecast.publication import sanity
 
     def points(history: pd.DataFrame) -> list[dict]:
         return real_history.served(history, args.target, procedure, sanity.LEVEL_STEP)[0].points_records()

@@ -22,8 +22,8 @@ def replay(path: Path) -> tuple[list, int, int, list, float]:
     seconds spent in the rule for the increments)."""
     import pandas as pd
 
-    from gasforecast.dataset import upsert
-    from gasforecast.plausibility import suspicious_cells
+    from gasforecast.ingestion.dataset import upsert
+    from gasforecast.ingestion.plausibility import suspicious_cells
 
     frame = pd.read_csv(path, dtype={"date": str})
     frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date"), format="%Y-%m-%d"), name="date")

@@ -26,9 +26,9 @@ def load(args: argparse.Namespace) -> tuple[Any, Any] | None:
     if not os.path.exists(args.csv):
         print(f"benchmark data not found: {args.csv} — nothing to measure (pass a CSV path to run it)")
         return None
-    from gasforecast import dataset
-    from gasforecast.config import Settings
-    from gasforecast.training import procedure_settings
+    from gasforecast.ingestion import dataset
+    from gasforecast.platform.config import Settings
+    from gasforecast.training.retrain import procedure_settings
 
     with open(args.csv, "rb") as handle:
         curated = dataset.read_curated(handle.read())
@@ -37,8 +37,8 @@ def load(args: argparse.Namespace) -> tuple[Any, Any] | None:
 
 def served(history: Any, target: str, procedure: Any, horizon: int) -> tuple[Any, Any]:
     """(the fitted forecast training would serve from `history`, the target column of its training frame)."""
-    from gasforecast import dataset
     from gasforecast.forecasting import run_procedure
+    from gasforecast.ingestion import dataset
 
     frame = dataset.training_frame(history, target)[0][[target]]
     return run_procedure(frame, target, procedure, horizon=horizon, evaluate=False).forecast, frame[target]

@@ -3,7 +3,7 @@
     .venv/bin/python bench/sanity_bands.py [CSV] [--target COL] [--step-days N]
 
 Runs the training procedure (what training serves, without the nested figures) at origins every
-`--step-days` over the real UK NBP history and prints the distribution of `gasforecast.sanity`'s band
+`--step-days` over the real UK NBP history and prints the distribution of `gasforecast.publication.sanity`'s band
 ratio for those genuine forecasts, then the ratio of forecasts made after a single price was mistyped
 (×10, ÷10, ×5, ×2, 1 to 40 days before the end). The documented
 `MAX_BAND_RATIO` must sit above every genuine ratio and below the mistyped ones it is meant to stop.
@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
-    from gasforecast import sanity
-    from gasforecast.training import served_history
+    from gasforecast.publication import sanity
+    from gasforecast.training.retrain import served_history
 
     def ratio(history: pd.DataFrame) -> float:
         fitted, target = real_history.served(history, args.target, procedure, sanity.BAND_STEP)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from devstack.processes import ManagedProcess, free_port, wait_for  # noqa: E402
 from devstack.seed import ensure_champion  # noqa: E402
 from devstack.stack import LocalStack, StackPorts, offline_env  # noqa: E402
-from gasforecast.config import load_settings  # noqa: E402
+from gasforecast.platform.config import load_settings  # noqa: E402
 
 CONNECTIONS = 32
 ROUNDS = 4

@@ -30,7 +30,7 @@ def curated_frame(years: float, columns: int):
     import numpy as np
     import pandas as pd
 
-    from gasforecast.sample import synthetic_history
+    from gasforecast.ingestion.sample import synthetic_history
 
     days = int(years * 365.25)
     start = (pd.Timestamp.today().normalize() - pd.Timedelta(days=days)).strftime("%Y-%m-%d")  # ends yesterday
@@ -49,9 +49,9 @@ def curated_frame(years: float, columns: int):
 
 
 def measure_training(frame, args: argparse.Namespace) -> dict:
-    from gasforecast import dataset
-    from gasforecast.config import Settings
-    from gasforecast.training import run_forecasting
+    from gasforecast.ingestion import dataset
+    from gasforecast.platform.config import Settings
+    from gasforecast.training.retrain import run_forecasting
 
     settings = Settings(target_column=TARGET, training_window_years=args.window_years,
                         max_training_years=args.max_training_years)
@@ -66,8 +66,8 @@ def measure_training(frame, args: argparse.Namespace) -> dict:
 def measure_ingest(frame, args: argparse.Namespace) -> dict:
     """A one-row upload (the next day, every column a file may carry) merged into `frame` as the curated dataset."""
     sys.path.insert(0, str(ROOT))
-    from gasforecast import dataset, ingest
-    from gasforecast.config import Settings
+    from gasforecast.ingestion import dataset, ingest
+    from gasforecast.platform.config import Settings
     from tests.fakes import FakePublisher, MemoryBucket  # the in-memory stores the unit tests trust
 
     settings = Settings(target_column=TARGET)
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.max_training_years is None:
-        from gasforecast.config import Settings
+        from gasforecast.platform.config import Settings
 
         args.max_training_years = Settings().max_training_years
     if args.one:

@@ -13,7 +13,7 @@ import tracemalloc
 
 
 def measure(label: str, data: bytes) -> None:
-    from gasforecast.contract import validate_csv
+    from gasforecast.ingestion.contract import validate_csv
 
     tracemalloc.start()
     started = time.perf_counter()
@@ -27,7 +27,7 @@ def measure(label: str, data: bytes) -> None:
 
 
 def main() -> int:
-    import gasforecast.contract  # noqa: F401  (import cost is not part of the measurement)
+    import gasforecast.ingestion.contract  # noqa: F401  (import cost is not part of the measurement)
 
     names = ",".join(f"column_{i}" for i in range(100_000))
     row = ",".join(["1.5"] * 100_002)
@@ -37,7 +37,7 @@ def main() -> int:
     wide = ",".join(f"d{i}" for i in range(49))
     measure("51 columns, 3,650 rows", f"date,uk_gas_price,{wide}\n".encode() +
             "".join(f"2014-01-01,80.5,{','.join(['1'] * 49)}\n" for _ in range(3650)).encode())
-    from gasforecast.sample import synthetic_history, to_csv_bytes
+    from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
 
     measure("ten years of daily rows, target and drivers (valid; target ≤ 500 ms)",
             to_csv_bytes(synthetic_history(3653, start="2014-01-01")))

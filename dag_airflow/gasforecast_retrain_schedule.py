@@ -6,7 +6,7 @@ an upload. Training on an unchanged dataset generation is acknowledged without a
 hourly tick is cheap when nothing changed.
 
 Composer does not install the `gasforecast` package: this file writes the contract JSON itself, and
-the test suite checks it with `gasforecast.messaging.parse_retrain_request` (tests/dag/).
+the test suite checks it with `gasforecast.platform.messaging.parse_retrain_request` (tests/dag/).
 
 Settings (Airflow Variables; Airflow also reads each from the environment as AIRFLOW_VAR_<NAME>):
 - `gasforecast_project`: Google Cloud project of the topic (default: the connection's project).
@@ -16,10 +16,14 @@ Settings (Airflow Variables; Airflow also reads each from the environment as AIR
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.google.cloud.operators.pubsub import PubSubPublishMessageOperator
 from airflow.sdk import DAG
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 DAG_ID = "gasforecast_retrain_schedule"
 DEFAULT_TOPIC = "retrain-requests"
@@ -30,9 +34,9 @@ def retrain_message(requested_at: datetime) -> dict:
     """The Pub/Sub message for a scheduled retrain requested at `requested_at` (aware datetime).
 
     Only the contract's required fields: the latest dataset, no force. The time is in UTC, to the
-    second, with a `Z`, like `gasforecast.messaging.utc_now_iso()`.
+    second, with a `Z`, like `gasforecast.platform.messaging.utc_now_iso()`.
     """
-    stamp = requested_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = requested_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = {"reason": REASON, "requested_at": stamp}
     return {"data": json.dumps(body, sort_keys=True).encode("utf-8"), "attributes": {"reason": REASON}}
 
@@ -44,10 +48,10 @@ class PublishRetrainRequestOperator(PubSubPublishMessageOperator):
     message is built in `execute` from the run's logical date rather than templated.
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(messages=[], **kwargs)
 
-    def execute(self, context) -> None:
+    def execute(self, context: Context) -> None:
         # A run triggered by hand in Airflow 3 may have no logical date; it still has run_after.
         requested_at = context.get("logical_date") or context["dag_run"].run_after
         self.messages = [retrain_message(requested_at)]
@@ -58,7 +62,7 @@ with DAG(
     dag_id=DAG_ID,
     description="Publish an hourly gasforecast retrain request to Pub/Sub",
     schedule="@hourly",
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=30),

@@ -15,6 +15,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from types import FrameType
 
 from devstack.logwatch import JsonLogFollower
 from devstack.processes import wait_for
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ports already in use: {', '.join(busy)} — is another demo running?", file=sys.stderr)
         return 1
 
-    def shutdown(signum, frame):  # unwind through `finally`, which stops every process
+    def shutdown(signum: int, frame: FrameType | None) -> None:  # unwind through `finally`, which stops every process
         raise KeyboardInterrupt
 
     # Explicit for both: a shell that starts the demo in the background makes it ignore SIGINT.
@@ -113,14 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.csv:
             data, name = Path(args.csv).read_bytes(), Path(args.csv).name
         else:
-            from gasforecast.sample import synthetic_history, to_csv_bytes
+            from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
 
             data, name = to_csv_bytes(synthetic_history(SAMPLE_DAYS, start=sample_start)), "synthetic-sample.csv"
         generation = stack.upload(name, data)
         print(f"  {time.strftime('%H:%M:%S')}  upload      gs://{stack.uploads_bucket}/{name} "
               f"(generation {generation}, synthetic data)", flush=True)
 
-        def champion_served():
+        def champion_served() -> str | None:
             # The service may serve a version as soon as the alias moves; its promotion finishes
             # (ledger entry, run, version state) a moment later, and "Ready" waits for both.
             reporter.poll()

@@ -7,17 +7,17 @@ under `devstack/guard.py`, which ends the group if this process dies without sto
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import requests
-
 
 GUARD = Path(__file__).resolve().with_name("guard.py")
 
@@ -75,15 +75,14 @@ class ManagedProcess:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    def start(self) -> "ManagedProcess":
+    def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
         guarded = [sys.executable, str(GUARD), str(os.getpid()), *self.argv]  # ends the group if we die
-        self._proc = subprocess.Popen(
-            guarded, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-        log.close()
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self._proc = subprocess.Popen(
+                guarded, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
         return self
 
     def running(self) -> bool:
@@ -116,19 +115,12 @@ class ManagedProcess:
     def stop(self, grace: float = 10.0, first: signal.Signals = signal.SIGTERM) -> None:
         if self._proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._proc.pid, first)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
-        try:  # the leader may be gone while children of the group linger: make sure
+        # the leader may be gone while children of the group linger: make sure
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass

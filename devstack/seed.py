@@ -6,17 +6,22 @@ serving benchmark.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gasforecast.platform.config import Settings
+
 from devstack.stack import LocalStack
 
 
-def ensure_champion(stack: LocalStack, settings) -> None:
+def ensure_champion(stack: LocalStack, settings: Settings) -> None:
     """Train once on synthetic data unless a champion is already published for the service."""
-    from gasforecast import dataset
-    from gasforecast.messaging import RetrainRequest, utc_now_iso
-    from gasforecast.sample import synthetic_history, to_csv_bytes
-    from gasforecast.serving import PublishedChampions
-    from gasforecast.storage import Bucket
-    from gasforecast.training import handle_retrain
+    from gasforecast.ingestion import dataset
+    from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+    from gasforecast.platform.messaging import RetrainRequest, utc_now_iso
+    from gasforecast.platform.storage import Bucket
+    from gasforecast.publication.serving import PublishedChampions
+    from gasforecast.training.retrain import handle_retrain
 
     client = stack.storage_client()
     bucket = Bucket(client, settings.data_bucket)

@@ -12,12 +12,18 @@ exercise exactly the same wiring.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from google.cloud import storage
+
 import json
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Mapping
 
 import requests
 
@@ -90,7 +96,7 @@ class StackPorts:
     service: int = 8080
 
     @classmethod
-    def free(cls) -> "StackPorts":
+    def free(cls) -> StackPorts:
         return cls(**{f.name: free_port() for f in fields(cls)})
 
     def save(self, path: Path) -> None:
@@ -98,7 +104,7 @@ class StackPorts:
         path.write_text(json.dumps(asdict(self)))
 
     @classmethod
-    def load(cls, path: Path) -> "StackPorts":
+    def load(cls, path: Path) -> StackPorts:
         return cls(**json.loads(path.read_text()))
 
     def busy(self) -> list[str]:
@@ -180,7 +186,7 @@ class LocalStack:
         return env
 
     # ---- processes -------------------------------------------------------------------------
-    def _start(self, name: str, argv: list[str], ready, timeout: float, **env: str) -> ManagedProcess:
+    def _start(self, name: str, argv: list[str], ready: Callable[[], bool], timeout: float, **env: str) -> ManagedProcess:
         proc = ManagedProcess(name, argv, {**self.env, **env}, self.runtime_dir / "logs" / f"{name}.log", cwd=REPO_ROOT)
         self.processes[name] = proc
         proc.start().await_ready(ready, timeout)
@@ -270,15 +276,15 @@ class LocalStack:
         )
 
     # ---- resources -------------------------------------------------------------------------
-    def storage_client(self):
-        from gasforecast.storage import make_client
+    def storage_client(self) -> storage.Client:
+        from gasforecast.platform.storage import make_client
 
         os.environ.update({"STORAGE_EMULATOR_HOST": self.gcs_url})
         return make_client(self.project)
 
     def upload(self, name: str, data: bytes, content_type: str = "text/csv") -> int:
         """Drop a file in the uploads bucket, as a user would; returns its generation."""
-        from gasforecast.storage import Bucket
+        from gasforecast.platform.storage import Bucket
 
         return Bucket(self.storage_client(), self.uploads_bucket).write(name, data, content_type=content_type)
 
@@ -315,7 +321,7 @@ class LocalStack:
     def create_topic(self, topic: str) -> None:
         self._pubsub_call("PUT", self.topic_path(topic), {})
 
-    def create_subscription(self, topic: str, subscription: str, **config) -> None:
+    def create_subscription(self, topic: str, subscription: str, **config: Any) -> None:
         body = {"topic": self.topic_path(topic), **config}
         self._pubsub_call("PUT", self.subscription_path(subscription), body)
 
@@ -375,7 +381,7 @@ class LocalStack:
             self.processes.pop(name).stop()
 
     @classmethod
-    def attach(cls, runtime_dir: Path) -> "LocalStack":
+    def attach(cls, runtime_dir: Path) -> LocalStack:
         """The running demo whose runtime folder this is (it records its ports there), with the
         offline variables applied to this process; FileNotFoundError when no demo runs there."""
         ports_file = runtime_dir / PORTS_FILE
@@ -385,9 +391,9 @@ class LocalStack:
         os.environ.update({k: v for k, v in stack.env.items() if k != "PYTHONPATH"})
         return stack
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         self.start_all()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

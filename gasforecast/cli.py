@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = ("sample", "retrain", "replay", "accept", "retire", "rollback", "backtest", "forecast",
                                    "evaluate", "validate")
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from gasforecast.logs import configure_for_cli
+    from gasforecast.platform.logs import configure_for_cli
 
     args = build_parser().parse_args(argv)
     configure_for_cli()

@@ -18,7 +18,7 @@
 #   --scheduler (or SCHEDULER): what publishes the hourly retrain message: composer (the default, a
 #     Cloud Composer 3 environment running dag_airflow/) or cloud-scheduler (a Cloud Scheduler job).
 #     The build phase passes the same choice to the build (_SCHEDULER).
-# Names come from the environment; defaults match gasforecast/config.py and cloudbuild.yaml.
+# Names come from the environment; defaults match gasforecast/platform/config.py and cloudbuild.yaml.
 # Versions come from deploy/versions.env. docs/gcp-setup.md walks through each phase.
 set -euo pipefail
 

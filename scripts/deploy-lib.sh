@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by scripts/bootstrap.sh and scripts/teardown.sh: the names of every resource (each can be
-# overridden in the environment; defaults match gasforecast/config.py and cloudbuild.yaml) and how
+# overridden in the environment; defaults match gasforecast/platform/config.py and cloudbuild.yaml) and how
 # gcloud commands are run, printed (--dry-run) and retried. The caller sets DRY_RUN (0 or 1),
 # SCRIPT_DIR and REPO_ROOT first.
 

@@ -7,13 +7,13 @@ fit, never reach MLflow and never import anything heavy. docs/api.md documents t
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from gasforecast.config import Settings, load_settings
-from gasforecast.logs import configure, get_logger
+from gasforecast.platform.config import Settings, load_settings
+from gasforecast.platform.logs import configure, get_logger
 from service import http
 from service.champion_cache import ChampionCache, ChampionSource, Snapshot
 from service.openapi import openapi_document
@@ -189,7 +189,7 @@ def readyz() -> Response:
 
 
 def _today_utc() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 @site.get("/")
@@ -213,15 +213,15 @@ def create_app(
 ) -> Flask:
     """Build the app and load the champion before returning (bounded by `startup_timeout` seconds).
 
-    `champion_source` defaults to what training publishes in the data bucket (`gasforecast.serving`:
+    `champion_source` defaults to what training publishes in the data bucket (`gasforecast.publication.serving`:
     the service never reaches MLflow); tests inject any object with `pointer()`, `load(pointer)` and
     `fallbacks()`. `clock` (monotonic seconds) lets tests move time for the refresh logic.
     """
     configure()  # the app factory is the service's entry point (gunicorn, tests)
     settings = settings or load_settings()
     if champion_source is None:
-        from gasforecast.serving import PublishedChampions
-        from gasforecast.storage import Bucket, make_client
+        from gasforecast.platform.storage import Bucket, make_client
+        from gasforecast.publication.serving import PublishedChampions
 
         champion_source = PublishedChampions(Bucket(make_client(settings.project), settings.data_bucket))
     cache_options = {"clock": clock} if clock else {}

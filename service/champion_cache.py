@@ -8,12 +8,12 @@ loop that polls would be throttled and unreliable. Instead:
 2. Every request calls `current()`, which returns the snapshot immediately. When the snapshot's last
    check is older than `refresh_seconds`, `current()` also starts a single refresh thread (never more
    than one at a time) and does not wait for it.
-3. The refresh is a cheap read of the serving pointer (`gasforecast.serving`, which training writes
+3. The refresh is a cheap read of the serving pointer (`gasforecast.publication.serving`, which training writes
    at each promotion); only when the pointer moved does it download the new bundle and
    `build` the view (all JSON bodies and the SVG page are precomputed there, once per version).
 4. When Cloud Storage is unreachable the refresh records the error and the previous champion keeps
    being served; `/readyz` reports "degraded" until a refresh succeeds again.
-5. A bundle that fails promotion sanity (`gasforecast.sanity`: non-finite or non-positive points, an
+5. A bundle that fails promotion sanity (`gasforecast.publication.sanity`: non-finite or non-positive points, an
    absurdly wide band) is never served. The cache remembers every refused version (a published
    version's bundle never changes), so it does not download it again; a failed download is retried.
    A running instance keeps its champion; a fresh instance falls back to the newest servable
@@ -28,14 +28,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Callable, Generic, Protocol, TypeVar
+from datetime import UTC, datetime
+from typing import Generic, Protocol, TypeVar
 
-from gasforecast import sanity
-from gasforecast.bundle import ForecastBundle
-from gasforecast.logs import get_logger
-from gasforecast.serving import ChampionPointer
+from gasforecast.platform.logs import get_logger
+from gasforecast.publication import sanity
+from gasforecast.publication.bundle import ForecastBundle
+from gasforecast.publication.serving import ChampionPointer
 
 log = get_logger(__name__)
 
@@ -43,7 +44,7 @@ View = TypeVar("View")
 
 
 class ChampionSource(Protocol):
-    """Where champions come from: production reads the serving pointer (`gasforecast.serving`), tests a fake."""
+    """Where champions come from: production reads the serving pointer (`gasforecast.publication.serving`), tests a fake."""
 
     def pointer(self) -> ChampionPointer | None: ...
 
@@ -71,7 +72,7 @@ class Snapshot(Generic[View]):
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ChampionCache(Generic[View]):

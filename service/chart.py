@@ -13,10 +13,11 @@ The hover script (`static/charts.js`) reads the coordinates and texts embedded b
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from html import escape
-from typing import Any, Sequence
+from typing import Any
 
 PLOT_WIDTH = 1000  # x units of the plot area; they stretch to the chart's width
 HEIGHT = 340  # pixels
@@ -67,7 +68,7 @@ class Scale:
     ticks: tuple[float, ...]  # round values on the y axis; the first and last bound the plot
 
     @classmethod
-    def covering(cls, first: date, last: date, values: Sequence[float], core: Sequence[float] = ()) -> "Scale":
+    def covering(cls, first: date, last: date, values: Sequence[float], core: Sequence[float] = ()) -> Scale:
         """A scale over `values`; with `core` (the history), the rest may widen its range only so much,
         so that a very wide band never squeezes the history into a flat line."""
         low, high = min(values), max(values)
@@ -107,27 +108,27 @@ def line(scale: Scale, days: Sequence[date], values: Sequence[float], *, css: st
     if not days:
         return ""
     ident = f' id="{element_id}"' if element_id else ""
-    return f'<path{ident} class="line {css}" d="{_path([(scale.x(d), scale.y(v)) for d, v in zip(days, values)])}"/>'
+    return f'<path{ident} class="line {css}" d="{_path([(scale.x(d), scale.y(v)) for d, v in zip(days, values, strict=True)])}"/>'
 
 
 def band(scale: Scale, days: Sequence[date], lower: Sequence[float], upper: Sequence[float], *, css: str,
          element_id: str = "") -> str:
-    top = [(scale.x(d), scale.y(v)) for d, v in zip(days, upper)]
-    bottom = [(scale.x(d), scale.y(v)) for d, v in zip(reversed(days), reversed(lower))]
+    top = [(scale.x(d), scale.y(v)) for d, v in zip(days, upper, strict=True)]
+    bottom = [(scale.x(d), scale.y(v)) for d, v in zip(reversed(days), reversed(lower), strict=True)]
     ident = f' id="{element_id}"' if element_id else ""
     return f'<path{ident} class="band {css}" d="{_path(top + bottom)}Z"/>'
 
 
 def bars(scale: Scale, days: Sequence[date], lower: Sequence[float], upper: Sequence[float], *, css: str) -> str:
     """Vertical intervals, one per date (for forecasts made at separate times)."""
-    segments = "".join(f"M{scale.x(d):.1f},{scale.y(hi):.1f}V{scale.y(lo):.1f}" for d, lo, hi in zip(days, lower, upper))
+    segments = "".join(f"M{scale.x(d):.1f},{scale.y(hi):.1f}V{scale.y(lo):.1f}" for d, lo, hi in zip(days, lower, upper, strict=True))
     return f'<path class="bars {css}" d="{segments}"/>'
 
 
 def marks(scale: Scale, days: Sequence[date], values: Sequence[float], *, css: str) -> str:
     """Short horizontal strokes at each value (a dot would stretch into an ellipse in the plot area)."""
     half = min(max(0.35 * PLOT_WIDTH / max((scale.last - scale.first).days, 1), 5.0), 10.0)
-    segments = "".join(f"M{scale.x(d) - half:.1f},{scale.y(v):.1f}h{2 * half:.1f}" for d, v in zip(days, values))
+    segments = "".join(f"M{scale.x(d) - half:.1f},{scale.y(v):.1f}h{2 * half:.1f}" for d, v in zip(days, values, strict=True))
     return f'<path class="marks {css}" d="{segments}"/>'
 
 

@@ -11,7 +11,7 @@ import json
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from gasforecast.logs import end_request_trace, get_logger, start_request_trace
+from gasforecast.platform.logs import end_request_trace, get_logger, start_request_trace
 from service.view import JSON_TYPE, Body
 
 log = get_logger(__name__)
@@ -86,7 +86,7 @@ TRACE_HEADER = "X-Cloud-Trace-Context"
 
 
 def _start_trace() -> None:
-    """Log lines of this request carry its Cloud Trace id (`gasforecast.logs.trace_fields`)."""
+    """Log lines of this request carry its Cloud Trace id (`gasforecast.platform.logs.trace_fields`)."""
     settings = current_app.extensions["gasforecast_settings"]
     g.gasforecast_trace = start_request_trace(request.headers.get(TRACE_HEADER), settings.project)
 

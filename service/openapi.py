@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the public API (served at /api/v1/openapi.json).
 
 Schemas are JSON Schema 2020-12 (what OpenAPI 3.1 uses), generated from the typed answers in
-`service.schemas` (themselves built from the bundle documents, `gasforecast.documents`), so a field is
+`service.schemas` (themselves built from the bundle documents, `gasforecast.publication.documents`), so a field is
 declared once; this module keeps the paths, parameters and descriptions. The tests validate real
 responses against the document with `jsonschema`.
 """

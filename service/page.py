@@ -13,19 +13,27 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeGuard
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from gasforecast.bundle import ForecastBundle
-from gasforecast.config import Settings
-from gasforecast.documents import (Breach, Decision, Evaluation, ForecastDocument, ForecastPoint, HistoryPoint,
-                                   ModelSpec, SummaryRow)
-from service.schemas import ServedTrackRecordPoint, TrackRecord
+from gasforecast.platform.config import Settings
+from gasforecast.publication.bundle import ForecastBundle
+from gasforecast.publication.documents import (
+    Breach,
+    Decision,
+    Evaluation,
+    ForecastDocument,
+    ForecastPoint,
+    HistoryPoint,
+    ModelSpec,
+    SummaryRow,
+)
 from service import chart
 from service.chart import MONTHS, Scale, format_number, short_date
+from service.schemas import ServedTrackRecordPoint, TrackRecord
 
 CHART_HISTORY_DAYS = 180  # enough context to see the trend, short enough that the fan stays readable
 KEY_HORIZONS = {"daily": (7, 30, 90), "business": (5, 21, 63)}  # a week, a month, a quarter
@@ -77,7 +85,7 @@ def _percent(share: Any) -> str:
 def _timestamp(text: str) -> str:
     """"29 Nov 2026, 17:23 UTC" from an ISO time with a Z or an offset; the text itself if it is not one."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
     except (AttributeError, ValueError):
         return str(text)
     return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
@@ -148,7 +156,7 @@ def _fan_chart(bundle: ForecastBundle, shown: list[ForecastPoint], unit: str, ti
     svg = chart.chart_svg("fan-chart", scale, unit=unit, title=title, description=description, layers=layers,
                           overlays=[chart.marker(scale, hist_days[-1], "last data", "split")],
                           slot=_slot_mark("today"))
-    entries = [(d, p.value, f"{p.date}: observed {format_number(p.value)} {unit}") for d, p in zip(hist_days, history)]
+    entries = [(d, p.value, f"{p.date}: observed {format_number(p.value)} {unit}") for d, p in zip(hist_days, history, strict=True)]
     entries += [(date.fromisoformat(p.date), p.mean,
                  f"{p.date} ({steps(h, bundle.calendar)} ahead): forecast {format_number(p.mean)} {unit}; "
                  f"80 % {format_number(p.lower_80)}–{format_number(p.upper_80)}; "
@@ -456,7 +464,7 @@ def _track_chart(horizon: int, points: list[ServedTrackRecordPoint], history: li
                 + f"; forecast made {p.forecast_date} (v{p.model_version}) {format_number(p.mean)}, 80 % "
                 f"{format_number(p.lower_80)}–{format_number(p.upper_80)} — "
                 f"{'inside' if p.inside_80 else 'outside'} the band")
-               for d, p in zip(days, shown)]
+               for d, p in zip(days, shown, strict=True)]
     return {
         "id": chart_id,
         "heading": f"Forecasts made {ahead} earlier",
@@ -503,7 +511,7 @@ class ChampionPage:
     def render(self, today: date) -> str:
         fragments = {"freshness": self._freshness(today), "today": self._today_marker(today)}
         out = [self.parts[0]]
-        for slot, part in zip(self.slots, self.parts[1:]):
+        for slot, part in zip(self.slots, self.parts[1:], strict=True):
             out += [fragments[slot], part]
         return "".join(out)
 

@@ -1,7 +1,7 @@
 """The JSON API's answers as typed models: the service builds them, the OpenAPI components are generated
 from them (`service.openapi`), so a field is declared once.
 
-They are built from the bundle's documents (`gasforecast.documents`) and reuse their parts, so a field
+They are built from the bundle's documents (`gasforecast.publication.documents`) and reuse their parts, so a field
 of forecast.json that the API passes on has one definition from training to the schema.
 """
 
@@ -11,9 +11,26 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, computed_field
 
-from gasforecast.documents import (Backtest, Breach, Calendar, DataInfo, Decision, Document, Evaluation,
-                                   ForecastPoint, HistoryPoint, IsoDate, ModelInfo, Sanity, Status, SummaryRow,
-                                   Thresholds, TrackRecordPoint, TrainingWindow, WindowName)
+from gasforecast.publication.documents import (
+    Backtest,
+    Breach,
+    Calendar,
+    DataInfo,
+    Decision,
+    Document,
+    Evaluation,
+    ForecastPoint,
+    HistoryPoint,
+    IsoDate,
+    ModelInfo,
+    Sanity,
+    Status,
+    SummaryRow,
+    Thresholds,
+    TrackRecordPoint,
+    TrainingWindow,
+    WindowName,
+)
 
 
 class ModelReference(Document):

@@ -11,19 +11,19 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Literal
 
-from gasforecast.bundle import POINT_FIELDS, QUANTILE_FIELDS, ForecastBundle
-from gasforecast.config import Settings
-from gasforecast.documents import Document, ForecastPoint, HistoryPoint
-from gasforecast.logs import get_logger
-from gasforecast.track_record import POINT_COLUMNS, THRESHOLDS, WINDOW_NAMES
+from gasforecast.platform.config import Settings
+from gasforecast.platform.logs import get_logger
+from gasforecast.publication.bundle import POINT_FIELDS, QUANTILE_FIELDS, ForecastBundle
+from gasforecast.publication.documents import Document, ForecastPoint, HistoryPoint
+from gasforecast.scoring.track_record import POINT_COLUMNS, THRESHOLDS, WINDOW_NAMES
 from service.page import champion_page
-from service.schemas import (CardModel, Forecast, History, ModelCard, ModelReference, ServedTrackRecordPoint,
-                             TrackRecord)
+from service.schemas import CardModel, Forecast, History, ModelCard, ModelReference, ServedTrackRecordPoint, TrackRecord
 
 log = get_logger(__name__)
 
@@ -44,7 +44,7 @@ class Body:
     mimetype: str = JSON_TYPE
 
     @classmethod
-    def of_json(cls, payload: Any) -> "Body":
+    def of_json(cls, payload: Any) -> Body:
         data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
         return cls.of_bytes(data)
 
@@ -65,7 +65,7 @@ class Body:
         return cls.of_bytes(out.getvalue().encode("utf-8"), CSV_TYPE)
 
     @classmethod
-    def of_bytes(cls, data: bytes, mimetype: str = JSON_TYPE) -> "Body":
+    def of_bytes(cls, data: bytes, mimetype: str = JSON_TYPE) -> Body:
         return cls(data, '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"', mimetype)
 
 

@@ -91,7 +91,7 @@ def running_stack(local_stack: LocalStack) -> LocalStack:
 
 @pytest.fixture(scope="session")
 def settings(local_stack):
-    from gasforecast.config import load_settings
+    from gasforecast.platform.config import load_settings
 
     return load_settings(local_stack.env)
 

@@ -1,6 +1,6 @@
 """An in-memory MLflow for the fast unit layer: the real `Registry` logic on a fake client.
 
-`FakeMlflowClient` implements the few `MlflowClient` calls `gasforecast.registry.Registry` makes, with
+`FakeMlflowClient` implements the few `MlflowClient` calls `gasforecast.training.registry.Registry` makes, with
 MLflow's own validation of names and values and its search filters (the `and`-joined equalities the
 registry uses), so the training-key, duplicate and exactly-once logic runs without a server.
 `crash_after` makes a named call raise `InjectedCrash` *after* its effect is stored: the process
@@ -16,13 +16,14 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+
 import requests
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST
 from mlflow.utils.validation import _validate_batch_log_data, _validate_tag
 
-from gasforecast.config import Settings
-from gasforecast.registry import ModelRef, Registry
+from gasforecast.platform.config import Settings
+from gasforecast.training.registry import ModelRef, Registry
 
 
 class InjectedCrash(BaseException):

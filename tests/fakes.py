@@ -13,8 +13,8 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from gasforecast.errors import TransientError
-from gasforecast.storage import PreconditionFailed, StoredObject
+from gasforecast.platform.errors import TransientError
+from gasforecast.platform.storage import PreconditionFailed, StoredObject
 
 
 class MemoryBucket:

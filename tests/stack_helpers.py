@@ -13,7 +13,7 @@ from devstack.logwatch import read_events
 from devstack.processes import wait_for
 from devstack.pubsub_rest import PulledMessage
 from devstack.stack import TRAIN_SUBSCRIPTION, LocalStack, get_served_json
-from gasforecast.storage import Bucket
+from gasforecast.platform.storage import Bucket
 
 
 def require(condition: bool, what: str) -> None:
@@ -35,7 +35,7 @@ def continuation(stack: LocalStack, settings, days: int = 3):
     import numpy as np
     import pandas as pd
 
-    from gasforecast import dataset
+    from gasforecast.ingestion import dataset
 
     curated = data_bucket(stack).read(settings.curated_object)
     frame = dataset.read_curated(curated.data)
@@ -49,7 +49,7 @@ def continuation(stack: LocalStack, settings, days: int = 3):
 def append_days(stack: LocalStack, settings, days: int = 3) -> int:
     """Extend the curated dataset by `days` of new prices, as a backfill job would write it (straight
     to the curated object, not through ingest); returns the new generation."""
-    from gasforecast import dataset
+    from gasforecast.ingestion import dataset
 
     new, curated = continuation(stack, settings, days)
     merged, _ = dataset.upsert(dataset.read_curated(curated.data), new, settings.target_column)
@@ -88,7 +88,7 @@ def wait_event(stack: LocalStack, function: str, timeout: float = 120, **match) 
 
 def model_versions(settings, training_key: str | None = None) -> list[int]:
     """The registered versions of the stack's model; only those carrying `training_key` if given."""
-    from gasforecast.registry import Registry, quoted
+    from gasforecast.training.registry import Registry, quoted
 
     registry = Registry(settings)
     query = f"name = {quoted(settings.model_name)}"
@@ -113,7 +113,7 @@ def await_trainings(stack: LocalStack, message_ids, timeout: float = 300) -> Non
 
 
 def champion_version(settings) -> int | None:
-    from gasforecast.registry import Registry
+    from gasforecast.training.registry import Registry
 
     champion = Registry(settings).champion()
     return int(champion.version) if champion else None
@@ -148,9 +148,9 @@ def score_a_served_forecast(stack: LocalStack, settings, pubsub_emulator, days: 
     entry's forecast as scored points."""
     import uuid
 
-    from gasforecast import dataset
-    from gasforecast.ledger import read_ledger
-    from gasforecast.messaging import parse_retrain_request
+    from gasforecast.ingestion import dataset
+    from gasforecast.platform.messaging import parse_retrain_request
+    from gasforecast.scoring.ledger import read_ledger
 
     entries = read_ledger(data_bucket(stack))
     assert entries, "the first champion's forecast is in the ledger"
@@ -185,7 +185,7 @@ def push_to_train(stack: LocalStack, settings, data: bytes, message_id: str, att
 
     import requests
 
-    from gasforecast.messaging import utc_now_iso
+    from gasforecast.platform.messaging import utc_now_iso
 
     envelope = {
         "message": {"data": base64.b64encode(data).decode(), "attributes": attributes or {"reason": "manual"},

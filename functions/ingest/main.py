@@ -8,13 +8,13 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from google.cloud import pubsub_v1, storage
 
-from gasforecast import ingest as ingest_core
-from gasforecast.config import Settings, load_settings
-from gasforecast.errors import PermanentError
-from gasforecast.events import IncomingEvent, storage_object_from_event
-from gasforecast.logs import configure, get_logger
-from gasforecast.messaging import make_publisher
-from gasforecast.storage import Bucket, make_client
+from gasforecast.ingestion import ingest as ingest_core
+from gasforecast.platform.config import Settings, load_settings
+from gasforecast.platform.errors import PermanentError
+from gasforecast.platform.events import IncomingEvent, storage_object_from_event
+from gasforecast.platform.logs import configure, get_logger
+from gasforecast.platform.messaging import make_publisher
+from gasforecast.platform.storage import Bucket, make_client
 
 configure()  # this module is the entry point: JSON lines on stdout for Cloud Logging
 log = get_logger("functions.ingest")

@@ -13,12 +13,12 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from google.cloud import storage
 
-from gasforecast.config import Settings, load_settings
-from gasforecast.events import IncomingEvent, retrain_request_from_event
-from gasforecast.logs import configure, get_logger
-from gasforecast.messaging import MalformedMessage, RefusedMessage
-from gasforecast.storage import make_client
-from gasforecast.training import handle_retrain
+from gasforecast.platform.config import Settings, load_settings
+from gasforecast.platform.events import IncomingEvent, retrain_request_from_event
+from gasforecast.platform.logs import configure, get_logger
+from gasforecast.platform.messaging import MalformedMessage, RefusedMessage
+from gasforecast.platform.storage import make_client
+from gasforecast.training.retrain import handle_retrain
 
 configure()  # this module is the entry point: JSON lines on stdout for Cloud Logging
 log = get_logger("functions.train")

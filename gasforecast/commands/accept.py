@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gasforecast.config import load_settings
-from gasforecast.errors import PermanentError, TransientError
 from gasforecast.commands.refusals import record_refusal
+from gasforecast.platform.config import load_settings
+from gasforecast.platform.errors import PermanentError, TransientError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,9 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gasforecast.ingest import accept_held, held_object_name
-    from gasforecast.messaging import make_publisher
-    from gasforecast.storage import Bucket, make_client
+    from gasforecast.ingestion.ingest import accept_held, held_object_name
+    from gasforecast.platform.messaging import make_publisher
+    from gasforecast.platform.storage import Bucket, make_client
 
     settings = load_settings()
     try:

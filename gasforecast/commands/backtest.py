@@ -7,12 +7,20 @@ error for a file that cannot be read or breaks the data contract.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gasforecast.forecasting import ProcedureSettings, TrainingResult
+    from gasforecast.ingestion.dataset import PrepReport
+
 import argparse
 import json
 import sys
 
 from gasforecast.commands.progress import Progress
-from gasforecast.config import load_settings
+from gasforecast.platform.config import load_settings
 
 EXIT_BAD_INPUT = 2
 
@@ -51,7 +59,7 @@ def add_procedure_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
-def procedure_settings(args: argparse.Namespace):
+def procedure_settings(args: argparse.Namespace) -> ProcedureSettings:
     from gasforecast.forecasting import ProcedureSettings
 
     return ProcedureSettings(horizons=args.horizons, max_drivers=args.max_drivers, window_years=args.window_years)
@@ -68,10 +76,10 @@ def input_error(args: argparse.Namespace, exc: OSError | ValueError) -> int:
     return EXIT_BAD_INPUT
 
 
-def read_frame(args: argparse.Namespace, progress: Progress | None = None):
+def read_frame(args: argparse.Namespace, progress: Progress | None = None) -> tuple[pd.DataFrame, PrepReport]:
     """The CSV through the data contract and the training frame, as an upload; returns (frame, prep report)."""
-    from gasforecast.config import parse_lags
-    from gasforecast.dataset import frame_from_csv
+    from gasforecast.ingestion.dataset import frame_from_csv
+    from gasforecast.platform.config import parse_lags
 
     settings = load_settings()
     if progress is not None:
@@ -81,7 +89,7 @@ def read_frame(args: argparse.Namespace, progress: Progress | None = None):
                               max_columns=settings.max_columns, declared_lags=parse_lags(args.publication_lags))
 
 
-def run_from_args(args: argparse.Namespace, horizon: int, progress: Progress):
+def run_from_args(args: argparse.Namespace, horizon: int, progress: Progress) -> tuple[pd.DataFrame, TrainingResult]:
     """Read the CSV and run the training procedure (without the nested figures); returns (frame, result)."""
     from gasforecast.forecasting import run_procedure
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from gasforecast.config import Settings
-from gasforecast.logs import get_logger
+from gasforecast.platform.config import Settings
+from gasforecast.platform.logs import get_logger
 
 CLI_EVENTS = {"accept": "ingest.accept_refused", "retire-column": "ingest.retire_refused"}
 REFUSED = 2  # the exit status of a refused command
@@ -22,9 +22,9 @@ def record_refusal(settings: Settings, command: str, error: Exception, **subject
     """Log and publish the refusal of `command` (an override in `messaging.OVERRIDES`) of `subject`
     (`held=<uri>` or `column=<name>`); returns the exit status. A record that cannot be published is
     said on stderr and logged as an ERROR line: the refusal itself stands."""
-    from gasforecast.messaging import make_publisher, publish_refused_override
+    from gasforecast.platform.messaging import make_publisher, publish_refused_override
 
-    log = get_logger("gasforecast.ingest")
+    log = get_logger("gasforecast.ingestion.ingest")
     fields: dict[str, Any] = {"error": str(error), **subject}
     try:
         message_id = publish_refused_override(make_publisher(), settings.project, settings.retrain_topic, command,

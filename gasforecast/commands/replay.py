@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gasforecast.config import load_settings
-from gasforecast.dead_letters import ReplayOutcome, replay_dead_letters
-from gasforecast.errors import PermanentError, TransientError
-from gasforecast.messaging import make_publisher, make_subscriber
+from gasforecast.platform.config import load_settings
+from gasforecast.platform.dead_letters import ReplayOutcome, replay_dead_letters
+from gasforecast.platform.errors import PermanentError, TransientError
+from gasforecast.platform.messaging import make_publisher, make_subscriber
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gasforecast.config import load_settings
-from gasforecast.errors import TransientError
-from gasforecast.messaging import (
+from gasforecast.platform.config import load_settings
+from gasforecast.platform.errors import TransientError
+from gasforecast.platform.messaging import (
     REASONS,
     MalformedMessage,
     RefusedMessage,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gasforecast.config import load_settings
-from gasforecast.errors import TransientError
+from gasforecast.platform.config import load_settings
+from gasforecast.platform.errors import TransientError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,9 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlflow.exceptions import MlflowException
 
-    from gasforecast.registry import Registry
-    from gasforecast.storage import Bucket, make_client
-    from gasforecast.training import roll_back
+    from gasforecast.platform.storage import Bucket, make_client
+    from gasforecast.training.registry import Registry
+    from gasforecast.training.retrain import roll_back
 
     settings = load_settings()
     try:

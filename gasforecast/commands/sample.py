@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gasforecast.sample import synthetic_history, to_csv_bytes
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from gasforecast.config import load_settings
-from gasforecast.contract import Problem, ValidationResult, validate_csv
+from gasforecast.ingestion.contract import Problem, ValidationResult, validate_csv
+from gasforecast.platform.config import load_settings
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 

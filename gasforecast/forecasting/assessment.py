@@ -8,8 +8,9 @@ re-runs these steps at past origins, both import them from below: neither import
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ from gasforecast.forecasting.selection import (
     ratio_to_naive,
 )
 from gasforecast.forecasting.stretch import Stretch, StretchPaths, make_stretch, stretch_paths
-from gasforecast.logs import get_logger
+from gasforecast.platform.logs import get_logger
 
 log = get_logger(__name__)
 
@@ -104,8 +105,8 @@ class Assessment:
             "candidates": {
                 label: {
                     "config": ev.config.to_dict(),
-                    "selection_ratio": None if ev.unusable else {str(h): _clean(v) for h, v in zip(self.horizons, ev.selection_ratios)},
-                    "test_ratio": None if ev.unusable else {str(h): _clean(v) for h, v in zip(self.horizons, ev.test_ratios)},
+                    "selection_ratio": None if ev.unusable else {str(h): _clean(v) for h, v in zip(self.horizons, ev.selection_ratios, strict=True)},
+                    "test_ratio": None if ev.unusable else {str(h): _clean(v) for h, v in zip(self.horizons, ev.test_ratios, strict=True)},
                     "selection_score": _clean(ev.selection_score),
                     "test_score": _clean(ev.test_score),
                     "orders": ev.orders,

@@ -7,7 +7,8 @@ thread pool and 0.1 ms with one thread. Our matrices are small, so threads only 
 from __future__ import annotations
 
 import functools
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from threadpoolctl import threadpool_limits
 
@@ -18,7 +19,7 @@ def single_threaded_blas(function: F) -> F:
     """Decorator: limit BLAS to one thread while `function` runs (restored afterwards)."""
 
     @functools.wraps(function)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         with threadpool_limits(limits=1, user_api="blas"):
             return function(*args, **kwargs)
 

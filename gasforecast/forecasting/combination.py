@@ -40,7 +40,7 @@ class BoaState:
     eta: np.ndarray
 
     @classmethod
-    def empty(cls, shape: tuple[int, int, int]) -> "BoaState":
+    def empty(cls, shape: tuple[int, int, int]) -> BoaState:
         return cls(np.zeros(shape), np.zeros(shape), np.zeros(shape))
 
     def weights(self, smoother: np.ndarray) -> np.ndarray:

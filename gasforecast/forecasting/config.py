@@ -71,7 +71,7 @@ class ModelConfig:
         return _MODEL_CLASSES[self.kind]
 
     @property
-    def core(self) -> "ModelConfig":
+    def core(self) -> ModelConfig:
         """The same model without the naive blend: what is fitted and filtered."""
         return replace(self, naive_weight=0.0)
 
@@ -81,7 +81,7 @@ class ModelConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         values["drivers"] = tuple(values.get("drivers", ()))

@@ -13,15 +13,15 @@ that origin (tested).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
-from gasforecast.bundle import QUANTILE_PERCENTS
 from gasforecast.forecasting import volatility
-from gasforecast.forecasting.volatility import Steps
 from gasforecast.forecasting.combination import combine_online
+from gasforecast.forecasting.volatility import Steps
+from gasforecast.publication.bundle import QUANTILE_PERCENTS
 
 # The quantile grid: learned, served and scored (CRPS is twice the mean pinball loss over it).
 QUANTILE_LEVELS = np.array(QUANTILE_PERCENTS) / 100
@@ -87,7 +87,7 @@ class PredictiveDistribution:
             "experts": list(EXPERTS),
             "quantile_levels": [float(level) for level in QUANTILE_LEVELS],
             "learned_from": int(self.start),
-            "weights": {str(int(h)): {name: round(float(w), 4) for name, w in zip(EXPERTS, self.weights[j].mean(axis=0))}
+            "weights": {str(int(h)): {name: round(float(w), 4) for name, w in zip(EXPERTS, self.weights[j].mean(axis=0), strict=True)}
                         for j, h in enumerate(self.steps)},
         }
 

@@ -19,14 +19,16 @@ import multiprocessing
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gasforecast.forecasting import volatility
+from gasforecast.forecasting.assessment import Assessment, assess, gate
 from gasforecast.forecasting.config import ModelConfig, ProcedureSettings
 from gasforecast.forecasting.distribution import (
     BAND_LEVELS,
@@ -48,10 +50,9 @@ from gasforecast.forecasting.metrics import (
     pit_values,
     quantile_crps,
 )
-from gasforecast.forecasting.assessment import Assessment, assess, gate
 from gasforecast.forecasting.selection import NAIVE
 from gasforecast.forecasting.stretch import InsufficientHistory, make_stretch, rows_for_years
-from gasforecast.logs import get_logger
+from gasforecast.platform.logs import get_logger
 
 log = get_logger(__name__)
 
@@ -120,7 +121,7 @@ def baseline_quantiles(log_y: np.ndarray, positions: np.ndarray, horizons: Seque
 
 
 def _by_h(horizons: Sequence[int], values: np.ndarray) -> dict[str, float]:
-    return {str(h): round(float(v), 4) for h, v in zip(horizons, values)}
+    return {str(h): round(float(v), 4) for h, v in zip(horizons, values, strict=True)}
 
 
 @dataclass
@@ -305,7 +306,7 @@ def evaluate_nested(frame: pd.DataFrame, target: str, settings: ProcedureSetting
         distribution = predictive_distribution(log_y, calendar, scored)
     means, served, decisions, grids = [], [], [], []
     champion: ModelConfig | None = None
-    for position, assessment in zip(positions, assessments):
+    for position, assessment in zip(positions, assessments, strict=True):
         if champion is not None and assessment.evidence(champion) is None:
             assessment = assess(frame.iloc[: position + 1], target, settings, settings.max_horizon, drivers,
                                 [champion])

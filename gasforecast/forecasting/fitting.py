@@ -48,7 +48,7 @@ def describe_transforms(config: ModelConfig, log_columns: tuple[bool, ...]) -> s
     base = {"naive": "log", "ses": "log-level", "vecm": "log-level (VECM)"}.get(config.kind, "log-difference")
     if config.seasonal != "none":
         base += " less a weekday profile"
-    plain = [name for name, use_log in zip(config.drivers, log_columns[1:]) if not use_log]
+    plain = [name for name, use_log in zip(config.drivers, log_columns[1:], strict=True) if not use_log]
     if not plain:
         return base
     how = "level" if config.kind == "vecm" else "difference"
@@ -82,7 +82,12 @@ def fit_candidate(config: ModelConfig, values: np.ndarray, dates: pd.DatetimeInd
     return FitResult(LevelModel(columns, log_columns, intercept, coefs), orders, results, term)
 
 
-def _naive(config: ModelConfig, z: np.ndarray, with_results: bool):
+# What each fitter returns: level-form coefficients, intercept, the orders it chose and, when asked,
+# the statsmodels results object (kept for analysts who load a version).
+Fitted = tuple[np.ndarray, np.ndarray, dict[str, float], Any]
+
+
+def _naive(config: ModelConfig, z: np.ndarray, with_results: bool) -> Fitted:
     results = None
     if with_results:
         from statsmodels.tsa.arima.model import ARIMA
@@ -113,7 +118,7 @@ def ses_alpha(y: np.ndarray) -> float:
     return best
 
 
-def _ses(config: ModelConfig, z: np.ndarray, with_results: bool):
+def _ses(config: ModelConfig, z: np.ndarray, with_results: bool) -> Fitted:
     """Simple exponential smoothing of the log level (ARIMA(0,1,1)): a flat forecast at the smoothed level."""
     alpha = ses_alpha(z[:, 0])
     results = None
@@ -151,7 +156,7 @@ def select_lag_order(diffs: np.ndarray, max_lags: int, ic: str) -> int:
     return best
 
 
-def _ar(config: ModelConfig, z: np.ndarray, with_results: bool):
+def _ar(config: ModelConfig, z: np.ndarray, with_results: bool) -> Fitted:
     from statsmodels.tsa.ar_model import AutoReg
 
     returns = np.diff(z[:, 0])
@@ -166,11 +171,11 @@ def _ar(config: ModelConfig, z: np.ndarray, with_results: bool):
     return coefs, intercept, {"lags": p}, results
 
 
-def _var(config: ModelConfig, z: np.ndarray, with_results: bool):
+def _var(config: ModelConfig, z: np.ndarray, with_results: bool) -> Fitted:
     return _var_fixed(z, max(select_lag_order(np.diff(z, axis=0), config.max_lags, config.ic), 1))
 
 
-def _vecm(config: ModelConfig, z: np.ndarray, with_results: bool):
+def _vecm(config: ModelConfig, z: np.ndarray, with_results: bool) -> Fitted:
     from statsmodels.tsa.vector_ar.vecm import VECM, select_coint_rank
 
     k_ar_diff = max(select_lag_order(np.diff(z, axis=0), config.max_lags, config.ic), 1)
@@ -184,7 +189,7 @@ def _vecm(config: ModelConfig, z: np.ndarray, with_results: bool):
     return np.asarray(results.var_rep), intercept, {"lags": k_ar_diff, "coint_rank": rank}, results
 
 
-def _var_fixed(z: np.ndarray, lags: int):
+def _var_fixed(z: np.ndarray, lags: int) -> Fitted:
     from statsmodels.tsa.api import VAR
 
     results = VAR(np.diff(z, axis=0)).fit(lags, trend="n")

@@ -8,13 +8,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from gasforecast.bundle import POINT_FIELDS, QUANTILE_FIELDS
 from gasforecast.forecasting.config import ModelConfig
 from gasforecast.forecasting.distribution import BAND_LEVELS, error_ratio, level_index, price_quantiles
 from gasforecast.forecasting.fitting import describe_transforms
-from gasforecast.forecasting.stretch import fit_and_forecast, config_values
-from gasforecast.logs import get_logger
-from gasforecast.series_calendar import NO_HOLIDAYS, MarketHolidays, extended_index, future_dates, infer_calendar
+from gasforecast.forecasting.stretch import config_values, fit_and_forecast
+from gasforecast.ingestion.series_calendar import (
+    NO_HOLIDAYS,
+    MarketHolidays,
+    extended_index,
+    future_dates,
+    infer_calendar,
+)
+from gasforecast.platform.logs import get_logger
+from gasforecast.publication.bundle import POINT_FIELDS, QUANTILE_FIELDS
 
 if TYPE_CHECKING:
     from gasforecast.forecasting.assessment import CandidateEvidence
@@ -40,7 +46,7 @@ class FittedForecast:
         """Points in the API format: ISO dates, prices rounded to 1e-4 of the unit, the quantile grid."""
         records = self.points.assign(date=self.points["date"].dt.strftime("%Y-%m-%d")).round(4)
         points = records[list(POINT_COLUMNS)].to_dict(orient="records")
-        for point, grid in zip(points, records[list(QUANTILE_FIELDS)].to_dict(orient="records")):
+        for point, grid in zip(points, records[list(QUANTILE_FIELDS)].to_dict(orient="records"), strict=True):
             point["quantiles"] = grid
         return points
 
@@ -59,7 +65,7 @@ def forecast_points(evidence: CandidateEvidence, naive: CandidateEvidence, moves
         low, high = BAND_LEVELS[level]
         columns[f"lower_{level}"] = grid[:, level_index(low)]
         columns[f"upper_{level}"] = grid[:, level_index(high)]
-    columns.update(zip(QUANTILE_FIELDS, grid.T))
+    columns.update(zip(QUANTILE_FIELDS, grid.T, strict=True))
     return pd.DataFrame(columns, index=pd.RangeIndex(1, horizon + 1, name="step"))
 
 

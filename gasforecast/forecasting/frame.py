@@ -1,11 +1,11 @@
-"""Checks on the frame every forecasting entry point receives (built by gasforecast.dataset)."""
+"""Checks on the frame every forecasting entry point receives (built by gasforecast.ingestion.dataset)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from gasforecast.series_calendar import infer_calendar
+from gasforecast.ingestion.series_calendar import infer_calendar
 
 
 def validate_frame(frame: pd.DataFrame, target: str) -> str:

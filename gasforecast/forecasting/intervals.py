@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gasforecast.series_calendar import ROWS_PER_YEAR
+from gasforecast.ingestion.series_calendar import ROWS_PER_YEAR
 
 LEVELS = (80, 95)
 EWMA_DECAY = 0.94

@@ -12,7 +12,6 @@ from matplotlib.figure import Figure
 
 from gasforecast.forecasting.procedure import TrainingResult
 
-
 LEGEND_LABEL_CHARS = 48  # a label is built from column names, which may be long
 HISTORY_ROWS = 260  # about a year of trading days
 MIN_RATIO_SPAN = 0.004  # the colour scale spans at least ±0.2 % around 1.0, so near-ties stay pale
@@ -66,7 +65,7 @@ def plot_training(result: TrainingResult, frame: pd.DataFrame, target: str, path
                     else "black")
     bottom.set_xticks(np.arange(len(report.horizons)), [f"h = {h}" for h in report.horizons])
     bottom.set_yticks(np.arange(len(usable)), [_short(name) for name in usable], fontsize=7)
-    for tick, name in zip(bottom.get_yticklabels(), usable):
+    for tick, name in zip(bottom.get_yticklabels(), usable, strict=True):
         if name == result.config.label:
             tick.set_fontweight("bold")
     bottom.tick_params(axis="x", top=True, labeltop=True, bottom=False, labelbottom=False)

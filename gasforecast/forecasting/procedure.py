@@ -23,23 +23,24 @@ from __future__ import annotations
 __all__ = ["Assessment", "CandidateEvidence", "Decision", "TrainingResult", "assess", "gate", "parse_champion",
            "run_procedure", "serve"]
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gasforecast.forecasting.assessment import Assessment, CandidateEvidence, Decision, assess, gate
 from gasforecast.forecasting.config import ModelConfig, ProcedureSettings
 from gasforecast.forecasting.distribution import PredictiveDistribution, predictive_distribution, served_moves
+from gasforecast.forecasting.evaluation import evaluate_nested
 from gasforecast.forecasting.forecast import FittedForecast, served_forecast
 from gasforecast.forecasting.selection import (
     NAIVE,
 )
 from gasforecast.forecasting.stretch import InsufficientHistory
-from gasforecast.forecasting.assessment import Assessment, CandidateEvidence, Decision, assess, gate
-from gasforecast.forecasting.evaluation import evaluate_nested
-from gasforecast.logs import get_logger
-from gasforecast.series_calendar import NO_HOLIDAYS, MarketHolidays
+from gasforecast.ingestion.series_calendar import NO_HOLIDAYS, MarketHolidays
+from gasforecast.platform.logs import get_logger
 
 log = get_logger(__name__)
 

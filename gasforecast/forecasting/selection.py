@@ -8,7 +8,7 @@ half's first row only. The candidate list then depends on the series' calendar a
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,8 @@ from gasforecast.forecasting.stretch import (
     fit_and_forecast,
     training_start,
 )
-from gasforecast.logs import get_logger
-from gasforecast.series_calendar import DAILY, extended_index
+from gasforecast.ingestion.series_calendar import DAILY, extended_index
+from gasforecast.platform.logs import get_logger
 
 log = get_logger(__name__)
 

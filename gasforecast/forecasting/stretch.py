@@ -18,7 +18,7 @@ import pandas as pd
 from gasforecast.forecasting.config import ModelConfig, ProcedureSettings
 from gasforecast.forecasting.fitting import FitResult, fit_candidate
 from gasforecast.forecasting.linear import forecast_paths, transform
-from gasforecast.series_calendar import ROWS_PER_YEAR, extended_index
+from gasforecast.ingestion.series_calendar import ROWS_PER_YEAR, extended_index
 
 MIN_STRETCH_ORIGINS = 40  # fewest origins per half of the stretch with every horizon observed
 
@@ -151,7 +151,7 @@ def stretch_paths(frame: pd.DataFrame, target: str, config: ModelConfig, stretch
         dates = extended_index(frame.index, max(final_steps, stretch.steps), stretch.calendar)
         paths = np.empty((stretch.origins.size, stretch.steps))
         ends = np.append(stretch.block_starts[1:], stretch.origins[-1] + 1)
-        for block_start, block_end in zip(stretch.block_starts, ends):
+        for block_start, block_end in zip(stretch.block_starts, ends, strict=True):
             rows = (stretch.origins >= block_start) & (stretch.origins < block_end)
             paths[rows] = fit_and_forecast(config, values, dates, int(block_start), stretch.origins[rows],
                                            stretch.steps, min_train_rows, stretch.calendar).paths

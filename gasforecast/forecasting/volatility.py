@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, Union
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from gasforecast.forecasting.intervals import error_scale, volatility_state
-from gasforecast.series_calendar import ROWS_PER_YEAR
+from gasforecast.ingestion.series_calendar import ROWS_PER_YEAR
 
-Steps = Union[Sequence[int], np.ndarray]  # forecast steps, 1-based
+Steps = Sequence[int] | np.ndarray  # forecast steps, 1-based
 RISKMETRICS_DECAY = 0.94
 STUDENT_DF = 5.0
 MIN_WINDOW_ROWS = 60  # fewest returns before a trailing-window expert speaks
@@ -223,7 +223,7 @@ def garch_variance_path(returns: np.ndarray, fits: list[tuple[int, GarchFit]]) -
     bounds = [row for row, _ in fits] + [returns.size]
     variance_prev = variance
     start_row = 1
-    for (row, fit), end in zip(fits, bounds[1:]):
+    for (row, fit), end in zip(fits, bounds[1:], strict=True):
         # rows before the first fit only carry the state forward, with the first fit's parameters
         for t in range(start_row, end):
             variance_prev = fit.omega + fit.alpha * r2[t] + fit.beta * variance_prev

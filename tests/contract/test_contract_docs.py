@@ -11,7 +11,7 @@ from pathlib import Path
 
 from contract_cases import BAD_FILES, GOOD_FILES, MAX_COLUMNS, TARGET
 
-from gasforecast.contract import ERROR_HINTS, WARNING_HINTS, validate_csv
+from gasforecast.ingestion.contract import ERROR_HINTS, WARNING_HINTS, validate_csv
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "data-contract.md"
 BEGIN = "<!-- BEGIN GENERATED: error examples (tests/contract/test_contract_docs.py) -->"

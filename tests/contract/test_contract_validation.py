@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from contract_cases import BAD_FILES, GOOD_FILES, MAX_BYTES, MAX_COLUMNS, TARGET, BadFile, GoodFile
 
-from gasforecast.contract import ERROR_HINTS, MAX_PROBLEMS_PER_CODE, SAFE_COLUMN_NAME, validate_csv
-from gasforecast.sample import synthetic_history, to_csv_bytes
+from gasforecast.ingestion.contract import ERROR_HINTS, MAX_PROBLEMS_PER_CODE, SAFE_COLUMN_NAME, validate_csv
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
 
 
 def validate(data: bytes, max_bytes: int = MAX_BYTES, target: str = TARGET):
@@ -145,8 +145,8 @@ def test_hostile_column_names_are_refused(name) -> None:
 def test_the_earliest_accepted_date_is_a_setting_with_the_contract_s_default() -> None:
     from datetime import date
 
-    from gasforecast.config import Settings, load_settings
-    from gasforecast.contract import EARLIEST_DATE
+    from gasforecast.ingestion.contract import EARLIEST_DATE
+    from gasforecast.platform.config import Settings, load_settings
 
     assert Settings().earliest == EARLIEST_DATE
     data = b"date,uk_gas_price\n1990-01-02,80.5\n"

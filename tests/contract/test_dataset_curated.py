@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gasforecast.dataset import curated_to_bytes, read_curated, training_frame, upsert
+from gasforecast.ingestion.dataset import curated_to_bytes, read_curated, training_frame, upsert
 
 TARGET = "uk_gas_price"
 NAN = np.nan

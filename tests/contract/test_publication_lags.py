@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gasforecast.config import parse_lags
-from gasforecast.dataset import as_published, publication_lags, training_frame
 from gasforecast.forecasting import ProcedureSettings, run_procedure
+from gasforecast.ingestion.dataset import as_published, publication_lags, training_frame
+from gasforecast.platform.config import parse_lags
 
 
 def curated(days: int = 900, seed: int = 2) -> pd.DataFrame:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gasforecast.config import Settings, env_names, load_settings
-from gasforecast.logs import JsonLineFormatter
+from gasforecast.platform.config import Settings, env_names, load_settings
+from gasforecast.platform.logs import JsonLineFormatter
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ def test_importing_the_package_has_no_environment_or_logging_side_effects():
     code = (
         "import logging, os, sys\n"
         "before = dict(os.environ)\n"
-        "import gasforecast.training, gasforecast.registry, gasforecast.lease, gasforecast.ingest, service.app\n"
+        "import gasforecast.training.retrain, gasforecast.training.registry, gasforecast.training.lease, gasforecast.ingestion.ingest, service.app\n"
         "print(sorted(set(os.environ) ^ set(before)), logging.getLogger().handlers)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
@@ -73,7 +73,7 @@ def test_the_entry_points_configure_json_lines_on_stdout():
 # ---- Cloud Logging's trace fields (issue 21) ----------------------------------------------------------
 
 def test_trace_fields_follow_the_cloud_trace_header():
-    from gasforecast.logs import SAMPLED_FIELD, SPAN_FIELD, TRACE_FIELD, trace_fields
+    from gasforecast.platform.logs import SAMPLED_FIELD, SPAN_FIELD, TRACE_FIELD, trace_fields
 
     trace = "105445aa7843bc8bf206b12000100000"
     assert trace_fields(f"{trace}/1;o=1", "proj") == {TRACE_FIELD: f"projects/proj/traces/{trace}",
@@ -91,8 +91,8 @@ def test_service_request_logs_carry_the_trace_of_their_request():
 
     from flask import Flask
 
-    from gasforecast.config import Settings
-    from gasforecast.logs import TRACE_FIELD, JsonLineFormatter, get_logger
+    from gasforecast.platform.config import Settings
+    from gasforecast.platform.logs import TRACE_FIELD, JsonLineFormatter, get_logger
     from service import http
 
     out = io.StringIO()

@@ -6,10 +6,10 @@ import json
 import pytest
 from cloudevents.http import CloudEvent
 
-from gasforecast.events import IncomingEvent
-from gasforecast.events import retrain_request_from_event as _retrain_request_from_event
-from gasforecast.events import storage_object_from_event as _storage_object_from_event
-from gasforecast.messaging import MalformedMessage, RefusedMessage
+from gasforecast.platform.events import IncomingEvent
+from gasforecast.platform.events import retrain_request_from_event as _retrain_request_from_event
+from gasforecast.platform.events import storage_object_from_event as _storage_object_from_event
+from gasforecast.platform.messaging import MalformedMessage, RefusedMessage
 
 CURATED = "gs://data/curated/history.csv"
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from cloudevents.http import CloudEvent
 
-from gasforecast.config import Settings
+from gasforecast.platform.config import Settings
 from tests.entry_points import load_function
 
 SETTINGS = Settings(uploads_bucket="up", data_bucket="data")

@@ -115,3 +115,35 @@ def test_the_forecasting_procedure_sits_above_the_nested_evaluation():
     graph = import_graph()
     assert "gasforecast.forecasting.evaluation" in graph["gasforecast.forecasting.procedure"]
     assert "gasforecast.forecasting.procedure" not in graph["gasforecast.forecasting.evaluation"]
+
+
+# The core's parts from the bottom up (docs/architecture.md, "The code, by part"): a module may import
+# its own part and the parts below it, never one above.
+LAYERS = ("platform", "ingestion", "publication", "forecasting", "scoring", "training", "commands")
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "gasforecast" or len(parts) < 3 or parts[1] not in LAYERS:
+        return None
+    return LAYERS.index(parts[1])
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for module, targets in graph.items():
+        for target in targets:
+            below, above = _layer(module), _layer(target)
+            if below is not None and above is not None and above > below:
+                found.append(f"{module} -> {target}")
+    return sorted(found)
+
+
+def test_no_part_of_the_core_imports_a_part_above_it():
+    assert upward_imports(import_graph()) == []
+
+
+def test_the_layer_check_finds_an_upward_import():
+    graph = {"gasforecast.platform.config": {"gasforecast.ingestion.revisions"},
+             "gasforecast.ingestion.ingest": {"gasforecast.platform.config"}}
+    assert upward_imports(graph) == ["gasforecast.platform.config -> gasforecast.ingestion.revisions"]

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from gasforecast.lease import Lease, LeaseTimeout
-from gasforecast.storage import Bucket
+from gasforecast.platform.storage import Bucket
+from gasforecast.training.lease import Lease, LeaseTimeout
 
 
 @pytest.fixture()

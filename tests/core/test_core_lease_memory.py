@@ -14,8 +14,8 @@ import time
 import pytest
 
 from devstack.processes import wait_for
-from gasforecast.lease import Lease, LeaseLost, LeaseTimeout
-from gasforecast.storage import StoredObject
+from gasforecast.platform.storage import StoredObject
+from gasforecast.training.lease import Lease, LeaseLost, LeaseTimeout
 from tests.fakes import MemoryBucket
 
 NAME = "locks/training.lease"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from gasforecast.messaging import (
+from gasforecast.platform.messaging import (
     MAX_JSON_DEPTH,
     MalformedMessage,
     RefusedMessage,
@@ -84,7 +84,7 @@ def test_only_the_configured_curated_dataset_may_be_trained_on():
 def test_docs_state_the_bounds_the_code_uses():
     from pathlib import Path
 
-    from gasforecast.messaging import MAX_MESSAGE_BYTES
+    from gasforecast.platform.messaging import MAX_MESSAGE_BYTES
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "messages.md").read_text(encoding="utf-8")
     assert f"**{MAX_MESSAGE_BYTES // 1024} KiB**" in doc and f"**{MAX_JSON_DEPTH}** levels" in doc

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from gasforecast import sanity
+from gasforecast.publication import sanity
 
 SIGMA = 0.02
 

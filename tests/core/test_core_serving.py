@@ -1,4 +1,4 @@
-"""The serving pointer (gasforecast.serving): what training publishes at each promotion and the only
+"""The serving pointer (gasforecast.publication.serving): what training publishes at each promotion and the only
 thing the public service reads. On the in-memory bucket, which honours GCS' generation preconditions;
 tests/train/test_train_registry_real.py and the service's live tests go through the GCS emulator."""
 
@@ -8,11 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
+
+from gasforecast.publication.bundle import ForecastBundle
+from gasforecast.publication.serving import (
+    FALLBACK_VERSIONS,
+    ChampionPointer,
+    PublishedChampions,
+    ServingLayout,
+    publish,
+)
 from tests.fakes import MemoryBucket
-
-from gasforecast.bundle import ForecastBundle
-from gasforecast.serving import FALLBACK_VERSIONS, ChampionPointer, PublishedChampions, ServingLayout, publish
-
 
 FIXTURE = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "bundle_v1_schema1.json").read_text())
 

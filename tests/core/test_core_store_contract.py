@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gasforecast.storage import Bucket, PreconditionFailed
+from gasforecast.platform.storage import Bucket, PreconditionFailed
 from tests.fakes import MemoryBucket
 
 
@@ -67,7 +67,7 @@ def test_delete_if_generation_and_listing(store) -> None:
 
 def test_the_fake_refuses_a_delete_of_a_replaced_version() -> None:
     """GCS refuses a delete whose generation no longer matches (fake-gcs-server ignores the condition,
-    which is why ingest checks the live generation first; see gasforecast.ingest._remove_incoming)."""
+    which is why ingest checks the live generation first; see gasforecast.ingestion.ingest._remove_incoming)."""
     store = MemoryBucket()
     old = store.write("h.txt", b"old")
     store.write("h.txt", b"new")
@@ -76,7 +76,7 @@ def test_the_fake_refuses_a_delete_of_a_replaced_version() -> None:
 
 
 def test_fake_faults_are_transient_errors() -> None:
-    from gasforecast.errors import TransientError
+    from gasforecast.platform.errors import TransientError
 
     store = MemoryBucket()
     store.fail_next["write"] = 1

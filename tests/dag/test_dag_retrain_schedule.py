@@ -11,19 +11,19 @@ import json
 import os
 import subprocess
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from gasforecast.messaging import RetrainRequest, parse_retrain_request
+from gasforecast.platform.messaging import RetrainRequest, parse_retrain_request
 from tests.stack_helpers import append_days, require, wait_event
 
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_PYTHON = REPO / ".venv-airflow" / "bin" / "python"
 DAG_FOLDER = REPO / "dag_airflow"
 CHECKS = Path(__file__).with_name("dag_checks.py")
-LOGICAL_DATE = datetime(2026, 11, 26, 13, 0, tzinfo=timezone.utc)
+LOGICAL_DATE = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
 PUBLISH_TASK = "publish_retrain_request"
 
 

@@ -37,9 +37,9 @@ def _is_loopback(host):
 
 
 def _refuse(what, host):
-    sys.stderr.write("%s %s %s\n" % (BLOCKED_MARKER, what, host))
+    sys.stderr.write(f"{BLOCKED_MARKER} {what} {host}\n")
     sys.stderr.flush()
-    raise OSError("offline check: %s to %s refused (only loopback is allowed)" % (what, host))
+    raise OSError(f"offline check: {what} to {host} refused (only loopback is allowed)")
 
 
 def install_network_guard():
@@ -122,7 +122,7 @@ def parse_commands(sdk_lib, lines, out):
                 result["error"] = "names a command group, not a command"
         except BaseException as exc:  # argparse and calliope raise many kinds; SystemExit included
             printed = [text for text in messages if text.startswith("ERROR")]
-            result.update(ok=False, error=" ".join(printed) or "%s: %s" % (type(exc).__name__, exc))
+            result.update(ok=False, error=" ".join(printed) or f"{type(exc).__name__}: {exc}")
         result["blocked"] = [text for text in messages if text.startswith(BLOCKED_MARKER)]
         result["seconds"] = round(time.time() - began, 3)
         out.write(json.dumps(result) + "\n")
@@ -149,7 +149,7 @@ def decode_files(sdk_lib, lines, out):
             messages_util.DictToMessageWithErrorCheck(data, message_type)
             result["ok"] = True
         except Exception as exc:  # the decoder raises several kinds; each is a verdict
-            result.update(ok=False, error="%s: %s" % (type(exc).__name__, exc))
+            result.update(ok=False, error=f"{type(exc).__name__}: {exc}")
         out.write(json.dumps(result) + "\n")
         out.flush()
 
@@ -170,7 +170,7 @@ def main():
     elif mode == "decode":
         decode_files(sdk_lib, sys.stdin, sys.stdout)
     else:
-        sys.exit("unknown mode %r" % mode)
+        sys.exit(f"unknown mode {mode!r}")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
-
 from deploy_commands import BOOTSTRAP_PHASES, plan_commands, run_bootstrap, run_with_fake
-from gasforecast.messaging import RetrainRequest, parse_retrain_request
+
+from gasforecast.platform.messaging import RetrainRequest, parse_retrain_request
 
 POST_BUILD = ("build", "alerting")
 BEFORE_BUILD = [p for p in BOOTSTRAP_PHASES if p not in POST_BUILD]
@@ -45,7 +46,7 @@ def test_dry_run_prints_the_plan_and_never_calls_gcloud(fake_gcloud):
 
 def test_every_create_in_the_plan_is_guarded_by_a_check(bootstrap_plan):
     lines = [line for line in bootstrap_plan.splitlines() if line.startswith(("gcloud ", "# check: "))]
-    for previous, line in zip(lines, lines[1:]):
+    for previous, line in pairwise(lines):
         if line.startswith("gcloud ") and is_create(shlex.split(line)):
             assert previous.startswith("# check: "), f"unguarded: {line}"
 

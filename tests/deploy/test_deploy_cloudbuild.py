@@ -7,7 +7,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from deploy_commands import (
     BUILTIN_SUBSTITUTIONS,
     UnknownSubstitution,
@@ -202,7 +201,7 @@ def test_every_deploy_sets_both_trigger_subscriptions_after_the_functions(cloudb
 def test_trigger_subscriptions_wait_longer_than_the_functions_run(cloudbuild):
     """Push waits for a delivery as long as the ack deadline: it must exceed each function's timeout,
     and a delivery's lease wait plus a training must fit inside the train function's timeout."""
-    from gasforecast.config import Settings
+    from gasforecast.platform.config import Settings
 
     timeouts = {name: int(flags(gcloud_step(cloudbuild, f"deploy-{name}"))["--timeout"][0].removesuffix("s"))
                 for name in ("ingest", "train")}

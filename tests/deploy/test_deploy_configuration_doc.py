@@ -1,4 +1,4 @@
-"""docs/configuration.md lists exactly the variables of gasforecast.config, with the real defaults."""
+"""docs/configuration.md lists exactly the variables of gasforecast.platform.config, with the real defaults."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import fields
 
 import pytest
 
-from gasforecast.config import Settings, env_names, load_settings
+from gasforecast.platform.config import Settings, env_names, load_settings
 
 _ROW = re.compile(r"^\| `([A-Z_][A-Z0-9_]*)` \| `([^`]*)` \|", re.MULTILINE)
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import requests
 from packaging.requirements import Requirement
-
 from test_deploy_function_requirements import normalise, requirements
 
 FUNCTIONS = {"ingest": "ingest", "train": "train"}  # folder → entry point

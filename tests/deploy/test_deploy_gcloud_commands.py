@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from deploy_commands import (
     BOOTSTRAP_PHASES,
     build_values,
@@ -92,7 +91,7 @@ def test_every_command_parses_with_the_installed_cli(sdk, shipped_commands):
     elapsed = time.monotonic() - began
     rejected = [
         f"{source}: gcloud {' '.join(result.argv)}\n    {result.error}"
-        for (source, _), result in zip(everything, report.results)
+        for (source, _), result in zip(everything, report.results, strict=True)
         if not result.ok
     ]
     assert not rejected, "\n".join(rejected)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from deploy_commands import REPO, plan_commands
 from gcloud_offline import DecodeRequest, decode_all
 

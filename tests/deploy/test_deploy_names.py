@@ -1,4 +1,4 @@
-"""One name per resource: bootstrap.sh defaults, cloudbuild.yaml substitutions and gasforecast.config
+"""One name per resource: bootstrap.sh defaults, cloudbuild.yaml substitutions and gasforecast.platform.config
 agree, so a user who changes nothing gets a consistent deployment."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from gasforecast.config import Settings
+from gasforecast.platform.config import Settings
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_defaults_match_the_application_settings(bootstrap_defaults, cloudbuild)
     assert subs["_TARGET_UNIT"] == settings.target_unit
 
 
-# Settings PLAN.md adds this round on other branches; until gasforecast.config has them, the
+# Settings PLAN.md adds this round on other branches; until gasforecast.platform.config has them, the
 # contract's default stands in (after the merge the application's own default is compared).
 CONTRACT_DEFAULTS = {"uploads_bucket": "gasforecast-uploads", "target_label": "UK gas price"}
 

@@ -4,7 +4,6 @@ public surfaces names each thing the deployment exposes."""
 from __future__ import annotations
 
 import pytest
-
 from deploy_commands import BOOTSTRAP_PHASES, build_values, cloudbuild_gcloud_commands, plan_commands, run_bootstrap
 
 

@@ -4,11 +4,11 @@ reverse order."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import yaml
-
 from deploy_commands import (
     BOOTSTRAP_PHASES,
     doc_gcloud_commands,
@@ -104,7 +104,7 @@ def _created(argv: list[str]) -> tuple[tuple[str, ...], str] | None:
 def _deleted_at(commands: list[list[str]], group: tuple[str, ...], name: str) -> int | None:
     """Where a command deletes it: by name, or by the id a list filtered on its display name answers
     (the list comes first, the delete names a placeholder or `$(...)`)."""
-    for at, (previous, argv) in enumerate(zip([[]] + commands, commands)):
+    for at, (previous, argv) in enumerate(pairwise([[], *commands])):
         words = [a for a in argv if not a.startswith("-")]
         if group == ("storage", "buckets") and words[:2] == ["storage", "rm"] and name in words:
             return at
@@ -155,7 +155,7 @@ def test_the_teardown_deletes_in_the_reverse_order_of_creation(guide, teardown_p
         order = [_deleted_at(teardown_plan, group, name) for group, name in created]
         assert None not in order
         late = [f"{' '.join(a[0])} {a[1]} (deleted at {i}) before {' '.join(b[0])} {b[1]} (at {j})"
-                for (a, i), (b, j) in zip(zip(created, order), zip(created[1:], order[1:])) if i < j]
+                for (a, i), (b, j) in pairwise(zip(created, order, strict=True)) if i < j]
         assert not late, late
 
 

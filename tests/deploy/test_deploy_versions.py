@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from deploy_commands import plan_commands, read_versions
 
 
@@ -101,7 +100,7 @@ def sdk_pin(repo) -> tuple[str, str | None]:
 
 def test_the_build_cloud_sdk_image_is_a_live_pinned_tag(sdk_pin):
     image, released = sdk_pin
-    assert pin_problems(image, released, datetime.now(timezone.utc).date()) == []
+    assert pin_problems(image, released, datetime.now(UTC).date()) == []
 
 
 def test_every_gcloud_step_runs_the_one_pinned_image(cloudbuild, sdk_pin, repo):

@@ -19,7 +19,7 @@ import requests
 
 from devstack.__main__ import MORE_DAYS, SAMPLE_DAYS
 from devstack.stack import PUBSUB_EMULATOR, REPO_ROOT
-from gasforecast.sample import synthetic_history
+from gasforecast.ingestion.sample import synthetic_history
 from tests.stack_helpers import require
 
 pytestmark = pytest.mark.integration

@@ -10,11 +10,11 @@ from datetime import date, timedelta
 
 import requests
 
-from gasforecast import dataset
-from gasforecast.messaging import RetrainRequest, make_publisher, publish_retrain, utc_now_iso
-from gasforecast.registry import Registry
-from gasforecast.sample import synthetic_history, to_csv_bytes
 from devstack.processes import wait_for
+from gasforecast.ingestion import dataset
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.platform.messaging import RetrainRequest, make_publisher, publish_retrain, utc_now_iso
+from gasforecast.training.registry import Registry
 from tests.stack_helpers import append_days, continuation, data_bucket, function_events, wait_event, wait_served
 
 # The first upload is a whole history; later data continues whatever the stack's curated dataset holds

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gasforecast.forecasting import ProcedureSettings
-from gasforecast.sample import synthetic_history, to_csv_bytes
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
 
 # Short stretch and few horizons keep each procedure run well under a second.
 FAST = ProcedureSettings(horizons=(1, 7), stretch_years=1.5, nested_origins=0)

@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gasforecast.bundle import QUANTILE_FIELDS
 from gasforecast.cli import build_parser, main
 from gasforecast.commands.forecast import describe_model
 from gasforecast.forecasting.plotting import ratio_limits
-from gasforecast.sample import synthetic_history, to_csv_bytes
-
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.publication.bundle import QUANTILE_FIELDS
 
 
 def test_backtest_json_reports_the_evidence_and_the_decision(business_csv, capsys):

@@ -7,7 +7,7 @@ import pytest
 
 from gasforecast.cli import main
 from gasforecast.forecasting import evaluate_nested
-from gasforecast.sample import synthetic_history, to_csv_bytes
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
 from tests.forecasting.conftest import FAST
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from gasforecast import ingest
-from gasforecast.config import Settings
-from gasforecast.dataset import read_curated
-from gasforecast.messaging import make_publisher
-from gasforecast.storage import Bucket, ObjectStore
-from gasforecast.upload_names import report_name, stored_name
+from gasforecast.ingestion import ingest
+from gasforecast.ingestion.dataset import read_curated
+from gasforecast.ingestion.upload_names import report_name, stored_name
+from gasforecast.platform.config import Settings
+from gasforecast.platform.messaging import make_publisher
+from gasforecast.platform.storage import Bucket, ObjectStore
 from tests.fakes import FakePublisher, MemoryBucket
 
 # Fast training-free settings; only the bucket and topic names differ between lanes.

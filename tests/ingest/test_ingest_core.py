@@ -1,4 +1,4 @@
-"""`gasforecast.ingest` on the in-memory buckets and publisher: every outcome, race and failure, fast.
+"""`gasforecast.ingestion.ingest` on the in-memory buckets and publisher: every outcome, race and failure, fast.
 
 The same code runs against the real emulators in test_ingest_emulator.py and through the whole stack
 in test_ingest_stack.py; here each scenario takes milliseconds, so `make test-unit` covers them all.
@@ -13,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gasforecast import ingest
-from gasforecast.dataset import read_curated
-from gasforecast.errors import PermanentError, TransientError
-from gasforecast.messaging import parse_retrain_request
-from gasforecast.sample import synthetic_history, to_csv_bytes
-from gasforecast.upload_names import report_name, stored_name
+from gasforecast.ingestion import ingest
+from gasforecast.ingestion.dataset import read_curated
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.ingestion.upload_names import report_name, stored_name
+from gasforecast.platform.errors import PermanentError, TransientError
+from gasforecast.platform.messaging import parse_retrain_request
 
 HISTORY = synthetic_history(60, start="2024-01-01", seed=3)
 SAFE_PATH = re.compile(r"(archive|rejected|held)/\d{4}/\d{2}/\d{2}/\d+-[A-Za-z0-9._-]{1,60}-[0-9a-f]{8}\.csv")

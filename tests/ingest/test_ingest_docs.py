@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gasforecast import plausibility
-from gasforecast.ingest import MERGE_HINTS, OBJECT_HINTS
+from gasforecast.ingestion import plausibility
+from gasforecast.ingestion.ingest import MERGE_HINTS, OBJECT_HINTS
+from gasforecast.ingestion.revisions import RevisionLimits
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "data-contract.md").read_text(encoding="utf-8")
 
@@ -34,10 +35,10 @@ def test_the_accept_path_is_documented() -> None:
 
 
 def test_every_revision_rule_is_documented_with_the_default_limits() -> None:
-    from gasforecast.config import Settings
-    from gasforecast.revisions import RULE_HINTS as REVISION_HINTS
+    from gasforecast.ingestion.revisions import RULE_HINTS as REVISION_HINTS
+    from gasforecast.platform.config import Settings
 
-    limits = Settings().revision_limits
+    limits = RevisionLimits.from_settings(Settings())
     for rule, hint in REVISION_HINTS.items():
         assert f"| `{rule}` |" in DOC and hint in DOC, rule
     numbers = [f"**{limits.max_change:.0%}**", f"**{limits.tolerance:.1%}**", f"**{limits.max_cells} values**",
@@ -47,7 +48,7 @@ def test_every_revision_rule_is_documented_with_the_default_limits() -> None:
 
 
 def test_every_refusal_against_the_curated_dataset_and_the_growth_limits_are_documented() -> None:
-    from gasforecast.config import Settings
+    from gasforecast.platform.config import Settings
 
     for code, hint in MERGE_HINTS.items():
         assert f"### `{code}`" in DOC and hint in DOC, code

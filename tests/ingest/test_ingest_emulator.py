@@ -1,4 +1,4 @@
-"""`gasforecast.ingest` against the real GCS and Pub/Sub emulators: the fast unit layer's key
+"""`gasforecast.ingestion.ingest` against the real GCS and Pub/Sub emulators: the fast unit layer's key
 scenarios once more where the fakes could differ from the real services (preconditions, deleted
 generations, publish errors, literal object names)."""
 
@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gasforecast import ingest
-from gasforecast.errors import TransientError
-from gasforecast.messaging import parse_retrain_request
-from gasforecast.upload_names import stored_name
+from gasforecast.ingestion import ingest
+from gasforecast.ingestion.upload_names import stored_name
+from gasforecast.platform.errors import TransientError
+from gasforecast.platform.messaging import parse_retrain_request
 from tests.ingest.test_ingest_core import rows, with_price
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,11 @@ import logging
 
 import pytest
 
-from gasforecast import ingest
-from gasforecast.errors import PermanentError
-from gasforecast.messaging import parse_retrain_request
-from gasforecast.sample import synthetic_history, to_csv_bytes
-from gasforecast.upload_names import stored_name
+from gasforecast.ingestion import ingest
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.ingestion.upload_names import stored_name
+from gasforecast.platform.errors import PermanentError
+from gasforecast.platform.messaging import parse_retrain_request
 
 HISTORY = synthetic_history(60, start="2024-01-01", seed=7)
 
@@ -80,7 +80,7 @@ def test_an_accept_cannot_override_the_column_limit(based) -> None:
 
 def test_a_retired_column_is_gone_ignored_in_later_uploads_and_retrained_without(based, caplog) -> None:
     lane = based
-    caplog.set_level(logging.WARNING, logger="gasforecast.ingest")
+    caplog.set_level(logging.WARNING, logger="gasforecast.ingestion.ingest")
     done = ingest.retire_column(lane.settings, lane.data, lane.publisher, "hdd", reason="feed discontinued")
 
     frame, generation = lane.curated()

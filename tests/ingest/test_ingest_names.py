@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from gasforecast.upload_names import is_csv_name, safe_stem, stored_name, unsafe_name_reason, upload_id
+from gasforecast.ingestion.upload_names import is_csv_name, safe_stem, stored_name, unsafe_name_reason, upload_id
 
 GENERATION = 1_795_713_506_616_756  # microseconds since the epoch, as GCS and fake-gcs-server issue them
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gasforecast.plausibility import suspicious_cells
+from gasforecast.ingestion.plausibility import suspicious_cells
 
 DAYS = pd.date_range("2024-01-01", periods=300, freq="D", name="date")
 

@@ -12,12 +12,12 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from gasforecast import ingest
-from gasforecast.dataset import read_curated
-from gasforecast.messaging import parse_retrain_request
-from gasforecast.revisions import RevisionLimits, judge_revisions
-from gasforecast.sample import synthetic_history, to_csv_bytes
-from gasforecast.upload_names import stored_name
+from gasforecast.ingestion import ingest
+from gasforecast.ingestion.dataset import read_curated
+from gasforecast.ingestion.revisions import RevisionLimits, judge_revisions
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.ingestion.upload_names import stored_name
+from gasforecast.platform.messaging import parse_retrain_request
 
 HISTORY = synthetic_history(400, start="2024-01-01", seed=5)
 TARGET = "uk_gas_price"
@@ -114,12 +114,12 @@ def test_the_correction_of_an_accepted_spike_is_not_held() -> None:
 
 
 def test_the_limits_are_the_settings() -> None:
-    from gasforecast.config import load_settings
+    from gasforecast.platform.config import load_settings
 
     settings = load_settings({"REVISION_MAX_CHANGE": "0.5", "REVISION_MAX_CELLS": "1000", "REVISION_MAX_SHARE": "1",
                               "REVISION_MAX_AGE_DAYS": "100000", "REVISION_TOLERANCE": "0.01"})
-    assert settings.revision_limits == RevisionLimits(0.5, 0.01, 1000, 1.0, 100000)
-    assert judge_revisions(curated(), revised(slice(None), factor=1.4), settings.revision_limits) == []
+    assert RevisionLimits.from_settings(settings) == RevisionLimits(0.5, 0.01, 1000, 1.0, 100000)
+    assert judge_revisions(curated(), revised(slice(None), factor=1.4), RevisionLimits.from_settings(settings)) == []
     with pytest.raises(ValueError, match="REVISION_"):
         load_settings({"REVISION_MAX_CELLS": "0"})
 

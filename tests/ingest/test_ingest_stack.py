@@ -21,11 +21,12 @@ from cloudevents.conversion import to_structured
 from cloudevents.http import CloudEvent
 
 from devstack.processes import wait_for
-from gasforecast import dataset, sanity
 from gasforecast.cli import main as cli
-from gasforecast.messaging import RetrainRequest, make_publisher, parse_retrain_request, publish, utc_now_iso
-from gasforecast.sample import synthetic_history, to_csv_bytes
-from gasforecast.storage import parse_gs_uri
+from gasforecast.ingestion import dataset
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.platform.messaging import RetrainRequest, make_publisher, parse_retrain_request, publish, utc_now_iso
+from gasforecast.platform.storage import parse_gs_uri
+from gasforecast.publication import sanity
 from tests.stack_helpers import (
     await_trainings,
     continuation,

@@ -38,13 +38,13 @@ def channels(pubsub_emulator) -> RetrainChannels:
 
 @pytest.fixture
 def publisher(pubsub_emulator):
-    from gasforecast.messaging import make_publisher
+    from gasforecast.platform.messaging import make_publisher
 
     return make_publisher()
 
 
 @pytest.fixture
 def subscriber(pubsub_emulator):
-    from gasforecast.messaging import make_subscriber
+    from gasforecast.platform.messaging import make_subscriber
 
     return make_subscriber()

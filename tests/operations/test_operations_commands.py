@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gasforecast.cli import main
-from gasforecast.messaging import RetrainRequest, parse_retrain_request, publish
+from gasforecast.platform.messaging import RetrainRequest, parse_retrain_request, publish
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
-"""Replaying dead-lettered retrain messages (gasforecast.dead_letters) on the real Pub/Sub emulator."""
+"""Replaying dead-lettered retrain messages (gasforecast.platform.dead_letters) on the real Pub/Sub emulator."""
 
 from __future__ import annotations
 
 from devstack.pubsub_rest import pull
-from gasforecast.dead_letters import replay_dead_letters, republishable_attributes
-from gasforecast.messaging import RetrainRequest, publish
+from gasforecast.platform.dead_letters import replay_dead_letters, republishable_attributes
+from gasforecast.platform.messaging import RetrainRequest, publish
 
 DEAD_LETTER_ATTRIBUTES = {
     "CloudPubSubDeadLetterSourceDeliveryCount": "5",

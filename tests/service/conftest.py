@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from service_fakes import FakeSource, ManualClock, make_bundle  # noqa: E402 (test helper module)
 
-from gasforecast.config import Settings
+from gasforecast.platform.config import Settings
 from service.app import create_app
 
 

@@ -6,28 +6,29 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from gasforecast import sanity
-from gasforecast.bundle import QUANTILE_FIELDS, QUANTILE_PERCENTS, ForecastBundle
-from gasforecast.config import Settings
-from gasforecast.documents import ForecastDocument, HistoryDocument, Sanity, TrackRecordDocument
 from gasforecast.forecasting import Assessment, Decision, FittedForecast, ModelConfig, NestedEvaluation
 from gasforecast.forecasting.distribution import EXPERTS, QUANTILE_LEVELS, PredictiveDistribution, learned_steps
 from gasforecast.forecasting.evaluation import baseline_quantiles
 from gasforecast.forecasting.evidence import LossTest
 from gasforecast.forecasting.procedure import CandidateEvidence
 from gasforecast.forecasting.selection import NAIVE
-from gasforecast.ledger import ledger_entry
-from gasforecast.serving import ChampionPointer
-from gasforecast.storage import StoredObject
-from gasforecast.track_record import build_document
-from gasforecast.training import ForecastResult, TrainingRun, forecast_document, history_document
+from gasforecast.platform.config import Settings
+from gasforecast.platform.storage import StoredObject
+from gasforecast.publication import sanity
+from gasforecast.publication.bundle import QUANTILE_FIELDS, QUANTILE_PERCENTS, ForecastBundle
+from gasforecast.publication.documents import ForecastDocument, HistoryDocument, Sanity, TrackRecordDocument
+from gasforecast.publication.serving import ChampionPointer
+from gasforecast.scoring.ledger import ledger_entry
+from gasforecast.scoring.track_record import build_document
+from gasforecast.training.retrain import ForecastResult, TrainingRun, forecast_document, history_document
 
 LABEL = "var[ttf_price,hdd]"
 
@@ -51,7 +52,7 @@ def forecast_points(origin_value: float, dates: list[date], drift: float = 0.000
         mean = origin_value * (1 + drift * h)
         spread = origin_value * 0.02 * math.sqrt(h)
         grid = {name: round(mean + float(stats.norm.ppf(percent / 100)) * spread, 3)
-                for name, percent in zip(QUANTILE_FIELDS, QUANTILE_PERCENTS)}
+                for name, percent in zip(QUANTILE_FIELDS, QUANTILE_PERCENTS, strict=True)}
         points.append({"date": day.isoformat(), "mean": round(mean, 3), "lower_80": grid["q10"],
                        "upper_80": grid["q90"], "lower_95": grid["q2.5"], "upper_95": grid["q97.5"],
                        "quantiles": grid})
@@ -176,7 +177,7 @@ def make_bundle(
     dates = series_dates(last_date, history_days, series_calendar)
     walk = level * np.exp(np.cumsum(rng.normal(0, 0.02, history_days)))
     frame = pd.DataFrame({"uk_gas_price": np.round(walk, 3)}, index=pd.DatetimeIndex(dates))
-    history = [{"date": day.isoformat(), "value": float(v)} for day, v in zip(dates, frame["uk_gas_price"])]
+    history = [{"date": day.isoformat(), "value": float(v)} for day, v in zip(dates, frame["uk_gas_price"], strict=True)]
     horizons = (1, 7, 14, 30)
     assessment, gate = _assessment_and_decision(decision, series_calendar, history, horizons)
     points = pd.DataFrame([{**{k: v for k, v in p.items() if k != "quantiles"}, **p["quantiles"]}

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from jsonschema import ValidationError
 from openapi_check import validate_response
 from service_fakes import FakeSource, make_bundle, rewritten
 
-from gasforecast.bundle import QUANTILE_FIELDS
-from gasforecast.config import Settings
-from gasforecast.errors import TransientError
-from gasforecast.track_record import POINT_COLUMNS as TRACK_COLUMNS
+from gasforecast.platform.config import Settings
+from gasforecast.platform.errors import TransientError
+from gasforecast.publication.bundle import QUANTILE_FIELDS
+from gasforecast.scoring.track_record import POINT_COLUMNS as TRACK_COLUMNS
 from service.app import create_app
 
 
@@ -292,7 +292,7 @@ def test_query_mistakes_are_reported_before_a_missing_champion(unit_settings):
 def test_readyz_reports_how_old_the_data_is(service_client, openapi):
     body = service_client.get("/readyz").get_json()
     validate_response(openapi, "/readyz", 200, body)
-    age = (datetime.now(timezone.utc).date() - date(2024, 12, 30)).days
+    age = (datetime.now(UTC).date() - date(2024, 12, 30)).days
     assert (body["data_last_date"], body["data_age_days"], body["data_stale"]) == ("2024-12-30", age, age > 7)
 
 

@@ -24,11 +24,11 @@ from urllib.parse import urlparse
 
 import pytest
 from service_fakes import FakeSource, make_bundle
-from tests.stack_helpers import require, served_track_record
 
 from devstack.processes import wait_for
-from gasforecast.config import Settings
+from gasforecast.platform.config import Settings
 from service.app import create_app
+from tests.stack_helpers import require, served_track_record
 
 pytestmark = pytest.mark.integration  # a real browser: not part of the fast unit layer
 
@@ -171,9 +171,9 @@ def scored_champion_served(scored_champion, settings, gcs_emulator):
     """The scored champion served while the test runs (`gasforecast rollback`'s path): other tests on
     the same stack may have promoted a newer version since the session's scenario ran. The champion
     before is put back afterwards."""
-    from gasforecast.registry import Registry
-    from gasforecast.storage import Bucket
-    from gasforecast.training import roll_back
+    from gasforecast.platform.storage import Bucket
+    from gasforecast.training.registry import Registry
+    from gasforecast.training.retrain import roll_back
 
     registry, bucket = Registry(settings), Bucket(gcs_emulator.client, settings.data_bucket)
     before = registry.champion().version

@@ -8,7 +8,7 @@ import time
 
 from service_fakes import FakeSource, ManualClock, make_bundle
 
-from gasforecast.errors import TransientError
+from gasforecast.platform.errors import TransientError
 from service.champion_cache import ChampionCache
 
 

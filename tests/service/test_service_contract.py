@@ -11,8 +11,8 @@ from jsonschema import ValidationError
 from openapi_check import validate_response
 from service_fakes import FakeSource, make_bundle, rewritten
 
-from gasforecast.bundle import ForecastBundle
-from gasforecast.documents import ForecastPoint, TrackRecordPoint
+from gasforecast.publication.bundle import ForecastBundle
+from gasforecast.publication.documents import ForecastPoint, TrackRecordPoint
 from service.app import create_app
 from service.openapi import components
 from service.schemas import RESPONSES

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 from service_fakes import make_bundle
+
+from gasforecast.ingestion import dataset
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.platform.config import Settings
+from gasforecast.platform.messaging import RetrainRequest, utc_now_iso
+from gasforecast.publication.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT
+from gasforecast.training.retrain import train
 from tests.fake_registry import FakeMlflowClient, MemoryRegistry
 from tests.fakes import MemoryBucket
-
-from gasforecast import dataset
-from gasforecast.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT
-from gasforecast.config import Settings
-from gasforecast.messaging import RetrainRequest, utc_now_iso
-from gasforecast.sample import synthetic_history, to_csv_bytes
-from gasforecast.training import train
 
 SETTINGS = Settings(nested_origins=2, max_drivers=2, forecast_horizon_max=60)
 # Maps keyed by data rather than by field name: their keys differ from bundle to bundle.

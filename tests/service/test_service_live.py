@@ -29,7 +29,7 @@ def test_real_responses_match_the_openapi_document(live_service, live_openapi, p
 
 
 def test_real_forecast_comes_from_the_registered_champion(live_service, champion):
-    from gasforecast.registry import Registry
+    from gasforecast.training.registry import Registry
 
     pointer = Registry(champion).champion()
     body = live_service.get("/api/v1/forecast?horizon=30").json()
@@ -56,9 +56,9 @@ def _served_version(live_service) -> str | None:
 
 
 def test_a_newly_promoted_champion_is_served_within_60_seconds_without_restart(live_service, champion, gcs_emulator):
-    from gasforecast import serving
-    from gasforecast.registry import Registry
-    from gasforecast.storage import Bucket
+    from gasforecast.platform.storage import Bucket
+    from gasforecast.publication import serving
+    from gasforecast.training.registry import Registry
 
     registry = Registry(champion)
     client = registry.client

@@ -10,12 +10,13 @@ import sys
 import xml.etree.ElementTree as ET
 from datetime import date
 from html.parser import HTMLParser
+from itertools import pairwise
 
 import pytest
 from service_fakes import FakeSource, make_bundle, rewritten
 
-from gasforecast.config import Settings
-from gasforecast.documents import ModelSpec
+from gasforecast.platform.config import Settings
+from gasforecast.publication.documents import ModelSpec
 from service.app import create_app
 from service.chart import PLOT_HEIGHT, PLOT_WIDTH, Scale, decimals_for, format_number, line, nice_ticks
 from service.page import describe_model
@@ -391,7 +392,7 @@ def test_the_page_module_does_not_import_the_view():
                                        (1_200_000.0, 1_900_000.0)])
 def test_nice_ticks_cover_the_range_with_even_steps(low, high):
     ticks = nice_ticks(low, high)
-    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:])}
+    steps = {round(b - a, 9) for a, b in pairwise(ticks)}
     assert ticks[0] <= low and ticks[-1] >= high and len(ticks) >= 2 and len(steps) == 1
 
 

@@ -11,8 +11,8 @@ from datetime import date
 import pytest
 from trackrecord_fakes import events, served_bundle
 
-from gasforecast.errors import TransientError
-from gasforecast.ledger import LEDGER_PREFIX, entry_name, ledger_entry, read_ledger, record_served_forecast
+from gasforecast.platform.errors import TransientError
+from gasforecast.scoring.ledger import LEDGER_PREFIX, entry_name, ledger_entry, read_ledger, record_served_forecast
 from tests.fakes import MemoryBucket
 
 

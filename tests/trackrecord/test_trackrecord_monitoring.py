@@ -6,11 +6,11 @@ from datetime import date, timedelta
 
 from trackrecord_fakes import served_bundle
 
-from gasforecast.config import Settings
-from gasforecast.documents import TrackRecordDocument
-from gasforecast.ledger import ledger_entry
-from gasforecast.registry import Registry
-from gasforecast.track_record import build_document, day_index, monitoring_metrics
+from gasforecast.platform.config import Settings
+from gasforecast.publication.documents import TrackRecordDocument
+from gasforecast.scoring.ledger import ledger_entry
+from gasforecast.scoring.track_record import build_document, day_index, monitoring_metrics
+from gasforecast.training.registry import Registry
 
 
 def _registry(tmp_path, experiment: str = "uk-gas-price") -> Registry:

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from trackrecord_fakes import business_days_after, daily_after, events, served_bundle
 
-from gasforecast.documents import Aggregate, SummaryRow, TrackRecordDocument
-from gasforecast.ledger import ledger_entry, record_served_forecast
-from gasforecast.track_record import (
+from gasforecast.publication.documents import Aggregate, SummaryRow, TrackRecordDocument
+from gasforecast.scoring.ledger import ledger_entry, record_served_forecast
+from gasforecast.scoring.track_record import (
     THRESHOLDS,
     aggregate,
     assess,
@@ -37,7 +37,7 @@ def _entry(version="1", origin=ORIGIN, value=100.0, **options):
 
 
 def _prices(days, values) -> dict[str, float]:
-    return {d.isoformat(): float(v) for d, v in zip(days, values)}
+    return {d.isoformat(): float(v) for d, v in zip(days, values, strict=True)}
 
 
 def test_only_matured_points_are_scored():
@@ -224,7 +224,7 @@ def test_revising_matured_prices_to_the_forecast_means_does_not_rescore_the_past
 
 
 def test_first_prices_are_recorded_once_and_never_rewritten():
-    from gasforecast.ledger import FIRST_PRICES_PREFIX, read_first_prices, record_first_prices
+    from gasforecast.scoring.ledger import FIRST_PRICES_PREFIX, read_first_prices, record_first_prices
 
     bucket = MemoryBucket()
     first = record_first_prices(bucket, {"2025-01-01": 10.0, "2025-01-02": 11.0}, "uk_gas_price")

@@ -19,12 +19,12 @@ import pytest
 import requests
 
 from devstack.processes import wait_for
-from gasforecast import dataset
 from gasforecast.cli import main as cli
-from gasforecast.storage import parse_gs_uri
-from gasforecast.ledger import LEDGER_PREFIX, read_ledger
-from gasforecast.registry import Registry
-from gasforecast.track_record import POINT_COLUMNS, day_index
+from gasforecast.ingestion import dataset
+from gasforecast.platform.storage import parse_gs_uri
+from gasforecast.scoring.ledger import LEDGER_PREFIX, read_ledger
+from gasforecast.scoring.track_record import POINT_COLUMNS, day_index
+from gasforecast.training.registry import Registry
 from tests.stack_helpers import data_bucket, function_events, push_to_train, served_track_record, wait_event
 
 pytestmark = pytest.mark.integration

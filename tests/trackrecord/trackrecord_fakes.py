@@ -6,8 +6,8 @@ import logging
 from datetime import date, timedelta
 from typing import Any
 
-from gasforecast.bundle import ForecastBundle
-from gasforecast.documents import ForecastDocument, HistoryDocument
+from gasforecast.publication.bundle import ForecastBundle
+from gasforecast.publication.documents import ForecastDocument, HistoryDocument
 
 
 def business_days_after(day: date, count: int) -> list[date]:

@@ -15,22 +15,22 @@ import math
 import time
 
 import pytest
+
+from gasforecast.ingestion import dataset
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.ingestion.series_calendar import NO_HOLIDAYS
+from gasforecast.platform.config import Settings
+from gasforecast.platform.errors import TransientError
+from gasforecast.platform.messaging import RetrainRequest, utc_now_iso
+from gasforecast.publication.documents import TrackRecordDocument
+from gasforecast.publication.serving import ChampionPointer, PublishedChampions
+from gasforecast.scoring.ledger import LEDGER_PREFIX, read_ledger
+from gasforecast.scoring.track_record import day_index
+from gasforecast.training.lease import LeaseLost
+from gasforecast.training.registry import Registry
+from gasforecast.training.retrain import LEASE_OBJECT, ForecastResult, roll_back, run_forecasting, train
 from tests.fake_registry import FakeMlflowClient, InjectedCrash, MemoryRegistry
 from tests.fakes import MemoryBucket
-
-from gasforecast import dataset
-from gasforecast.config import Settings
-from gasforecast.errors import TransientError
-from gasforecast.lease import LeaseLost
-from gasforecast.ledger import LEDGER_PREFIX, read_ledger
-from gasforecast.messaging import RetrainRequest, utc_now_iso
-from gasforecast.registry import Registry
-from gasforecast.sample import synthetic_history, to_csv_bytes
-from gasforecast.documents import TrackRecordDocument
-from gasforecast.series_calendar import NO_HOLIDAYS
-from gasforecast.serving import ChampionPointer, PublishedChampions
-from gasforecast.track_record import day_index
-from gasforecast.training import LEASE_OBJECT, ForecastResult, roll_back, run_forecasting, train
 
 SETTINGS = Settings(nested_origins=4, max_drivers=2, forecast_horizon_max=60,
                     train_lock_wait_seconds=5)
@@ -345,7 +345,7 @@ def test_mlflow_down_mid_training_is_transient_and_the_retry_registers_once(buck
 
 
 def test_a_lost_lease_stops_the_training_before_it_registers(bucket, fake, forecast_result, monkeypatch):
-    from gasforecast.lease import Lease
+    from gasforecast.training.lease import Lease
 
     monkeypatch.setattr(Lease, "ensure_held", lambda self: (_ for _ in ()).throw(LeaseLost("broken by another")))
     with pytest.raises(LeaseLost):
@@ -404,7 +404,7 @@ def _wild(result: ForecastResult, factor: float) -> ForecastResult:
     """The same fit with a 95 % band `factor` times as wide in log space (a poisoned history's band)."""
     points = result.fitted.points.copy()
     centre = points["mean"].map(math.log)
-    for side, sign in (("lower_95", -1), ("upper_95", 1)):
+    for side, _sign in (("lower_95", -1), ("upper_95", 1)):
         points[side] = (centre + factor * (points[side].map(math.log) - centre)).map(math.exp)
     return dataclasses.replace(result, fitted=dataclasses.replace(result.fitted, points=points))
 

@@ -11,14 +11,14 @@ import json
 
 import pytest
 
-from gasforecast import dataset
 from gasforecast.forecasting import ModelConfig, ProcedureSettings, assess
 from gasforecast.forecasting.procedure import serve
-from gasforecast.messaging import RetrainRequest, utc_now_iso
-from gasforecast.registry import Registry
-from gasforecast.sample import synthetic_history, to_csv_bytes
-from gasforecast.storage import Bucket
-from gasforecast.training import handle_retrain
+from gasforecast.ingestion import dataset
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.platform.messaging import RetrainRequest, utc_now_iso
+from gasforecast.platform.storage import Bucket
+from gasforecast.training.registry import Registry
+from gasforecast.training.retrain import handle_retrain
 from tests.stack_helpers import isolated_settings
 
 TARGET = "uk_gas_price"
@@ -75,4 +75,4 @@ def test_gate_through_mlflow_promotes_a_better_challenger(settings, gcs_emulator
     assert served_config != NAIVE and "ttf_price" in served_config.drivers
     run = Registry(gated).client.get_run(outcome.run_id)
     assert run.data.metrics["gate.p_value"] < 0.01 and "score.challenger" in run.data.metrics
-    assert 0 < run.data.metrics["nested.mean_mae_ratio"] and "nested.h1.coverage_95" in run.data.metrics
+    assert run.data.metrics["nested.mean_mae_ratio"] > 0 and "nested.h1.coverage_95" in run.data.metrics

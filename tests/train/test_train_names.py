@@ -11,12 +11,12 @@ import re
 
 import pytest
 
-from gasforecast import dataset
-from gasforecast.config import Settings
-from gasforecast.messaging import RetrainRequest, utc_now_iso
-from gasforecast.registry import MAX_NAME_LENGTH, bounded, safe_name
-from gasforecast.sample import synthetic_history, to_csv_bytes
-from gasforecast.training import run_forecasting, train
+from gasforecast.ingestion import dataset
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.platform.config import Settings
+from gasforecast.platform.messaging import RetrainRequest, utc_now_iso
+from gasforecast.training.registry import MAX_NAME_LENGTH, bounded, safe_name
+from gasforecast.training.retrain import run_forecasting, train
 from tests.fake_registry import FakeMlflowClient, MemoryRegistry
 from tests.fakes import MemoryBucket
 

@@ -7,7 +7,7 @@ import requests
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
 
-from gasforecast.registry import error_code, is_unreachable
+from gasforecast.training.registry import error_code, is_unreachable
 
 
 def _raised_from(cause: BaseException, message: str) -> MlflowException:

@@ -13,14 +13,15 @@ import json
 
 import pytest
 
-from gasforecast import dataset, serving
-from gasforecast.bundle import ForecastBundle
-from gasforecast.ledger import read_ledger
-from gasforecast.messaging import RetrainRequest, utc_now_iso
-from gasforecast.registry import Registry, safe_name
-from gasforecast.sample import synthetic_history, to_csv_bytes
-from gasforecast.storage import Bucket
-from gasforecast.training import LEASE_OBJECT, handle_retrain
+from gasforecast.ingestion import dataset
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.platform.messaging import RetrainRequest, utc_now_iso
+from gasforecast.platform.storage import Bucket
+from gasforecast.publication import serving
+from gasforecast.publication.bundle import ForecastBundle
+from gasforecast.scoring.ledger import read_ledger
+from gasforecast.training.registry import Registry, safe_name
+from gasforecast.training.retrain import LEASE_OBJECT, handle_retrain
 from service.champion_cache import ChampionCache
 from tests.fake_registry import InjectedCrash
 from tests.stack_helpers import isolated_settings, model_versions

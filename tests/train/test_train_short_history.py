@@ -1,12 +1,12 @@
 """A dataset too short to backtest is acknowledged, not retried into the dead-letter topic."""
 
-from gasforecast import dataset
-from gasforecast.messaging import RetrainRequest, utc_now_iso
-from gasforecast.registry import Registry
-from gasforecast.sample import synthetic_history, to_csv_bytes
-from gasforecast.serving import PublishedChampions
-from gasforecast.storage import Bucket
-from gasforecast.training import handle_retrain
+from gasforecast.ingestion import dataset
+from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
+from gasforecast.platform.messaging import RetrainRequest, utc_now_iso
+from gasforecast.platform.storage import Bucket
+from gasforecast.publication.serving import PublishedChampions
+from gasforecast.training.registry import Registry
+from gasforecast.training.retrain import handle_retrain
 from tests.stack_helpers import isolated_settings
 
 

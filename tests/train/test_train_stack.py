@@ -11,8 +11,8 @@ import pytest
 
 from devstack.processes import wait_for
 from devstack.stack import ACK_DEADLINE_SECONDS, MAX_DELIVERY_ATTEMPTS
-from gasforecast.messaging import RetrainRequest, make_publisher, publish, publish_retrain, utc_now_iso
-from gasforecast.training import LEASE_OBJECT
+from gasforecast.platform.messaging import RetrainRequest, make_publisher, publish, publish_retrain, utc_now_iso
+from gasforecast.training.retrain import LEASE_OBJECT
 from tests.stack_helpers import (
     append_days,
     champion_version,

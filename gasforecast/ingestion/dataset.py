@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gasforecast.contract import DATE_COLUMN
-from gasforecast.series_calendar import (BUSINESS, MarketHolidays, calendar_of_observations, is_weekend, learn_holidays,
-                                         regular_index)
+from gasforecast.ingestion.contract import DATE_COLUMN
+from gasforecast.ingestion.series_calendar import (
+    BUSINESS,
+    MarketHolidays,
+    calendar_of_observations,
+    is_weekend,
+    learn_holidays,
+    regular_index,
+)
 
 _ISO = "%Y-%m-%d"
 
@@ -264,7 +271,7 @@ def frame_from_csv(data: bytes, target: str, *, max_bytes: int, max_columns: int
 
     Raises ValueError, one line naming the first problem's line, when the file breaks the contract.
     """
-    from gasforecast.contract import validate_csv
+    from gasforecast.ingestion.contract import validate_csv
 
     result = validate_csv(data, target=target, max_bytes=max_bytes, max_columns=max_columns)
     if not result.ok:

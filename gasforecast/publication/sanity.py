@@ -27,10 +27,12 @@ Pure Python on purpose: the service imports this module and carries neither pand
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Sequence
+from itertools import pairwise
+from typing import Any
 
-from gasforecast.bundle import POINT_FIELDS, ForecastBundle
+from gasforecast.publication.bundle import POINT_FIELDS, ForecastBundle
 
 BAND_STEP = 30
 MAX_BAND_RATIO = 8.0
@@ -81,7 +83,7 @@ def robust_sigma(values: Iterable[Any]) -> tuple[float | None, int]:
     """σ of the last `RECENT_RETURNS` one-step log returns between consecutive usable prices,
     winsorized at `TRIM` on each side; and how many returns it used."""
     prices = [p for p in (_price(v) for v in values) if p is not None]
-    returns = [math.log(b / a) for a, b in zip(prices, prices[1:])][-RECENT_RETURNS:]
+    returns = [math.log(b / a) for a, b in pairwise(prices)][-RECENT_RETURNS:]
     if len(returns) < 2:
         return None, len(returns)
     ordered = sorted(returns)

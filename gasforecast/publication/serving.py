@@ -21,15 +21,16 @@ newer one; only a rollback (`gasforecast rollback`) points back on purpose.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from gasforecast.bundle import OPTIONAL_ARTIFACTS, REQUIRED_ARTIFACTS, ForecastBundle
-from gasforecast.errors import TransientError
-from gasforecast.logs import get_logger
-from gasforecast.storage import ObjectStore, PreconditionFailed
+from gasforecast.platform.errors import TransientError
+from gasforecast.platform.logs import get_logger
+from gasforecast.platform.storage import ObjectStore, PreconditionFailed
+from gasforecast.publication.bundle import OPTIONAL_ARTIFACTS, REQUIRED_ARTIFACTS, ForecastBundle
 
 log = get_logger(__name__)
 
@@ -94,11 +95,10 @@ def publish(bucket: ObjectStore, bundle: ForecastBundle, pointer: ChampionPointe
     Repeatable: a retry finds the documents in place and the pointer already written."""
     texts = bundle.to_artifacts()
     for name, text in texts.items():
-        try:
+        # PreconditionFailed: published by an earlier attempt; a version's documents never change
+        with contextlib.suppress(PreconditionFailed):
             bucket.write(layout.document(pointer, name), text.encode("utf-8"), content_type="application/json",
                          if_generation_match=0)
-        except PreconditionFailed:
-            pass  # published by an earlier attempt; a version's documents never change
     for _ in range(_POINTER_ATTEMPTS):
         try:
             current, generation = _read_pointer(bucket, layout)
@@ -114,7 +114,7 @@ def publish(bucket: ObjectStore, bundle: ForecastBundle, pointer: ChampionPointe
             "schema_version": POINTER_SCHEMA_VERSION,
             "version": pointer.version,
             "run_id": pointer.run_id,
-            "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "documents": {name: bucket.uri(layout.document(pointer, name)) for name in texts},
         }
         try:

@@ -1,6 +1,6 @@
 """Revisions judged as revisions: an upload that changes curated values is compared with what was there.
 
-Why: plausibility (gasforecast.plausibility) judges each value against its neighbours, so an upload
+Why: plausibility (gasforecast.ingestion.plausibility) judges each value against its neighbours, so an upload
 that rescales the *whole* history (×1.4, then ×10) has no suspicious step anywhere and would be
 merged, retrained on and served. A revision is different from an append: the value it replaces was
 already accepted, trained on and scored. Ingest therefore compares every value an upload changes
@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gasforecast.plausibility import suspicious_cells
+from gasforecast.ingestion.plausibility import suspicious_cells
+from gasforecast.platform.config import Settings
 
 EXAMPLES = 5  # revised cells listed per finding (the counts cover all of them)
 
@@ -41,13 +42,19 @@ RULE_HINTS = {
 
 @dataclass(frozen=True)
 class RevisionLimits:
-    """What a revision may do without a person (Settings.revision_limits; docs/data-contract.md)."""
+    """What a revision may do without a person (the REVISION_* settings; docs/data-contract.md)."""
 
     max_change: float = 0.10
     tolerance: float = 0.005
     max_cells: int = 10
     max_share: float = 0.05
     max_age_days: int = 31
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RevisionLimits:
+        return cls(max_change=settings.revision_max_change, tolerance=settings.revision_tolerance,
+                   max_cells=settings.revision_max_cells, max_share=settings.revision_max_share,
+                   max_age_days=settings.revision_max_age_days)
 
     def breadth_limit(self, curated_values: int) -> int:
         """Material revisions a column of `curated_values` values may take in one upload."""

@@ -20,7 +20,7 @@ Promotion and model selection are one procedure (`forecasting.run_procedure`, do
 challenger selected on the new data replaces the current champion's configuration only with
 significant out-of-sample evidence; what it decides, refitted on all the data, is registered and
 becomes `champion` with the nested figures of the procedure — unless its bundle fails promotion
-sanity (`gasforecast.sanity`), in which case nothing is registered and the old champion stays. The
+sanity (`gasforecast.publication.sanity`), in which case nothing is registered and the old champion stays. The
 same holds when the level guard (`sanity.level_guard`) finds the forecast too far from the served
 champion's; only a forced retrain (an explicit operator action) promotes such a forecast, and logs it.
 """
@@ -32,34 +32,55 @@ import hashlib
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import ValidationError
 
 import gasforecast
-from gasforecast import dataset, ledger, sanity, serving, track_record
-from gasforecast.bundle import (FORECAST_ARTIFACT, HISTORY_ARTIFACT, TRACK_RECORD_ARTIFACT, ForecastBundle,
-                               is_finite_number)
-from gasforecast.config import Settings, parse_lags
-from gasforecast.documents import (POINT_FIELDS, Backtest, Calendar, DataInfo, Decision, Evaluation, ForecastDocument, ForecastPoint,
-                                   HistoryDocument, HistoryPoint, ModelInfo, Sanity, TrainingWindow)
-from gasforecast.errors import TransientError
-from gasforecast.lease import Lease
-from gasforecast.logs import get_logger
-from gasforecast.messaging import RetrainRequest
-from gasforecast.registry import KeyedVersion, Registry, RunRecord, safe_name
-from gasforecast.storage import Bucket, ObjectStore, StoredObject, parse_gs_uri
+from gasforecast.ingestion import dataset
+from gasforecast.platform.config import Settings, parse_lags
+from gasforecast.platform.errors import TransientError
+from gasforecast.platform.logs import get_logger
+from gasforecast.platform.messaging import RetrainRequest
+from gasforecast.platform.storage import Bucket, ObjectStore, StoredObject, parse_gs_uri
+from gasforecast.publication import sanity, serving
+from gasforecast.publication.bundle import (
+    FORECAST_ARTIFACT,
+    HISTORY_ARTIFACT,
+    TRACK_RECORD_ARTIFACT,
+    ForecastBundle,
+    is_finite_number,
+)
+from gasforecast.publication.documents import (
+    POINT_FIELDS,
+    Backtest,
+    Calendar,
+    DataInfo,
+    Decision,
+    Evaluation,
+    ForecastDocument,
+    ForecastPoint,
+    HistoryDocument,
+    HistoryPoint,
+    ModelInfo,
+    Sanity,
+    TrainingWindow,
+)
+from gasforecast.scoring import ledger, track_record
+from gasforecast.training.lease import Lease
+from gasforecast.training.registry import KeyedVersion, Registry, RunRecord, safe_name
 
 if TYPE_CHECKING:  # pandas, statsmodels and friends load only when a training really runs
     import pandas as pd
     from google.cloud import storage
 
-    from gasforecast.dataset import PrepReport
-    from gasforecast.series_calendar import MarketHolidays
     from gasforecast.forecasting import Assessment, FittedForecast, ModelConfig, ProcedureSettings
+    from gasforecast.ingestion.dataset import PrepReport
+    from gasforecast.ingestion.series_calendar import MarketHolidays
 
 log = get_logger(__name__)
 
@@ -386,7 +407,7 @@ def _finish_stranded_champion(registry: Registry, data_bucket: ObjectStore, leas
 def _complete_promotion(registry: Registry, data_bucket: ObjectStore, version: KeyedVersion,
                         bundle: ForecastBundle | None = None) -> ForecastBundle:
     """What follows the alias move: the served forecast into the ledger and published for the service
-    (`gasforecast.serving`), the run finished, the version marked promoted (last, so a version marked
+    (`gasforecast.publication.serving`), the run finished, the version marked promoted (last, so a version marked
     promoted always has its ledger entry and its serving pointer). `bundle` is the version's own when
     the caller just logged it; otherwise (a resumed or stranded promotion) it is read back from the
     version's run."""
@@ -477,7 +498,7 @@ def forecast_document(training: TrainingRun) -> ForecastDocument:
     winner, fitted, report = result.winner, result.fitted, result.report
     return ForecastDocument(
         run_id=training.run_id,
-        trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         target=settings.target_column,
         unit=settings.target_unit,
         model=ModelInfo.model_validate({"class": winner.model_class, "label": winner.label,

@@ -7,12 +7,10 @@ checks that page against `Settings` (names and defaults).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Mapping, get_args, get_type_hints
-
-if TYPE_CHECKING:
-    from gasforecast.revisions import RevisionLimits
+from typing import Annotated, Any, get_args, get_type_hints
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -112,15 +110,6 @@ class Settings:
         return date.fromisoformat(self.earliest_date)
 
     @property
-    def revision_limits(self) -> "RevisionLimits":
-        """The REVISION_* settings as the ingest rule takes them (imported here: revisions loads pandas)."""
-        from gasforecast.revisions import RevisionLimits
-
-        return RevisionLimits(max_change=self.revision_max_change, tolerance=self.revision_tolerance,
-                              max_cells=self.revision_max_cells, max_share=self.revision_max_share,
-                              max_age_days=self.revision_max_age_days)
-
-    @property
     def curated_uri(self) -> str:
         return f"gs://{self.data_bucket}/{self.curated_object}"
 
@@ -182,7 +171,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.train_timeout_seconds <= settings.train_lock_ttl_seconds:
         raise ValueError("TRAIN_TIMEOUT_SECONDS must be longer than TRAIN_LOCK_TTL_SECONDS")
     try:
-        settings.earliest
+        _ = settings.earliest  # parses it: a bad EARLIEST_DATE fails here, at start-up
     except ValueError as exc:
         raise ValueError(f"EARLIEST_DATE={settings.earliest_date!r} is not an ISO date (YYYY-MM-DD)") from exc
     if settings.max_training_years < 0:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SAFE_STEM_LENGTH = 60
 _YEAR_2000, _YEAR_2100 = 946_684_800, 4_102_444_800  # epoch seconds
@@ -58,7 +58,7 @@ def stored_name(prefix: str, object_name: str, generation: int) -> str:
     """
     seconds = generation / 1_000_000
     plausible = _YEAR_2000 < seconds < _YEAR_2100
-    day = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y/%m/%d") if plausible else "undated"
+    day = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y/%m/%d") if plausible else "undated"
     digest = hashlib.sha256(object_name.encode()).hexdigest()[:8]
     return f"{prefix}/{day}/{generation}-{safe_stem(object_name)}-{digest}.csv"
 

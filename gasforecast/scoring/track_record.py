@@ -1,6 +1,6 @@
 """The live track record: how the forecasts that were served did once their prices came in.
 
-At every training the ledger (`gasforecast.ledger`) is scored against the realised prices of the
+At every training the ledger (`gasforecast.scoring.ledger`) is scored against the realised prices of the
 curated data: each matured point — a forecast point whose target date has an observed price — gets
 its absolute error, the error of the "no change" forecast from the same origin (the price observed
 on the forecast's last data date) and whether the price fell inside its 80 % and 95 % bands.
@@ -12,23 +12,37 @@ serves it as it is.
 When the live figures cross `THRESHOLDS` a `track_record.degraded` warning is logged, so an alert
 can be built on it (docs/track-record.md explains the thresholds).
 
-The document's fields are typed once in `gasforecast.documents`; the service reads it through
-`ForecastBundle`. The monitoring run's MLflow calls and tags belong to `gasforecast.registry.Registry`.
+The document's fields are typed once in `gasforecast.publication.documents`; the service reads it through
+`ForecastBundle`. The monitoring run's MLflow calls and tags belong to `gasforecast.training.registry.Registry`.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
-from gasforecast.documents import (MEASURES, POINT_COLUMNS, STATUSES, WINDOW_NAMES, WINDOWS, Aggregate, Breach,
-                                   LedgerEntry, Status, SummaryRow, Thresholds, TrackRecordDocument, TrackRecordPoint)
-from gasforecast.logs import get_logger
+from gasforecast.platform.logs import get_logger
+from gasforecast.publication.documents import (
+    MEASURES,
+    POINT_COLUMNS,
+    STATUSES,
+    WINDOW_NAMES,
+    WINDOWS,
+    Aggregate,
+    Breach,
+    LedgerEntry,
+    Status,
+    SummaryRow,
+    Thresholds,
+    TrackRecordDocument,
+    TrackRecordPoint,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gasforecast.storage import ObjectStore
+    from gasforecast.platform.storage import ObjectStore
 
 __all__ = ["MEASURES", "POINT_COLUMNS", "STATUSES", "THRESHOLDS", "WINDOWS", "WINDOW_NAMES", "Thresholds",
            "build_document", "monitoring_metrics", "score_served_forecasts"]
@@ -115,7 +129,7 @@ def summarise(points: Sequence[TrackRecordPoint], horizons: Sequence[int]) -> li
     rows = []
     for horizon in horizons:
         mine = [p for p in points if p.horizon == horizon]
-        for window, name in zip((*WINDOWS, None), WINDOW_NAMES):
+        for window, name in zip((*WINDOWS, None), WINDOW_NAMES, strict=True):
             measures = aggregate(mine[-window:] if window else mine)
             rows.append(SummaryRow(horizon=horizon, window=name, **dict(measures)))
     return rows
@@ -158,7 +172,7 @@ def build_document(entries: Sequence[LedgerEntry], actuals: Mapping[str, float],
     status, breaches = assess(summary, thresholds)
     served = [e for e in entries if e.target == target]
     return TrackRecordDocument(
-        computed_at=_utc_stamp(computed_at or datetime.now(timezone.utc)),
+        computed_at=_utc_stamp(computed_at or datetime.now(UTC)),
         target=target,
         unit=unit,
         calendar=served[-1].calendar if served else "daily",
@@ -182,7 +196,7 @@ def score_served_forecasts(data_bucket: ObjectStore, curated: pd.DataFrame, *, t
     Call it before the new champion is promoted and ship the result with its run: the new forecast
     has no matured point yet, so the record does not depend on its ledger entry.
     """
-    from gasforecast.ledger import read_ledger, record_first_prices
+    from gasforecast.scoring.ledger import read_ledger, record_first_prices
 
     current = realised_prices(curated, target)
     first = record_first_prices(data_bucket, current, target)

@@ -17,7 +17,7 @@ import logging
 import re
 import sys
 from contextvars import ContextVar, Token
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 _SEVERITY = {
@@ -68,7 +68,7 @@ class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "severity": _SEVERITY.get(record.levelno, "DEFAULT"),
-            "time": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(),
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
             "logger": record.name,
             "message": record.getMessage(),
         }

@@ -10,12 +10,21 @@ left on the subscription unless the operator asks to discard such messages.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Any
 
-from gasforecast.errors import PermanentError, TransientError
-from gasforecast.logs import get_logger
-from gasforecast.messaging import MalformedMessage, RefusedMessage, parse_retrain_request, publish, require_curated_dataset
+from gasforecast.platform.errors import PermanentError, TransientError
+from gasforecast.platform.logs import get_logger
+from gasforecast.platform.messaging import (
+    MalformedMessage,
+    Publisher,
+    RefusedMessage,
+    Subscriber,
+    parse_retrain_request,
+    publish,
+    require_curated_dataset,
+)
 
 # Pub/Sub adds these when it dead-letters a message; they describe the failed delivery, not the request.
 DEAD_LETTER_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetterSource"
@@ -58,7 +67,7 @@ def republishable_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in attributes.items() if not k.startswith(DEAD_LETTER_ATTRIBUTE_PREFIX)}
 
 
-def _pull_batch(subscriber, subscription_path: str, max_messages: int, timeout: float) -> list:
+def _pull_batch(subscriber: Subscriber, subscription_path: str, max_messages: int, timeout: float) -> list[Any]:
     from google.api_core import exceptions as gexc
 
     try:
@@ -73,8 +82,8 @@ def _pull_batch(subscriber, subscription_path: str, max_messages: int, timeout: 
 
 
 def replay_dead_letters(
-    subscriber,
-    publisher,
+    subscriber: Subscriber,
+    publisher: Publisher,
     project: str,
     subscription: str,
     topic: str,
@@ -120,7 +129,7 @@ def replay_dead_letters(
     return outcomes
 
 
-def _replay_one(publisher, project: str, topic: str, received, dry_run: bool, curated_uri: str | None,
+def _replay_one(publisher: Publisher, project: str, topic: str, received: Any, dry_run: bool, curated_uri: str | None,
                 discard_invalid: bool) -> ReplayOutcome:
     message = received.message
     attributes = republishable_attributes(message.attributes)
@@ -139,7 +148,7 @@ def _replay_one(publisher, project: str, topic: str, received, dry_run: bool, cu
     return replace(outcome, replayed_as=new_id)
 
 
-def _acknowledge(subscriber, subscription_path: str, ack_id: str) -> None:
+def _acknowledge(subscriber: Subscriber, subscription_path: str, ack_id: str) -> None:
     from google.api_core import exceptions as gexc
 
     try:
@@ -150,7 +159,7 @@ def _acknowledge(subscriber, subscription_path: str, ack_id: str) -> None:
         raise TransientError(f"acknowledging on {subscription_path}: {exc}") from exc
 
 
-def _hand_back(subscriber, subscription_path: str, ack_ids: list[str]) -> None:
+def _hand_back(subscriber: Subscriber, subscription_path: str, ack_ids: list[str]) -> None:
     """Make unreplayed messages deliverable again now rather than when their ack deadline expires."""
     from google.api_core import exceptions as gexc
 

@@ -16,7 +16,7 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
 from google.cloud import storage
 
-from gasforecast.errors import TransientError
+from gasforecast.platform.errors import TransientError
 
 # Retry transient HTTP errors for at most 20 s, then let the event be redelivered.
 _RETRY = Retry(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-
 HDD_CLIMATE_MEAN = 5.5  # long-run mean of the heating degree days below, so cold spells lift prices
 
 

@@ -3,20 +3,31 @@
 Training writes `forecast.json` and `history.json` on every run, and `track_record.json` (how the
 forecasts served before scored once their prices came in) when it has one; the service only ever
 reads these (never fits a model), so its request path stays cheap and independent of statsmodels.
-The documents are typed once in `gasforecast.documents`; a bundle is parsed and validated there, when
+The documents are typed once in `gasforecast.publication.documents`; a bundle is parsed and validated there, when
 it is read, and its readers hold attributes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, TypeGuard
+from typing import Any, TypeGuard
 
 from pydantic import ValidationError
 
-from gasforecast.documents import (CALENDARS, POINT_FIELDS, QUANTILE_FIELDS, QUANTILE_PERCENTS, SCHEMA_VERSION,
-                                   Calendar, ForecastDocument, ForecastPoint, HistoryDocument, TrackRecordDocument)
-from gasforecast.logs import get_logger
+from gasforecast.platform.logs import get_logger
+from gasforecast.publication.documents import (
+    CALENDARS,
+    POINT_FIELDS,
+    QUANTILE_FIELDS,
+    QUANTILE_PERCENTS,
+    SCHEMA_VERSION,
+    Calendar,
+    ForecastDocument,
+    ForecastPoint,
+    HistoryDocument,
+    TrackRecordDocument,
+)
 
 __all__ = ["CALENDARS", "POINT_FIELDS", "QUANTILE_FIELDS", "QUANTILE_PERCENTS", "SCHEMA_VERSION", "ForecastBundle",
            "is_finite_number"]

@@ -1,7 +1,7 @@
 """The forecast ledger: every forecast that became the served champion, kept immutable in the data bucket.
 
 Why: the registry keeps models, not what was promised to users on a given day. The ledger is the
-record the live track record is scored from (`gasforecast.track_record`): one JSON object per
+record the live track record is scored from (`gasforecast.scoring.track_record`): one JSON object per
 promoted version under `forecasts/ledger/`, holding what the page showed — the model version, run,
 training key, the last data date (the forecast's origin), the price observed on that date, the
 series' calendar and every forecast point with its bands.
@@ -18,15 +18,15 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from gasforecast.bundle import ForecastBundle
-from gasforecast.documents import FirstPrices, LedgerEntry, LedgerPoint
-from gasforecast.logs import get_logger
-from gasforecast.storage import ObjectStore, PreconditionFailed
+from gasforecast.platform.logs import get_logger
+from gasforecast.platform.storage import ObjectStore, PreconditionFailed
+from gasforecast.publication.bundle import ForecastBundle
+from gasforecast.publication.documents import FirstPrices, LedgerEntry, LedgerPoint
 
 log = get_logger(__name__)
 
@@ -80,7 +80,7 @@ def ledger_entry(bundle: ForecastBundle, training_key: str | None, *,
         training_key=training_key,
         model_label=forecast.model.label,
         trained_at=forecast.trained_at,
-        recorded_at=_utc_stamp(recorded_at or datetime.now(timezone.utc)),
+        recorded_at=_utc_stamp(recorded_at or datetime.now(UTC)),
         target=forecast.target,
         unit=forecast.unit,
         calendar=bundle.calendar,
@@ -134,7 +134,7 @@ def read_ledger(bucket: ObjectStore) -> list[LedgerEntry]:
     with ThreadPoolExecutor(max_workers=_READERS) as pool:
         stored = list(pool.map(bucket.read, names))
     entries = []
-    for name, item in zip(names, stored):
+    for name, item in zip(names, stored, strict=True):
         if item is None:  # deleted between listing and reading
             continue
         try:
@@ -163,7 +163,7 @@ def read_first_prices(bucket: ObjectStore, target: str) -> dict[str, float]:
     with ThreadPoolExecutor(max_workers=_READERS) as pool:
         stored = list(pool.map(bucket.read, names))
     documents = []
-    for name, item in zip(names, stored):
+    for name, item in zip(names, stored, strict=True):
         if item is None:
             continue
         try:
@@ -191,7 +191,7 @@ def record_first_prices(bucket: ObjectStore, prices: dict[str, float], target: s
     new = {day: value for day, value in sorted(prices.items()) if day not in first}
     if not new:
         return first
-    body = FirstPrices(target=target, recorded_at=_utc_stamp(datetime.now(timezone.utc)), prices=new)
+    body = FirstPrices(target=target, recorded_at=_utc_stamp(datetime.now(UTC)), prices=new)
     digest = hashlib.sha256(json.dumps([target, new], sort_keys=True).encode("utf-8")).hexdigest()[:16]
     name = f"{FIRST_PRICES_PREFIX}{max(new)}_{digest}.json"
     try:

@@ -232,7 +232,7 @@ class LevelGuard(OpenDocument):
 
 
 class Sanity(OpenDocument):
-    """Promotion sanity's verdict on the bundle (gasforecast.sanity), with the level guard's."""
+    """Promotion sanity's verdict on the bundle (gasforecast.publication.sanity), with the level guard's."""
 
     servable: bool
     reasons: list[str] = Field(default_factory=list)
@@ -397,7 +397,7 @@ class LedgerPoint(ForecastPoint):
 
 
 class LedgerEntry(Document):
-    """One promoted version's forecast as the page showed it (gasforecast.ledger)."""
+    """One promoted version's forecast as the page showed it (gasforecast.scoring.ledger)."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     model_version: Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from gasforecast.errors import PermanentError, TransientError
+from gasforecast.platform.errors import PermanentError, TransientError
 
 REASONS = ("upload", "schedule", "manual")
 # An operator's override behind the request, logged by the train function as `train.override`, so the
@@ -60,7 +60,7 @@ class RetrainRequest:
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _parse_timestamp(text: str) -> None:
@@ -164,7 +164,31 @@ def require_curated_dataset(request: RetrainRequest, curated_uri: str) -> None:
         raise RefusedMessage(f"dataset {shown!r} is not the configured curated dataset {curated_uri}")
 
 
-def _pubsub_client(kind: str):
+class PublishFuture(Protocol):
+    def result(self, timeout: float | None = None) -> str: ...
+
+
+class Publisher(Protocol):
+    """What the pipeline uses of `pubsub_v1.PublisherClient` (the tests' fakes implement the same)."""
+
+    def topic_path(self, project: str, topic: str) -> str: ...
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> PublishFuture: ...
+
+
+class Subscriber(Protocol):
+    """What the dead-letter replay uses of `pubsub_v1.SubscriberClient`."""
+
+    def subscription_path(self, project: str, subscription: str) -> str: ...
+
+    def pull(self, *, subscription: str, max_messages: int, timeout: float) -> Any: ...
+
+    def acknowledge(self, *, subscription: str, ack_ids: list[str]) -> None: ...
+
+    def modify_ack_deadline(self, *, subscription: str, ack_ids: list[str], ack_deadline_seconds: int) -> None: ...
+
+
+def _pubsub_client(kind: str) -> Any:
     """A Pub/Sub client; anonymous against the emulator (`PUBSUB_EMULATOR_HOST`), so no credential
     lookup leaves the machine."""
     from google.cloud import pubsub_v1
@@ -177,15 +201,15 @@ def _pubsub_client(kind: str):
     return client_class()
 
 
-def make_publisher():
+def make_publisher() -> Publisher:
     return _pubsub_client("PublisherClient")
 
 
-def make_subscriber():
+def make_subscriber() -> Subscriber:
     return _pubsub_client("SubscriberClient")
 
 
-def publish(publisher, project: str, topic: str, data: bytes, attributes: dict[str, str], timeout: float = 30.0) -> str:
+def publish(publisher: Publisher, project: str, topic: str, data: bytes, attributes: dict[str, str], timeout: float = 30.0) -> str:
     """Publish one message and wait for its id; failures are transient (the caller is retried)."""
     from google.api_core import exceptions as gexc
 
@@ -198,7 +222,7 @@ def publish(publisher, project: str, topic: str, data: bytes, attributes: dict[s
         raise TransientError(f"publishing to {path}: {exc}") from exc
 
 
-def publish_retrain(publisher, project: str, topic: str, request: RetrainRequest) -> str:
+def publish_retrain(publisher: Publisher, project: str, topic: str, request: RetrainRequest) -> str:
     return publish(publisher, project, topic, request.to_bytes(), request.attributes())
 
 
@@ -206,7 +230,7 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_REFUSED_CHARS else text[: MAX_REFUSED_CHARS - 1] + "…"
 
 
-def publish_refused_override(publisher, project: str, topic: str, override: str, why: str,
+def publish_refused_override(publisher: Publisher, project: str, topic: str, override: str, why: str,
                              source: str | None = None) -> str:
     """Record an operator's refused override in the pipeline's own logs: the CLI that refused it runs on
     the operator's machine, so it publishes a message that trains nothing and that the train function

@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -350,7 +351,7 @@ def _check_shape(table: _Table, errors: _Collector) -> np.ndarray:
     width = len(table.header)
     good = np.ones(len(table.rows), dtype=bool)
     integer_like = re.compile(r"-?\d*")
-    for index, (record, line) in enumerate(zip(table.rows, table.lines)):
+    for index, (record, line) in enumerate(zip(table.rows, table.lines, strict=True)):
         if len(record) == width:
             continue
         good[index] = False
@@ -394,7 +395,7 @@ def _explain_invalid_iso(value: str) -> str:
     return f"date {_describe(value)} is not a calendar date"
 
 
-def _report_cells(code: str, indices: np.ndarray, explain, values: pd.Series, lines: np.ndarray, name: str,
+def _report_cells(code: str, indices: np.ndarray, explain: Callable[[str], str], values: pd.Series, lines: np.ndarray, name: str,
                   errors: _Collector) -> None:
     """Report the first bad cells of a kind one by one and only count the rest (keeps big files fast)."""
     for index in indices[:MAX_PROBLEMS_PER_CODE]:
@@ -428,7 +429,7 @@ def _parse_dates(values: pd.Series, lines: np.ndarray, earliest: date, latest: d
                   values, lines, DATE_COLUMN, errors)
     duplicated = np.flatnonzero((parsed.duplicated(keep="first") & parsed.notna()).to_numpy())
     if len(duplicated):
-        first_line = dict(zip(parsed.iloc[::-1], lines[::-1]))
+        first_line = dict(zip(parsed.iloc[::-1], lines[::-1], strict=True))
         _report_cells("duplicate_date", duplicated,
                       lambda v: f"date {v} already appears on line {first_line[pd.Timestamp(v)]}",
                       values, lines, DATE_COLUMN, errors)
@@ -480,10 +481,10 @@ def _build_frame(table: _Table, good: np.ndarray, target: str, dates_within: tup
     so that a broken file is not also reported as an empty one.
     """
     complete = bool(good.all())
-    rows = [record for record, keep in zip(table.rows, good) if keep]
+    rows = [record for record, keep in zip(table.rows, good, strict=True) if keep]
     lines = np.asarray(table.lines)[good]
-    columns = list(zip(*rows)) if rows else [() for _ in table.header]
-    cells = {name: pd.Series(list(column), dtype="str") for name, column in zip(table.header, columns)}
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in table.header]
+    cells = {name: pd.Series(list(column), dtype="str") for name, column in zip(table.header, columns, strict=True)}
     dates = _parse_dates(cells[DATE_COLUMN], lines, *dates_within, errors)
     values: dict[str, pd.Series] = {}
     for name, column in cells.items():
@@ -504,7 +505,7 @@ def _build_frame(table: _Table, good: np.ndarray, target: str, dates_within: tup
 
 
 def tomorrow_utc() -> date:
-    return (datetime.now(timezone.utc) + timedelta(days=1)).date()
+    return (datetime.now(UTC) + timedelta(days=1)).date()
 
 
 def validate_csv(data: bytes, *, target: str, max_bytes: int, max_columns: int,

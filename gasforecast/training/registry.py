@@ -3,12 +3,12 @@
 It owns the settings, one `MlflowClient` and every tag the pipeline writes on runs and versions, and
 it turns "MLflow is down" into `TransientError` (redelivery) instead of a hung or crashed function.
 The service never imports this module, nor reaches MLflow: it reads what training publishes for it
-(`gasforecast.serving`).
+(`gasforecast.publication.serving`).
 
 Exactly one version per training key, crash or not: a version is created with its key, request and
 configuration as tags *in the same request* (MLflow stores a version and its tags in one database
 transaction), so whoever finds the version finds the key. The promotion state tag then says whether
-the alias was moved; `gasforecast.training` resumes a pending version instead of registering again.
+the alias was moved; `gasforecast.training.retrain` resumes a pending version instead of registering again.
 """
 
 from __future__ import annotations
@@ -21,17 +21,18 @@ import pickle
 import re
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from gasforecast.bundle import OPTIONAL_ARTIFACTS, REQUIRED_ARTIFACTS, ForecastBundle
-from gasforecast.config import Settings
-from gasforecast.documents import TrackRecordDocument
-from gasforecast.errors import TransientError
-from gasforecast.logs import get_logger
-from gasforecast.messaging import RetrainRequest
-from gasforecast.track_record import day_index, monitoring_metrics
+from gasforecast.platform.config import Settings
+from gasforecast.platform.errors import TransientError
+from gasforecast.platform.logs import get_logger
+from gasforecast.platform.messaging import RetrainRequest
+from gasforecast.publication.bundle import OPTIONAL_ARTIFACTS, REQUIRED_ARTIFACTS, ForecastBundle
+from gasforecast.publication.documents import TrackRecordDocument
+from gasforecast.scoring.track_record import day_index, monitoring_metrics
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

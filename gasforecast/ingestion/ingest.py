@@ -19,24 +19,24 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pandas as pd
 
-from gasforecast.config import Settings
-from gasforecast.contract import ERROR_HINTS, Problem, ValidationResult, validate_csv
-from gasforecast.dataset import MergeReport, curated_to_bytes, read_curated, training_frame, upsert
-from gasforecast.errors import PermanentError, TransientError
-from gasforecast.logs import get_logger
-from gasforecast.messaging import RetrainRequest, publish_retrain, utc_now_iso
-from gasforecast.plausibility import RULE_HINTS, Suspicion, suspicious_cells
-from gasforecast.revisions import RULE_HINTS as REVISION_HINTS
-from gasforecast.revisions import RevisionFinding, judge_revisions
-from gasforecast.storage import ObjectStore, PreconditionFailed
-from gasforecast.upload_names import is_csv_name, report_name, stored_name, unsafe_name_reason, upload_id
+from gasforecast.ingestion.contract import ERROR_HINTS, Problem, ValidationResult, validate_csv
+from gasforecast.ingestion.dataset import MergeReport, curated_to_bytes, read_curated, training_frame, upsert
+from gasforecast.ingestion.plausibility import RULE_HINTS, Suspicion, suspicious_cells
+from gasforecast.ingestion.revisions import RULE_HINTS as REVISION_HINTS
+from gasforecast.ingestion.revisions import RevisionFinding, RevisionLimits, judge_revisions
+from gasforecast.ingestion.upload_names import is_csv_name, report_name, stored_name, unsafe_name_reason, upload_id
+from gasforecast.platform.config import Settings
+from gasforecast.platform.errors import PermanentError, TransientError
+from gasforecast.platform.logs import get_logger
+from gasforecast.platform.messaging import Publisher, RetrainRequest, publish_retrain, utc_now_iso
+from gasforecast.platform.storage import ObjectStore, PreconditionFailed
 
-log = get_logger("gasforecast.ingest")
+log = get_logger("gasforecast.ingestion.ingest")
 
 ARCHIVE_PREFIX = "archive"
 REJECTED_PREFIX = "rejected"
@@ -85,7 +85,7 @@ def _read_json(bucket: ObjectStore, name: str) -> tuple[dict[str, Any], int] | N
 def _seconds_since(iso: str | None) -> float:
     if not iso:
         return float("inf")
-    return (datetime.now(timezone.utc) - datetime.fromisoformat(iso.replace("Z", "+00:00"))).total_seconds()
+    return (datetime.now(UTC) - datetime.fromisoformat(iso.replace("Z", "+00:00"))).total_seconds()
 
 
 def _create_once(bucket: ObjectStore, name: str, data: bytes, content_type: str) -> bool:
@@ -301,7 +301,7 @@ def _merge(upload: _Upload, incoming: pd.DataFrame, *, judge: bool = True) -> _M
             return _Merge("refused", refusal=refusal)
         if judge:
             suspicions = suspicious_cells(curated, kept)
-            revisions = judge_revisions(curated, kept, settings.revision_limits)
+            revisions = judge_revisions(curated, kept, RevisionLimits.from_settings(settings))
             if suspicions or revisions:
                 return _Merge("held", suspicions=suspicions, revisions=revisions)
         merged, report = upsert(curated, kept, settings.target_column)
@@ -373,7 +373,7 @@ def _unchanged(upload: _Upload, data: bytes, result: ValidationResult, merge: _M
                    curated_generation=merge.generation)
 
 
-def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Merge, publisher,
+def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Merge, publisher: Publisher,
              claim_lease_seconds: float, extra: dict[str, Any]) -> IngestOutcome:
     settings, bucket = upload.settings, upload.bucket
     _, prep = training_frame(merge.frame, settings.target_column)
@@ -414,7 +414,7 @@ def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Mer
     return upload.outcome("accepted", receipt, message_id)
 
 
-def _ingest_valid(upload: _Upload, data: bytes, result: ValidationResult, publisher, claim_lease_seconds: float,
+def _ingest_valid(upload: _Upload, data: bytes, result: ValidationResult, publisher: Publisher, claim_lease_seconds: float,
                   *, judge: bool = True, extra: dict[str, Any] | None = None) -> IngestOutcome:
     merge = _merge(upload, result.frame, judge=judge)
     if merge.status == "refused" and merge.refusal is not None:
@@ -436,7 +436,7 @@ def _validate(settings: Settings, data: bytes, upload: _Upload) -> ValidationRes
     return result
 
 
-def handle_object(settings: Settings, uploads: ObjectStore, data: ObjectStore, publisher, *, object_name: str,
+def handle_object(settings: Settings, uploads: ObjectStore, data: ObjectStore, publisher: Publisher, *, object_name: str,
                   generation: int | None, event_id: str | None = None, size: int | None = None,
                   claim_lease_seconds: float = 600.0) -> IngestOutcome:
     """Process one object finalized in the uploads bucket (any number of times, concurrently).
@@ -489,7 +489,7 @@ def held_object_name(settings: Settings, uri: str) -> str:
     return name.removeprefix(f"gs://{settings.data_bucket}/")
 
 
-def accept_held(settings: Settings, data: ObjectStore, publisher, held_name: str, *,
+def accept_held(settings: Settings, data: ObjectStore, publisher: Publisher, held_name: str, *,
                 claim_lease_seconds: float = 600.0) -> IngestOutcome:
     """Merge a held upload without the plausibility and revision checks (an operator's explicit decision).
 
@@ -539,7 +539,7 @@ class Retirement:
     cells_removed: int = 0
 
 
-def retire_column(settings: Settings, data: ObjectStore, publisher, column: str, *, reason: str,
+def retire_column(settings: Settings, data: ObjectStore, publisher: Publisher, column: str, *, reason: str,
                   restore: bool = False) -> Retirement:
     """Remove a driver column from the curated dataset for good (an operator's decision), and ask for a
     retrain so the next champion is trained without it; `restore` lets later uploads add it again.

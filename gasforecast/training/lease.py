@@ -18,12 +18,12 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
-from gasforecast.errors import TransientError
-from gasforecast.logs import get_logger
-from gasforecast.storage import ObjectStore, PreconditionFailed
+from gasforecast.platform.errors import TransientError
+from gasforecast.platform.logs import get_logger
+from gasforecast.platform.storage import ObjectStore, PreconditionFailed
 
 log = get_logger(__name__)
 

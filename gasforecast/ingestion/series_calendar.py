@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from calendar import monthrange
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -108,7 +108,7 @@ class MarketHolidays:
     substitute: bool = False
 
     @classmethod
-    def from_list(cls, described: list[str] | tuple[str, ...]) -> "MarketHolidays":
+    def from_list(cls, described: list[str] | tuple[str, ...]) -> MarketHolidays:
         """The inverse of `describe`: what a report or a model card stores."""
         rules = tuple(rule for rule in described if rule != SUBSTITUTE)
         for rule in rules:

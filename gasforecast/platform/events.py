@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gasforecast.messaging import (
+from gasforecast.platform.messaging import (
     MAX_MESSAGE_BYTES,
     MalformedMessage,
     RefusedMessage,

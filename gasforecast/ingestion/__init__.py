@@ -1,0 +1,1 @@
+"""From an uploaded CSV to the curated dataset: the data contract, plausibility, revisions, the merge."""

@@ -1,0 +1,1 @@
+"""The forecast ledger and the track record: every published forecast scored against what happened."""

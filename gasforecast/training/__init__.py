@@ -1,0 +1,1 @@
+"""Refit, compare with the champion, register in MLflow and promote: the retrain function's core."""
