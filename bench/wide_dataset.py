@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from gasforecast.platform.events import ObjectRef
+
 TARGET = "uk_gas_price"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,8 +79,8 @@ def measure_ingest(frame, args: argparse.Namespace) -> dict:
     row.index = row.index + (row.index[-1] - frame.index[-2])
     generation = uploads.write("one-row.csv", dataset.curated_to_bytes(row), content_type="text/csv")
     started = time.perf_counter()
-    outcome = ingest.handle_object(settings, uploads, data, FakePublisher(), object_name="one-row.csv",
-                                   generation=generation)
+    outcome = ingest.handle_object(settings, uploads, data, FakePublisher(),
+                                   ObjectRef(settings.uploads_bucket, "one-row.csv", generation, None))
     return {"seconds": time.perf_counter() - started, "status": outcome.status}
 
 

@@ -44,8 +44,5 @@ def ingest(cloud_event: CloudEvent) -> None:
         Bucket(storage_client, settings.uploads_bucket),
         Bucket(storage_client, settings.data_bucket),
         publisher,
-        object_name=ref.name,
-        generation=ref.generation,
-        event_id=ref.event_id,
-        size=ref.size,
+        ref,
     )

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from gasforecast.platform.config import load_settings
-from gasforecast.platform.dead_letters import ReplayOutcome, replay_dead_letters
+from gasforecast.platform.dead_letters import Replay, ReplayOutcome, replay_dead_letters
 from gasforecast.platform.errors import PermanentError, TransientError
 from gasforecast.platform.messaging import make_publisher, make_subscriber
 
@@ -54,18 +54,10 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     subscription = args.subscription or f"{settings.retrain_topic}-dead-letter-sub"
     try:
-        outcomes = replay_dead_letters(
-            make_subscriber(),
-            make_publisher(),
-            settings.project,
-            subscription,
-            settings.retrain_topic,
-            max_messages=args.max,
-            dry_run=args.dry_run,
-            pull_timeout=args.wait,
-            curated_uri=settings.curated_uri,
-            discard_invalid=args.discard_invalid,
-        )
+        replay = Replay(settings.project, subscription, settings.retrain_topic, max_messages=args.max,
+                        dry_run=args.dry_run, pull_timeout=args.wait, curated_uri=settings.curated_uri,
+                        discard_invalid=args.discard_invalid)
+        outcomes = replay_dead_letters(make_subscriber(), make_publisher(), replay)
     except (PermanentError, TransientError) as exc:
         print(f"gasforecast replay-dead-letters: {exc}", file=sys.stderr)
         return 1

@@ -32,6 +32,7 @@ from gasforecast.ingestion.revisions import RevisionFinding, RevisionLimits, jud
 from gasforecast.ingestion.upload_names import is_csv_name, report_name, stored_name, unsafe_name_reason, upload_id
 from gasforecast.platform.config import Settings
 from gasforecast.platform.errors import PermanentError, TransientError
+from gasforecast.platform.events import ObjectRef
 from gasforecast.platform.logs import get_logger
 from gasforecast.platform.messaging import Publisher, RetrainRequest, publish_retrain, utc_now_iso
 from gasforecast.platform.storage import ObjectStore, PreconditionFailed
@@ -436,13 +437,13 @@ def _validate(settings: Settings, data: bytes, upload: _Upload) -> ValidationRes
     return result
 
 
-def handle_object(settings: Settings, uploads: ObjectStore, data: ObjectStore, publisher: Publisher, *, object_name: str,
-                  generation: int | None, event_id: str | None = None, size: int | None = None,
-                  claim_lease_seconds: float = 600.0) -> IngestOutcome:
+def handle_object(settings: Settings, uploads: ObjectStore, data: ObjectStore, publisher: Publisher, ref: ObjectRef,
+                  *, claim_lease_seconds: float = 600.0) -> IngestOutcome:
     """Process one object finalized in the uploads bucket (any number of times, concurrently).
 
-    `size` (bytes, from the event) lets an oversized object be refused without downloading it.
+    The event's `ref.size` (bytes) lets an oversized object be refused without downloading it.
     """
+    object_name, generation, event_id, size = ref.name, ref.generation, ref.event_id, ref.size
     context = {"object": object_name, "generation": generation, "event_id": event_id}
     unsafe = unsafe_name_reason(object_name)
     if unsafe is not None:  # never read, write or delete under this name (see upload_names)

@@ -53,6 +53,24 @@ class ReplayOutcome:
         return "replayed" if self.replayed_as is not None else "listed"
 
 
+@dataclass(frozen=True)
+class Replay:
+    """One replay run: from which subscription to which topic, how many messages and how.
+
+    With `curated_uri`, a message the train function would refuse (malformed, or naming another
+    dataset) is not replayed: it is handed back, or acknowledged (dropped) with `discard_invalid`.
+    """
+
+    project: str
+    subscription: str
+    topic: str
+    max_messages: int = 100
+    dry_run: bool = False
+    pull_timeout: float = 10.0
+    curated_uri: str | None = None
+    discard_invalid: bool = False
+
+
 def refusal(data: bytes, curated_uri: str) -> str | None:
     """Why the train function would acknowledge this data without training, or None."""
     try:
@@ -81,41 +99,28 @@ def _pull_batch(subscriber: Subscriber, subscription_path: str, max_messages: in
     return list(response.received_messages)
 
 
-def replay_dead_letters(
-    subscriber: Subscriber,
-    publisher: Publisher,
-    project: str,
-    subscription: str,
-    topic: str,
-    max_messages: int = 100,
-    dry_run: bool = False,
-    pull_timeout: float = 10.0,
-    curated_uri: str | None = None,
-    discard_invalid: bool = False,
-) -> list[ReplayOutcome]:
-    """Move up to `max_messages` messages from `subscription` back to `topic`, in pull order.
+def replay_dead_letters(subscriber: Subscriber, publisher: Publisher, replay: Replay) -> list[ReplayOutcome]:
+    """Move up to `replay.max_messages` messages from its subscription back to its topic, in pull order.
 
     Each message is acknowledged only once its copy is published. Messages that failed to publish,
     and every message of a dry run, are handed back (ack deadline 0) at the end, so they are
-    neither lost nor pulled twice within one run. With `curated_uri`, a message the train function
-    would refuse (malformed, or naming another dataset) is not replayed: it is handed back too, or
-    acknowledged (dropped) with `discard_invalid`.
+    neither lost nor pulled twice within one run; so are the messages the train function would refuse
+    (see `Replay`), unless they are discarded.
     """
-    subscription_path = subscriber.subscription_path(project, subscription)
+    subscription_path = subscriber.subscription_path(replay.project, replay.subscription)
     outcomes: list[ReplayOutcome] = []
     seen: set[str] = set()
     handed_back: list[str] = []
     try:
-        while len(outcomes) < max_messages:
-            batch = _pull_batch(subscriber, subscription_path, max_messages - len(outcomes), pull_timeout)
+        while len(outcomes) < replay.max_messages:
+            batch = _pull_batch(subscriber, subscription_path, replay.max_messages - len(outcomes), replay.pull_timeout)
             fresh = [m for m in batch if m.message.message_id not in seen]
             handed_back.extend(m.ack_id for m in batch if m.message.message_id in seen)
             if not fresh:
                 break
             for received in fresh:
                 seen.add(received.message.message_id)
-                outcome = _replay_one(publisher, project, topic, received, dry_run, curated_uri,
-                                      discard_invalid)
+                outcome = _replay_one(publisher, replay, received)
                 if outcome.status in ("replayed", "discarded"):
                     _acknowledge(subscriber, subscription_path, received.ack_id)
                 else:
@@ -125,25 +130,25 @@ def replay_dead_letters(
         _hand_back(subscriber, subscription_path, handed_back)
     counts = {status: sum(o.status == status for o in outcomes)
               for status in ("replayed", "failed", "listed", "invalid", "discarded")}
-    log.info("dead_letters.replay_finished", subscription=subscription, topic=topic, dry_run=dry_run, **counts)
+    log.info("dead_letters.replay_finished", subscription=replay.subscription, topic=replay.topic,
+             dry_run=replay.dry_run, **counts)
     return outcomes
 
 
-def _replay_one(publisher: Publisher, project: str, topic: str, received: Any, dry_run: bool, curated_uri: str | None,
-                discard_invalid: bool) -> ReplayOutcome:
+def _replay_one(publisher: Publisher, replay: Replay, received: Any) -> ReplayOutcome:
     message = received.message
     attributes = republishable_attributes(message.attributes)
     outcome = ReplayOutcome(message_id=message.message_id, data=bytes(message.data), attributes=attributes)
-    invalid = refusal(outcome.data, curated_uri) if curated_uri is not None else None
+    invalid = refusal(outcome.data, replay.curated_uri) if replay.curated_uri is not None else None
     if invalid is not None:
         log.warning("dead_letters.not_replayed", message_id=message.message_id, reason=invalid)
-        return replace(outcome, invalid=invalid, discarded=discard_invalid and not dry_run)
-    if dry_run:
+        return replace(outcome, invalid=invalid, discarded=replay.discard_invalid and not replay.dry_run)
+    if replay.dry_run:
         return outcome
     try:
-        new_id = publish(publisher, project, topic, outcome.data, attributes)
+        new_id = publish(publisher, replay.project, replay.topic, outcome.data, attributes)
     except TransientError as exc:
-        log.warning("dead_letters.replay_failed", message_id=message.message_id, topic=topic, error=str(exc))
+        log.warning("dead_letters.replay_failed", message_id=message.message_id, topic=replay.topic, error=str(exc))
         return replace(outcome, error=str(exc))
     return replace(outcome, replayed_as=new_id)
 

@@ -197,31 +197,42 @@ def handle_retrain(settings: Settings, request: RetrainRequest, storage_client: 
                    message_id: str | None, registry: Registry | None = None) -> TrainOutcome:
     """Train for `request` unless its key is done; raise `TransientError` when a dependency is down."""
     bucket_name, object_name = parse_gs_uri(request.dataset or settings.curated_uri)
-    return train(settings, request, Bucket(storage_client, bucket_name), object_name,
-                 Bucket(storage_client, settings.data_bucket), registry or Registry(settings), message_id=message_id)
+    places = TrainingPlaces(Bucket(storage_client, bucket_name), object_name, Bucket(storage_client, settings.data_bucket),
+                            registry or Registry(settings))
+    return train(settings, request, places, message_id=message_id)
 
 
-def train(settings: Settings, request: RetrainRequest, dataset_bucket: ObjectStore, object_name: str,
-          data_bucket: ObjectStore, registry: Registry, *, message_id: str | None,
-          forecaster: Forecaster = run_forecasting) -> TrainOutcome:
-    """`handle_retrain` on any buckets and registry (the unit tests pass in-memory ones).
+@dataclass(frozen=True)
+class TrainingPlaces:
+    """Where a training reads and writes; the unit tests pass in-memory buckets and registries.
 
     `dataset_bucket` holds the curated object the request names; `data_bucket` (DATA_BUCKET) holds
-    the training lease and the forecast ledger.
+    the training lease, the forecast ledger and the serving pointer; `forecaster` fits and forecasts.
     """
+
+    dataset_bucket: ObjectStore
+    curated_object: str
+    data_bucket: ObjectStore
+    registry: Registry
+    forecaster: Forecaster = run_forecasting
+
+
+def train(settings: Settings, request: RetrainRequest, places: TrainingPlaces, *,
+          message_id: str | None) -> TrainOutcome:
+    """`handle_retrain` on any buckets and registry."""
     if request.refused is not None:  # an operator's refused override, published for this log line only
         log.warning("train.override_refused", override=request.override, refused=request.refused,
                     source=request.source, reason=request.reason, message_id=message_id)
         return TrainOutcome("override_refused", "")
-    lease = Lease(data_bucket, LEASE_OBJECT, settings.train_lock_ttl_seconds)
+    lease = Lease(places.data_bucket, LEASE_OBJECT, settings.train_lock_ttl_seconds)
     with lease.held(settings.train_lock_wait_seconds, max_hold_seconds=settings.train_timeout_seconds):
-        return _train_latest(settings, request, dataset_bucket, object_name, data_bucket, registry, lease, message_id,
-                             forecaster)
+        return _train_latest(settings, request, places, lease, message_id)
 
 
-def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: ObjectStore, object_name: str,
-                  data_bucket: ObjectStore, registry: Registry, lease: Lease, message_id: str | None,
-                  forecaster: Forecaster) -> TrainOutcome:
+def _train_latest(settings: Settings, request: RetrainRequest, places: TrainingPlaces, lease: Lease,
+                  message_id: str | None) -> TrainOutcome:
+    dataset_bucket, object_name = places.dataset_bucket, places.curated_object
+    data_bucket, registry = places.data_bucket, places.registry
     curated = dataset_bucket.read(object_name)
     if curated is None:
         raise TransientError(f"{dataset_bucket.uri(object_name)} does not exist yet")
@@ -262,7 +273,7 @@ def _train_latest(settings: Settings, request: RetrainRequest, dataset_bucket: O
                                              declared_lags=parse_lags(settings.driver_publication_lags),
                                              max_years=settings.max_training_years)
         try:
-            result = forecaster(settings, frame, registry.champion_config(), prep.market_holidays())
+            result = places.forecaster(settings, frame, registry.champion_config(), prep.market_holidays())
         except InsufficientHistory as exc:
             # Retrying cannot help; the next upload (or the hourly schedule) tries again with more data.
             log.warning("train.insufficient_history", error=str(exc), **ids)

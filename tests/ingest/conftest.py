@@ -18,6 +18,7 @@ from gasforecast.ingestion import ingest
 from gasforecast.ingestion.dataset import read_curated
 from gasforecast.ingestion.upload_names import report_name, stored_name
 from gasforecast.platform.config import Settings
+from gasforecast.platform.events import ObjectRef
 from gasforecast.platform.messaging import make_publisher
 from gasforecast.platform.storage import Bucket, ObjectStore
 from tests.fakes import FakePublisher, MemoryBucket
@@ -44,9 +45,10 @@ class Lane:
     def upload(self, name: str, data: bytes) -> int:
         return self.uploads.write(name, data, content_type="text/csv")
 
-    def handle(self, name: str, generation: int | None, event_id: str = "event-1", **kwargs) -> ingest.IngestOutcome:
-        return ingest.handle_object(self.settings, self.uploads, self.data, self.publisher, object_name=name,
-                                    generation=generation, event_id=event_id, **kwargs)
+    def handle(self, name: str, generation: int | None, event_id: str = "event-1", size: int | None = None,
+               **kwargs) -> ingest.IngestOutcome:
+        ref = ObjectRef(self.settings.uploads_bucket, name, generation, event_id, size)
+        return ingest.handle_object(self.settings, self.uploads, self.data, self.publisher, ref, **kwargs)
 
     def ingest(self, name: str, data: bytes, **kwargs) -> ingest.IngestOutcome:
         """Upload, then deliver the finalize event once."""

@@ -12,6 +12,7 @@ import pytest
 from gasforecast.ingestion import ingest
 from gasforecast.ingestion.upload_names import stored_name
 from gasforecast.platform.errors import TransientError
+from gasforecast.platform.events import ObjectRef
 from gasforecast.platform.messaging import parse_retrain_request
 from tests.ingest.test_ingest_core import rows, with_price
 
@@ -60,8 +61,8 @@ def test_a_publish_failure_releases_the_claim_so_the_redelivery_publishes(emulat
     generation = lane.upload("later.csv", rows(0, 10))
     missing_topic = dataclasses.replace(lane.settings, retrain_topic="no-such-topic-yet")
     with pytest.raises(TransientError):
-        ingest.handle_object(missing_topic, lane.uploads, lane.data, lane.publisher, object_name="later.csv",
-                             generation=generation)
+        ingest.handle_object(missing_topic, lane.uploads, lane.data, lane.publisher,
+                             ObjectRef(missing_topic.uploads_bucket, "later.csv", generation, None))
     assert lane.uploads.read("later.csv") is not None, "kept for the redelivery"
     assert lane.handle("later.csv", generation, event_id="redelivered").status == "accepted"
     assert len(lane.messages()) == 1

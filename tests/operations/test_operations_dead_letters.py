@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devstack.pubsub_rest import pull
-from gasforecast.platform.dead_letters import replay_dead_letters, republishable_attributes
+from gasforecast.platform.dead_letters import Replay, replay_dead_letters, republishable_attributes
 from gasforecast.platform.messaging import RetrainRequest, publish
 
 DEAD_LETTER_ATTRIBUTES = {
@@ -31,10 +31,9 @@ def _dead_letter(publisher, channels, requests: list[RetrainRequest]) -> None:
 
 
 def _replay(subscriber, publisher, channels, topic: str | None = None, **options):
-    return replay_dead_letters(
-        subscriber, publisher, channels.project, channels.dead_letter_subscription,
-        topic or channels.retrain_topic, pull_timeout=1.0, **options,
-    )
+    replay = Replay(channels.project, channels.dead_letter_subscription, topic or channels.retrain_topic,
+                    pull_timeout=1.0, **options)
+    return replay_dead_letters(subscriber, publisher, replay)
 
 
 def _path(channels, subscription: str) -> str:

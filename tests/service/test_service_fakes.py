@@ -19,7 +19,7 @@ from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
 from gasforecast.platform.config import Settings
 from gasforecast.platform.messaging import RetrainRequest, utc_now_iso
 from gasforecast.publication.bundle import FORECAST_ARTIFACT, HISTORY_ARTIFACT
-from gasforecast.training.retrain import train
+from gasforecast.training.retrain import TrainingPlaces, train
 from tests.fake_registry import FakeMlflowClient, MemoryRegistry
 from tests.fakes import MemoryBucket
 
@@ -55,8 +55,8 @@ def trained() -> dict[str, Any]:
     bucket = MemoryBucket("data")
     bucket.write(SETTINGS.curated_object, curated, content_type="text/csv")
     client = FakeMlflowClient()
-    outcome = train(SETTINGS, RetrainRequest("manual", utc_now_iso()), bucket, SETTINGS.curated_object, bucket,
-                    MemoryRegistry(SETTINGS, client), message_id="m-1")
+    places = TrainingPlaces(bucket, SETTINGS.curated_object, bucket, MemoryRegistry(SETTINGS, client))
+    outcome = train(SETTINGS, RetrainRequest("manual", utc_now_iso()), places, message_id="m-1")
     artifacts = client.runs[outcome.run_id].artifacts
     return {name: json.loads(artifacts[name]) for name in (FORECAST_ARTIFACT, HISTORY_ARTIFACT)}
 

@@ -28,7 +28,7 @@ from gasforecast.scoring.ledger import LEDGER_PREFIX, read_ledger
 from gasforecast.scoring.track_record import day_index
 from gasforecast.training.lease import LeaseLost
 from gasforecast.training.registry import Registry
-from gasforecast.training.retrain import LEASE_OBJECT, ForecastResult, roll_back, run_forecasting, train
+from gasforecast.training.retrain import LEASE_OBJECT, ForecastResult, TrainingPlaces, roll_back, run_forecasting, train
 from tests.fake_registry import FakeMlflowClient, InjectedCrash, MemoryRegistry
 from tests.fakes import MemoryBucket
 
@@ -80,9 +80,10 @@ def events(caplog):
 def deliver(bucket, fake, result, message_id="m-1", force=False, settings=SETTINGS, **request):
     """One delivery of a retrain message to the train function, as after a fresh start."""
     registry = MemoryRegistry(settings, fake)
-    return train(settings, RetrainRequest("manual", utc_now_iso(), force=force, **request), bucket,
-                 settings.curated_object, bucket, registry, message_id=message_id,
-                 forecaster=lambda settings, frame, champion, holidays: result)
+    places = TrainingPlaces(bucket, settings.curated_object, bucket, registry,
+                            lambda settings, frame, champion, holidays: result)
+    return train(settings, RetrainRequest("manual", utc_now_iso(), force=force, **request), places,
+                 message_id=message_id)
 
 
 def leave_dead_lease(bucket) -> None:
@@ -443,9 +444,9 @@ def test_the_champions_configuration_is_handed_to_the_forecasting(bucket, fake, 
     deliver(bucket, fake, forecast_result)
     seen = []
     bucket.write(SETTINGS.curated_object, curated_bytes, content_type="text/csv")
-    train(SETTINGS, RetrainRequest("manual", utc_now_iso()), bucket, SETTINGS.curated_object, bucket,
-          MemoryRegistry(SETTINGS, fake), message_id="m-2",
-          forecaster=lambda settings, frame, champion, holidays: seen.append(champion) or forecast_result)
+    places = TrainingPlaces(bucket, SETTINGS.curated_object, bucket, MemoryRegistry(SETTINGS, fake),
+                            lambda settings, frame, champion, holidays: seen.append(champion) or forecast_result)
+    train(SETTINGS, RetrainRequest("manual", utc_now_iso()), places, message_id="m-2")
     assert seen == [forecast_result.winner.to_dict()]
 
 
@@ -453,9 +454,9 @@ def test_training_reads_only_the_trailing_years_max_training_years_allows(bucket
                                                                            curated_bytes):
     seen = []
     one_year = dataclasses.replace(SETTINGS, max_training_years=1.0)
-    train(one_year, RetrainRequest("manual", utc_now_iso()), bucket, SETTINGS.curated_object, bucket,
-          MemoryRegistry(one_year, fake), message_id="m-window",
-          forecaster=lambda settings, frame, champion, holidays: seen.append(frame) or forecast_result)
+    places = TrainingPlaces(bucket, SETTINGS.curated_object, bucket, MemoryRegistry(one_year, fake),
+                            lambda settings, frame, champion, holidays: seen.append(frame) or forecast_result)
+    train(one_year, RetrainRequest("manual", utc_now_iso()), places, message_id="m-window")
     curated = dataset.read_curated(curated_bytes)
     (frame,) = seen
     assert frame.index[-1] == curated.index[-1]
@@ -475,9 +476,8 @@ def test_too_little_history_is_acknowledged_without_a_run(fake):
     bucket = MemoryBucket("data")
     short = dataset.read_curated(to_csv_bytes(synthetic_history(60)))
     bucket.write(SETTINGS.curated_object, dataset.curated_to_bytes(short), content_type="text/csv")
-    outcome = train(
-        SETTINGS, RetrainRequest("upload", utc_now_iso()), bucket, SETTINGS.curated_object, bucket,
-        MemoryRegistry(SETTINGS, fake), message_id="short", forecaster=run_forecasting)
+    places = TrainingPlaces(bucket, SETTINGS.curated_object, bucket, MemoryRegistry(SETTINGS, fake), run_forecasting)
+    outcome = train(SETTINGS, RetrainRequest("upload", utc_now_iso()), places, message_id="short")
     assert outcome.status == "insufficient_history"
     assert fake.experiments == {} and fake.runs == {} and bucket.read(LEASE_OBJECT) is None
 

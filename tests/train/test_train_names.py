@@ -16,7 +16,7 @@ from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
 from gasforecast.platform.config import Settings
 from gasforecast.platform.messaging import RetrainRequest, utc_now_iso
 from gasforecast.training.registry import MAX_NAME_LENGTH, bounded, safe_name
-from gasforecast.training.retrain import run_forecasting, train
+from gasforecast.training.retrain import TrainingPlaces, run_forecasting, train
 from tests.fake_registry import FakeMlflowClient, MemoryRegistry
 from tests.fakes import MemoryBucket
 
@@ -51,8 +51,8 @@ def test_a_300_character_driver_name_trains_and_registers():
     bucket = MemoryBucket("data")
     bucket.write(SETTINGS.curated_object, hostile_history(), content_type="text/csv")
     fake = FakeMlflowClient()
-    outcome = train(SETTINGS, RetrainRequest("manual", utc_now_iso()), bucket, SETTINGS.curated_object, bucket,
-                    MemoryRegistry(SETTINGS, fake), message_id="hostile", forecaster=run_forecasting)
+    places = TrainingPlaces(bucket, SETTINGS.curated_object, bucket, MemoryRegistry(SETTINGS, fake), run_forecasting)
+    outcome = train(SETTINGS, RetrainRequest("manual", utc_now_iso()), places, message_id="hostile")
     assert outcome.status == "trained"
     run = fake.runs[outcome.run_id]
     assert run.data.params["drivers"] == HOSTILE, "the model uses the hostile driver"
