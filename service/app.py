@@ -14,10 +14,14 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from gasforecast.platform.config import Settings, load_settings
 from gasforecast.platform.logs import configure, get_logger
+from gasforecast.publication.serving import DEFAULT_SERIES, SERIES_ID
 from service import http
-from service.champion_cache import ChampionCache, ChampionSource, Snapshot
+from service.champion_cache import ChampionCache, ChampionSource, SeriesSources, Snapshot
 from service.openapi import openapi_document
+from service.overview import overview_html
 from service.page import no_champion_page
+from service.schemas import SeriesList, SeriesSummary
+from service.series import SeriesCatalog
 from service.view import FORMATS, HISTORY_DAYS_MAX, JSON_TYPE, Body, ChampionView, Format
 
 log = get_logger(__name__)
@@ -29,18 +33,32 @@ api = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 site = Blueprint("site", __name__)
 
 
-def _cache() -> ChampionCache[ChampionView]:
-    return current_app.extensions["champion_cache"]
+def _catalog() -> SeriesCatalog[ChampionView]:
+    return current_app.extensions["series_catalog"]
+
+
+def _cache(series: str = DEFAULT_SERIES) -> ChampionCache[ChampionView]:
+    """The cache of `series`, or a 404 naming where the served series are listed."""
+    cache = _catalog().get(series)
+    if cache is None:
+        raise http.ApiError(404, _no_such_series(series))
+    return cache
+
+
+def _no_such_series(series: str) -> str:
+    """Why `series` is not served; echoes it only when it is a well-formed id (nothing hostile is reflected)."""
+    named = repr(series) if SERIES_ID.fullmatch(series) else "(not a series id: a-z, 0-9 and '-', 2 to 32 characters)"
+    return f"no such series {named}; GET /api/v1/series lists the served series"
 
 
 def _settings() -> Settings:
     return current_app.extensions["gasforecast_settings"]
 
 
-def _champion(snapshot: Snapshot[ChampionView] | None = None) -> ChampionView:
-    """The view to answer from (of `snapshot`, default the current one), or a 503 JSON error when no
-    champion has been loaded yet."""
-    snapshot = snapshot or _cache().current()
+def _champion(series: str, snapshot: Snapshot[ChampionView] | None = None) -> ChampionView:
+    """The view to answer from (of `snapshot`, default the series' current one), or a 503 JSON error
+    when no champion has been loaded yet."""
+    snapshot = snapshot or _cache(series).current()
     if snapshot.view is None:
         reason = snapshot.last_error or "no model has been promoted to champion yet"
         raise http.ApiError(503, f"no champion model to serve: {reason}", {"Retry-After": NO_CHAMPION_RETRY_AFTER})
@@ -94,38 +112,68 @@ def _send(view: ChampionView, body: Body, name: str) -> Response:
     return http.send_body(body, headers=headers)
 
 
-@api.get("/forecast")
-def forecast() -> Response:
+# Every data route answers for the default series, and under /series/<series>/ for any served series.
+_DEFAULT = {"series": DEFAULT_SERIES}
+
+
+@api.get("/forecast", defaults=_DEFAULT)
+@api.get("/series/<series>/forecast")
+def forecast(series: str) -> Response:
     args = _query("horizon", "format")
     settings = _settings()
-    snapshot = _cache().current()
+    snapshot = _cache(series).current()
     # Validate before the 503 so a client learns about its own mistake first.
     upper = snapshot.view.horizon_max if snapshot.view else settings.forecast_horizon_max
     horizon, fmt = _int_param(args, "horizon", upper, upper), _format_param(args)
-    view = _champion(snapshot)
-    return _send(view, view.forecast(horizon, fmt), f"forecast-{horizon}")
+    view = _champion(series, snapshot)
+    return _send(view, view.forecast(horizon, fmt), f"{_file_prefix(series)}forecast-{horizon}")
 
 
-@api.get("/history")
-def history() -> Response:
+@api.get("/history", defaults=_DEFAULT)
+@api.get("/series/<series>/history")
+def history(series: str) -> Response:
     args = _query("days", "format")
     days, fmt = _int_param(args, "days", _settings().history_days_default, HISTORY_DAYS_MAX), _format_param(args)
-    view = _champion()
-    return _send(view, view.history(days, fmt), f"history-{days}")
+    view = _champion(series)
+    return _send(view, view.history(days, fmt), f"{_file_prefix(series)}history-{days}")
 
 
-@api.get("/track-record")
-def track_record() -> Response:
+@api.get("/track-record", defaults=_DEFAULT)
+@api.get("/series/<series>/track-record")
+def track_record(series: str) -> Response:
     fmt = _format_param(_query("format"))
-    view = _champion()
-    return _send(view, view.track_record(fmt), "track-record")
+    view = _champion(series)
+    return _send(view, view.track_record(fmt), f"{_file_prefix(series)}track-record")
 
 
-@api.get("/model")
-def model() -> Response:
+@api.get("/model", defaults=_DEFAULT)
+@api.get("/series/<series>/model")
+def model(series: str) -> Response:
     _query()
-    view = _champion()
+    view = _champion(series)
     return http.send_body(view.model, headers=_model_headers(view))
+
+
+def _file_prefix(series: str) -> str:
+    """Downloads of another series than the default are named after it."""
+    return "" if series == DEFAULT_SERIES else f"{series}-"
+
+
+@api.get("/series")
+def series_list() -> Response:
+    _query()
+    catalog = _catalog()
+    summaries = []
+    for series in catalog.ids():
+        cache = catalog.get(series)
+        view = cache.current().view if cache is not None else None
+        base = "/api/v1" if series == DEFAULT_SERIES else f"/api/v1/series/{series}"
+        summaries.append(SeriesSummary(
+            id=series, target=view.target if view else None, unit=view.unit if view else None,
+            model_version=view.version if view else None,
+            data_last_date=view.data_last_date.isoformat() if view else None,
+            page="/" if series == DEFAULT_SERIES else f"/series/{series}", api=base))
+    return http.send_json(SeriesList(series=summaries).to_json_dict())
 
 
 @api.get("/openapi.json")
@@ -194,7 +242,37 @@ def _today_utc() -> date:
 
 @site.get("/")
 def index() -> Response:
-    snapshot = _cache().current()
+    """The default series' page while it is the only one served; the overview of every series otherwise."""
+    catalog = _catalog()
+    ids = catalog.ids()
+    if len(ids) > 1:
+        return _overview(catalog, ids)
+    return _series_page(DEFAULT_SERIES)
+
+
+@site.get("/series/<series>")
+def series_page(series: str) -> Response:
+    if _catalog().get(series) is None:
+        raise http.ApiError(404, _no_such_series(series))
+    return _series_page(series)
+
+
+def _overview(catalog: SeriesCatalog[ChampionView], ids: list[str]) -> Response:
+    cards = []
+    for series in ids:
+        cache = catalog.get(series)
+        view = cache.current().view if cache is not None else None
+        if view is not None:
+            cards.append(view.card)
+    settings = _settings()
+    html = overview_html(cards, _today_utc(), settings.stale_after_days, "Gas price forecasts")
+    response = Response(html, mimetype="text/html")
+    response.headers.update({"Content-Security-Policy": http.PAGE_CSP, "Cache-Control": http.PAGE_CACHE})
+    return response
+
+
+def _series_page(series: str) -> Response:
+    snapshot = _cache(series).current()
     headers = {"Content-Security-Policy": http.PAGE_CSP}
     if snapshot.view is None:
         html = no_champion_page(_settings(), snapshot.last_error)
@@ -208,37 +286,49 @@ def create_app(
     settings: Settings | None = None,
     champion_source: ChampionSource | None = None,
     *,
+    series_sources: SeriesSources | None = None,
     startup_timeout: float = 10.0,
     clock: Callable[[], float] | None = None,
 ) -> Flask:
-    """Build the app and load the champion before returning (bounded by `startup_timeout` seconds).
+    """Build the app and load the default series' champion before returning (bounded by `startup_timeout`
+    seconds); the other series are discovered in the background (`service.series`).
 
-    `champion_source` defaults to what training publishes in the data bucket (`gasforecast.publication.serving`:
+    Both sources default to what training publishes in the data bucket (`gasforecast.publication.serving`:
     the service never reaches MLflow); tests inject any object with `pointer()`, `load(pointer)` and
-    `fallbacks()`. `clock` (monotonic seconds) lets tests move time for the refresh logic.
+    `fallbacks()` for the default series, and optionally `series_sources` for the others (none
+    otherwise). `clock` (monotonic seconds) lets tests move time for the refresh logic.
     """
     configure()  # the app factory is the service's entry point (gunicorn, tests)
     settings = settings or load_settings()
     if champion_source is None:
         from gasforecast.platform.storage import Bucket, make_client
-        from gasforecast.publication.serving import PublishedChampions
+        from gasforecast.publication.serving import PublishedChampions, PublishedSeries
 
-        champion_source = PublishedChampions(Bucket(make_client(settings.project), settings.data_bucket))
+        bucket = Bucket(make_client(settings.project), settings.data_bucket)
+        champion_source, series_sources = PublishedChampions(bucket), PublishedSeries(bucket)
     cache_options = {"clock": clock} if clock else {}
-    cache: ChampionCache[ChampionView] = ChampionCache(
-        champion_source,
-        build=lambda bundle: ChampionView(bundle, settings),
-        refresh_seconds=settings.champion_refresh_seconds,
-        **cache_options,
+
+    def make_cache(series: str, source: ChampionSource) -> ChampionCache[ChampionView]:
+        return ChampionCache(source, build=lambda bundle: ChampionView(bundle, settings, series),
+                             refresh_seconds=settings.champion_refresh_seconds, **cache_options)
+
+    cache = make_cache(DEFAULT_SERIES, champion_source)
+    catalog = SeriesCatalog(
+        cache, series_sources.list_series if series_sources else None,
+        lambda series: make_cache(series, series_sources.source(series)),  # type: ignore[union-attr]
+        refresh_seconds=settings.champion_refresh_seconds, max_series=settings.max_series,
+        load_timeout=startup_timeout, **cache_options,
     )
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600
     app.extensions["champion_cache"] = cache
+    app.extensions["series_catalog"] = catalog
     app.extensions["gasforecast_settings"] = settings
     app.register_blueprint(api)
     app.register_blueprint(site)
     http.install(app)
     cache.start(startup_timeout)
+    catalog.start()
     pointer = cache.peek().pointer
     log.info("service.started", model_version=pointer.version if pointer else None, startup_timeout=startup_timeout)
     return app

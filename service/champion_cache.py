@@ -55,6 +55,14 @@ class ChampionSource(Protocol):
         ...
 
 
+class SeriesSources(Protocol):
+    """Where the other series come from: production lists the data bucket's serving areas, tests a fake."""
+
+    def list_series(self) -> list[str]: ...
+
+    def source(self, series: str) -> ChampionSource: ...
+
+
 @dataclass(frozen=True)
 class Snapshot(Generic[View]):
     """What the service knows at one moment; replaced whole, so readers never see a half update."""

@@ -48,6 +48,9 @@ _NOT_MODIFIED = {"description": "the client's copy (If-None-Match) is current"}
 _IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}
 _NO_CHAMPION = _json("Error", "no champion model has been promoted yet (Retry-After says when to try again)")
 _BAD_REQUEST = _json("Error", "a query parameter is not valid, unknown or repeated (the message lists the accepted ones)")
+_NO_SERIES = _json("Error", "no such series is served (GET /api/v1/series lists them)")
+_SERIES = {"name": "series", "in": "path", "required": True, "description": "a series id, from /api/v1/series",
+           "schema": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,31}$"}}
 _FORMAT = {
     "name": "format",
     "in": "query",
@@ -71,6 +74,13 @@ def _data_operation(summary: str, schema: str, parameters: list[dict[str, Any]],
     }
 
 
+def _of_series(operation: dict[str, Any]) -> dict[str, Any]:
+    """The same operation for one named series (`/api/v1/series/{series}/…`)."""
+    get = operation["get"]
+    return {"get": {**get, "summary": f"{get['summary']}, for one series", "parameters": [_SERIES, *get["parameters"]],
+                    "responses": {**get["responses"], "404": _NO_SERIES}}}
+
+
 def _int_query(name: str, description: str, maximum: int, default: int) -> dict[str, Any]:
     """An optional integer query parameter from 1 to `maximum`."""
     return {
@@ -89,6 +99,16 @@ def openapi_document(horizon_max: int, history_days_default: int, history_days_m
                          horizon_max, horizon_max)
     days = _int_query("days", f"calendar days of history up to the last observation, 1 to {history_days_max}",
                       history_days_max, history_days_default)
+    data_paths = {
+        "forecast": _data_operation("The champion's forecast with 80 % and 95 % intervals", "Forecast", [horizon],
+                                    csv="date,mean,lower_80,upper_80,lower_95,upper_95 then q2.5 … q97.5 (when the model serves the quantile grid): the points"),
+        "history": _data_operation("Observed prices the champion was trained on", "History", [days],
+                                   csv="date,value: the points"),
+        "track-record": _data_operation(
+            "How the forecasts served before did: per-horizon scores and every matured point", "TrackRecord", [],
+            csv="the matured points, one row each, with the columns of TrackRecordPoint"),
+        "model": _data_operation("The champion's card, out-of-sample accuracy and how it was chosen", "ModelCard", []),
+    }
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -99,14 +119,10 @@ def openapi_document(horizon_max: int, history_days_default: int, history_days_m
                            "it served did. See docs/api.md.",
         },
         "paths": {
-            "/api/v1/forecast": _data_operation("The champion's forecast with 80 % and 95 % intervals", "Forecast", [horizon],
-                                                csv="date,mean,lower_80,upper_80,lower_95,upper_95 then q2.5 … q97.5 (when the model serves the quantile grid): the points"),
-            "/api/v1/history": _data_operation("Observed prices the champion was trained on", "History", [days],
-                                               csv="date,value: the points"),
-            "/api/v1/track-record": _data_operation(
-                "How the forecasts served before did: per-horizon scores and every matured point", "TrackRecord", [],
-                csv="the matured points, one row each, with the columns of TrackRecordPoint"),
-            "/api/v1/model": _data_operation("The champion's card, out-of-sample accuracy and how it was chosen", "ModelCard", []),
+            **{f"/api/v1/{name}": operation for name, operation in data_paths.items()},
+            "/api/v1/series": {"get": {"summary": "The served series, the default first", "responses": {
+                "200": _json("SeriesList", "every series this deployment serves"), "400": _BAD_REQUEST}}},
+            **{f"/api/v1/series/{{series}}/{name}": _of_series(operation) for name, operation in data_paths.items()},
             "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": _json("Health", "alive")}}},
             "/readyz": {
                 "get": {

@@ -40,6 +40,7 @@ KEY_HORIZONS = {"daily": (7, 30, 90), "business": (5, 21, 63)}  # a week, a mont
 TRACK_CHART_HORIZONS = (7, 30)
 TRACK_CHART_POINTS = 120  # the most recent matured forecasts drawn per horizon
 STATIC_URL = "/static"
+API_BASE = "/api/v1"  # the default series' API; another series answers under /api/v1/series/<id>
 _SLOTS = ("freshness", "today")
 
 _templates = Environment(
@@ -532,10 +533,12 @@ class ChampionPage:
         return chart.marker(self.fan_scale, today, "today", "today", row=1) if self.fan_scale.contains(today) else ""
 
 
-def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, track: TrackRecord) -> ChampionPage:
+def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, track: TrackRecord,
+                  api_base: str = API_BASE) -> ChampionPage:
     """Render the page of one champion (called once per version, in the refresh thread).
 
-    `track` is the served track-record document (`/api/v1/track-record`).
+    `track` is the served track-record document (`/api/v1/track-record`); `api_base` is where this
+    series' API answers (its links and downloads point there).
     """
     forecast = bundle.forecast
     unit = forecast.unit
@@ -564,6 +567,7 @@ def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, 
         fan_graded=all(p.quantiles is not None for p in shown),
         track=_track_section(track, bundle),
         static_url=STATIC_URL,
+        api_base=api_base,
         slot=_slot_mark,
     )
     pieces = _SLOT_MARKS.split(html)  # static parts, each slot's name between two of them
@@ -571,6 +575,12 @@ def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, 
                         tuple(p.date for p in shown), fan.scale, settings.stale_after_days)
 
 
+def render_template(name: str, **context: object) -> str:
+    """One of the service's templates, with the page's filters (price, long_date…)."""
+    return _templates.get_template(name).render(**context)
+
+
 def no_champion_page(settings: Settings, reason: str | None) -> str:
     """What an analyst sees before the first model is promoted: what is missing and what to do."""
-    return _templates.get_template("no_champion.html").render(settings=settings, reason=reason, static_url=STATIC_URL)
+    return _templates.get_template("no_champion.html").render(settings=settings, reason=reason, static_url=STATIC_URL,
+                                                              api_base=API_BASE)

@@ -110,6 +110,22 @@ class TrackRecord(Document):
     points: list[ServedTrackRecordPoint]
 
 
+class SeriesSummary(Document):
+    """One served series: what it is, which champion serves it, and where its answers are."""
+
+    id: str = Field(description="the series id (docs/series.md); `default` is the deployment's own series")
+    target: str | None = Field(description="the price column; null while the series has no champion")
+    unit: str | None
+    model_version: str | None
+    data_last_date: IsoDate | None
+    page: str = Field(description="the series' HTML page")
+    api: str = Field(description="the base path of the series' API: append /forecast, /history, /track-record, /model")
+
+
+class SeriesList(Document):
+    series: list[SeriesSummary]
+
+
 class Health(Document):
     status: Literal["ok"]
 
@@ -134,4 +150,4 @@ class Error(Document):
     error: ErrorDetail
 
 
-RESPONSES = (Forecast, History, ModelCard, TrackRecord, Health, Readiness, Error)
+RESPONSES = (Forecast, History, ModelCard, TrackRecord, SeriesList, Health, Readiness, Error)

@@ -21,8 +21,10 @@ from gasforecast.platform.config import Settings
 from gasforecast.platform.logs import get_logger
 from gasforecast.publication.bundle import POINT_FIELDS, QUANTILE_FIELDS, ForecastBundle
 from gasforecast.publication.documents import Document, ForecastPoint, HistoryPoint
+from gasforecast.publication.serving import DEFAULT_SERIES
 from gasforecast.scoring.track_record import POINT_COLUMNS, THRESHOLDS, WINDOW_NAMES
-from service.page import champion_page
+from service.overview import card
+from service.page import API_BASE, champion_page
 from service.schemas import CardModel, Forecast, History, ModelCard, ModelReference, ServedTrackRecordPoint, TrackRecord
 
 log = get_logger(__name__)
@@ -119,7 +121,8 @@ def track_record_document(bundle: ForecastBundle, settings: Settings) -> TrackRe
 class ChampionView:
     """Precomputed answers for one champion version (built in the refresh thread, read by requests)."""
 
-    def __init__(self, bundle: ForecastBundle, settings: Settings) -> None:
+    def __init__(self, bundle: ForecastBundle, settings: Settings, series: str = DEFAULT_SERIES) -> None:
+        api_base = API_BASE if series == DEFAULT_SERIES else f"{API_BASE}/series/{series}"
         forecast = bundle.forecast
         self.version = bundle.version
         self.reference = model_reference(bundle, settings)
@@ -145,7 +148,8 @@ class ChampionView:
                                "csv": Body.of_csv(POINT_COLUMNS, (dict(point) for point in track.points))}
         self.history_points: list[HistoryPoint] = bundle.history.points
         self._history = lru_cache(maxsize=32)(self._history_body)
-        self.page = champion_page(bundle, settings, self.horizon_max, track)
+        self.page = champion_page(bundle, settings, self.horizon_max, track, api_base)
+        self.card = card(series, bundle, self.horizon_max, track)
         self._page_of_the_day: tuple[date, Body] | None = None
 
     def _forecast_body(self, points: list[ForecastPoint], horizon: int) -> Body:

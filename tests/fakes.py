@@ -80,6 +80,12 @@ class MemoryBucket:
             self._fault("list")
             return sorted(name for name in self._objects if name.startswith(prefix))
 
+    def list_folders(self, prefix: str) -> list[str]:
+        with self._lock:
+            self._fault("list")
+            return sorted({prefix + name[len(prefix):].split("/", 1)[0] + "/" for name in self._objects
+                           if name.startswith(prefix) and "/" in name[len(prefix):]})
+
     def _check(self, object_name: str, if_generation_match: int | None) -> None:
         if if_generation_match is None:
             return

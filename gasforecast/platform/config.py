@@ -96,6 +96,7 @@ class Settings:
     force_min_interval_seconds: Annotated[float, Env("FORCE_MIN_INTERVAL_SECONDS")] = 3600.0
     # Service: how often the champion pointer is re-checked (seconds).
     champion_refresh_seconds: Annotated[float, Env("CHAMPION_REFRESH_SECONDS")] = 15.0
+    max_series: Annotated[int, Env("MAX_SERIES")] = 100  # series one service instance serves (one champion's views each)
     history_days_default: Annotated[int, Env("HISTORY_DAYS_DEFAULT")] = 365
     # Data older than this many days is reported as stale (page, /readyz).
     stale_after_days: Annotated[int, Env("STALE_AFTER_DAYS")] = 7

@@ -68,6 +68,10 @@ class ObjectStore(Protocol):
 
     def list_names(self, prefix: str) -> list[str]: ...
 
+    def list_folders(self, prefix: str) -> list[str]:
+        """The "folders" right under `prefix` (`prefix` + name + "/"), without listing what they hold."""
+        ...
+
 
 def make_client(project: str) -> storage.Client:
     """A storage client; anonymous against the emulator so no credential lookup leaves the host."""
@@ -165,6 +169,16 @@ class Bucket:
     def list_names(self, prefix: str) -> list[str]:
         try:
             return [b.name for b in self._bucket.client.list_blobs(self.name, prefix=prefix, retry=_RETRY, timeout=_TIMEOUT)]
+        except _TRANSIENT as exc:
+            raise TransientError(f"listing {self.uri(prefix)}: {exc}") from exc
+
+    def list_folders(self, prefix: str) -> list[str]:
+        try:
+            listing = self._bucket.client.list_blobs(self.name, prefix=prefix, delimiter="/", retry=_RETRY,
+                                                     timeout=_TIMEOUT)
+            for _ in listing.pages:  # the prefixes are collected page by page
+                pass
+            return sorted(listing.prefixes)
         except _TRANSIENT as exc:
             raise TransientError(f"listing {self.uri(prefix)}: {exc}") from exc
 

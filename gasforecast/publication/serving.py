@@ -6,8 +6,8 @@ champion's bundle documents (once per version: a version's bundle never changes)
 pointer naming the version, its run, the documents' URIs and when it was promoted. The service holds
 a read-only role on that prefix and nothing else.
 
-Layout, under a `ServingLayout` prefix (`serving/` today; one prefix per series when there are
-several, e.g. `serving/<series>/`):
+Layout, under a `ServingLayout` prefix (`serving/` for the default series, `serving/series/<id>/` for
+each other declared series; docs/series.md):
 
     champion.json                                   the pointer (docs/architecture.md#serving-pointer)
     versions/<version>/<run_id>/forecast.json       the bundle documents of each published version
@@ -43,6 +43,10 @@ _POINTER_ATTEMPTS = 5
 # What a version and a run id may look like (the pointer is read by the public service: hostile input).
 _VERSION = re.compile(r"[1-9][0-9]{0,9}")
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A series id (docs/series.md); the deployment's own settings are the default series.
+SERIES_ID = re.compile(r"[a-z][a-z0-9-]{1,31}")
+DEFAULT_SERIES = "default"
+SERIES_PREFIX = "serving/series/"
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,13 @@ class ServingLayout:
     """Where one served series' pointer and documents live in the bucket."""
 
     prefix: str = "serving/"
+
+    @classmethod
+    def of_series(cls, series: str) -> ServingLayout:
+        """The layout of a series; `ValueError` for anything that is not a series id."""
+        if not SERIES_ID.fullmatch(series):
+            raise ValueError(f"not a series id: {series[:40]!r}")
+        return cls() if series == DEFAULT_SERIES else cls(f"{SERIES_PREFIX}{series}/")
 
     @property
     def pointer(self) -> str:
@@ -157,3 +168,22 @@ class PublishedChampions:
                 except ValueError:
                     continue  # not an object this module wrote
         return sorted(found, key=lambda p: int(p.version), reverse=True)[:FALLBACK_VERSIONS]
+
+
+def published_series(bucket: ObjectStore) -> list[str]:
+    """The series with a serving area, the default first: one listing of folder names, not of documents."""
+    found = [folder[len(SERIES_PREFIX):-1] for folder in bucket.list_folders(SERIES_PREFIX)]
+    return [DEFAULT_SERIES, *sorted(s for s in found if SERIES_ID.fullmatch(s) and s != DEFAULT_SERIES)]
+
+
+class PublishedSeries:
+    """The service's view of every series: which have a serving area, and each one's champion source."""
+
+    def __init__(self, bucket: ObjectStore) -> None:
+        self._bucket = bucket
+
+    def list_series(self) -> list[str]:
+        return published_series(self._bucket)
+
+    def source(self, series: str) -> PublishedChampions:
+        return PublishedChampions(self._bucket, ServingLayout.of_series(series))

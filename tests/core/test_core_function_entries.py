@@ -10,6 +10,7 @@ import pytest
 from cloudevents.http import CloudEvent
 
 from gasforecast.platform.config import Settings
+from gasforecast.platform.events import ObjectRef
 from tests.entry_points import load_function
 
 SETTINGS = Settings(uploads_bucket="up", data_bucket="data")
@@ -59,8 +60,8 @@ def test_ingest_handles_only_its_uploads_bucket(monkeypatch):
     monkeypatch.setattr(module, "_clients", lambda: (SETTINGS, Client(), "publisher"))
     handled = []
     monkeypatch.setattr(module.ingest_core, "handle_object",
-                        lambda settings, uploads, data, publisher, **kw: handled.append((uploads.name, data.name, kw)))
+                        lambda settings, uploads, data, publisher, ref: handled.append((uploads.name, data.name, ref)))
     for bucket in ("data", "other", "up"):
         module.ingest(CloudEvent({"type": "google.cloud.storage.object.v1.finalized", "source": "//storage", "id": bucket},
                                  {"bucket": bucket, "name": "a.csv", "generation": "7", "size": "12"}))
-    assert handled == [("up", "data", {"object_name": "a.csv", "generation": 7, "event_id": "up", "size": 12})]
+    assert handled == [("up", "data", ObjectRef("up", "a.csv", 7, "up", 12))]
