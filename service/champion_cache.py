@@ -8,9 +8,10 @@ loop that polls would be throttled and unreliable. Instead:
 2. Every request calls `current()`, which returns the snapshot immediately. When the snapshot's last
    check is older than `refresh_seconds`, `current()` also starts a single refresh thread (never more
    than one at a time) and does not wait for it.
-3. The refresh is a cheap read of the serving pointer (`gasforecast.publication.serving`, which training writes
-   at each promotion); only when the pointer moved does it download the new bundle and
-   `build` the view (all JSON bodies and the SVG page are precomputed there, once per version).
+3. The refresh is a cheap check of the serving pointer (`gasforecast.publication.serving`, which training writes
+   at each promotion): one metadata call, and a download of the pointer only when its generation
+   moved; only when the pointer moved does it download the new bundle and `build` the view (all
+   JSON bodies and the SVG page are precomputed there, once per version).
 4. When Cloud Storage is unreachable the refresh records the error and the previous champion keeps
    being served; `/readyz` reports "degraded" until a refresh succeeds again.
 5. A bundle that fails promotion sanity (`gasforecast.publication.sanity`: non-finite or non-positive points, an

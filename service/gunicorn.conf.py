@@ -9,6 +9,7 @@ client) — scale out with instances instead. Both numbers can be raised per dep
 - `GUNICORN_THREADS` — threads per worker (default 8): enough to overlap slow clients.
 """
 
+import gc
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
@@ -31,3 +32,11 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # No control socket: nothing manages the server at run time, and a shared default path
 # (~/.gunicorn/gunicorn.ctl) would make two servers on one machine (demo and tests) collide.
 control_socket_disable = True
+
+
+def post_worker_init(worker: object) -> None:
+    """Once the worker has loaded the app, freeze what start-up allocated (Flask, the clients, the
+    champion's view: some 77,000 tracked objects) out of the cyclic garbage collector. Otherwise
+    every full collection, one every few seconds under load, walks them all with the GIL held: a
+    30-70 ms pause (measured under load; 0.2 ms once frozen) in the p99 of every endpoint."""
+    gc.freeze()

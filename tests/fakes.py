@@ -28,6 +28,7 @@ class MemoryBucket:
         self._lock = threading.Lock()
         self.fail_next: dict[str, int] = {}  # operation name -> how many calls raise TransientError
         self.writes: list[str] = []  # object names in write order (what a test may assert on)
+        self.reads: list[str] = []  # object names in read (download) order, found or not
 
     def _fault(self, operation: str) -> None:
         left = self.fail_next.get(operation, 0)
@@ -41,6 +42,7 @@ class MemoryBucket:
     def read(self, object_name: str, generation: int | None = None) -> StoredObject | None:
         with self._lock:
             self._fault("read")
+            self.reads.append(object_name)
             if generation is not None:
                 return self._history.get((object_name, generation))
             return self._objects.get(object_name)

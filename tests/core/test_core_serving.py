@@ -126,3 +126,24 @@ def test_another_layout_keeps_its_own_pointer_and_documents():
     assert PublishedChampions(bucket).pointer() is None
     assert PublishedChampions(bucket, series).pointer() == ChampionPointer("1", "run-1")
     assert bucket.list_names("serving/nbp/versions/1/run-1/") != []
+
+
+def test_an_unchanged_pointer_is_not_downloaded_again_and_a_moved_one_is_picked_up():
+    """The service re-checks the pointer every few seconds: a metadata call, and a download only when
+    the pointer's generation moved (a promotion, a rollback to an older version, a removal)."""
+    bucket = MemoryBucket()
+    publish(bucket, bundle("run-1"), ChampionPointer("1", "run-1"))
+    published = PublishedChampions(bucket)
+    pointer_reads = lambda: bucket.reads.count(ServingLayout().pointer)  # noqa: E731
+    reads = pointer_reads()  # publish itself reads the pointer it replaces
+    assert [published.pointer() for _ in range(3)] == [ChampionPointer("1", "run-1")] * 3
+    assert pointer_reads() == reads + 1, "an unchanged generation costs no download"
+    publish(bucket, bundle("run-2"), ChampionPointer("2", "run-2"))
+    reads = pointer_reads()
+    assert published.pointer() == ChampionPointer("2", "run-2") and pointer_reads() == reads + 1
+    publish(bucket, bundle("run-1"), ChampionPointer("1", "run-1"), rollback=True)
+    reads = pointer_reads()
+    assert [published.pointer() for _ in range(2)] == [ChampionPointer("1", "run-1")] * 2, "a rollback moves it too"
+    assert pointer_reads() == reads + 1
+    assert bucket.delete(ServingLayout().pointer)
+    assert published.pointer() is None
