@@ -45,7 +45,8 @@ from gasforecast.bundle import (FORECAST_ARTIFACT, HISTORY_ARTIFACT, TRACK_RECOR
                                is_finite_number)
 from gasforecast.config import Settings, parse_lags
 from gasforecast.documents import (POINT_FIELDS, Backtest, Calendar, DataInfo, Decision, Evaluation, ForecastDocument, ForecastPoint,
-                                   HistoryDocument, HistoryPoint, ModelInfo, Sanity, TrainingWindow)
+                                   HistoryDocument, HistoryPoint, ModelInfo, Sanity, SeriesDeclaration,
+                                   TrainingWindow)
 from gasforecast.errors import TransientError
 from gasforecast.lease import Lease
 from gasforecast.logs import get_logger
@@ -505,6 +506,7 @@ def forecast_document(training: TrainingRun) -> ForecastDocument:
         promotion=Decision.model_validate(result.decision, strict=False),
         evaluation=Evaluation.model_validate(result.evaluation, strict=False) if result.evaluation is not None else None,
         distribution=result.distribution,
+        series=SeriesDeclaration.declared(settings, settings.target_unit),
     )
 
 

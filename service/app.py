@@ -17,7 +17,7 @@ from gasforecast.logs import configure, get_logger
 from service import http
 from service.champion_cache import ChampionCache, ChampionSource, Snapshot
 from service.openapi import openapi_document
-from service.page import no_champion_page
+from service.page import history_window, no_champion_page
 from service.view import FORMATS, HISTORY_DAYS_MAX, JSON_TYPE, Body, ChampionView, Format
 
 log = get_logger(__name__)
@@ -201,7 +201,9 @@ def index() -> Response:
         response = Response(html, status=503, mimetype="text/html")
         response.headers.update({**headers, "Cache-Control": http.NO_STORE, "Retry-After": NO_CHAMPION_RETRY_AFTER})
         return response
-    return http.send_body(snapshot.view.page_body(_today_utc()), cache_control=http.PAGE_CACHE, headers=headers)
+    window = history_window(request.args.get("window"))  # anything but a known window is the default
+    return http.send_body(snapshot.view.page_body(_today_utc(), window), cache_control=http.PAGE_CACHE,
+                          headers=headers)
 
 
 def create_app(

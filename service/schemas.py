@@ -12,8 +12,8 @@ from typing import Literal
 from pydantic import Field, NonNegativeInt, PositiveInt, computed_field
 
 from gasforecast.documents import (Backtest, Breach, Calendar, DataInfo, Decision, Document, Evaluation,
-                                   ForecastPoint, HistoryPoint, IsoDate, ModelInfo, Sanity, Status, SummaryRow,
-                                   Thresholds, TrackRecordPoint, TrainingWindow, WindowName)
+                                   ForecastPoint, HistoryPoint, IsoDate, ModelInfo, Sanity, SeriesDeclaration, Status,
+                                   SummaryRow, Thresholds, TrackRecordPoint, TrainingWindow, WindowName)
 
 
 class ModelReference(Document):
@@ -29,6 +29,7 @@ class Forecast(Document):
     model: ModelReference
     target: str
     unit: str
+    series: SeriesDeclaration
     data_last_date: IsoDate
     calendar: Calendar
     horizon: PositiveInt
@@ -39,6 +40,7 @@ class History(Document):
     model: ModelReference
     target: str
     unit: str
+    series: SeriesDeclaration
     days: PositiveInt
     points: list[HistoryPoint]
 
@@ -54,6 +56,7 @@ class ModelCard(Document):
     model: CardModel
     target: str
     unit: str
+    series: SeriesDeclaration = Field(description="what the series is: label, unit, product, source, synthetic")
     data: DataInfo
     training_window: TrainingWindow
     horizon_max: PositiveInt
@@ -80,6 +83,7 @@ class TrackRecord(Document):
     model: ModelReference
     target: str
     unit: str
+    series: SeriesDeclaration
     calendar: Calendar
     status: Status | Literal["no_track_record"]
     computed_at: str | None = Field(json_schema_extra={"format": "date-time"})
