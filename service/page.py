@@ -32,7 +32,7 @@ from service.chart import MONTHS, Scale, format_number, short_date
 # None is all the bundle holds. Anything else in the query string is the default, never an error.
 HISTORY_WINDOWS: dict[str, tuple[str, int | None]] = {"3m": ("3 months", 92), "1y": ("1 year", 366),
                                                       "all": ("All", None)}
-DEFAULT_WINDOW = "1y"
+DEFAULT_WINDOW = "3m"  # the forecast stays the larger part of a phone-wide chart; a year is one click away
 KEY_HORIZONS = {"daily": (7, 30, 90), "business": (5, 21, 63)}  # a week, a month, a quarter
 TRACK_CHART_HORIZONS = (7, 30)
 TRACK_CHART_POINTS = 120  # the most recent matured forecasts drawn per horizon

@@ -29,6 +29,7 @@ from tests.stack_helpers import require, served_track_record
 from devstack.processes import wait_for
 from gasforecast.config import Settings
 from service.app import create_app
+from service.page import DEFAULT_WINDOW
 
 pytestmark = pytest.mark.integration  # a real browser: not part of the fast unit layer
 
@@ -204,7 +205,7 @@ def _check_window_switch(driver, base_url: str) -> None:
     from selenium.webdriver.common.by import By
 
     shown = {}
-    for name in ("3m", "all", "1y"):
+    for name in ("1y", "all", "3m"):
         driver.find_element(By.CSS_SELECTOR, f'.window-switch a[href^="/?window={name}"]').click()
         wait_for(lambda: f"window={name}" in driver.current_url, 10, f"the {name} page", 0.1)
         current = driver.find_element(By.CSS_SELECTOR, '.window-switch a[aria-current="page"]')
@@ -212,7 +213,7 @@ def _check_window_switch(driver, base_url: str) -> None:
         shown[name] = _history_points(driver)
     assert shown["3m"] < shown["1y"] <= shown["all"], shown
     driver.get(base_url + "/?window=%3Cb%3Ebold%3C/b%3E")
-    assert "<b>bold</b>" not in driver.page_source and _history_points(driver) == shown["1y"]
+    assert "<b>bold</b>" not in driver.page_source and _history_points(driver) == shown[DEFAULT_WINDOW]
 
 
 @pytest.fixture

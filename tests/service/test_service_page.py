@@ -75,11 +75,15 @@ def test_chart_draws_history_mean_and_both_bands_inside_the_plot(page):
     svg = _svg(page)
     paths = {p.get("id"): p.get("d") for p in svg.iter(f"{SVG}path")}
     assert set(paths) >= {"history-line", "forecast-mean", "band-50", "band-80", "band-95"}
+    cut = [mark.get("class") for mark in svg.iter(f"{SVG}svg") if "cut-mark" in (mark.get("class") or "")]
     for name in ("history-line", "forecast-mean", "band-50", "band-80", "band-95"):
         xs, ys = _numbers(paths[name])
         assert len(xs) > 5, name
-        assert all(0 <= x <= PLOT_WIDTH for x in xs) and all(0 <= y <= PLOT_HEIGHT for y in ys), name
-    assert paths["history-line"].count("L") == 365  # a year of history: 366 days
+        assert all(0 <= x <= PLOT_WIDTH for x in xs), name
+        # a band may leave the plot only where the axis cuts it, and then a chevron marks the side it leaves
+        assert (min(ys) >= 0 or "cut-mark cut-above" in cut) and (max(ys) <= PLOT_HEIGHT or "cut-mark cut-below" in cut), name
+    assert cut == ["cut-mark cut-above"]  # three months of history: the 95 % band of 90 days goes past the top
+    assert paths["history-line"].count("L") == 91  # three months of history: 92 days
     assert paths["forecast-mean"].count("L") == 90  # from the last observation through 90 days
 
 
@@ -125,7 +129,7 @@ def test_an_absurdly_wide_band_never_flattens_the_history():
 
 def test_hover_data_covers_history_and_forecast(page):
     data = _script_json(page, "fan-chart-data")
-    assert len(data) == 366 + 90
+    assert len(data) == 92 + 90
     assert "observed" in data[0]["text"] and "95 %" in data[-1]["text"] and "90 days ahead" in data[-1]["text"]
     assert [p["x"] for p in data] == sorted(p["x"] for p in data)
 
