@@ -1,4 +1,5 @@
-"""The public HTML page, rendered once per champion version (and a page for "no champion yet").
+"""The public HTML page, rendered once per champion version and history window (`?window=`: the fan chart's
+history, the one part that differs), and a page for "no champion yet".
 
 Only two pieces depend on the day a request is made — the freshness note and the "today" marker on
 the chart — so the page is kept as static parts around those slots and joined for a date
