@@ -19,7 +19,7 @@ from types import FrameType
 
 from devstack.logwatch import JsonLogFollower
 from devstack.processes import wait_for
-from devstack.stack import REPO_ROOT, LocalStack, StackPorts
+from devstack.stack import REPO_ROOT, SYNTHETIC_SAMPLE_DECLARATION, LocalStack, StackPorts
 
 SAMPLE_DAYS = 4 * 365
 MORE_DAYS = 30
@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(runtime_dir)
     backend = os.environ.get("MLFLOW_BACKEND_STORE_URI")
     ports = StackPorts.free() if args.free_ports else StackPorts()
-    stack = LocalStack(runtime_dir=runtime_dir, ports=ports, backend_store_uri=backend)
+    # The sample is declared synthetic; a CSV of your own is what TARGET_LABEL, DATA_SOURCE, ... say it is.
+    declaration = {} if args.csv else SYNTHETIC_SAMPLE_DECLARATION
+    stack = LocalStack(runtime_dir=runtime_dir, ports=ports, backend_store_uri=backend, settings_env=declaration)
     busy = stack.ports.busy()
     if busy:
         print(f"ports already in use: {', '.join(busy)} — is another demo running?", file=sys.stderr)
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             data, name = to_csv_bytes(synthetic_history(SAMPLE_DAYS, start=sample_start)), "synthetic-sample.csv"
         generation = stack.upload(name, data)
         print(f"  {time.strftime('%H:%M:%S')}  upload      gs://{stack.uploads_bucket}/{name} "
-              f"(generation {generation}, synthetic data)", flush=True)
+              f"(generation {generation}{'' if args.csv else ', synthetic data'})", flush=True)
 
         def champion_served() -> str | None:
             # The service may serve a version as soon as the alias moves; its promotion finishes

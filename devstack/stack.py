@@ -64,6 +64,16 @@ def fake_gcs_binary() -> Path:
     )
 
 
+# What the synthetic sample is (gasforecast.ingestion.sample), declared to training like any series
+# (docs/configuration.md): the demo's and the tests' pages, API answers and CSVs then say "synthetic".
+SYNTHETIC_SAMPLE_DECLARATION = {
+    "TARGET_LABEL": "Synthetic demo series (not a market price)",
+    "TARGET_PRODUCT": "none: a generated daily series shaped like a gas hub's prices",
+    "DATA_SOURCE": "gasforecast.ingestion.sample: generated on this machine (not market data)",
+    "DATA_SYNTHETIC": "true",
+}
+
+
 def offline_env(runtime_dir: Path) -> dict[str, str]:
     """Variables that keep Google and MLflow clients on this machine (see docs/local-development.md)."""
     gcloud_config = runtime_dir / "gcloud-config"

@@ -19,7 +19,7 @@ from service import http
 from service.champion_cache import ChampionCache, ChampionSource, SeriesSources, Snapshot
 from service.openapi import openapi_document
 from service.overview import overview_html
-from service.page import no_champion_page
+from service.page import history_window, no_champion_page
 from service.schemas import SeriesList, SeriesSummary
 from service.series import SeriesCatalog
 from service.view import FORMATS, HISTORY_DAYS_MAX, JSON_TYPE, Body, ChampionView, Format
@@ -279,7 +279,9 @@ def _series_page(series: str) -> Response:
         response = Response(html, status=503, mimetype="text/html")
         response.headers.update({**headers, "Cache-Control": http.NO_STORE, "Retry-After": NO_CHAMPION_RETRY_AFTER})
         return response
-    return http.send_body(snapshot.view.page_body(_today_utc()), cache_control=http.PAGE_CACHE, headers=headers)
+    window = history_window(request.args.get("window"))  # anything but a known window is the default
+    return http.send_body(snapshot.view.page_body(_today_utc(), window), cache_control=http.PAGE_CACHE,
+                          headers=headers)
 
 
 def create_app(
@@ -309,7 +311,7 @@ def create_app(
     cache_options = {"clock": clock} if clock else {}
 
     def make_cache(series: str, source: ChampionSource) -> ChampionCache[ChampionView]:
-        return ChampionCache(source, build=lambda bundle: ChampionView(bundle, settings, series),
+        return ChampionCache(source, build=lambda bundle: ChampionView(bundle, settings, series_id=series),
                              refresh_seconds=settings.champion_refresh_seconds, **cache_options)
 
     cache = make_cache(DEFAULT_SERIES, champion_source)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from gasforecast.platform.config import Settings
 from service.schemas import RESPONSES
 from service.view import FORMATS
 
@@ -60,11 +61,15 @@ _FORMAT = {
 }
 
 
+_SERIES_CELLS = ("; then, on every row, label,unit,product,source,synthetic: what the series is (SeriesDeclaration; "
+                 "synthetic is true for generated prices)")
+
+
 def _data_operation(summary: str, schema: str, parameters: list[dict[str, Any]], csv: str | None = None) -> dict[str, Any]:
     """A champion-data GET; `csv` describes the table `?format=csv` answers with, when it has one."""
     ok = _json(schema, summary, _ETAG_HEADERS)
     if csv:
-        ok["content"]["text/csv"] = {"schema": {"type": "string", "description": csv}}
+        ok["content"]["text/csv"] = {"schema": {"type": "string", "description": csv + _SERIES_CELLS}}
     return {
         "get": {
             "summary": summary,
@@ -93,7 +98,7 @@ def _int_query(name: str, description: str, maximum: int, default: int) -> dict[
 
 
 def openapi_document(horizon_max: int, history_days_default: int, history_days_max: int,
-                     target_label: str = "UK gas price") -> dict[str, Any]:
+                     target_label: str = Settings().target_label) -> dict[str, Any]:
     """The document, with the limits and the series name of this deployment filled in."""
     horizon = _int_query("horizon", f"steps ahead in the series' calendar, 1 to {horizon_max}; default {horizon_max}",
                          horizon_max, horizon_max)

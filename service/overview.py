@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from gasforecast.publication.bundle import ForecastBundle
+from gasforecast.publication.documents import SeriesDeclaration
 from service.page import STATIC_URL, render_template
 from service.schemas import TrackRecord
 
@@ -32,7 +33,8 @@ class SeriesCard:
     """What the overview shows of one series' champion."""
 
     series: str
-    target: str
+    label: str
+    synthetic: bool
     unit: str
     version: str | None
     last_date: str
@@ -42,14 +44,15 @@ class SeriesCard:
     spark_svg: str
 
 
-def card(series: str, bundle: ForecastBundle, horizon_max: int, track: TrackRecord | None) -> SeriesCard:
+def card(series: str, declaration: SeriesDeclaration, bundle: ForecastBundle, horizon_max: int,
+         track: TrackRecord | None) -> SeriesCard:
     forecast = bundle.forecast
     last = bundle.history.points[-1]
     points = forecast.points[:horizon_max]
     outlook = tuple(Outlook(h, p.date, p.mean, p.lower_80, p.upper_80)
                     for h in OUTLOOK_STEPS if h <= len(points) for p in (points[h - 1],))
     history = [p.value for p in bundle.history.points[-SPARK_HISTORY:]]
-    return SeriesCard(series, forecast.target, forecast.unit, bundle.version, last.date, last.value, outlook,
+    return SeriesCard(series, declaration.label, declaration.synthetic, forecast.unit, bundle.version, last.date, last.value, outlook,
                       track.status if track is not None else "no_track_record",
                       sparkline(history, [p.mean for p in points], [p.lower_80 for p in points],
                                 [p.upper_80 for p in points]))

@@ -1,4 +1,5 @@
-"""The public HTML page, rendered once per champion version (and a page for "no champion yet").
+"""The public HTML page, rendered once per champion version and history window (`?window=`: the fan chart's
+history, the one part that differs), and a page for "no champion yet".
 
 Only two pieces depend on the day a request is made — the freshness note and the "today" marker on
 the chart — so the page is kept as static parts around those slots and joined for a date
@@ -11,6 +12,7 @@ view object (which builds it), so the two modules do not import each other.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -29,13 +31,18 @@ from gasforecast.publication.documents import (
     ForecastPoint,
     HistoryPoint,
     ModelSpec,
+    SeriesDeclaration,
     SummaryRow,
 )
 from service import chart
 from service.chart import MONTHS, Scale, format_number, short_date
 from service.schemas import ServedTrackRecordPoint, TrackRecord
 
-CHART_HISTORY_DAYS = 180  # enough context to see the trend, short enough that the fan stays readable
+# The history the fan chart shows (`?window=` on the page): calendar days back from the last observation;
+# None is all the bundle holds. Anything else in the query string is the default, never an error.
+HISTORY_WINDOWS: dict[str, tuple[str, int | None]] = {"3m": ("3 months", 92), "1y": ("1 year", 366),
+                                                      "all": ("All", None)}
+DEFAULT_WINDOW = "3m"  # the forecast stays the larger part of a phone-wide chart; a year is one click away
 KEY_HORIZONS = {"daily": (7, 30, 90), "business": (5, 21, 63)}  # a week, a month, a quarter
 TRACK_CHART_HORIZONS = (7, 30)
 TRACK_CHART_POINTS = 120  # the most recent matured forecasts drawn per horizon
@@ -51,6 +58,11 @@ _templates = Environment(
 )
 _templates.filters["price"] = format_number
 _templates.filters["long_date"] = lambda text: short_date(date.fromisoformat(text))
+
+
+def history_window(text: str | None) -> str:
+    """The `?window=` value if it names a window, else the default (the page never echoes what it was given)."""
+    return text if text in HISTORY_WINDOWS else DEFAULT_WINDOW
 
 
 def _slot_mark(name: str) -> str:
@@ -120,10 +132,28 @@ class FanChart:
     hover: str  # JSON for the hover script
     description: str  # the forecast in words (the chart's text alternative)
     scale: Scale
+    cut_note: str | None  # where the axis cuts the 95 % band, in words (the chart has chevrons there)
 
 
-def _fan_chart(bundle: ForecastBundle, shown: list[ForecastPoint], unit: str, title: str) -> FanChart:
-    history = bundle.history.points[-CHART_HISTORY_DAYS:]
+def _cut_note(cuts: list[chart.Cut]) -> str | None:
+    if not cuts:
+        return None
+    where = " and ".join(f"{'above the top' if cut.side == 'above' else 'below the bottom'} of the axis from "
+                         f"{short_date(cut.day)} ({'▲' if cut.side == 'above' else '▼'})" for cut in cuts)
+    return (f"The 95 % band goes on {where}: the axis is kept to the history's scale so the prices stay readable. "
+            "The table below has every value.")
+
+
+def _window_history(points: list[HistoryPoint], window: str) -> list[HistoryPoint]:
+    days = HISTORY_WINDOWS[window][1]
+    if days is None:
+        return points
+    since = (date.fromisoformat(points[-1].date) - timedelta(days=days - 1)).isoformat()
+    return [p for p in points if p.date >= since]
+
+
+def _fan_chart(bundle: ForecastBundle, shown: list[ForecastPoint], unit: str, title: str, window: str) -> FanChart:
+    history = _window_history(bundle.history.points, window)
     last = history[-1]
     far = shown[-1]
     description = (
@@ -141,6 +171,7 @@ def _fan_chart(bundle: ForecastBundle, shown: list[ForecastPoint], unit: str, ti
 
     lower_95, upper_95 = from_last([p.lower_95 for p in shown]), from_last([p.upper_95 for p in shown])
     scale = Scale.covering(hist_days[0], fan_days[-1], history_values + lower_95 + upper_95, core=history_values)
+    cuts = chart.band_cuts(scale, fan_days, lower_95, upper_95)
     layers = [
         chart.band(scale, fan_days, lower_95, upper_95, css="band-95", element_id="band-95"),
         chart.band(scale, fan_days, from_last([p.lower_80 for p in shown]), from_last([p.upper_80 for p in shown]),
@@ -154,16 +185,17 @@ def _fan_chart(bundle: ForecastBundle, shown: list[ForecastPoint], unit: str, ti
         chart.line(scale, hist_days, history_values, css="history", element_id="history-line"),
         chart.line(scale, fan_days, from_last([p.mean for p in shown]), css="mean", element_id="forecast-mean"),
     ]
-    svg = chart.chart_svg("fan-chart", scale, unit=unit, title=title, description=description, layers=layers,
-                          overlays=[chart.marker(scale, hist_days[-1], "last data", "split")],
-                          slot=_slot_mark("today"))
+    svg = chart.chart_figure("fan-chart", scale, unit=unit, title=title, description=description, layers=layers,
+                             overlays=[chart.marker(scale, hist_days[-1], "last data", "split"),
+                                       *chart.cut_marks(scale, cuts)],
+                             slot=_slot_mark("today"))
     entries = [(d, p.value, f"{p.date}: observed {format_number(p.value)} {unit}") for d, p in zip(hist_days, history, strict=True)]
     entries += [(date.fromisoformat(p.date), p.mean,
                  f"{p.date} ({steps(h, bundle.calendar)} ahead): forecast {format_number(p.mean)} {unit}; "
                  f"80 % {format_number(p.lower_80)}–{format_number(p.upper_80)}; "
                  f"95 % {format_number(p.lower_95)}–{format_number(p.upper_95)}")
                 for h, p in enumerate(shown, start=1)]
-    return FanChart(svg, _json_for_script(chart.hover_data(scale, entries)), description, scale)
+    return FanChart(svg, _json_for_script(chart.hover_data(scale, entries)), description, scale, _cut_note(cuts))
 
 
 def _json_for_script(payload: Any) -> str:
@@ -438,14 +470,15 @@ def _track_chart(horizon: int, points: list[ServedTrackRecordPoint], history: li
     """Realised prices against the forecasts made `horizon` steps earlier, with their 80 % and 95 % bands."""
     shown = points[-TRACK_CHART_POINTS:]
     days = [date.fromisoformat(p.target_date) for p in shown]
-    # From the first of these forecasts' origins, so the price they started from is in view.
-    pad = timedelta(days=max(3, (days[-1] - days[0]).days // 30))
-    first = min(date.fromisoformat(p.forecast_date) for p in shown) - pad
-    last = days[-1] + pad
+    # From the first of these forecasts' origins, so the price they started from is in view, to the last
+    # forecast's date: nothing is drawn after it (no empty tail), bar a margin of 2 % so its bar shows whole.
+    first = min(date.fromisoformat(p.forecast_date) for p in shown)
+    first -= timedelta(days=max(3, (days[-1] - first).days // 30))
+    last = days[-1]
     realised = [p for p in history if first.isoformat() <= p.date <= last.isoformat()]
     real_days = [date.fromisoformat(p.date) for p in realised]
     values = [p.value for p in realised] + [p.lower_95 for p in shown] + [p.upper_95 for p in shown]
-    scale = Scale.covering(first, last, values)
+    scale = Scale.covering(first, last, values, margin_days=math.ceil((last - first).days / 50))
     chart_id = f"track-chart-{horizon}"
     layers = [
         chart.bars(scale, days, [p.lower_95 for p in shown], [p.upper_95 for p in shown], css="band-95"),
@@ -469,7 +502,7 @@ def _track_chart(horizon: int, points: list[ServedTrackRecordPoint], history: li
     return {
         "id": chart_id,
         "heading": f"Forecasts made {ahead} earlier",
-        "svg": chart.chart_svg(chart_id, scale, unit=unit, title=title, description=description, layers=layers),
+        "svg": chart.chart_figure(chart_id, scale, unit=unit, title=title, description=description, layers=layers),
         "hover": _json_for_script(chart.hover_data(scale, entries)),
         "points": list(reversed(shown)),
     }
@@ -533,21 +566,24 @@ class ChampionPage:
         return chart.marker(self.fan_scale, today, "today", "today", row=1) if self.fan_scale.contains(today) else ""
 
 
-def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, track: TrackRecord,
-                  api_base: str = API_BASE) -> ChampionPage:
-    """Render the page of one champion (called once per version, in the refresh thread).
+def champion_pages(bundle: ForecastBundle, settings: Settings, horizon_max: int, track: TrackRecord,
+                   series: SeriesDeclaration, api_base: str = API_BASE) -> dict[str, ChampionPage]:
+    """Render the page of one champion once per history window (called once per version, in the refresh
+    thread): window name → page. Only the fan chart differs between them.
 
-    `track` is the served track-record document (`/api/v1/track-record`); `api_base` is where this
-    series' API answers (its links and downloads point there).
+    `track` is the served track-record document (`/api/v1/track-record`); `series` what the series is, as
+    training declared it (the page's title, and its synthetic notice); `api_base` is where this series'
+    API answers (its links and downloads point there).
     """
     forecast = bundle.forecast
     unit = forecast.unit
     shown = forecast.points[:horizon_max]
     last = bundle.history.points[-1]
-    title = f"{settings.target_label}: history and forecast"
-    fan = _fan_chart(bundle, shown, unit, title)
-    html = _templates.get_template("index.html").render(
+    title = f"{series.label}: history and forecast"
+    common = dict(
         settings=settings,
+        series=series,
+        label=series.label,
         unit=unit,
         calendar=bundle.calendar,
         version=bundle.version,
@@ -563,16 +599,22 @@ def champion_page(bundle: ForecastBundle, settings: Settings, horizon_max: int, 
         evaluation=_evaluation(forecast.evaluation, bundle.calendar),
         choice=_model_choice(forecast, bundle.calendar),
         promotion=forecast.promotion,
-        fan=fan,
         fan_graded=all(p.quantiles is not None for p in shown),
         track=_track_section(track, bundle),
         static_url=STATIC_URL,
         api_base=api_base,
         slot=_slot_mark,
+        windows=[(name, words) for name, (words, _) in HISTORY_WINDOWS.items()],
     )
-    pieces = _SLOT_MARKS.split(html)  # static parts, each slot's name between two of them
-    return ChampionPage(tuple(pieces[0::2]), tuple(pieces[1::2]), date.fromisoformat(forecast.data.last_date),
-                        tuple(p.date for p in shown), fan.scale, settings.stale_after_days)
+    pages = {}
+    for window in HISTORY_WINDOWS:
+        fan = _fan_chart(bundle, shown, unit, title, window)
+        html = _templates.get_template("index.html").render(**common, fan=fan, window=window)
+        pieces = _SLOT_MARKS.split(html)  # static parts, each slot's name between two of them
+        pages[window] = ChampionPage(tuple(pieces[0::2]), tuple(pieces[1::2]),
+                                     date.fromisoformat(forecast.data.last_date), tuple(p.date for p in shown),
+                                     fan.scale, settings.stale_after_days)
+    return pages
 
 
 def render_template(name: str, **context: object) -> str:
@@ -582,5 +624,6 @@ def render_template(name: str, **context: object) -> str:
 
 def no_champion_page(settings: Settings, reason: str | None) -> str:
     """What an analyst sees before the first model is promoted: what is missing and what to do."""
-    return _templates.get_template("no_champion.html").render(settings=settings, reason=reason, static_url=STATIC_URL,
+    return _templates.get_template("no_champion.html").render(settings=settings, label=settings.target_label,
+                                                              reason=reason, static_url=STATIC_URL,
                                                               api_base=API_BASE)

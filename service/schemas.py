@@ -24,6 +24,7 @@ from gasforecast.publication.documents import (
     IsoDate,
     ModelInfo,
     Sanity,
+    SeriesDeclaration,
     Status,
     SummaryRow,
     Thresholds,
@@ -46,6 +47,7 @@ class Forecast(Document):
     model: ModelReference
     target: str
     unit: str
+    series: SeriesDeclaration
     data_last_date: IsoDate
     calendar: Calendar
     horizon: PositiveInt
@@ -56,6 +58,7 @@ class History(Document):
     model: ModelReference
     target: str
     unit: str
+    series: SeriesDeclaration
     days: PositiveInt
     points: list[HistoryPoint]
 
@@ -71,6 +74,7 @@ class ModelCard(Document):
     model: CardModel
     target: str
     unit: str
+    series: SeriesDeclaration = Field(description="what the series is: label, unit, product, source, synthetic")
     data: DataInfo
     training_window: TrainingWindow
     horizon_max: PositiveInt
@@ -97,6 +101,7 @@ class TrackRecord(Document):
     model: ModelReference
     target: str
     unit: str
+    series: SeriesDeclaration
     calendar: Calendar
     status: Status | Literal["no_track_record"]
     computed_at: str | None = Field(json_schema_extra={"format": "date-time"})

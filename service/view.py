@@ -20,11 +20,11 @@ from typing import Any, Literal
 from gasforecast.platform.config import Settings
 from gasforecast.platform.logs import get_logger
 from gasforecast.publication.bundle import POINT_FIELDS, QUANTILE_FIELDS, ForecastBundle
-from gasforecast.publication.documents import Document, ForecastPoint, HistoryPoint
+from gasforecast.publication.documents import Document, ForecastPoint, HistoryPoint, SeriesDeclaration
 from gasforecast.publication.serving import DEFAULT_SERIES
 from gasforecast.scoring.track_record import POINT_COLUMNS, THRESHOLDS, WINDOW_NAMES
 from service.overview import card
-from service.page import API_BASE, champion_page
+from service.page import API_BASE, DEFAULT_WINDOW, champion_pages
 from service.schemas import CardModel, Forecast, History, ModelCard, ModelReference, ServedTrackRecordPoint, TrackRecord
 
 log = get_logger(__name__)
@@ -35,6 +35,7 @@ CSV_TYPE = "text/csv; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 Format = Literal["json", "csv"]
 FORMATS: tuple[Format, ...] = ("json", "csv")
+SERIES_COLUMNS = tuple(SeriesDeclaration.model_fields)  # appended to every CSV row: a download says what it holds
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ def _csv_cell(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def series_of(bundle: ForecastBundle, settings: Settings) -> SeriesDeclaration:
+    """What training declared the series to be; for a bundle trained before declarations, this service's settings."""
+    forecast = bundle.forecast
+    return forecast.series or SeriesDeclaration.declared(settings, forecast.unit)
+
+
 def model_reference(bundle: ForecastBundle, settings: Settings) -> ModelReference:
     """Which model answered: repeated in every data response so a consumer can trace a number."""
     return ModelReference(name=settings.model_name, version=bundle.version, run_id=bundle.run_id,
@@ -92,6 +99,7 @@ def model_card(bundle: ForecastBundle, settings: Settings) -> ModelCard:
         model=CardModel(**dict(model_reference(bundle, settings)), **dict(forecast.model)),
         target=forecast.target,
         unit=forecast.unit,
+        series=series_of(bundle, settings),
         data=forecast.data,
         training_window=forecast.training_window,
         horizon_max=len(forecast.points),
@@ -106,12 +114,14 @@ def track_record_document(bundle: ForecastBundle, settings: Settings) -> TrackRe
     """The `/api/v1/track-record` document: the shipped record, or an empty one for a bundle without
     (or with an unreadable) record."""
     record = bundle.track_record
-    reference, forecast = model_reference(bundle, settings), bundle.forecast
+    reference, forecast, series = model_reference(bundle, settings), bundle.forecast, series_of(bundle, settings)
     if record is None:
-        return TrackRecord(model=reference, target=forecast.target, unit=forecast.unit, calendar=bundle.calendar,
+        return TrackRecord(model=reference, target=forecast.target, unit=forecast.unit, series=series,
+                           calendar=bundle.calendar,
                            status="no_track_record", computed_at=None, data_through=None, forecasts=0, horizons=[],
                            windows=list(WINDOW_NAMES), thresholds=THRESHOLDS, breaches=[], summary=[], points=[])
-    return TrackRecord(model=reference, target=forecast.target, unit=forecast.unit, calendar=record.calendar,
+    return TrackRecord(model=reference, target=forecast.target, unit=forecast.unit, series=series,
+                       calendar=record.calendar,
                        status=record.status, computed_at=record.computed_at, data_through=record.data_through,
                        forecasts=record.forecasts, horizons=record.horizons, windows=record.windows,
                        thresholds=record.thresholds, breaches=record.breaches, summary=record.summary,
@@ -121,13 +131,15 @@ def track_record_document(bundle: ForecastBundle, settings: Settings) -> TrackRe
 class ChampionView:
     """Precomputed answers for one champion version (built in the refresh thread, read by requests)."""
 
-    def __init__(self, bundle: ForecastBundle, settings: Settings, series: str = DEFAULT_SERIES) -> None:
-        api_base = API_BASE if series == DEFAULT_SERIES else f"{API_BASE}/series/{series}"
+    def __init__(self, bundle: ForecastBundle, settings: Settings, series_id: str = DEFAULT_SERIES) -> None:
+        api_base = API_BASE if series_id == DEFAULT_SERIES else f"{API_BASE}/series/{series_id}"
         forecast = bundle.forecast
         self.version = bundle.version
         self.reference = model_reference(bundle, settings)
         self.target = forecast.target
         self.unit = forecast.unit
+        self.series = series_of(bundle, settings)
+        self._series_cells = self.series.model_dump()
         self.calendar = bundle.calendar
         self.data_last_date = date.fromisoformat(forecast.data.last_date)
         self.horizon_max = min(settings.forecast_horizon_max, len(forecast.points))
@@ -140,20 +152,24 @@ class ChampionView:
         columns = POINT_FIELDS + (QUANTILE_FIELDS if graded else ())
         self._forecasts = {
             "json": tuple(self._forecast_body(points[:h], h) for h in range(1, self.horizon_max + 1)),
-            "csv": tuple(Body.of_csv(columns, rows[:h]) for h in range(1, self.horizon_max + 1)),
+            "csv": tuple(self._csv(columns, rows[:h]) for h in range(1, self.horizon_max + 1)),
         }
         self.model = Body.of_model(model_card(bundle, settings))
         track = track_record_document(bundle, settings)
         self._track_records = {"json": Body.of_model(track),
-                               "csv": Body.of_csv(POINT_COLUMNS, (dict(point) for point in track.points))}
+                               "csv": self._csv(POINT_COLUMNS, (dict(point) for point in track.points))}
         self.history_points: list[HistoryPoint] = bundle.history.points
         self._history = lru_cache(maxsize=32)(self._history_body)
-        self.page = champion_page(bundle, settings, self.horizon_max, track, api_base)
-        self.card = card(series, bundle, self.horizon_max, track)
-        self._page_of_the_day: tuple[date, Body] | None = None
+        self.pages = champion_pages(bundle, settings, self.horizon_max, track, self.series, api_base)
+        self.card = card(series_id, self.series, bundle, self.horizon_max, track)
+        self._pages_of_the_day: dict[str, tuple[date, Body]] = {}
+
+    def _csv(self, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Body:
+        """A CSV download whose every row also says what the series is (label, unit, product, source, synthetic)."""
+        return Body.of_csv((*columns, *SERIES_COLUMNS), ({**row, **self._series_cells} for row in rows))
 
     def _forecast_body(self, points: list[ForecastPoint], horizon: int) -> Body:
-        return Body.of_model(Forecast(model=self.reference, target=self.target, unit=self.unit,
+        return Body.of_model(Forecast(model=self.reference, target=self.target, unit=self.unit, series=self.series,
                                       data_last_date=self.data_last_date.isoformat(), calendar=self.calendar,
                                       horizon=horizon, points=points))
 
@@ -165,13 +181,14 @@ class ChampionView:
         """Observations of the last `days` calendar days up to the last observed date (inclusive)."""
         return self._history(days, fmt)
 
-    def page_body(self, today: date) -> Body:
-        """The HTML page as of `today`, rendered once a day (only its freshness note and "today"
-        marker depend on the date), so a page request costs a lookup like any other."""
-        cached = self._page_of_the_day  # one read: another thread may replace it, never half-way
+    def page_body(self, today: date, window: str = DEFAULT_WINDOW) -> Body:
+        """The HTML page as of `today` with the fan chart's history `window` (a key of `pages`), rendered once
+        a day (only its freshness note and "today" marker depend on the date), so a page request costs a
+        lookup like any other."""
+        cached = self._pages_of_the_day.get(window)  # one read: another thread may replace it, never half-way
         if cached is None or cached[0] != today:
-            cached = (today, Body.of_bytes(self.page.render(today).encode("utf-8"), HTML_TYPE))
-            self._page_of_the_day = cached
+            cached = (today, Body.of_bytes(self.pages[window].render(today).encode("utf-8"), HTML_TYPE))
+            self._pages_of_the_day[window] = cached
         return cached[1]
 
     def track_record(self, fmt: Format = "json") -> Body:
@@ -183,6 +200,7 @@ class ChampionView:
         since = (last - timedelta(days=days - 1)).isoformat()
         points = [p for p in self.history_points if p.date >= since]
         if fmt == "csv":
-            return Body.of_csv(("date", "value"), (dict(p) for p in points))
-        return Body.of_model(History(model=self.reference, target=self.target, unit=self.unit, days=days,
+            return self._csv(("date", "value"), (dict(p) for p in points))
+        return Body.of_model(History(model=self.reference, target=self.target, unit=self.unit, series=self.series,
+                                     days=days,
                                      points=points))

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from devstack.stack import PUBSUB_EMULATOR, LocalStack, StackPorts, fake_gcs_binary, offline_env
+from devstack.stack import (
+    PUBSUB_EMULATOR,
+    SYNTHETIC_SAMPLE_DECLARATION,
+    LocalStack,
+    StackPorts,
+    fake_gcs_binary,
+    offline_env,
+)
 from tests.stack_helpers import require
 
 _OFFLINE_ROOT = Path(tempfile.mkdtemp(prefix="gasforecast-tests-"))
@@ -32,6 +39,7 @@ TEST_SETTINGS_ENV = {
     "TRAIN_LOCK_WAIT_SECONDS": "240",
     "CHAMPION_REFRESH_SECONDS": "1",
     "FORECAST_HORIZON_MAX": "60",
+    **SYNTHETIC_SAMPLE_DECLARATION,  # the stack trains on gasforecast.ingestion.sample
 }
 
 

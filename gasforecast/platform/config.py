@@ -17,6 +17,14 @@ def _int_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part.strip())
 
 
+def _flag(text: str) -> bool:
+    """true/false (also 1/0, yes/no): anything else is an error, not a silent false."""
+    value = text.strip().lower()
+    if value not in ("true", "1", "yes", "false", "0", "no"):
+        raise ValueError("must be true or false")
+    return value in ("true", "1", "yes")
+
+
 MAX_LAG_DAYS = 31
 
 
@@ -57,7 +65,13 @@ class Settings:
     champion_alias: Annotated[str, Env("CHAMPION_ALIAS")] = "champion"
     target_column: Annotated[str, Env("TARGET_COLUMN")] = "uk_gas_price"
     target_unit: Annotated[str, Env("TARGET_UNIT")] = "pence/therm"
-    target_label: Annotated[str, Env("TARGET_LABEL")] = "UK gas price"  # the hub or contract shown on the page, e.g. "NBP front-month"
+    # What the series is, as training declares it in forecast.json `series` (docs/api.md#series): the name
+    # shown on the page, e.g. "NBP front-month"; the contract or product; where the prices come from; and
+    # whether they are synthetic. The defaults cannot pass for a real market.
+    target_label: Annotated[str, Env("TARGET_LABEL")] = "Gas price series (set TARGET_LABEL)"
+    target_product: Annotated[str, Env("TARGET_PRODUCT")] = "not declared (set TARGET_PRODUCT)"
+    data_source: Annotated[str, Env("DATA_SOURCE")] = "not declared (set DATA_SOURCE)"
+    data_synthetic: Annotated[bool, Env("DATA_SYNTHETIC")] = False
     forecast_horizon_max: Annotated[int, Env("FORECAST_HORIZON_MAX")] = 90
     # Data contract limits.
     max_upload_bytes: Annotated[int, Env("MAX_UPLOAD_BYTES")] = 50 * 1024 * 1024
@@ -129,7 +143,8 @@ class _Variable:
     parse: Callable[[str], Any]
 
 
-_PARSERS: dict[Any, Callable[[str], Any]] = {str: str, int: int, float: float, tuple[int, ...]: _int_tuple}
+_PARSERS: dict[Any, Callable[[str], Any]] = {str: str, int: int, float: float, bool: _flag,
+                                            tuple[int, ...]: _int_tuple}
 
 
 def _declared() -> tuple[_Variable, ...]:

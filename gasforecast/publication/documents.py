@@ -11,16 +11,19 @@ Why pydantic: it is already installed with MLflow, its validation runs in Rust (
 few milliseconds) and it derives JSON Schema 2020-12 from the classes, which is what OpenAPI 3.1 uses.
 
 Compatibility: every field added after schema 1 was first written has a default, so bundles written
-before it (no `calendar`, no `quantiles`, no `evaluation`, `distribution` or `sanity`) still parse;
+before it (no `calendar`, no `quantiles`, no `evaluation`, `distribution`, `sanity` or `series`) still parse;
 numbers are strict (a bool or a string is not a price) and never NaN or ±Infinity.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+
+if TYPE_CHECKING:
+    from gasforecast.platform.config import Settings
 
 SCHEMA_VERSION: Literal[1] = 1
 CALENDARS = ("daily", "business")
@@ -239,6 +242,24 @@ class Sanity(OpenDocument):
     level_guard: LevelGuard | None = Field(default=None, exclude_if=_omitted_when_none)
 
 
+class SeriesDeclaration(Document):
+    """What the series is, as training declared it (TARGET_LABEL, TARGET_PRODUCT, DATA_SOURCE, DATA_SYNTHETIC):
+    carried with the numbers so a page, an API answer or a CSV never passes synthetic data for a market."""
+
+    label: str = Field(description="the name shown for the series, e.g. NBP front-month")
+    unit: str
+    product: str = Field(description="the contract or product, e.g. day-ahead or front-month")
+    source: str = Field(description="where the prices come from")
+    synthetic: bool = Field(description="true when the prices are generated, not observed in a market")
+
+    @classmethod
+    def declared(cls, settings: Settings, unit: str) -> SeriesDeclaration:
+        """The declaration of these settings: what training writes, and what the service falls back on for a
+        bundle trained before the declaration was written."""
+        return cls(label=settings.target_label, unit=unit, product=settings.target_product,
+                   source=settings.data_source, synthetic=settings.data_synthetic)
+
+
 class ForecastDocument(Document):
     """forecast.json: the champion's precomputed forecast and its card (docs/api.md#bundle)."""
 
@@ -258,6 +279,8 @@ class ForecastDocument(Document):
     # The predictive distribution's experts and weights, as forecasting.PredictiveDistribution.to_dict writes them.
     distribution: dict[str, Any] | None = Field(default=None, exclude_if=_omitted_when_none)
     sanity: Sanity | None = Field(default=None, exclude_if=_omitted_when_none)
+    series: SeriesDeclaration | None = Field(default=None, exclude_if=_omitted_when_none,
+                                             description="what the series is (bundles trained before it: absent)")
 
 
 class HistoryPoint(Document):

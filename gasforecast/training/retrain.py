@@ -68,6 +68,7 @@ from gasforecast.publication.documents import (
     HistoryPoint,
     ModelInfo,
     Sanity,
+    SeriesDeclaration,
     TrainingWindow,
 )
 from gasforecast.scoring import ledger, track_record
@@ -537,6 +538,7 @@ def forecast_document(training: TrainingRun) -> ForecastDocument:
         promotion=Decision.model_validate(result.decision, strict=False),
         evaluation=Evaluation.model_validate(result.evaluation, strict=False) if result.evaluation is not None else None,
         distribution=result.distribution,
+        series=SeriesDeclaration.declared(settings, settings.target_unit),
     )
 
 

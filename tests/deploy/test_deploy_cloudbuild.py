@@ -271,7 +271,7 @@ CHOSEN = {
     "deploy-service": {"DATA_BUCKET", "TARGET_LABEL"},
     "deploy-ingest": {"UPLOADS_BUCKET", "DATA_BUCKET", "RETRAIN_TOPIC", "TARGET_COLUMN"},
     "deploy-train": {"DATA_BUCKET", "RETRAIN_TOPIC", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT", "MODEL_NAME",
-                     "TARGET_COLUMN", "TARGET_UNIT"},
+                     "TARGET_COLUMN", "TARGET_UNIT", "TARGET_LABEL", "TARGET_PRODUCT", "DATA_SOURCE", "DATA_SYNTHETIC"},
 }
 
 

@@ -162,6 +162,7 @@ def make_bundle(
     track_record: bool = True,
     decision: str = "promoted",
     evaluation: bool = True,
+    declaration: dict[str, Any] | None = None,
 ) -> ForecastBundle:
     """A bundle written by the real `training.forecast_document` and `history_document`, parsed like the real one.
 
@@ -170,7 +171,8 @@ def make_bundle(
     (test_service_fakes.py also compares it with a real training's). `calendar` None leaves
     `data.calendar` out (an older bundle: daily); "business" puts history and forecast on Monday–Friday.
     `decision` is one of `DECISIONS`; `evaluation` False leaves the nested figures out (NESTED_ORIGINS=0);
-    `track_record` adds a `track_record.json` scored by the real code.
+    `track_record` adds a `track_record.json` scored by the real code; `declaration` holds the settings that
+    say what the series is (target_label, target_product, data_source, data_synthetic) as training saw them.
     """
     rng = np.random.default_rng(seed)
     series_calendar = calendar or "daily"
@@ -197,7 +199,7 @@ def make_bundle(
     result = ForecastResult(assessment, gate.served, fitted, gate.to_dict(), nested, chart_png=b"",
                             distribution=distribution.to_dict())
     csv = b"date,uk_gas_price\n"
-    training = TrainingRun(Settings(forecast_horizon_max=horizon_max), request=None, message_id=None, key="key",
+    training = TrainingRun(Settings(forecast_horizon_max=horizon_max, **(declaration or {})), request=None, message_id=None, key="key",
                            dataset_uri="gs://b/curated/history.csv", curated=StoredObject("curated/history.csv", csv,
                                                                                            1732000000000000),
                            observed=None, frame=frame, prep=None, result=result, run_id=run_id)

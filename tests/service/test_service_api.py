@@ -15,6 +15,7 @@ from gasforecast.platform.errors import TransientError
 from gasforecast.publication.bundle import QUANTILE_FIELDS
 from gasforecast.scoring.track_record import POINT_COLUMNS as TRACK_COLUMNS
 from service.app import create_app
+from service.view import SERIES_COLUMNS
 
 
 def _error(response, status: int) -> str:
@@ -214,7 +215,7 @@ def test_a_champion_without_a_track_record_answers_an_empty_one(unit_settings, o
     validate_response(openapi, "/api/v1/track-record", 200, body)
     assert body["status"] == "no_track_record" and body["points"] == [] and body["summary"] == []
     csv_text = client.get("/api/v1/track-record?format=csv").get_data(as_text=True)
-    assert csv_text.splitlines() == [",".join(TRACK_COLUMNS)]
+    assert csv_text.splitlines() == [",".join((*TRACK_COLUMNS, *SERIES_COLUMNS))]
 
 
 def _csv(response):
@@ -233,14 +234,16 @@ def _csv(response):
     ("/api/v1/track-record", None),
 ])
 def test_csv_downloads_parse_with_pandas_and_match_the_json(service_client, path, columns):
-    records = service_client.get(path).get_json()["points"]
+    body = service_client.get(path).get_json()
+    records = body["points"]
     joiner = "&" if "?" in path else "?"
     response = service_client.get(f"{path}{joiner}format=csv")
     frame = _csv(response)
-    assert list(frame.columns) == (columns or list(TRACK_COLUMNS)) and len(frame) == len(records) > 0
-    # The CSV's columns: the grid flattened; the track record's derived revised_after_scoring is revised_actual's cell.
+    assert list(frame.columns) == [*(columns or TRACK_COLUMNS), *SERIES_COLUMNS] and len(frame) == len(records) > 0
+    # The CSV's columns: the grid flattened; the track record's derived revised_after_scoring is revised_actual's
+    # cell; then, on every row, what the series is (as the JSON's `series` says).
     flat = [{**{k: v for k, v in record.items() if k not in ("quantiles", "revised_after_scoring")},
-             **record.get("quantiles", {})} for record in records]
+             **record.get("quantiles", {}), **body["series"]} for record in records]
     frame = frame.astype(object).where(frame.notna(), None)  # an empty cell is JSON's null (revised_actual)
     assert frame.to_dict(orient="records") == [
         {k: int(v) if k == "model_version" else v for k, v in record.items()} for record in flat]
@@ -316,4 +319,4 @@ def test_an_older_bundle_without_the_quantile_grid_still_serves_its_bands(unit_s
     body = client.get("/api/v1/forecast?horizon=3").get_json()
     assert set(body["points"][0]) == {"date", "mean", "lower_80", "upper_80", "lower_95", "upper_95"}
     header = client.get("/api/v1/forecast?horizon=3&format=csv").get_data(as_text=True).splitlines()[0]
-    assert header == "date,mean,lower_80,upper_80,lower_95,upper_95"
+    assert header == "date,mean,lower_80,upper_80,lower_95,upper_95," + ",".join(SERIES_COLUMNS)

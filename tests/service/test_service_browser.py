@@ -28,6 +28,7 @@ from service_fakes import FakeSource, make_bundle
 from devstack.processes import wait_for
 from gasforecast.platform.config import Settings
 from service.app import create_app
+from service.page import DEFAULT_WINDOW
 from tests.stack_helpers import require, served_track_record
 
 pytestmark = pytest.mark.integration  # a real browser: not part of the fast unit layer
@@ -90,8 +91,9 @@ def fake_service():
     last_trading_day = date.today() - timedelta(days=1)
     while last_trading_day.weekday() > 4:
         last_trading_day -= timedelta(days=1)
-    bundle = make_bundle(calendar="business", level=1_250_000.0, last_date=last_trading_day)
-    settings = Settings(target_label="NBP front-month", forecast_horizon_max=90)
+    bundle = make_bundle(calendar="business", level=1_250_000.0, last_date=last_trading_day,
+                         declaration={"target_label": "NBP front-month"})
+    settings = Settings(forecast_horizon_max=90)
     app = create_app(settings, champion_source=FakeSource(bundle))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="fake-service", daemon=True)
@@ -166,6 +168,54 @@ def _check_layout(driver, width: int) -> None:
     assert spilled == [], "a figure card's content is wider than the card"
 
 
+# Every y-axis label's box and the box of its chart's price line (CSS pixels): the labels live in a
+# gutter left of the plot, so no box may overlap its line's.
+_LABELS_AND_LINES = """
+const out = [];
+for (const frame of document.querySelectorAll('.chart-frame')) {
+  const line = frame.querySelector('.line.history');
+  if (!line) continue;
+  const l = line.getBoundingClientRect();
+  for (const label of frame.querySelectorAll('.tick-label')) {
+    const b = label.getBoundingClientRect();
+    out.push([frame.querySelector('.chart-svg').id, label.textContent, [b.left, b.top, b.right, b.bottom],
+              [l.left, l.top, l.right, l.bottom]]);
+  }
+}
+return out;
+"""
+
+
+def _check_labels_clear_of_the_lines(driver) -> None:
+    boxes = driver.execute_script(_LABELS_AND_LINES)
+    assert {chart for chart, *_ in boxes} >= {"fan-chart"}
+    overlapping = [(chart, text) for chart, text, (left, top, right, bottom), (l_left, l_top, l_right, l_bottom) in boxes
+                   if left < l_right and l_left < right and top < l_bottom and l_top < bottom]
+    assert overlapping == [], "a y-axis label overlaps the price line's box"
+
+
+def _history_points(driver) -> int:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, "history-line").get_attribute("d").count("L") + 1
+
+
+def _check_window_switch(driver, base_url: str) -> None:
+    """The history-window links change the history the fan chart shows, without a script."""
+    from selenium.webdriver.common.by import By
+
+    shown = {}
+    for name in ("1y", "all", "3m"):
+        driver.find_element(By.CSS_SELECTOR, f'.window-switch a[href^="?window={name}"]').click()
+        wait_for(lambda name=name: f"window={name}" in driver.current_url, 10, f"the {name} page", 0.1)
+        current = driver.find_element(By.CSS_SELECTOR, '.window-switch a[aria-current="page"]')
+        assert current.get_attribute("href").split("?")[1].startswith(f"window={name}")
+        shown[name] = _history_points(driver)
+    assert shown["3m"] < shown["1y"] <= shown["all"], shown
+    driver.get(base_url + "/?window=%3Cb%3Ebold%3C/b%3E")
+    assert "<b>bold</b>" not in driver.page_source and _history_points(driver) == shown[DEFAULT_WINDOW]
+
+
 @pytest.fixture
 def scored_champion_served(scored_champion, settings, gcs_emulator):
     """The scored champion served while the test runs (`gasforecast rollback`'s path): other tests on
@@ -208,11 +258,16 @@ def test_the_real_champion_draws_offline_with_hover_at_desktop_and_phone_widths(
     assert section.is_displayed() and "closer than “no change”" in section.text
     for horizon in (7, 30):
         track_chart = browser.find_element(By.ID, f"track-chart-{horizon}")
-        assert track_chart.is_displayed() and track_chart.size["width"] > 300
+        assert track_chart.is_displayed() and track_chart.size["width"] > 250
         assert track_chart.find_elements(By.CSS_SELECTOR, ".bars.band-80"), f"no scored {horizon}-day forecast drawn"
     assert section.find_element(By.CSS_SELECTOR, "table.scores-table").is_displayed()
+    # the stack trains on the synthetic sample, declared as such: the page says so where it is first seen
+    notice = browser.find_element(By.ID, "synthetic-notice")
+    assert notice.is_displayed() and "Synthetic data" in notice.text
+    assert "synthetic" in browser.find_element(By.TAG_NAME, "h1").text.lower()
     _check_accuracy_and_choice(browser)
     _check_layout(browser, width)
+    _check_labels_clear_of_the_lines(browser)
     assert _save_full_page(browser, f"service-page-{width}.png").stat().st_size > 10_000
     _check_offline_and_quiet(browser)
 
@@ -226,15 +281,16 @@ def test_track_record_page_reads_well_at_desktop_and_phone_widths(browser, fake_
     assert section.is_displayed() and "closer than “no change”" in section.text
     for horizon in (7, 30):
         chart = browser.find_element(By.ID, f"track-chart-{horizon}")
-        assert chart.is_displayed() and chart.size["width"] > 300
+        assert chart.is_displayed() and chart.size["width"] > 250
         assert chart.find_element(By.CSS_SELECTOR, ".bars.band-80").rect["height"] > 20
     assert "NBP front-month" in browser.find_element(By.TAG_NAME, "h1").text
+    assert not browser.find_elements(By.ID, "synthetic-notice")  # declared a market series, not synthetic
     assert "In 5 trading days" in browser.find_element(By.CLASS_NAME, "figures").text
     assert browser.find_element(By.CSS_SELECTOR, "#fan-chart .marker.today").is_displayed()
     # grouped digits on the y axis, never clipped to a run of zeros
-    labels = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#fan-chart .tick-label")]
+    labels = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".chart-frame:has(#fan-chart) .y-gutter .tick-label")]
     assert labels and all("," in label for label in labels) and all(label != "000000" for label in labels)
-    first_label = browser.find_element(By.CSS_SELECTOR, "#fan-chart .tick-label")
+    first_label = browser.find_element(By.CSS_SELECTOR, ".chart-frame:has(#fan-chart) .y-gutter .tick-label")
     assert first_label.rect["x"] >= 0
     _check_accuracy_and_choice(browser)
     _check_layout(browser, width)
@@ -246,5 +302,8 @@ def test_track_record_page_reads_well_at_desktop_and_phone_widths(browser, fake_
         assert browser.execute_script(scrolls, table)
         hint = table.find_element(By.XPATH, "preceding-sibling::p[1]")
         assert hint.is_displayed() and "sideways" in hint.text
+    _check_labels_clear_of_the_lines(browser)
     _save_full_page(browser, f"service-page-track-record-{width}.png")
     _check_offline_and_quiet(browser)
+    _check_window_switch(browser, fake_service)
+    _check_layout(browser, width)

@@ -19,7 +19,7 @@ from gasforecast.platform.config import Settings
 from gasforecast.publication.documents import ModelSpec
 from service.app import create_app
 from service.chart import PLOT_HEIGHT, PLOT_WIDTH, Scale, decimals_for, format_number, line, nice_ticks
-from service.page import describe_model
+from service.page import DEFAULT_WINDOW, describe_model
 from service.view import ChampionView
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -48,12 +48,18 @@ def page(service_client) -> str:
     return response.get_data(as_text=True)
 
 
-def _render(bundle, today: date = date(2024, 12, 31), **settings) -> str:
-    return ChampionView(bundle, Settings(**settings)).page.render(today)
+def _render(bundle, today: date = date(2024, 12, 31), window: str = DEFAULT_WINDOW, **settings) -> str:
+    return ChampionView(bundle, Settings(**settings)).pages[window].render(today)
 
 
 def _svg(page: str, chart_id: str = "fan-chart") -> ET.Element:
     markup = re.search(rf'<svg id="{chart_id}".*?</g></svg>', page, re.S).group(0)  # ends after the hover group
+    return ET.fromstring(markup.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
+
+
+def _gutter(page: str, chart_id: str = "fan-chart") -> ET.Element:
+    """The y-axis labels' own SVG, left of the chart."""
+    markup = re.search(rf'(<svg class="y-gutter".*?</svg>)<div class="chart-wrap"><svg id="{chart_id}"', page, re.S).group(1)
     return ET.fromstring(markup.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
 
 
@@ -70,11 +76,15 @@ def test_chart_draws_history_mean_and_both_bands_inside_the_plot(page):
     svg = _svg(page)
     paths = {p.get("id"): p.get("d") for p in svg.iter(f"{SVG}path")}
     assert set(paths) >= {"history-line", "forecast-mean", "band-50", "band-80", "band-95"}
+    cut = [mark.get("class") for mark in svg.iter(f"{SVG}svg") if "cut-mark" in (mark.get("class") or "")]
     for name in ("history-line", "forecast-mean", "band-50", "band-80", "band-95"):
         xs, ys = _numbers(paths[name])
         assert len(xs) > 5, name
-        assert all(0 <= x <= PLOT_WIDTH for x in xs) and all(0 <= y <= PLOT_HEIGHT for y in ys), name
-    assert paths["history-line"].count("L") == 179  # 180 days of history
+        assert all(0 <= x <= PLOT_WIDTH for x in xs), name
+        # a band may leave the plot only where the axis cuts it, and then a chevron marks the side it leaves
+        assert (min(ys) >= 0 or "cut-mark cut-above" in cut) and (max(ys) <= PLOT_HEIGHT or "cut-mark cut-below" in cut), name
+    assert cut == ["cut-mark cut-above"]  # three months of history: the 95 % band of 90 days goes past the top
+    assert paths["history-line"].count("L") == 91  # three months of history: 92 days
     assert paths["forecast-mean"].count("L") == 90  # from the last observation through 90 days
 
 
@@ -88,7 +98,7 @@ def test_chart_text_keeps_its_size_because_only_the_plot_stretches(page):
 def test_chart_has_a_text_alternative_that_states_the_forecast(page):
     svg = _svg(page)
     assert svg.get("role") == "img"
-    assert svg.find(f"{SVG}title").text == "UK gas price: history and forecast"
+    assert svg.find(f"{SVG}title").text == f"{Settings().target_label}: history and forecast"
     description = svg.find(f"{SVG}desc").text
     assert "2025-03-30" in description and "80 % interval" in description and "90 days ahead" in description
 
@@ -98,10 +108,13 @@ def test_y_axis_names_the_unit_and_groups_digits_of_large_prices():
     svg = _svg(page)
     texts = {t.get("class"): t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "axis-title"}
     assert texts == {"axis-title": "pence/therm"}
-    labels = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "tick-label"]
+    assert not [t for t in svg.iter(f"{SVG}text") if t.get("class") == "tick-label"]  # none inside the chart
+    gutter = _gutter(page)
+    labels = [t.text for t in gutter.iter(f"{SVG}text") if t.get("class") == "tick-label"]
     assert len(labels) >= 3 and all(re.fullmatch(r"\d{1,3}(,\d{3})+", label) for label in labels), labels
-    # labels sit inside the chart (left aligned at x=2), so no width of number can be cut off
-    assert {t.get("x") for t in svg.iter(f"{SVG}text") if t.get("class") == "tick-label"} == {"2"}
+    # right-aligned in a gutter sized to the longest label, so no width of number can be cut off
+    width = int(gutter.get("width"))
+    assert width >= 7 * max(map(len, labels)) and {t.get("text-anchor") for t in gutter.iter(f"{SVG}text")} == {"end"}
 
 
 def test_an_absurdly_wide_band_never_flattens_the_history():
@@ -117,7 +130,7 @@ def test_an_absurdly_wide_band_never_flattens_the_history():
 
 def test_hover_data_covers_history_and_forecast(page):
     data = _script_json(page, "fan-chart-data")
-    assert len(data) == 180 + 90
+    assert len(data) == 92 + 90
     assert "observed" in data[0]["text"] and "95 %" in data[-1]["text"] and "90 days ahead" in data[-1]["text"]
     assert [p["x"] for p in data] == sorted(p["x"] for p in data)
 
@@ -187,13 +200,13 @@ def test_page_is_readable_on_a_phone_and_labelled(page):
 
 def test_freshness_and_the_today_marker_are_computed_for_the_day_of_the_request():
     view = ChampionView(make_bundle(last_date=date(2024, 12, 30)), Settings())
-    fresh = view.page.render(date(2024, 12, 31))
+    fresh = view.pages[DEFAULT_WINDOW].render(date(2024, 12, 31))
     assert 'class="freshness fresh"' in fresh and "(1 day ago)" in fresh and "already past" not in fresh
     assert fresh.count('class="marker today"') == 1
-    stale = view.page.render(date(2025, 1, 30))
+    stale = view.pages[DEFAULT_WINDOW].render(date(2025, 1, 30))
     assert 'class="freshness stale"' in stale and "(31 days ago)" in stale and "Older than 7 days" in stale
     assert "30 of its 90 dates are already past" in stale
-    far = view.page.render(date(2026, 1, 1))
+    far = view.pages[DEFAULT_WINDOW].render(date(2026, 1, 1))
     assert "all of its 90 dates are already past" in far and 'class="marker today"' not in far
 
 
@@ -217,11 +230,48 @@ def test_staleness_follows_the_setting():
     assert 'class="freshness stale"' in page and "Older than 2 days" in page
 
 
-def test_the_series_name_comes_from_the_configuration():
-    page = _render(make_bundle(), target_label="NBP front-month")
+def test_the_series_is_what_training_declared_not_the_services_setting():
+    declared = {"target_label": "NBP front-month", "target_product": "day-ahead", "data_source": "ICE Endex settlement"}
+    page = _render(make_bundle(declaration=declared), target_label="TTF")
     assert "<title>NBP front-month forecast</title>" in page and "<h1>NBP front-month forecast</h1>" in page
     assert _svg(page).find(f"{SVG}title").text == "NBP front-month: history and forecast"
-    assert "UK gas price" not in page
+    assert "TTF" not in page and "day-ahead" in page and "ICE Endex settlement" in page
+    assert "synthetic" not in page.lower()
+
+
+def test_an_older_bundle_without_a_declaration_shows_the_services_settings():
+    def undeclared(forecast):
+        del forecast["series"]
+
+    bundle = rewritten(make_bundle(declaration={"target_label": "NBP front-month"}), undeclared)
+    assert bundle.forecast.series is None
+    page = _render(bundle, target_label="TTF front-month", data_synthetic=True)
+    assert "<h1>TTF front-month forecast</h1>" in page and 'id="synthetic-notice"' in page
+
+
+def test_a_synthetic_series_says_so_on_the_page_in_the_api_and_in_every_csv(unit_settings):
+    import csv
+    import io
+
+    declared = {"target_label": "Synthetic demo series (not a market price)", "data_synthetic": True,
+                "data_source": "generated by gasforecast.ingestion.sample"}
+    client = create_app(unit_settings, champion_source=FakeSource(make_bundle(declaration=declared))).test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="synthetic-notice"' in page and "Synthetic data." in page
+    assert "<h1>Synthetic demo series (not a market price) forecast</h1>" in page
+    for path in ("/api/v1/forecast?horizon=3", "/api/v1/history?days=5", "/api/v1/track-record", "/api/v1/model"):
+        series = client.get(path).get_json()["series"]
+        assert series["synthetic"] is True and series["source"] == "generated by gasforecast.ingestion.sample", path
+        assert series["unit"] == "pence/therm" and series["label"] == declared["target_label"], path
+    for path in ("/api/v1/forecast?horizon=3", "/api/v1/history?days=5", "/api/v1/track-record"):
+        rows = list(csv.DictReader(io.StringIO(client.get(path + ("&" if "?" in path else "?") + "format=csv")
+                                               .get_data(as_text=True))))
+        assert rows and {(row["synthetic"], row["label"], row["unit"]) for row in rows} == {
+            ("true", declared["target_label"], "pence/therm")}, path
+
+
+def test_a_real_series_carries_no_synthetic_notice(page):
+    assert 'id="synthetic-notice"' not in page and ">Product</dt>" in page
 
 
 def test_a_business_day_series_counts_trading_days_and_has_no_weekend_dates():

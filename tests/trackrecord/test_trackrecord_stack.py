@@ -25,6 +25,7 @@ from gasforecast.platform.storage import parse_gs_uri
 from gasforecast.scoring.ledger import LEDGER_PREFIX, read_ledger
 from gasforecast.scoring.track_record import POINT_COLUMNS, day_index
 from gasforecast.training.registry import Registry
+from service.view import SERIES_COLUMNS
 from tests.stack_helpers import data_bucket, function_events, push_to_train, served_track_record, wait_event
 
 pytestmark = pytest.mark.integration
@@ -85,9 +86,11 @@ def test_the_csv_download_parses_with_pandas_and_matches_the_json(record, runnin
     response = requests.get(f"{running_stack.service_url}/api/v1/track-record", params={"format": "csv"}, timeout=10)
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
     frame = pd.read_csv(io.StringIO(response.text), dtype={"model_version": str, "run_id": str})
-    assert list(frame.columns) == list(POINT_COLUMNS) and len(frame) == len(record["points"]) > 0
+    assert list(frame.columns) == [*POINT_COLUMNS, *SERIES_COLUMNS] and len(frame) == len(record["points"]) > 0
     frame = frame.astype(object).where(frame.notna(), None)  # an empty cell is JSON's null (revised_actual)
-    assert frame.to_dict(orient="records") == [{name: point[name] for name in POINT_COLUMNS}
+    # each row: the point, then what the series is (the stack trains on the synthetic sample, declared so)
+    assert record["series"]["synthetic"] is True
+    assert frame.to_dict(orient="records") == [{**{name: point[name] for name in POINT_COLUMNS}, **record["series"]}
                                                for point in record["points"]]
 
 
