@@ -95,6 +95,8 @@ def test_the_series_page_links_to_its_own_api(client):
     page = client.get("/series/de-spot").get_data(as_text=True)
     assert 'href="/api/v1/series/de-spot/forecast?format=csv"' in page
     assert 'href="/api/v1/forecast?format=csv"' not in page
+    assert 'href="?window=1y#chart-heading"' in page, "the window switch stays on the series' own page"
+    assert client.get("/series/de-spot?window=1y").data != client.get("/series/de-spot").data
 
 
 def test_the_front_page_is_an_overview_once_there_are_several_series(client):
