@@ -6,8 +6,8 @@ champion's bundle documents (once per version: a version's bundle never changes)
 pointer naming the version, its run, the documents' URIs and when it was promoted. The service holds
 a read-only role on that prefix and nothing else.
 
-Layout, under a `ServingLayout` prefix (`serving/` today; one prefix per series when there are
-several, e.g. `serving/<series>/`):
+Layout, under a `ServingLayout` prefix (`serving/` for the default series, `serving/series/<id>/` for a
+declared one: `layout_for`):
 
     champion.json                                   the pointer (docs/architecture.md#serving-pointer)
     versions/<version>/<run_id>/forecast.json       the bundle documents of each published version
@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from gasforecast.platform.config import Settings
 from gasforecast.platform.errors import TransientError
 from gasforecast.platform.logs import get_logger
 from gasforecast.platform.storage import ObjectStore, PreconditionFailed
@@ -73,6 +74,11 @@ class ServingLayout:
 
     def document(self, pointer: ChampionPointer, name: str) -> str:
         return f"{self.versions}{pointer.version}/{pointer.run_id}/{name}"
+
+
+def layout_for(settings: Settings) -> ServingLayout:
+    """The serving prefix of the settings' series (docs/series.md)."""
+    return ServingLayout(prefix=f"{settings.area('serving')}/")
 
 
 def _read_pointer(bucket: ObjectStore, layout: ServingLayout) -> tuple[ChampionPointer | None, int]:
