@@ -162,7 +162,7 @@ def test_a_held_series_upload_is_accepted_into_its_own_series_only(lane) -> None
     spiked = HISTORY.iloc[35:45].copy()
     spiked.loc[spiked.index[-1], "uk_gas_price"] *= 40
     outcome = lane.ingest("ttf/spike.csv", to_csv_bytes(spiked))
-    assert outcome.status == "held" and outcome.report["stored_as"].startswith(f"gs://memory-data/held/series/ttf/")
+    assert outcome.status == "held" and outcome.report["stored_as"].startswith("gs://memory-data/held/series/ttf/")
     held_name = ingest.held_object_name(lane.settings, outcome.report["stored_as"])
     accepted = ingest.accept_held(lane.settings, lane.data, lane.publisher, held_name)
     assert accepted.status == "accepted" and lane.data.read(lane.settings.curated_object) is None
@@ -177,3 +177,24 @@ def test_a_series_id_in_a_retrain_message_is_validated() -> None:
     for bad in ("TTF", "../x", "a", 3, ""):
         with pytest.raises(MalformedMessage, match="series"):
             parse_retrain_request(json.dumps({**body, "series": bad}))
+
+
+def test_the_series_command_adds_lists_and_shows(lane, monkeypatch, capsys) -> None:
+    from gasforecast.cli import main
+    from gasforecast.commands import series as command
+
+    monkeypatch.setattr(command, "data_bucket", lambda settings: lane.data)
+    add = ["series", "add", "ttf", "--target-column", "ttf_price", "--label", "TTF front-month", "--unit", "EUR/MWh",
+           "--synthetic", "--max-drivers", "1"]
+    assert main(add) == 0
+    assert main(add) == 2 and "--replace" in capsys.readouterr().err
+    assert main([*add[:6], "TTF", *add[7:], "--replace"]) == 0
+    assert read_definition(lane.data, "ttf").label == "TTF"
+    assert main(["series", "add", "Bad", "--target-column", "x", "--label", "x", "--unit", "x"]) == 2
+    assert main(["series", "add", "default", "--target-column", "x", "--label", "x", "--unit", "x"]) == 2
+    capsys.readouterr()
+    assert main(["series", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "ttf\tttf_price\tTTF (EUR/MWh, synthetic)"
+    assert main(["series", "show", "ttf"]) == 0 and json.loads(capsys.readouterr().out)["max_drivers"] == 1
+    assert main(["series", "show", "nbp"]) == 2 and "not declared" in capsys.readouterr().err
+    assert main(["series", "show", "default"]) == 0 and json.loads(capsys.readouterr().out)["id"] == "default"
