@@ -150,6 +150,8 @@ class Settings:
         Its registered model and experiment are this deployment's names suffixed with the id."""
         if definition.id == DEFAULT_SERIES or not is_series_id(definition.id):
             raise ValueError(f"{definition.id!r} cannot name a declared series")
+        if self.series != DEFAULT_SERIES:
+            raise ValueError("for_series derives a series from the deployment's settings, not another series'")
         return SeriesSettings(**{**{f.name: getattr(self, f.name) for f in fields(Settings)},
                                  "target_column": definition.target_column, "target_label": definition.label,
                                  "target_unit": definition.unit, "model_name": f"{self.model_name}-{definition.id}",

@@ -198,3 +198,9 @@ def test_the_series_command_adds_lists_and_shows(lane, monkeypatch, capsys) -> N
     assert main(["series", "show", "ttf"]) == 0 and json.loads(capsys.readouterr().out)["max_drivers"] == 1
     assert main(["series", "show", "nbp"]) == 2 and "not declared" in capsys.readouterr().err
     assert main(["series", "show", "default"]) == 0 and json.loads(capsys.readouterr().out)["id"] == "default"
+
+
+def test_series_settings_come_from_the_deployment_s_only() -> None:
+    ttf = Settings().for_series(TTF)
+    with pytest.raises(ValueError, match="deployment's settings"):
+        ttf.for_series(TTF.model_copy(update={"id": "nbp"}))
