@@ -19,7 +19,7 @@ from gasforecast.platform.storage import ObjectStore
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("series", help="declare, list and show the series this deployment forecasts")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION", help="add, list or show")
     add = actions.add_parser("add", help="declare a series (create-only; --replace to change one)")
     add.add_argument("id", help="a slug: lower-case letters, digits and '-', 2 to 32 characters, a letter first")
     add.add_argument("--target-column", required=True, help="the uploaded files' column with this series' price")

@@ -43,7 +43,7 @@ from pydantic import ValidationError
 import gasforecast
 from gasforecast.ingestion import dataset
 from gasforecast.ingestion.series import UndeclaredSeries, declared_ids, series_settings
-from gasforecast.platform.config import DEFAULT_SERIES, Settings, parse_lags
+from gasforecast.platform.config import Settings, parse_lags
 from gasforecast.platform.errors import TransientError
 from gasforecast.platform.logs import get_logger
 from gasforecast.platform.messaging import Publisher, RetrainRequest, make_publisher, publish_retrain
@@ -91,14 +91,14 @@ CHART_ARTIFACT = "forecast.png"
 HISTORY_YEARS_SERVED = 5
 
 TrainStatus = Literal["trained", "resumed", "duplicate", "refused", "insufficient_history", "override_refused",
-                      "fanned_out", "undeclared_series"]
+                      "undeclared_series"]
 
 
 @dataclass(frozen=True)
 class TrainOutcome:
     """What one delivery did: trained (or resumed a crashed training), nothing (duplicate, the record
-    of a refused override, an undeclared series), fanned the hourly tick out into one message per
-    series, or acknowledged without a version (refused by promotion sanity, too little history)."""
+    of a refused override, an undeclared series), or acknowledged without a version (refused by
+    promotion sanity, too little history)."""
 
     status: TrainStatus
     key: str  # the training key; empty when the message asked for no training
@@ -198,11 +198,11 @@ def run_forecasting(settings: Settings, frame: pd.DataFrame, champion_config: di
 def handle_retrain(settings: Settings, request: RetrainRequest, storage_client: storage.Client, *,
                    message_id: str | None, registry: Registry | None = None,
                    publisher: Publisher | None = None) -> TrainOutcome:
-    """Train the series `request` names unless its key is done, or fan the hourly tick out; raise
-    `TransientError` when a dependency is down."""
+    """Train the series `request` names unless its key is done (the hourly tick: fanned out to the
+    declared series, then the default series); raise `TransientError` when a dependency is down."""
     data_bucket = Bucket(storage_client, settings.data_bucket)
     if request.fans_out:
-        return fan_out(settings, request, data_bucket, publisher or make_publisher(), message_id=message_id)
+        fan_out(settings, request, data_bucket, publisher, message_id=message_id)
     try:
         settings = series_settings(data_bucket, settings, request.series)
     except UndeclaredSeries as exc:  # retrying cannot declare it: acknowledged
@@ -213,21 +213,25 @@ def handle_retrain(settings: Settings, request: RetrainRequest, storage_client: 
                  registry or Registry(settings), message_id=message_id)
 
 
-def fan_out(settings: Settings, request: RetrainRequest, data_bucket: ObjectStore, publisher: Publisher, *,
-            message_id: str | None) -> TrainOutcome:
-    """Expand the hourly tick into one message per series (the default and every declared one).
+def fan_out(settings: Settings, request: RetrainRequest, data_bucket: ObjectStore, publisher: Publisher | None, *,
+            message_id: str | None) -> list[str]:
+    """Publish the hourly tick once per declared series; the tick's own delivery then trains the
+    default series, exactly as before series existed (no message and no client when none is declared).
 
     Why: each series then trains in its own delivery, under its own key and lease, in parallel on as
     many instances as there are messages, and a failing series is retried (or dead-lettered) alone.
-    All are published before the tick is acknowledged; a failed publish raises `TransientError`, and
+    They are published before the default series trains; a failed publish raises `TransientError`, and
     the redelivered tick publishes again (the repeats are duplicates of trained keys).
     """
-    series = [DEFAULT_SERIES, *declared_ids(data_bucket)]
+    declared = declared_ids(data_bucket)
+    if not declared:
+        return []
+    publisher = publisher or make_publisher()
     published = [publish_retrain(publisher, settings.project, settings.retrain_topic,
-                                 dataclasses.replace(request, series=name, dataset=None)) for name in series]
-    log.info("train.fanned_out", series=len(series), message_ids=published, reason=request.reason,
+                                 dataclasses.replace(request, series=name, dataset=None)) for name in declared]
+    log.info("train.fanned_out", series=declared, message_ids=published, reason=request.reason,
              message_id=message_id)
-    return TrainOutcome("fanned_out", "")
+    return published
 
 
 def train(settings: Settings, request: RetrainRequest, dataset_bucket: ObjectStore, object_name: str,

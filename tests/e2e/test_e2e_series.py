@@ -10,6 +10,7 @@ from devstack.processes import wait_for
 from gasforecast.ingestion.sample import synthetic_history, to_csv_bytes
 from gasforecast.ingestion.series import SeriesDefinition, write_definition
 from gasforecast.ingestion.upload_names import report_name, stored_name
+from gasforecast.platform.messaging import RetrainRequest, make_publisher, publish_retrain, utc_now_iso
 from gasforecast.platform.storage import Bucket
 from gasforecast.publication.serving import layout_for
 from gasforecast.training.registry import Registry
@@ -56,6 +57,17 @@ def test_two_series_train_two_champions_and_stay_apart(running_stack, settings):
         champion = Registry(own).client.get_model_version_by_alias(own.model_name, "champion")
         assert champion.version == str(trained["model_version"]) and own.model_name.endswith(series_id)
     assert store.generation(settings.curated_object) == default_curated, "the default series is untouched"
+
+    # The hourly tick: one message per declared series, each a duplicate of its trained key; the tick's
+    # own delivery trains the default series (docs/series.md).
+    tick = publish_retrain(make_publisher(), settings.project, settings.retrain_topic,
+                           RetrainRequest(reason="schedule", requested_at=utc_now_iso()))
+    fanned = wait_event(running_stack, "train", timeout=120, event="train.fanned_out", message_id=tick)
+    by_series = dict(zip(fanned["series"], fanned["message_ids"], strict=True))
+    assert {first, second} <= set(by_series)
+    assert [_trained(running_stack, by_series[s])["event"] for s in (first, second)] == ["train.duplicate"] * 2
+    if default_curated is not None:  # on a stack without default data the tick's own training waits for it
+        _trained(running_stack, tick)
 
     # A hostile series: a broken file, a spiked one and a file that tries to climb into the other series.
     before = _snapshot(store, second)

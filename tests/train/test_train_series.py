@@ -44,7 +44,7 @@ def deliver(settings: Settings, bucket: MemoryBucket, fake: FakeMlflowClient, re
                  forecaster=lambda settings, frame, champion, holidays: result)
 
 
-def test_the_hourly_tick_fans_out_one_message_per_series_plus_the_default(caplog) -> None:
+def test_the_hourly_tick_fans_out_one_message_per_declared_series(caplog) -> None:
     caplog.set_level(logging.INFO)
     bucket, publisher = MemoryBucket("data"), FakePublisher()
     for series_id in ("ttf", "nbp-spot"):
@@ -53,13 +53,13 @@ def test_the_hourly_tick_fans_out_one_message_per_series_plus_the_default(caplog
     tick = RetrainRequest("schedule", "2026-12-08T02:00:00Z", dataset=SETTINGS.curated_uri)
     assert tick.fans_out
 
-    outcome = fan_out(SETTINGS, tick, bucket, publisher, message_id="tick-1")
+    published = fan_out(SETTINGS, tick, bucket, publisher, message_id="tick-1")
 
-    assert outcome.status == "fanned_out"
+    assert published == [m.message_id for m in publisher.messages]
     requests = [parse_retrain_request(message.data) for message in publisher.messages]
-    assert [r.series for r in requests] == ["default", "nbp-spot", "ttf"]
+    assert [r.series for r in requests] == ["nbp-spot", "ttf"]
     assert all(r.reason == "schedule" and r.dataset is None and not r.fans_out for r in requests)
-    assert [m.attributes["series"] for m in publisher.messages] == ["default", "nbp-spot", "ttf"]
+    assert [m.attributes["series"] for m in publisher.messages] == ["nbp-spot", "ttf"]
     assert {m.topic for m in publisher.messages} == {f"projects/{SETTINGS.project}/topics/{SETTINGS.retrain_topic}"}
     assert bucket.writes == ["series/ttf.json", "series/nbp-spot.json", "series/notes.txt"], "fan-out writes nothing"
 
@@ -94,16 +94,25 @@ def test_two_series_train_two_champions_each_under_its_own_names(curated_bytes, 
     assert deliver(ttf, bucket, fake, result, "m-ttf-again").status == "duplicate"
 
 
-def test_handle_retrain_fans_out_the_tick_and_acknowledges_an_undeclared_series(monkeypatch, caplog) -> None:
+def test_without_declared_series_the_tick_publishes_nothing() -> None:
+    assert fan_out(SETTINGS, RetrainRequest("schedule", utc_now_iso()), MemoryBucket("data"), None,
+                   message_id="tick-0") == []
+
+
+def test_handle_retrain_fans_out_the_tick_then_trains_the_default_and_acknowledges_an_undeclared_series(
+        monkeypatch, caplog) -> None:
+    from gasforecast.platform.errors import TransientError
     from gasforecast.training import retrain
 
     caplog.set_level(logging.INFO)
     bucket, publisher = MemoryBucket(SETTINGS.data_bucket), FakePublisher()
+    write_definition(bucket, definition("ttf"))
     monkeypatch.setattr(retrain, "Bucket", lambda client, name: bucket)
-    tick = retrain.handle_retrain(SETTINGS, RetrainRequest("schedule", utc_now_iso()), None, message_id="t",
-                                  publisher=publisher)
-    assert tick.status == "fanned_out" and [parse_retrain_request(m.data).series for m in publisher.messages] == [
-        "default"]
+    with pytest.raises(TransientError, match="curated/history.csv does not exist"):  # the default series' turn
+        retrain.handle_retrain(SETTINGS, RetrainRequest("schedule", utc_now_iso()), None, message_id="t",
+                               publisher=publisher, registry=MemoryRegistry(SETTINGS, FakeMlflowClient()))
+    assert [parse_retrain_request(m.data).series for m in publisher.messages] == ["ttf"], "published first"
+    bucket.writes.clear()
     undeclared = retrain.handle_retrain(SETTINGS, RetrainRequest("schedule", utc_now_iso(), series="nbp"), None,
                                         message_id="u", publisher=publisher)
     assert undeclared.status == "undeclared_series" and len(publisher.messages) == 1 and bucket.writes == []
