@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = ("sample", "retrain", "replay", "accept", "retire", "rollback", "backtest", "forecast",
-                                   "evaluate", "validate")
+                                   "evaluate", "validate", "series")
 
 
 def build_parser() -> argparse.ArgumentParser:

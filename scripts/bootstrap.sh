@@ -366,21 +366,27 @@ phase_identities() {
   build="serviceAccount:$(sa_email "$BUILD_SA")"
 
   # ingest: read and delete uploads; read and write the data bucket's curated/, archive/ (with the
-  # receipts), rejected/ and held/; publish retrain requests; receive the storage trigger's events.
+  # receipts), rejected/ and held/ (each series under <area>/series/<id>/); read the series
+  # definitions (series/, written by operators); publish retrain requests; receive the storage
+  # trigger's events.
   grant_bucket "$UPLOADS_BUCKET" "$ingest" roles/storage.objectUser
   grant_bucket "$DATA_BUCKET" "$ingest" roles/storage.objectUser \
     "$(prefix_condition "$DATA_BUCKET" "ingest data prefixes" curated/ archive/ rejected/ held/)"
+  grant_bucket "$DATA_BUCKET" "$ingest" roles/storage.objectViewer \
+    "$(prefix_condition "$DATA_BUCKET" "ingest reads series" series/)"
   revoke_unconditional "$DATA_BUCKET" "$ingest" roles/storage.objectAdmin
   grant_topic "$RETRAIN_TOPIC" "$ingest" roles/pubsub.publisher
   grant_project "$ingest" roles/eventarc.eventReceiver
-  # train: read the curated history; hold the training lease (locks/), write the forecast ledger
-  # (forecasts/) and publish the champion for the service (serving/). Models and artifacts go through
-  # the MLflow server, so no artifact-bucket role.
+  # train: read the curated history and the series definitions (series/); hold the training lease
+  # (locks/), write the forecast ledger (forecasts/) and publish the champion for the service
+  # (serving/), each series under <area>/series/<id>/; fan the hourly request out into one retrain
+  # message per series. Models and artifacts go through the MLflow server, so no artifact-bucket role.
   grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectViewer \
-    "$(prefix_condition "$DATA_BUCKET" "train reads curated" curated/)"
+    "$(prefix_condition "$DATA_BUCKET" "train reads curated and series" curated/ series/)"
   grant_bucket "$DATA_BUCKET" "$train" roles/storage.objectUser \
     "$(prefix_condition "$DATA_BUCKET" "train writes" locks/ forecasts/ serving/)"
   revoke_unconditional "$DATA_BUCKET" "$train" roles/storage.objectAdmin
+  grant_topic "$RETRAIN_TOPIC" "$train" roles/pubsub.publisher
   # service: read what training publishes for it under serving/ (the pointer and the documents it
   # names), nothing else: no other prefix, no registry.
   grant_bucket "$DATA_BUCKET" "serviceAccount:$(sa_email "$SERVICE_SA")" roles/storage.objectViewer \

@@ -12,9 +12,8 @@ from datetime import UTC, date, datetime
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from gasforecast.platform.config import Settings, load_settings
+from gasforecast.platform.config import DEFAULT_SERIES, Settings, is_series_id, load_settings
 from gasforecast.platform.logs import configure, get_logger
-from gasforecast.publication.serving import DEFAULT_SERIES, SERIES_ID
 from service import http
 from service.champion_cache import ChampionCache, ChampionSource, SeriesSources, Snapshot
 from service.openapi import openapi_document
@@ -47,7 +46,7 @@ def _cache(series: str = DEFAULT_SERIES) -> ChampionCache[ChampionView]:
 
 def _no_such_series(series: str) -> str:
     """Why `series` is not served; echoes it only when it is a well-formed id (nothing hostile is reflected)."""
-    named = repr(series) if SERIES_ID.fullmatch(series) else "(not a series id: a-z, 0-9 and '-', 2 to 32 characters)"
+    named = repr(series) if is_series_id(series) else "(not a series id: a-z, 0-9 and '-', 2 to 32 characters)"
     return f"no such series {named}; GET /api/v1/series lists the served series"
 
 

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Generic
 
+from gasforecast.platform.config import DEFAULT_SERIES, is_series_id
 from gasforecast.platform.logs import get_logger
-from gasforecast.publication.serving import DEFAULT_SERIES, SERIES_ID
 from service.champion_cache import ChampionCache, View
 
 log = get_logger(__name__)
@@ -62,7 +62,7 @@ class SeriesCatalog(Generic[View]):
     def get(self, series: str) -> ChampionCache[View] | None:
         """The cache of `series`, or None when it is not (yet) served. Never blocks."""
         self._maybe_list()
-        return self._caches.get(series) if SERIES_ID.fullmatch(series) else None
+        return self._caches.get(series) if is_series_id(series) else None
 
     def start(self) -> None:
         """Discover the other series in the background (the default one was loaded at start-up)."""
@@ -92,7 +92,7 @@ class SeriesCatalog(Generic[View]):
         """List the published series, load the new ones and drop the vanished ones; synchronous."""
         assert self._list_series is not None
         try:
-            listed = [s for s in self._list_series() if s != DEFAULT_SERIES and SERIES_ID.fullmatch(s)]
+            listed = [s for s in self._list_series() if s != DEFAULT_SERIES and is_series_id(s)]
         except Exception as exc:  # keep serving what we have; the next listing tries again
             log.warning("service.series_listing_failed", error=f"{type(exc).__name__}: {exc}")
             return self.ids()

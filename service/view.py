@@ -17,11 +17,10 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from gasforecast.platform.config import Settings
+from gasforecast.platform.config import DEFAULT_SERIES, Settings
 from gasforecast.platform.logs import get_logger
 from gasforecast.publication.bundle import POINT_FIELDS, QUANTILE_FIELDS, ForecastBundle
 from gasforecast.publication.documents import Document, ForecastPoint, HistoryPoint, SeriesDeclaration
-from gasforecast.publication.serving import DEFAULT_SERIES
 from gasforecast.scoring.track_record import POINT_COLUMNS, THRESHOLDS, WINDOW_NAMES
 from service.overview import card
 from service.page import API_BASE, DEFAULT_WINDOW, champion_pages

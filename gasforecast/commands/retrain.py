@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", help="gs:// URI of the dataset: only the curated history is accepted (default)")
     parser.add_argument("--generation", help="GCS generation of --dataset (default: the latest)")
     parser.add_argument("--reason", choices=REASONS, default="manual", help="trigger recorded on the run")
+    parser.add_argument("--series", help="the series to train (docs/series.md; default: the default series; "
+                                         "--reason schedule without it trains every series)")
     parser.set_defaults(func=run)
 
 
@@ -37,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         generation=args.generation,
         force=args.force,
+        series=args.series,
     )
     try:
         # The consumer's parser is the contract: refuse locally what train would drop.

@@ -29,8 +29,16 @@ from gasforecast.ingestion.dataset import MergeReport, curated_to_bytes, read_cu
 from gasforecast.ingestion.plausibility import RULE_HINTS, Suspicion, suspicious_cells
 from gasforecast.ingestion.revisions import RULE_HINTS as REVISION_HINTS
 from gasforecast.ingestion.revisions import RevisionFinding, RevisionLimits, judge_revisions
-from gasforecast.ingestion.upload_names import is_csv_name, report_name, stored_name, unsafe_name_reason, upload_id
-from gasforecast.platform.config import Settings
+from gasforecast.ingestion.series import UndeclaredSeries, series_settings
+from gasforecast.ingestion.upload_names import (
+    is_csv_name,
+    report_name,
+    series_folder,
+    stored_name,
+    unsafe_name_reason,
+    upload_id,
+)
+from gasforecast.platform.config import DEFAULT_SERIES, Settings, is_series_id
 from gasforecast.platform.errors import PermanentError, TransientError
 from gasforecast.platform.events import ObjectRef
 from gasforecast.platform.logs import get_logger
@@ -54,6 +62,10 @@ OBJECT_HINTS: dict[str, str] = {
                           "segments (leading, trailing or doubled '/'), no control characters.",
     "not_csv": "Only objects named *.csv are ingested: export the data as CSV and upload it with a .csv name.",
     "too_large": ERROR_HINTS["too_large"],
+    "unsafe_series_id": "Upload into a folder named by a series id (lower-case letters, digits and '-', 2 to 32 "
+                        "characters, a letter first), or at the bucket's root for the default series.",
+    "undeclared_series": "Declare the series first (gasforecast series add ID …), then upload the file again; "
+                         "gasforecast series list shows the declared ones.",
 }
 
 # Refusals decided against the curated dataset, after the file passed the contract (docs list each code).
@@ -89,6 +101,11 @@ def _seconds_since(iso: str | None) -> float:
     return (datetime.now(UTC) - datetime.fromisoformat(iso.replace("Z", "+00:00"))).total_seconds()
 
 
+def _message_series(settings: Settings) -> str | None:
+    """The retrain message's `series`: absent for the default series, as before series existed."""
+    return None if settings.series == DEFAULT_SERIES else settings.series
+
+
 def _create_once(bucket: ObjectStore, name: str, data: bytes, content_type: str) -> bool:
     """Create an object only if absent; False when an earlier delivery already wrote it."""
     try:
@@ -113,9 +130,9 @@ class _Upload:
         self.name = object_name
         self.generation = generation
         self.id = upload_id(object_name, generation)
-        self.archive = stored_name(ARCHIVE_PREFIX, object_name, generation)
-        self.rejected = stored_name(REJECTED_PREFIX, object_name, generation)
-        self.held = stored_name(HELD_PREFIX, object_name, generation)
+        self.archive = stored_name(settings.area(ARCHIVE_PREFIX), object_name, generation)
+        self.rejected = stored_name(settings.area(REJECTED_PREFIX), object_name, generation)
+        self.held = stored_name(settings.area(HELD_PREFIX), object_name, generation)
         self.source = f"gs://{settings.uploads_bucket}/{object_name}"
         self.context: dict[str, Any] = {"object": object_name, "generation": generation, "event_id": event_id}
         self.event_id = event_id
@@ -393,6 +410,7 @@ def _publish(upload: _Upload, data: bytes, result: ValidationResult, merge: _Mer
         _remove_upload(upload)
         return upload.outcome("duplicate", receipt)
     request = RetrainRequest(reason="upload", requested_at=utc_now_iso(), dataset=settings.curated_uri,
+                             series=_message_series(settings),
                              generation=str(merge.generation), source=upload.source,
                              override="accept" if "override" in extra else None)
     try:
@@ -454,6 +472,12 @@ def handle_object(settings: Settings, uploads: ObjectStore, data: ObjectStore, p
         if generation is None:
             log.info("ingest.ignored", reason="object does not exist", **context)
             return IngestOutcome("ignored", object_name, None)
+    folder = series_folder(object_name)
+    try:
+        settings = series_settings(data, settings, folder)
+    except UndeclaredSeries as exc:  # reported under the default series' rejected/; the object stays
+        code = "undeclared_series" if is_series_id(folder) else "unsafe_series_id"
+        return _refuse_object(_Upload(settings, data, None, object_name, generation, event_id), code, str(exc))
     upload = _Upload(settings, data, uploads, object_name, generation, event_id)
     log.info("ingest.received", size=size, **upload.context)
     finished = _finished_receipt(upload)
@@ -482,7 +506,8 @@ class NotHeld(PermanentError):
 
 
 def held_object_name(settings: Settings, uri: str) -> str:
-    """`gs://<data bucket>/held/….csv` (or its `.report.json`) → the held CSV's object name."""
+    """`gs://<data bucket>/held/….csv` (or its `.report.json`, or a series' `held/series/<id>/….csv`) →
+    the held CSV's object name."""
     prefix = f"gs://{settings.data_bucket}/{HELD_PREFIX}/"
     name = uri.removesuffix(".report.json")
     if not name.startswith(prefix) or not name.endswith(".csv"):
@@ -505,7 +530,12 @@ def accept_held(settings: Settings, data: ObjectStore, publisher: Publisher, hel
     held = found[0]
     if not isinstance(held.get("object"), str) or not isinstance(held.get("generation"), int):
         raise NotHeld(f"{data.uri(report_name(held_name))} does not name the held upload")
+    # The series is the held upload's folder; its copy must be exactly where that series holds it.
+    settings = series_settings(data, settings, series_folder(held["object"]))
     upload = _Upload(settings, data, None, held["object"], held["generation"], None)
+    if upload.held != held_name:
+        raise NotHeld(f"{data.uri(held_name)} is not where series {settings.series!r} holds "
+                      f"{held['object']!r} ({data.uri(upload.held)})")
     finished = _finished_receipt(upload)
     if finished is not None and finished.get("status") != "held":
         outcome = upload.outcome("duplicate", finished, finished.get("message_id"))
@@ -589,6 +619,7 @@ def retire_column(settings: Settings, data: ObjectStore, publisher: Publisher, c
         log.warning("ingest.column_restored", **fields)
         return Retirement("restored", column, generation)
     request = RetrainRequest(reason="manual", requested_at=utc_now_iso(), dataset=settings.curated_uri,
+                             series=_message_series(settings),
                              generation=str(generation), override="retire-column")
     message_id = publish_retrain(publisher, settings.project, settings.retrain_topic, request)
     log.warning("ingest.column_retired", cells_removed=cells, message_id=message_id, **fields)

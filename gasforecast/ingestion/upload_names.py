@@ -37,6 +37,13 @@ def unsafe_name_reason(object_name: str) -> str | None:
     return None
 
 
+def series_folder(object_name: str) -> str | None:
+    """The series an upload names by its first folder (`<series>/<file>.csv`); None at the bucket's root
+    (the default series). Whether it is a safe, declared id is the caller's question."""
+    folder, separator, _ = object_name.partition("/")
+    return folder if separator else None
+
+
 def is_csv_name(object_name: str) -> bool:
     return object_name.lower().endswith(".csv")
 

@@ -7,10 +7,11 @@ checks that page against `Settings` (names and defaults).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import Annotated, Any, get_args, get_type_hints
+from typing import Annotated, Any, Protocol, get_args, get_type_hints
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -26,6 +27,47 @@ def _flag(text: str) -> bool:
 
 
 MAX_LAG_DAYS = 31
+
+# Series (docs/series.md): the deployment's own settings are the default series; every other series is
+# declared by an operator and named by a slug, which becomes part of object names and MLflow names.
+DEFAULT_SERIES = "default"
+SERIES_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+# The per-series settings a definition may override (besides target, label and unit), kept small.
+SERIES_OVERRIDES = ("earliest_date", "max_drivers", "driver_publication_lags", "revision_max_change",
+                    "revision_max_age_days")
+
+
+def is_series_id(text: object) -> bool:
+    """A safe series id: a lower-case slug (it becomes a folder and part of MLflow names)."""
+    return isinstance(text, str) and SERIES_ID.fullmatch(text) is not None
+
+
+def in_series(object_name: str, series: str) -> str:
+    """Where an object of the default series lives for `series`: its top-level area keeps its prefix
+    (so the IAM prefix conditions still hold), the series goes under `<area>/series/<id>/`."""
+    if series == DEFAULT_SERIES:
+        return object_name
+    if not is_series_id(series):
+        raise ValueError(f"{series!r} is not a series id")
+    area, _, rest = object_name.partition("/")
+    return f"{area}/series/{series}/{rest}"
+
+
+_UNDECLARED = "not declared (gasforecast series add --replace sets it)"
+
+
+class SeriesLike(Protocol):
+    """What `Settings.for_series` reads of a series definition (`gasforecast.ingestion.series`)."""
+
+    id: str
+    target_column: str
+    label: str
+    unit: str
+    product: str
+    source: str
+    synthetic: bool
+
+    def overrides(self) -> dict[str, Any]: ...
 
 
 def parse_lags(text: str) -> dict[str, int]:
@@ -116,8 +158,37 @@ class Settings:
     stale_after_days: Annotated[int, Env("STALE_AFTER_DAYS")] = 7
 
     @property
+    def series(self) -> str:
+        """The series these settings are of: the deployment's own are the default series."""
+        return DEFAULT_SERIES
+
+    def area(self, name: str) -> str:
+        """The series' own prefix of a top-level area of DATA_BUCKET (`archive`, `serving`, …), no slash."""
+        return in_series(f"{name}/", self.series).rstrip("/")
+
+    def for_series(self, definition: SeriesLike) -> Settings:
+        """The settings of a declared series: ingest and training stay one code path for every series.
+        Its registered model and experiment are this deployment's names suffixed with the id."""
+        if definition.id == DEFAULT_SERIES or not is_series_id(definition.id):
+            raise ValueError(f"{definition.id!r} cannot name a declared series")
+        if self.series != DEFAULT_SERIES:
+            raise ValueError("for_series derives a series from the deployment's settings, not another series'")
+        return SeriesSettings(**{**{f.name: getattr(self, f.name) for f in fields(Settings)},
+                                 "target_column": definition.target_column, "target_label": definition.label,
+                                 "target_unit": definition.unit, "target_product": definition.product or _UNDECLARED,
+                                 "data_source": definition.source or _UNDECLARED,
+                                 "data_synthetic": definition.synthetic, "model_name": f"{self.model_name}-{definition.id}",
+                                 "mlflow_experiment": f"{self.mlflow_experiment}-{definition.id}",
+                                 **definition.overrides()}, series_id=definition.id)
+
+    @property
     def curated_object(self) -> str:
-        return "curated/history.csv"
+        return f"{self.area('curated')}/history.csv"
+
+    @property
+    def lease_object(self) -> str:
+        """The training lease: one per series, so series train in parallel."""
+        return f"{self.area('locks')}/training.lease"
 
     @property
     def earliest(self) -> date:
@@ -132,6 +203,17 @@ class Settings:
     def monitoring_experiment(self) -> str:
         """MLflow experiment of the live track record's monitoring run (kept apart from training runs)."""
         return f"{self.mlflow_experiment}-monitoring"
+
+
+@dataclass(frozen=True)
+class SeriesSettings(Settings):
+    """The settings of one declared series (`Settings.for_series`); not read from the environment."""
+
+    series_id: str = DEFAULT_SERIES
+
+    @property
+    def series(self) -> str:
+        return self.series_id
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from gasforecast.platform.config import DEFAULT_SERIES, in_series, is_series_id
 from gasforecast.platform.errors import PermanentError, TransientError
 
 REASONS = ("upload", "schedule", "manual")
 # An operator's override behind the request, logged by the train function as `train.override`, so the
 # decision shows in the pipeline's own logs (the CLI that made it runs on the operator's machine).
 OVERRIDES = ("accept", "retire-column")
-_FIELDS = {"reason", "requested_at", "dataset", "generation", "source", "force", "override", "refused"}
+_FIELDS = {"reason", "requested_at", "dataset", "generation", "source", "force", "override", "refused", "series"}
 MAX_REFUSED_CHARS = 1000  # why an override was refused: an error message, cut to this length
 MAX_MESSAGE_BYTES = 8192  # a real request is about 300 bytes; object names add at most 2 KB
 MAX_JSON_DEPTH = 2  # the contract is one flat object
@@ -47,6 +48,13 @@ class RetrainRequest:
     # Why the operator's `override` was refused: the message is then a record, not a request; the train
     # function logs it as `train.override_refused` and trains nothing.
     refused: str | None = None
+    # The series to train (docs/series.md); absent means the default series, except that an hourly
+    # `schedule` message without it is fanned out by the train function into one message per series.
+    series: str | None = None
+
+    @property
+    def fans_out(self) -> bool:
+        return self.series is None and self.reason == "schedule" and self.refused is None
 
     def to_bytes(self) -> bytes:
         body = {k: v for k, v in asdict(self).items() if v is not None}
@@ -54,6 +62,8 @@ class RetrainRequest:
 
     def attributes(self) -> dict[str, str]:
         attrs = {"reason": self.reason}
+        if self.series:
+            attrs["series"] = self.series
         if self.generation:
             attrs["generation"] = self.generation
         return attrs
@@ -144,7 +154,12 @@ def parse_retrain_request(data: bytes | str) -> RetrainRequest:
                                 or len(refused) > MAX_REFUSED_CHARS):
         raise MalformedMessage(f"refused must be a string of at most {MAX_REFUSED_CHARS} characters, "
                                "beside an override")
+    series = body.get("series")
+    if series is not None and not is_series_id(series):
+        raise MalformedMessage("series must be a series id (a slug: lower-case letters, digits and '-', "
+                               "2 to 32 characters, a letter first)")
     return RetrainRequest(
+        series=series,
         reason=reason,
         requested_at=requested_at,
         dataset=dataset,
@@ -157,8 +172,10 @@ def parse_retrain_request(data: bytes | str) -> RetrainRequest:
 
 
 def require_curated_dataset(request: RetrainRequest, curated_uri: str) -> None:
-    """Refuse a request naming any dataset but the configured curated one: whoever can publish must
-    not choose what the public forecast is trained on."""
+    """Refuse a request naming any dataset but the configured curated one of its series (`curated_uri`
+    is the default series'): whoever can publish must not choose what the public forecast is trained on."""
+    bucket_uri, _, curated_object = curated_uri.removeprefix("gs://").partition("/")
+    curated_uri = f"gs://{bucket_uri}/{in_series(curated_object, request.series or DEFAULT_SERIES)}"
     if request.dataset is not None and request.dataset != curated_uri:
         shown = request.dataset if len(request.dataset) <= 200 else request.dataset[:200] + "…"
         raise RefusedMessage(f"dataset {shown!r} is not the configured curated dataset {curated_uri}")

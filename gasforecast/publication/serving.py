@@ -6,8 +6,8 @@ champion's bundle documents (once per version: a version's bundle never changes)
 pointer naming the version, its run, the documents' URIs and when it was promoted. The service holds
 a read-only role on that prefix and nothing else.
 
-Layout, under a `ServingLayout` prefix (`serving/` for the default series, `serving/series/<id>/` for
-each other declared series; docs/series.md):
+Layout, under a `ServingLayout` prefix (`serving/` for the default series, `serving/series/<id>/` for a
+declared one: `layout_for` from a series' settings, `ServingLayout.of_series` from its id; docs/series.md):
 
     champion.json                                   the pointer (docs/architecture.md#serving-pointer)
     versions/<version>/<run_id>/forecast.json       the bundle documents of each published version
@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from gasforecast.platform.config import DEFAULT_SERIES, Settings, in_series, is_series_id
 from gasforecast.platform.errors import TransientError
 from gasforecast.platform.logs import get_logger
 from gasforecast.platform.storage import ObjectStore, PreconditionFailed
@@ -43,10 +44,7 @@ _POINTER_ATTEMPTS = 5
 # What a version and a run id may look like (the pointer is read by the public service: hostile input).
 _VERSION = re.compile(r"[1-9][0-9]{0,9}")
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# A series id (docs/series.md); the deployment's own settings are the default series.
-SERIES_ID = re.compile(r"[a-z][a-z0-9-]{1,31}")
-DEFAULT_SERIES = "default"
-SERIES_PREFIX = "serving/series/"
+SERIES_PREFIX = "serving/series/"  # where the other series' serving areas are (`in_series`, tested to agree)
 
 
 @dataclass(frozen=True)
@@ -70,9 +68,9 @@ class ServingLayout:
     @classmethod
     def of_series(cls, series: str) -> ServingLayout:
         """The layout of a series; `ValueError` for anything that is not a series id."""
-        if not SERIES_ID.fullmatch(series):
+        if not is_series_id(series):
             raise ValueError(f"not a series id: {series[:40]!r}")
-        return cls() if series == DEFAULT_SERIES else cls(f"{SERIES_PREFIX}{series}/")
+        return cls(in_series(cls.prefix, series))
 
     @property
     def pointer(self) -> str:
@@ -84,6 +82,11 @@ class ServingLayout:
 
     def document(self, pointer: ChampionPointer, name: str) -> str:
         return f"{self.versions}{pointer.version}/{pointer.run_id}/{name}"
+
+
+def layout_for(settings: Settings) -> ServingLayout:
+    """The serving prefix of the settings' series (docs/series.md)."""
+    return ServingLayout(prefix=f"{settings.area('serving')}/")
 
 
 def _read_pointer(bucket: ObjectStore, layout: ServingLayout) -> tuple[ChampionPointer | None, int]:
@@ -184,7 +187,7 @@ class PublishedChampions:
 def published_series(bucket: ObjectStore) -> list[str]:
     """The series with a serving area, the default first: one listing of folder names, not of documents."""
     found = [folder[len(SERIES_PREFIX):-1] for folder in bucket.list_folders(SERIES_PREFIX)]
-    return [DEFAULT_SERIES, *sorted(s for s in found if SERIES_ID.fullmatch(s) and s != DEFAULT_SERIES)]
+    return [DEFAULT_SERIES, *sorted(s for s in found if is_series_id(s) and s != DEFAULT_SERIES)]
 
 
 class PublishedSeries:

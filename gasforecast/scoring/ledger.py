@@ -30,7 +30,11 @@ from gasforecast.publication.documents import FirstPrices, LedgerEntry, LedgerPo
 
 log = get_logger(__name__)
 
-LEDGER_PREFIX = "forecasts/ledger/"
+# The ledger and the first prices live under the area `forecasts` of the series (`Settings.area`): the
+# default series' is `forecasts/`, another series' `forecasts/series/<id>/`.
+FORECASTS_AREA = "forecasts"
+LEDGER_PREFIX = f"{FORECASTS_AREA}/ledger/"  # the default series'
+
 ENTRY_SCHEMA_VERSION = 1
 _VERSION = re.compile(r"[0-9]{1,12}")
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -50,7 +54,7 @@ def _iso_date(text: Any) -> str:
     return date.fromisoformat(text).isoformat()
 
 
-def entry_name(data_through: Any, version: Any, run_id: Any) -> str:
+def entry_name(data_through: Any, version: Any, run_id: Any, area: str = FORECASTS_AREA) -> str:
     """Where the entry of one promoted version lives; sorts by data-through date, then version.
 
     Takes any values (they may come from a stored entry) and raises ValueError unless each is valid."""
@@ -58,7 +62,7 @@ def entry_name(data_through: Any, version: Any, run_id: Any) -> str:
         raise ValueError(f"model version must be a registry version number, got {version!r}")
     if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise ValueError(f"not a run id: {run_id!r}")
-    return f"{LEDGER_PREFIX}{_iso_date(data_through)}_v{int(version):06d}_{run_id}.json"
+    return f"{area}/ledger/{_iso_date(data_through)}_v{int(version):06d}_{run_id}.json"
 
 
 def _utc_stamp(moment: datetime) -> str:
@@ -92,14 +96,15 @@ def ledger_entry(bundle: ForecastBundle, training_key: str | None, *,
     )
 
 
-def record_served_forecast(bucket: ObjectStore, bundle: ForecastBundle, training_key: str | None) -> LedgerWrite:
+def record_served_forecast(bucket: ObjectStore, bundle: ForecastBundle, training_key: str | None, *,
+                           area: str = FORECASTS_AREA) -> LedgerWrite:
     """Add the promoted `bundle` to the ledger once; a second call (redelivery) leaves the entry as it is.
 
     Call it after the champion alias points at `bundle.version`. Raises `TransientError` when the
     bucket is unreachable, so the delivery is retried.
     """
     entry = ledger_entry(bundle, training_key)
-    name = entry_name(entry.data_through, entry.model_version, entry.run_id)
+    name = entry_name(entry.data_through, entry.model_version, entry.run_id, area)
     ids = {"object": bucket.uri(name), "model_version": entry.model_version, "run_id": entry.run_id,
            "training_key": training_key}
     try:
@@ -124,13 +129,13 @@ def parse_entry(data: bytes) -> LedgerEntry:
     return entry
 
 
-def read_ledger(bucket: ObjectStore) -> list[LedgerEntry]:
+def read_ledger(bucket: ObjectStore, area: str = FORECASTS_AREA) -> list[LedgerEntry]:
     """Every readable entry, ordered by data-through date and model version.
 
     An object that is not a valid entry is skipped with a warning (`ledger.entry_unreadable`): one
     bad object must not stop the track record. Storage errors propagate (`TransientError`).
     """
-    names = [name for name in bucket.list_names(LEDGER_PREFIX) if name.endswith(".json")]
+    names = [name for name in bucket.list_names(f"{area}/ledger/") if name.endswith(".json")]
     with ThreadPoolExecutor(max_workers=_READERS) as pool:
         stored = list(pool.map(bucket.read, names))
     entries = []
@@ -146,7 +151,7 @@ def read_ledger(bucket: ObjectStore) -> list[LedgerEntry]:
 
 # --- first published prices ---------------------------------------------------------------------------
 
-FIRST_PRICES_PREFIX = "forecasts/first-prices/"
+FIRST_PRICES_PREFIX = f"{FORECASTS_AREA}/first-prices/"  # the default series'
 
 
 def _first_prices_document(data: bytes) -> FirstPrices:
@@ -157,9 +162,9 @@ def _first_prices_document(data: bytes) -> FirstPrices:
         raise ValueError(f"not a first-prices object of schema version 1: {exc.errors()[0]['msg']}") from exc
 
 
-def read_first_prices(bucket: ObjectStore, target: str) -> dict[str, float]:
+def read_first_prices(bucket: ObjectStore, target: str, area: str = FORECASTS_AREA) -> dict[str, float]:
     """The first published price of every date recorded for `target`: the earliest record wins."""
-    names = [name for name in bucket.list_names(FIRST_PRICES_PREFIX) if name.endswith(".json")]
+    names = [name for name in bucket.list_names(f"{area}/first-prices/") if name.endswith(".json")]
     with ThreadPoolExecutor(max_workers=_READERS) as pool:
         stored = list(pool.map(bucket.read, names))
     documents = []
@@ -178,7 +183,8 @@ def read_first_prices(bucket: ObjectStore, target: str) -> dict[str, float]:
     return first
 
 
-def record_first_prices(bucket: ObjectStore, prices: dict[str, float], target: str) -> dict[str, float]:
+def record_first_prices(bucket: ObjectStore, prices: dict[str, float], target: str,
+                        area: str = FORECASTS_AREA) -> dict[str, float]:
     """Record the prices of dates seen for the first time, immutably; return every first published price.
 
     Why: the track record must score the forecasts against the price as it was first published, or an
@@ -187,13 +193,13 @@ def record_first_prices(bucket: ObjectStore, prices: dict[str, float], target: s
     that saw new dates, named after its content, so a retried training writes nothing twice and
     nothing ever rewrites a recorded price.
     """
-    first = read_first_prices(bucket, target)
+    first = read_first_prices(bucket, target, area)
     new = {day: value for day, value in sorted(prices.items()) if day not in first}
     if not new:
         return first
     body = FirstPrices(target=target, recorded_at=_utc_stamp(datetime.now(UTC)), prices=new)
     digest = hashlib.sha256(json.dumps([target, new], sort_keys=True).encode("utf-8")).hexdigest()[:16]
-    name = f"{FIRST_PRICES_PREFIX}{max(new)}_{digest}.json"
+    name = f"{area}/first-prices/{max(new)}_{digest}.json"
     try:
         bucket.write(name, body.model_dump_json().encode("utf-8"), content_type="application/json",
                      if_generation_match=0)

@@ -189,18 +189,20 @@ def build_document(entries: Sequence[LedgerEntry], actuals: Mapping[str, float],
 
 
 def score_served_forecasts(data_bucket: ObjectStore, curated: pd.DataFrame, *, target: str, unit: str,
-                           horizons: Sequence[int], ids: Mapping[str, Any] | None = None) -> TrackRecordDocument:
+                           horizons: Sequence[int], ids: Mapping[str, Any] | None = None,
+                           area: str = "forecasts") -> TrackRecordDocument:
     """Score every served forecast in the ledger against the curated data; the `track_record.json` document.
 
     Logs `track_record.scored`, and `track_record.degraded` (warning) when a threshold is crossed.
     Call it before the new champion is promoted and ship the result with its run: the new forecast
-    has no matured point yet, so the record does not depend on its ledger entry.
+    has no matured point yet, so the record does not depend on its ledger entry. `area` is the
+    series' own `forecasts` area (`Settings.area`).
     """
     from gasforecast.scoring.ledger import read_ledger, record_first_prices
 
     current = realised_prices(curated, target)
-    first = record_first_prices(data_bucket, current, target)
-    document = build_document(read_ledger(data_bucket), first, horizons, target=target, unit=unit, current=current)
+    first = record_first_prices(data_bucket, current, target, area)
+    document = build_document(read_ledger(data_bucket, area), first, horizons, target=target, unit=unit, current=current)
     context = {**(ids or {}), "status": document.status, "forecasts": document.forecasts,
                "scored_points": len(document.points), "revised_points": document.revised_points,
                "data_through": document.data_through}

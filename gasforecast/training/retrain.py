@@ -42,10 +42,11 @@ from pydantic import ValidationError
 
 import gasforecast
 from gasforecast.ingestion import dataset
+from gasforecast.ingestion.series import UndeclaredSeries, declared_ids, series_settings
 from gasforecast.platform.config import Settings, parse_lags
 from gasforecast.platform.errors import TransientError
 from gasforecast.platform.logs import get_logger
-from gasforecast.platform.messaging import RetrainRequest
+from gasforecast.platform.messaging import Publisher, RetrainRequest, make_publisher, publish_retrain
 from gasforecast.platform.storage import Bucket, ObjectStore, StoredObject, parse_gs_uri
 from gasforecast.publication import sanity, serving
 from gasforecast.publication.bundle import (
@@ -85,19 +86,20 @@ if TYPE_CHECKING:  # pandas, statsmodels and friends load only when a training r
 
 log = get_logger(__name__)
 
-LEASE_OBJECT = "locks/training.lease"
+LEASE_OBJECT = Settings().lease_object  # the default series' (each series has its own)
 EVIDENCE_ARTIFACT = "evidence.json"  # every candidate's ratios to naive on the evaluation stretch
 CHART_ARTIFACT = "forecast.png"
 HISTORY_YEARS_SERVED = 5
 
-TrainStatus = Literal["trained", "resumed", "duplicate", "refused", "insufficient_history", "override_refused"]
+TrainStatus = Literal["trained", "resumed", "duplicate", "refused", "insufficient_history", "override_refused",
+                      "undeclared_series"]
 
 
 @dataclass(frozen=True)
 class TrainOutcome:
     """What one delivery did: trained (or resumed a crashed training), nothing (duplicate, the record
-    of a refused override), or acknowledged without a version (refused by promotion sanity, too little
-    history)."""
+    of a refused override, an undeclared series), or acknowledged without a version (refused by
+    promotion sanity, too little history)."""
 
     status: TrainStatus
     key: str  # the training key; empty when the message asked for no training
@@ -195,12 +197,43 @@ def run_forecasting(settings: Settings, frame: pd.DataFrame, champion_config: di
 
 
 def handle_retrain(settings: Settings, request: RetrainRequest, storage_client: storage.Client, *,
-                   message_id: str | None, registry: Registry | None = None) -> TrainOutcome:
-    """Train for `request` unless its key is done; raise `TransientError` when a dependency is down."""
+                   message_id: str | None, registry: Registry | None = None,
+                   publisher: Publisher | None = None) -> TrainOutcome:
+    """Train the series `request` names unless its key is done (the hourly tick: fanned out to the
+    declared series, then the default series); raise `TransientError` when a dependency is down."""
+    data_bucket = Bucket(storage_client, settings.data_bucket)
+    if request.fans_out:
+        fan_out(settings, request, data_bucket, publisher, message_id=message_id)
+    try:
+        settings = series_settings(data_bucket, settings, request.series)
+    except UndeclaredSeries as exc:  # retrying cannot declare it: acknowledged
+        log.warning("train.series_undeclared", series=request.series, error=str(exc), message_id=message_id)
+        return TrainOutcome("undeclared_series", "")
     bucket_name, object_name = parse_gs_uri(request.dataset or settings.curated_uri)
-    places = TrainingPlaces(Bucket(storage_client, bucket_name), object_name, Bucket(storage_client, settings.data_bucket),
+    places = TrainingPlaces(Bucket(storage_client, bucket_name), object_name, data_bucket,
                             registry or Registry(settings))
     return train(settings, request, places, message_id=message_id)
+
+
+def fan_out(settings: Settings, request: RetrainRequest, data_bucket: ObjectStore, publisher: Publisher | None, *,
+            message_id: str | None) -> list[str]:
+    """Publish the hourly tick once per declared series; the tick's own delivery then trains the
+    default series, exactly as before series existed (no message and no client when none is declared).
+
+    Why: each series then trains in its own delivery, under its own key and lease, in parallel on as
+    many instances as there are messages, and a failing series is retried (or dead-lettered) alone.
+    They are published before the default series trains; a failed publish raises `TransientError`, and
+    the redelivered tick publishes again (the repeats are duplicates of trained keys).
+    """
+    declared = declared_ids(data_bucket)
+    if not declared:
+        return []
+    publisher = publisher or make_publisher()
+    published = [publish_retrain(publisher, settings.project, settings.retrain_topic,
+                                 dataclasses.replace(request, series=name, dataset=None)) for name in declared]
+    log.info("train.fanned_out", series=declared, message_ids=published, reason=request.reason,
+             message_id=message_id)
+    return published
 
 
 @dataclass(frozen=True)
@@ -225,7 +258,7 @@ def train(settings: Settings, request: RetrainRequest, places: TrainingPlaces, *
         log.warning("train.override_refused", override=request.override, refused=request.refused,
                     source=request.source, reason=request.reason, message_id=message_id)
         return TrainOutcome("override_refused", "")
-    lease = Lease(places.data_bucket, LEASE_OBJECT, settings.train_lock_ttl_seconds)
+    lease = Lease(places.data_bucket, settings.lease_object, settings.train_lock_ttl_seconds)
     with lease.held(settings.train_lock_wait_seconds, max_hold_seconds=settings.train_timeout_seconds):
         return _train_latest(settings, request, places, lease, message_id)
 
@@ -321,7 +354,8 @@ def _record_and_register(training: TrainingRun, registry: Registry, data_bucket:
     forecast_doc = unjudged.model_copy(update={"sanity": Sanity.model_validate(judged)})
     held = level is not None and not level.passed
     track = track_record.score_served_forecasts(data_bucket, training.observed, target=settings.target_column,
-                                                unit=settings.target_unit, horizons=settings.backtest_horizons, ids=ids)
+                                                unit=settings.target_unit, horizons=settings.backtest_horizons, ids=ids,
+                                                area=settings.area("forecasts"))
     model = None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -424,8 +458,9 @@ def _complete_promotion(registry: Registry, data_bucket: ObjectStore, version: K
     the caller just logged it; otherwise (a resumed or stranded promotion) it is read back from the
     version's run."""
     bundle = bundle or registry.load_bundle(version)
-    ledger.record_served_forecast(data_bucket, bundle, version.key)
-    serving.publish(data_bucket, bundle, serving.ChampionPointer(version.version, version.run_id))
+    layout = serving.layout_for(registry.settings)
+    ledger.record_served_forecast(data_bucket, bundle, version.key, area=registry.settings.area("forecasts"))
+    serving.publish(data_bucket, bundle, serving.ChampionPointer(version.version, version.run_id), layout=layout)
     registry.finish_run(version.run_id, "registered", version.version)
     registry.mark_promoted(version.version)
     return bundle
@@ -434,12 +469,12 @@ def _complete_promotion(registry: Registry, data_bucket: ObjectStore, version: K
 def roll_back(settings: Settings, data_bucket: ObjectStore, registry: Registry, version: str) -> KeyedVersion:
     """Serve an earlier registered `version` again: the alias and the serving pointer both move to it,
     under the training lease (so no promotion interleaves). It lasts until a training promotes anew."""
-    lease = Lease(data_bucket, LEASE_OBJECT, settings.train_lock_ttl_seconds)
+    lease = Lease(data_bucket, settings.lease_object, settings.train_lock_ttl_seconds)
     with lease.held(settings.train_lock_wait_seconds):
         target = registry.version(version)
         registry.promote(target.version)
         serving.publish(data_bucket, registry.load_bundle(target), serving.ChampionPointer(target.version, target.run_id),
-                        rollback=True)
+                        rollback=True, layout=serving.layout_for(settings))
     log.warning("train.rolled_back", model_version=target.version, run_id=target.run_id, training_key=target.key)
     return target
 

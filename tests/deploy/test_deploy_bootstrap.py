@@ -184,7 +184,7 @@ def _conditions(plan: str, bucket: str, member: str) -> dict[str, set[str]]:
 def test_train_reads_curated_and_writes_locks_forecasts_and_serving_only(bootstrap_plan):
     train = "gasforecast-train@offline-check.iam.gserviceaccount.com"
     assert _conditions(bootstrap_plan, "gasforecast-data", train) == {
-        "roles/storage.objectViewer": {"curated/"},
+        "roles/storage.objectViewer": {"curated/", "series/"},  # series/: the definitions (issue 22)
         "roles/storage.objectUser": {"locks/", "forecasts/", "serving/"},
     }
     assert _conditions(bootstrap_plan, "gasforecast-uploads", train) == {}
@@ -202,6 +202,7 @@ def test_ingest_reads_uploads_and_writes_its_data_prefixes_only(bootstrap_plan):
     assert _conditions(bootstrap_plan, "gasforecast-uploads", ingest) == {"roles/storage.objectUser": set()}
     assert _conditions(bootstrap_plan, "gasforecast-data", ingest) == {
         "roles/storage.objectUser": {"curated/", "archive/", "rejected/", "held/"},
+        "roles/storage.objectViewer": {"series/"},  # the series definitions, read-only (issue 22)
     }
 
 

@@ -77,8 +77,10 @@ def test_an_increment_revises_and_extends_and_reports_what_changed(lane) -> None
 
 
 def test_any_object_name_is_an_upload_and_odd_names_are_stored_under_safe_names(lane) -> None:
-    names = ["my prices (final) v2.csv", "prix élevés 価格.csv", "x" * 200 + ".CSV", "sub/dir/..hidden.csv",
-             "a%2Fb?c#d*e.csv", "incoming/prices.csv"]
+    # A name with a folder names a series since issue 22 (tests/ingest/test_ingest_series.py); these
+    # are the root's odd names.
+    names = ["my prices (final) v2.csv", "prix élevés 価格.csv", "x" * 200 + ".CSV", "..hidden.csv",
+             "a%2Fb?c#d*e.csv", "a\\b.csv"]
     for index, name in enumerate(names):
         outcome = lane.ingest(name, rows(index * 5, index * 5 + 5))
         assert outcome.status == "accepted", name

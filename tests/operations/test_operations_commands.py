@@ -127,3 +127,9 @@ def test_replay_never_republishes_what_the_train_function_would_refuse(pubsub_em
     assert main(["replay-dead-letters", *options]) == 0
     assert _printed_lines(capsys) == [f"no messages on {retrain_env.dead_letter_subscription}"]
     assert pubsub_emulator.pull_all(retrain_env.retrain_check_subscription, timeout=2) == [], "nothing replayed"
+
+
+def test_retrain_names_a_series_and_refuses_an_unsafe_id_or_another_series_dataset(retrain_env, capsys):
+    assert main(["retrain", "--series", "TTF"]) == 2 and "series must be a series id" in capsys.readouterr().err
+    assert main(["retrain", "--series", "ttf", "--dataset", "gs://data/curated/history.csv"]) == 2
+    assert "gs://data/curated/series/ttf/history.csv" in capsys.readouterr().err

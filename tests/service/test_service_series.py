@@ -6,7 +6,9 @@ import pytest
 from openapi_check import validate_response
 from service_fakes import FakeSource, make_bundle
 
-from gasforecast.publication.serving import DEFAULT_SERIES, ServingLayout, published_series
+from gasforecast.ingestion.series import SeriesDefinition
+from gasforecast.platform.config import DEFAULT_SERIES, Settings
+from gasforecast.publication.serving import ServingLayout, layout_for, published_series
 from service.app import create_app
 from tests.fakes import MemoryBucket
 
@@ -165,6 +167,8 @@ def test_the_published_series_are_the_folders_of_the_serving_areas():
         bucket.write(name, b"{}")
     assert published_series(bucket) == ["default", "de-spot", "ttf"]
     assert ServingLayout.of_series("ttf").pointer == "serving/series/ttf/champion.json"
+    declared = SeriesDefinition(id="ttf", target_column="ttf", label="TTF", unit="EUR/MWh")
+    assert ServingLayout.of_series("ttf") == layout_for(Settings().for_series(declared)), "one rule for the areas"
     assert ServingLayout.of_series(DEFAULT_SERIES).pointer == "serving/champion.json"
     with pytest.raises(ValueError):
         ServingLayout.of_series("../x")
