@@ -60,7 +60,12 @@ class SeriesCatalog(Generic[View]):
         return [DEFAULT_SERIES, *sorted(s for s in caches if s != DEFAULT_SERIES)]
 
     def get(self, series: str) -> ChampionCache[View] | None:
-        """The cache of `series`, or None when it is not (yet) served. Never blocks."""
+        """The cache of `series`, or None when it is not (yet) served. Never blocks.
+
+        The default series' routes are the hot path and start no listing; the overview, the series list
+        and the other series' routes do."""
+        if series == DEFAULT_SERIES:
+            return self._caches[DEFAULT_SERIES]
         self._maybe_list()
         return self._caches.get(series) if is_series_id(series) else None
 
