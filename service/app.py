@@ -21,7 +21,7 @@ from service.overview import overview_html
 from service.page import history_window, no_champion_page
 from service.schemas import SeriesList, SeriesSummary
 from service.series import SeriesCatalog
-from service.view import FORMATS, HISTORY_DAYS_MAX, JSON_TYPE, Body, ChampionView, Format
+from service.view import FORMATS, HISTORY_DAYS_MAX, HTML_TYPE, JSON_TYPE, Body, ChampionView, Format
 
 log = get_logger(__name__)
 
@@ -263,11 +263,14 @@ def _overview(catalog: SeriesCatalog[ChampionView], ids: list[str]) -> Response:
         view = cache.current().view if cache is not None else None
         if view is not None:
             cards.append(view.card)
-    settings = _settings()
-    html = overview_html(cards, _today_utc(), settings.stale_after_days, "Gas price forecasts")
-    response = Response(html, mimetype="text/html")
-    response.headers.update({"Content-Security-Policy": http.PAGE_CSP, "Cache-Control": http.PAGE_CACHE})
-    return response
+    today = _today_utc()
+    key = (today, tuple((card.series, card.version) for card in cards))
+    cached = current_app.extensions.get("overview_page")  # one read: another thread may replace it whole
+    if cached is None or cached[0] != key:  # rendered again only when a champion or the day changed
+        html = overview_html(cards, today, _settings().stale_after_days, "Gas price forecasts")
+        cached = (key, Body.of_bytes(html.encode("utf-8"), HTML_TYPE))
+        current_app.extensions["overview_page"] = cached
+    return http.send_body(cached[1], cache_control=http.PAGE_CACHE, headers={"Content-Security-Policy": http.PAGE_CSP})
 
 
 def _series_page(series: str) -> Response:
